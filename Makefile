@@ -1,0 +1,115 @@
+# hypersub — build, test, demo.
+#
+#   make          build build/hypersub and build/lib/hypersub/core.so
+#   make demo     install what is missing, build, run examples/quickstart.lua
+#   make test     install what is missing, build, run every spec
+#   make asan     the same specs against an AddressSanitizer + UBSan build
+#   make install  PREFIX=/usr/local
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+LUA_INC  := /usr/include/lua5.4
+LUA_DIR  := $(PREFIX)/share/lua/5.4
+LIB_DIR  := $(PREFIX)/lib/lua/5.4
+
+OPT      ?= -O2
+SAN      ?=
+CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-missing-field-initializers \
+            -fPIC -fvisibility=hidden $(SAN) -Iinclude -Isrc -I$(LUA_INC)
+LDFLAGS  += $(SAN)
+
+CORE_SRC := $(wildcard src/*.c)
+CORE_SRC := $(filter-out src/main.c,$(CORE_SRC))
+BIND_SRC := $(wildcard src/lua/*.c)
+CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
+BIND_OBJ := $(BIND_SRC:src/lua/%.c=$(BUILD)/obj/lua/%.o)
+TEST_SRC := $(wildcard spec/unit/c/*.c)
+TEST_BIN := $(TEST_SRC:spec/unit/c/%.c=$(BUILD)/test/%)
+
+# Debian's packages this needs; `make deps` installs the missing ones.
+DEB_PKGS := lua5.4 liblua5.4-dev libuv1-dev lua-luv lua-luv-dev lua-cjson \
+            lua-busted gcc make
+
+# Specs run from the source tree: Lua modules from lua/, the core from build/.
+SPEC_ENV  = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
+            LUA_CPATH="$(CURDIR)/$(BUILD)/lib/?.so;;" \
+            HYPERSUB_BIN="$(CURDIR)/$(BUILD)/hypersub" \
+            HYPERSUB_TEST_BIN="$(CURDIR)/$(BUILD)/test"
+BUSTED   := lua5.4 /usr/bin/busted
+
+.PHONY: all deps build test demo asan asan-build install clean
+
+all: build
+
+build: $(BUILD)/hypersub $(BUILD)/lib/hypersub/core.so $(TEST_BIN)
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/hypersub.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/lua/%.o: src/lua/%.c $(wildcard src/lua/*.h src/*.h) include/hypersub.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Loaded by a stock lua5.4: links luv (to share its loop) but not liblua5.4,
+# which the interpreter already holds.
+$(BUILD)/lib/hypersub/core.so: $(CORE_OBJ) $(BIND_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ -llua5.4-luv -luv -lm
+
+# The runtime: Lua, luv and the core linked in; -rdynamic lets C modules it
+# loads (cjson) find the Lua API.
+$(BUILD)/hypersub: $(BUILD)/obj/main.o $(CORE_OBJ) $(BIND_OBJ)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ -llua5.4 -llua5.4-luv -luv -lm -ldl
+
+$(BUILD)/obj/main.o: src/main.c $(wildcard src/lua/*.h) include/hypersub.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DHS_LUA_DIR='"$(LUA_DIR)"' -DHS_LIB_DIR='"$(LIB_DIR)"' -c $< -o $@
+
+# C unit tests of the pure parts; spec/unit/c_spec.lua runs them.
+$(BUILD)/test/%: spec/unit/c/%.c $(CORE_OBJ) $(wildcard spec/unit/c/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ispec/unit/c -o $@ $< $(CORE_OBJ) $(LDFLAGS) -luv -lm
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	@$(SPEC_ENV) $(BUSTED) $(BUSTED_ARGS)
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@$(SPEC_ENV) $(BUILD)/hypersub examples/demo.lua
+
+# Sanitizer build in build/asan; the stock interpreter gets the ASan runtime
+# preloaded so it can load the instrumented core.so.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan-build:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SAN="$(ASAN_FLAGS)" build
+
+asan: deps asan-build
+	@$(MAKE) --no-print-directory BUILD=build/asan asan-run
+
+asan-run:
+	@$(SPEC_ENV) LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  HYPERSUB_ASAN=1 $(BUSTED) $(BUSTED_ARGS)
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIB_DIR)/hypersub $(DESTDIR)$(LUA_DIR)/hypersub
+	install -m 755 $(BUILD)/hypersub $(DESTDIR)$(PREFIX)/bin/hypersub
+	install -m 755 $(BUILD)/lib/hypersub/core.so $(DESTDIR)$(LIB_DIR)/hypersub/core.so
+	cp -R lua/hypersub/. $(DESTDIR)$(LUA_DIR)/hypersub/
+
+clean:
+	rm -rf build

@@ -1,0 +1,237 @@
+/* hypersub — a peer-to-peer publish/subscribe system on a hypercube.
+ *
+ * The one public C header: error codes, logging, the node and the client.
+ * Everything runs on a libuv loop the caller owns; no function blocks.
+ * Strings that name things (publisher, subscriber and topic ids) are
+ * NUL-terminated, 1..255 bytes of printable ASCII (0x21..0x7e) other than
+ * '"' and '\\'. Payloads are any bytes with an explicit length.
+ */
+#ifndef HYPERSUB_H
+#define HYPERSUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define HS_VERSION "0.1.0"
+#define HS_WIRE_VERSION 1
+#define HS_NAME_MAX 255
+
+/* ---- errors: 0 is success, failures are negative HS_E* ------------------
+ * The numbers travel on the wire: never renumber, only append. */
+#define HS_ERRORS(X)                                                        \
+  X(INVALID, 1, "invalid argument")                                         \
+  X(EXISTS, 2, "already exists")                                            \
+  X(NO_PUBLISHER, 3, "no such publisher")                                   \
+  X(NO_SUBSCRIBER, 4, "no such subscriber")                                 \
+  X(NO_TOPIC, 5, "no such topic")                                           \
+  X(NOT_OWNER, 6, "only the topic's creator may do this")                   \
+  X(NOT_SUBSCRIBED, 7, "not subscribed")                                    \
+  X(TOO_LARGE, 8, "too large")                                              \
+  X(NO_NODE, 9, "no such node")                                             \
+  X(UNAVAILABLE, 10, "unavailable")                                         \
+  X(TIMEOUT, 11, "timed out")                                               \
+  X(DENIED, 12, "denied")                                                   \
+  X(CLOSED, 13, "connection closed")                                        \
+  X(PROTOCOL, 14, "protocol error")                                         \
+  X(NOMEM, 15, "out of memory")                                             \
+  X(IO, 16, "i/o error")
+
+typedef enum {
+  HS_OK = 0,
+#define HS_ERR_ENUM(name, num, msg) HS_E##name = -(num),
+  HS_ERRORS(HS_ERR_ENUM)
+#undef HS_ERR_ENUM
+} hs_err_t;
+
+/* "NO_TOPIC" for HS_ENO_TOPIC; "UNKNOWN" for anything else. */
+const char *hs_err_name(int err);
+/* A short description of the code, e.g. "no such topic". */
+const char *hs_err_message(int err);
+
+/* ---- logging -------------------------------------------------------------
+ * Every event is structured: component, event name and typed fields.
+ * Text:  2026-11-24T14:00:00.123Z INFO node=0 store: topic_created topic="news"
+ * JSON:  {"time":"...","level":"info","node":0,"component":"store",
+ *         "event":"topic_created","topic":"news"} */
+typedef enum {
+  HS_LOG_DEBUG = 0,
+  HS_LOG_INFO,
+  HS_LOG_WARN,
+  HS_LOG_ERROR,
+  HS_LOG_OFF
+} hs_log_level_t;
+
+typedef enum { HS_LOG_TEXT = 0, HS_LOG_JSON } hs_log_format_t;
+
+typedef enum { HS_FIELD_STR = 1, HS_FIELD_INT, HS_FIELD_UINT } hs_field_type_t;
+
+typedef struct hs_log_field {
+  const char *key;
+  hs_field_type_t type;
+  const char *s; /* HS_FIELD_STR: s[0..n) */
+  size_t n;
+  int64_t i;  /* HS_FIELD_INT */
+  uint64_t u; /* HS_FIELD_UINT */
+} hs_log_field_t;
+
+typedef struct hs_log_event {
+  uint64_t time_ms; /* wall clock, ms since the epoch */
+  hs_log_level_t level;
+  int64_t node; /* -1 when not a node's event (a client's) */
+  const char *component;
+  const char *event;
+  const hs_log_field_t *fields;
+  size_t n_fields;
+} hs_log_event_t;
+
+/* Called synchronously for each event at or above the hook's level. */
+typedef void (*hs_log_hook_cb)(const hs_log_event_t *ev, void *ud);
+
+const char *hs_log_level_name(hs_log_level_t level); /* "debug", ... */
+/* Parses "debug" | "info" | "warn" | "error" | "off"; -1 when unknown. */
+int hs_log_level_parse(const char *name);
+
+/* ---- the node ------------------------------------------------------------ */
+typedef struct hs_node hs_node_t;
+
+typedef struct hs_node_config {
+  uint32_t id;                /* node id; 0 by default */
+  const char *host;           /* listen address, default "127.0.0.1" */
+  int port;                   /* 0 picks a free port */
+  const char *cluster;        /* cluster name checked at HELLO, "hypersub" */
+  size_t max_payload;         /* largest message, default 1 MiB */
+  size_t max_output;          /* buffered output per connection, 64 MiB */
+  uint32_t max_connections;   /* default 10000 */
+  uint32_t max_pull;          /* largest pull batch, default 1000 */
+  uint64_t retain_messages;   /* per topic; 0 keeps all */
+  uint64_t retain_bytes;      /* per topic; 0 keeps all */
+  uint64_t retain_ms;         /* per topic; 0 keeps all */
+  hs_log_level_t log_level;   /* default HS_LOG_INFO */
+  hs_log_format_t log_format; /* default HS_LOG_TEXT */
+  const char *log_file;       /* NULL logs to stderr */
+} hs_node_config_t;
+
+/* Fills in the defaults above. */
+void hs_node_config_init(hs_node_config_t *cfg);
+
+/* Creates a node on `loop`; nothing is bound until hs_node_start. The config
+ * strings are copied. */
+int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg, hs_node_t **out);
+/* Binds, listens and logs node_started. */
+int hs_node_start(hs_node_t *node);
+/* The bound port (useful after port 0), or 0 when not listening. */
+int hs_node_port(const hs_node_t *node);
+uint32_t hs_node_id(const hs_node_t *node);
+
+typedef enum {
+  HS_NODE_RUNNING = 1,
+  HS_NODE_STOPPED,   /* stopped and not coming back */
+  HS_NODE_RESTARTING /* stopped; a timer will restart it */
+} hs_node_state_t;
+hs_node_state_t hs_node_state(const hs_node_t *node);
+
+/* Told when the node stops (STOP_NODE or hs_node_stop) or restarts. */
+typedef void (*hs_node_state_cb)(hs_node_t *node, hs_node_state_t state,
+                                 void *ud);
+void hs_node_on_state(hs_node_t *node, hs_node_state_cb cb, void *ud);
+
+/* Stops serving like a crash: listener and connections closed at once; the
+ * state in memory is kept. With restart_after_ms > 0 it listens again on the
+ * same port after that delay. */
+int hs_node_stop(hs_node_t *node, uint32_t restart_after_ms);
+
+/* Receives log events as structures (in addition to the log line). */
+void hs_node_set_log_hook(hs_node_t *node, hs_log_hook_cb cb, void *ud,
+                          hs_log_level_t level);
+
+/* Stats as a JSON object: counters, per-op latency percentiles. The returned
+ * string is valid until the next call on this node. */
+const char *hs_node_stats_json(hs_node_t *node, size_t *len);
+
+/* Closes every handle and frees the node once libuv has let go of them.
+ * `node` must not be used afterwards. */
+void hs_node_free(hs_node_t *node);
+
+/* ---- the client ----------------------------------------------------------
+ * One connection to one of `addrs` (tried in turn), many requests in flight
+ * matched by request id. Every request completes exactly once through its
+ * callback: with the answer, an error, TIMEOUT or CLOSED. */
+typedef struct hs_client hs_client_t;
+
+typedef struct hs_client_config {
+  const char *const *addrs; /* "host:port" strings, copied */
+  size_t n_addrs;
+  uint32_t timeout_ms; /* per request (pull adds its wait); default 5000 */
+  size_t max_output;   /* buffered, unsent requests; default 64 MiB */
+} hs_client_config_t;
+
+void hs_client_config_init(hs_client_config_t *cfg);
+
+typedef enum { HS_ACK_NONE = 0, HS_ACK_HOME = 1, HS_ACK_ALL = 2 } hs_ack_t;
+typedef enum {
+  HS_FROM_EARLIEST = 0,
+  HS_FROM_LATEST = 1,
+  HS_FROM_OFFSET = 2
+} hs_from_t;
+
+typedef struct hs_message {
+  uint64_t offset;
+  uint64_t time_ms; /* when the home stored it, ms since the epoch */
+  const char *publisher;
+  size_t publisher_len;
+  const char *data;
+  size_t len;
+} hs_message_t;
+
+/* Pointers in a reply are valid only during the callback. */
+typedef struct hs_reply {
+  int status; /* 0 or HS_E* */
+  const char *message; /* status != 0: what was wrong, e.g. topic "x" ... */
+  size_t message_len;
+  uint64_t offset;                /* publish: the message's offset */
+  const hs_message_t *messages;   /* pull */
+  size_t n_messages;
+  const char *text;               /* stats: a JSON object */
+  size_t text_len;
+  uint32_t node_id;               /* connect: the node that answered */
+} hs_reply_t;
+
+typedef void (*hs_reply_cb)(hs_client_t *c, const hs_reply_t *reply,
+                            void *ud);
+
+/* Creates the client and starts connecting; `cb` gets status 0 and the
+ * node's id once the handshake is done, or the last address's error. Requests
+ * may be issued at once: they are sent after the handshake. */
+int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
+                  hs_reply_cb cb, void *ud, hs_client_t **out);
+
+int hs_client_create_publisher(hs_client_t *c, const char *pid,
+                               hs_reply_cb cb, void *ud);
+int hs_client_create_subscriber(hs_client_t *c, const char *sid,
+                                hs_reply_cb cb, void *ud);
+int hs_client_create_topic(hs_client_t *c, const char *pid, const char *topic,
+                           hs_reply_cb cb, void *ud);
+int hs_client_delete_topic(hs_client_t *c, const char *pid, const char *topic,
+                           hs_reply_cb cb, void *ud);
+int hs_client_publish(hs_client_t *c, const char *pid, const char *topic,
+                      const void *data, size_t len, hs_ack_t ack,
+                      hs_reply_cb cb, void *ud);
+int hs_client_subscribe(hs_client_t *c, const char *sid, const char *topic,
+                        hs_from_t from, uint64_t offset, hs_reply_cb cb,
+                        void *ud);
+/* max 0 means the node's default; wait_ms 0 answers at once. */
+int hs_client_pull(hs_client_t *c, const char *sid, const char *topic,
+                   uint32_t max, uint32_t wait_ms, hs_reply_cb cb, void *ud);
+int hs_client_stop_node(hs_client_t *c, uint32_t node_id,
+                        uint32_t restart_after_ms, hs_reply_cb cb, void *ud);
+int hs_client_stats(hs_client_t *c, hs_reply_cb cb, void *ud);
+
+/* Requests issued and not yet answered. */
+size_t hs_client_pending(const hs_client_t *c);
+
+/* Fails every pending request with CLOSED (their callbacks run before this
+ * returns), closes the connection and frees the client once libuv lets go. */
+void hs_client_free(hs_client_t *c);
+
+#endif
