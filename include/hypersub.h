@@ -13,6 +13,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#ifndef HS_API
+#define HS_API __attribute__((visibility("default")))
+#endif
+
 #define HS_VERSION "0.1.0"
 #define HS_WIRE_VERSION 1
 #define HS_NAME_MAX 255
@@ -120,6 +124,9 @@ void hs_node_config_init(hs_node_config_t *cfg);
 int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg, hs_node_t **out);
 /* Binds, listens and logs node_started. */
 int hs_node_start(hs_node_t *node);
+/* What the last failing call was about, e.g. "could not listen on
+ * 127.0.0.1:7000: address already in use"; "" when nothing failed. */
+const char *hs_node_last_error(const hs_node_t *node);
 /* The bound port (useful after port 0), or 0 when not listening. */
 int hs_node_port(const hs_node_t *node);
 uint32_t hs_node_id(const hs_node_t *node);
@@ -226,6 +233,10 @@ int hs_client_pull(hs_client_t *c, const char *sid, const char *topic,
 int hs_client_stop_node(hs_client_t *c, uint32_t node_id,
                         uint32_t restart_after_ms, hs_reply_cb cb, void *ud);
 int hs_client_stats(hs_client_t *c, hs_reply_cb cb, void *ud);
+
+/* A pointer of the caller's, kept with the client. */
+void hs_client_set_data(hs_client_t *c, void *data);
+void *hs_client_data(const hs_client_t *c);
 
 /* Requests issued and not yet answered. */
 size_t hs_client_pending(const hs_client_t *c);

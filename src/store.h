@@ -65,13 +65,13 @@ typedef struct store_cursor {
 void store_init(store_t *s, const store_limits_t *limits); /* NULL: defaults */
 void store_free(store_t *s);
 
-/* Registrations. 0, HS_EEXIST or HS_ENOMEM. */
+/* Registrations. 0, HS_EEXISTS or HS_ENOMEM. */
 int store_publisher_create(store_t *s, const char *id, size_t n);
 bool store_publisher_exists(const store_t *s, const char *id, size_t n);
 int store_subscriber_create(store_t *s, const char *id, size_t n);
 bool store_subscriber_exists(const store_t *s, const char *id, size_t n);
 
-/* 0, HS_EEXIST or HS_ENOMEM; *out gets the topic when given. */
+/* 0, HS_EEXISTS or HS_ENOMEM; *out gets the topic when given. */
 int store_topic_create(store_t *s, const char *name, size_t n,
                        const char *owner, size_t owner_len,
                        store_topic_t **out);
@@ -81,8 +81,10 @@ store_topic_t *store_topic_find(const store_t *s, const char *name, size_t n);
 void store_topic_delete(store_t *s, store_topic_t *t);
 
 /* Appends one record at t->next; *offset gets it. The payload and the
- * publisher id are copied once, into the log. Applies retention.
- * 0 or HS_ENOMEM. */
+ * publisher id are copied once, into the log. Applies retention, which
+ * drops whole chunks and never the newest one, so it is approximate by up
+ * to one chunk. 0, HS_ENOMEM, or HS_ETOO_LARGE when len > UINT32_MAX or
+ * publisher_len > 255 (the record header's field widths). */
 int store_append(store_t *s, store_topic_t *t, uint64_t time_ms,
                  const char *publisher, size_t publisher_len,
                  const void *data, size_t len, uint64_t *offset);
@@ -108,7 +110,9 @@ int store_subscribe(store_topic_t *t, const char *sid, size_t n,
 store_cursor_t *store_cursor(const store_topic_t *t, const char *sid,
                              size_t n);
 
-/* Applies age retention to every topic (the node calls it on a timer). */
+/* Applies age retention to every topic (the node calls it on a timer):
+ * drops front chunks whose newest record is older than now - retain_ms,
+ * never a topic's last chunk. */
 void store_expire(store_t *s, uint64_t now_ms);
 
 #endif

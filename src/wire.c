@@ -162,10 +162,10 @@ bool wire_reader_done(wire_reader_t *r) {
 }
 
 int wire_name_check(const char *s, size_t n) {
-  if (n == 0 || n > HS_NAME_MAX) return HS_EINVAL;
+  if (n == 0 || n > HS_NAME_MAX) return HS_EINVALID;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return HS_EINVAL;
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return HS_EINVALID;
   }
   return 0;
 }

@@ -139,7 +139,7 @@ bool wire_get_bytes32(wire_reader_t *r, const char *field, const char **s,
 bool wire_reader_done(wire_reader_t *r);
 
 /* Ids and topic names: 1..255 bytes of 0x21..0x7e other than '"' and '\\'.
- * Returns 0 or HS_EINVAL. */
+ * Returns 0 or HS_EINVALID. */
 int wire_name_check(const char *s, size_t n);
 
 #endif

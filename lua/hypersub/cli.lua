@@ -1,0 +1,172 @@
+--- The `hypersub` command line: run a script, or run a node.
+local hypersub = require "hypersub"
+local uv = require "luv"
+
+local M = {}
+
+local USAGE = [[
+usage: hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
+                                       cjson preloaded), then the loop
+       hypersub node [FLAGS]           run a node
+       hypersub --version | --help
+
+Run `hypersub node --help` for the node's flags.]]
+
+local NODE_USAGE = [[
+usage: hypersub node [FLAGS]
+
+  --id N                 node id (default 0)
+  --listen HOST:PORT     address to serve (default 127.0.0.1:7000; port 0
+                         picks a free one)
+  --config FILE          a Lua file returning a table of these options
+                         (names with underscores: max_payload = 1024, ...);
+                         flags given on the command line win
+  --cluster NAME         cluster name checked at HELLO (default hypersub)
+  --max-payload BYTES    largest message (default 1048576)
+  --max-output BYTES     buffered output per connection before a slow
+                         reader is dropped (default 67108864)
+  --max-connections N    (default 10000)
+  --max-pull N           largest pull batch (default 1000)
+  --retain-messages N    per topic; 0 keeps all (default)
+  --retain-bytes BYTES   per topic; 0 keeps all (default)
+  --retain-ms MS         per topic message age; 0 keeps all (default)
+  --log-level LEVEL      debug | info | warn | error | off (default info)
+  --log-format FORMAT    text | json (default text)
+  --log-file FILE        append the log here instead of stderr
+  --help                 this text
+
+Once listening the node prints "READY <id> <port>" on stdout. SIGINT or
+SIGTERM closes it; so does STOP_NODE without a restart.]]
+
+-- Flags whose value is an integer, by option name.
+local INTEGER = {
+  id = true, max_payload = true, max_output = true, max_connections = true,
+  max_pull = true, retain_messages = true, retain_bytes = true,
+  retain_ms = true,
+}
+local KNOWN = {
+  listen = true, config = true, cluster = true, log_level = true,
+  log_format = true, log_file = true,
+}
+for k in pairs(INTEGER) do KNOWN[k] = true end
+
+local function fail(msg)
+  io.stderr:write("hypersub: ", msg, "\n")
+  return 2
+end
+
+--- Parses node flags into an options table, or returns nil, message.
+function M.parse_node_args(args, first)
+  local opts = {}
+  local i = first or 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--help" or a == "-h" then return { help = true } end
+    local name, value = a:match("^%-%-([%w%-]+)=(.*)$")
+    if not name then
+      name = a:match("^%-%-([%w%-]+)$")
+      if not name then return nil, ("unexpected argument %q"):format(a) end
+      i = i + 1
+      value = args[i]
+      if value == nil then return nil, ("flag --%s needs a value"):format(name) end
+    end
+    local key = name:gsub("%-", "_")
+    if not KNOWN[key] then return nil, ("unknown flag --%s"):format(name) end
+    if INTEGER[key] then
+      local n = math.tointeger(tonumber(value))
+      if not n or n < 0 then
+        return nil, ("flag --%s needs a non-negative integer, got %q"):format(name, value)
+      end
+      value = n
+    end
+    opts[key] = value
+    i = i + 1
+  end
+  return opts
+end
+
+local function load_config(path)
+  local chunk, err = loadfile(path, "t")
+  if not chunk then return nil, err end
+  local ok, cfg = pcall(chunk)
+  if not ok then return nil, ("%s: %s"):format(path, cfg) end
+  if type(cfg) ~= "table" then
+    return nil, ("%s must return a table of options"):format(path)
+  end
+  return cfg
+end
+
+function M.node(args)
+  local opts, err = M.parse_node_args(args, 2)
+  if not opts then return fail(err .. " (see hypersub node --help)") end
+  if opts.help then
+    print(NODE_USAGE)
+    return 0
+  end
+  if opts.config then
+    local cfg, cerr = load_config(opts.config)
+    if not cfg then return fail(cerr) end
+    for k, v in pairs(cfg) do
+      if opts[k] == nil then opts[k] = v end
+    end
+    opts.config = nil
+  end
+  opts.listen = opts.listen or "127.0.0.1:7000"
+  local node, msg = hypersub.node(opts)
+  if not node then return fail(msg) end
+  local status = 0
+  local signals = {}
+  local function shutdown()
+    for _, s in ipairs(signals) do
+      if not s:is_closing() then s:close() end
+    end
+    node:close()
+  end
+  node:on_state(function(state)
+    if state == "stopped" then shutdown() end
+  end)
+  for _, name in ipairs { "sigint", "sigterm" } do
+    local s = uv.new_signal()
+    s:start(name, function() shutdown() end)
+    signals[#signals + 1] = s
+  end
+  io.stdout:write(("READY %d %d\n"):format(node:id(), node:port()))
+  io.stdout:flush()
+  uv.run()
+  return status
+end
+
+function M.script(args)
+  local path = args[1]
+  local chunk, err = loadfile(path)
+  if not chunk then return fail(err) end
+  local script_args = { [0] = path }
+  for i = 2, #args do script_args[i - 1] = args[i] end
+  script_args[-1] = args[0]
+  _G.arg = script_args
+  local ok, trace = xpcall(chunk, debug.traceback,
+    table.unpack(script_args, 1, #script_args))
+  if not ok then
+    io.stderr:write("hypersub: ", tostring(trace), "\n")
+    return 1
+  end
+  uv.run()
+  return 0
+end
+
+function M.main(args)
+  local cmd = args[1]
+  if cmd == nil or cmd == "--help" or cmd == "-h" or cmd == "help" then
+    print(USAGE)
+    return cmd == nil and 2 or 0
+  end
+  if cmd == "--version" then
+    print("hypersub " .. hypersub.version)
+    return 0
+  end
+  if cmd == "node" then return M.node(args) end
+  if cmd:sub(1, 1) == "-" then return fail(("unknown flag %s\n%s"):format(cmd, USAGE)) end
+  return M.script(args)
+end
+
+return M

@@ -1,0 +1,330 @@
+--- hypersub: the public Lua API.
+--
+--   local hypersub = require "hypersub"
+--   local c = assert(hypersub.connect "127.0.0.1:7000")
+--   assert(c:create_publisher "p1")
+--
+-- Every client call works three ways:
+--   * with a callback as its last argument it returns at once, and the
+--     callback gets (result) or (nil, message, code) later;
+--   * inside a coroutine it yields until the answer;
+--   * anywhere else it runs luv's loop until the answer or the timeout.
+-- Failures return nil, "CODE: message", "CODE"; wrong argument types raise.
+local core = require "hypersub.core"
+local uv = require "luv"
+local cjson = require "cjson"
+
+local M = {
+  version = core.version,
+  wire_version = core.wire_version,
+  errors = core.errors, -- CODE -> negative number
+}
+
+---------------------------------------------------------------------------
+-- Waiting for answers
+
+-- Coroutines started by hypersub.run report their errors here instead of
+-- raising inside a loop callback.
+local catchers = setmetatable({}, { __mode = "k" })
+
+local function resume(co, ...)
+  local ok, err = coroutine.resume(co, ...)
+  if not ok then
+    local catch = catchers[co]
+    if catch then
+      catch(err, co)
+    else
+      error(debug.traceback(co, err), 0)
+    end
+  end
+end
+
+local function in_coroutine()
+  local _, main = coroutine.running()
+  return not main and coroutine.isyieldable()
+end
+
+-- start(done) issues a request with `done` as its callback and returns true,
+-- or nil, message, code. await returns what `done` receives.
+local function await(start)
+  if in_coroutine() then
+    local co = coroutine.running()
+    local ok, msg, code = start(function(...) resume(co, ...) end)
+    if not ok then return nil, msg, code end
+    return coroutine.yield()
+  end
+  if core.loop_running() then
+    error("blocking hypersub call inside a loop callback: call it from a " ..
+      "coroutine (hypersub.spawn) or pass a callback", 3)
+  end
+  local done, r1, r2, r3 = false, nil, nil, nil
+  local ok, msg, code = start(function(a, b, c)
+    done, r1, r2, r3 = true, a, b, c
+  end)
+  if not ok then return nil, msg, code end
+  while not done do uv.run("once") end
+  return r1, r2, r3
+end
+M.await = await
+
+--- Runs fn(...) in a new coroutine now; its blocking calls yield.
+function M.spawn(fn, ...)
+  local co = coroutine.create(fn)
+  resume(co, ...)
+  return co
+end
+
+--- Runs fn(...) in a coroutine and the loop until it returns; returns its
+-- results, or raises its error here (with the coroutine's traceback).
+function M.run(fn, ...)
+  if in_coroutine() then return fn(...) end
+  local args = table.pack(...)
+  local finished, results, failure = false, nil, nil
+  local co = coroutine.create(function()
+    results = table.pack(fn(table.unpack(args, 1, args.n)))
+    finished = true
+  end)
+  catchers[co] = function(err, c)
+    failure = debug.traceback(c, tostring(err))
+  end
+  resume(co)
+  while not finished and not failure do
+    if not uv.run("once") and not finished and not failure then
+      failure = "hypersub.run: the coroutine waits, but nothing is left " ..
+        "on the loop that could wake it"
+    end
+  end
+  if failure then error(failure, 0) end
+  return table.unpack(results, 1, results.n)
+end
+
+--- Waits ms milliseconds (yields in a coroutine, else runs the loop).
+function M.sleep(ms)
+  local timer = uv.new_timer()
+  local _, err = await(function(done)
+    timer:start(ms, 0, function() done(true) end)
+    return true
+  end)
+  timer:close()
+  return err == nil
+end
+
+---------------------------------------------------------------------------
+-- Clients
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+local ACK = { none = 0, home = 1, all = 2 }
+
+-- Calls self._c[method](self._c, ..., cb) in the caller's style.
+local function call(self, cb, method, a, b, c, d)
+  local raw = self._c
+  if not raw then error("attempt to use a closed client", 3) end
+  local f = raw[method]
+  if cb then
+    local n = select("#", a, b, c, d)
+    if method == "stats" then return f(raw, function(json, msg, code)
+        if json then cb(cjson.decode(json)) else cb(nil, msg, code) end
+      end)
+    end
+    if n == 4 and d ~= nil then return f(raw, a, b, c, d, cb) end
+    if c ~= nil then return f(raw, a, b, c, cb) end
+    if b ~= nil then return f(raw, a, b, cb) end
+    if a ~= nil then return f(raw, a, cb) end
+    return f(raw, cb)
+  end
+  return await(function(done) return call(self, done, method, a, b, c, d) end)
+end
+
+local function split_opts(opts, cb)
+  if type(opts) == "function" and cb == nil then return nil, opts end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad options: expected a table, got " .. type(opts), 3)
+  end
+  return opts, cb
+end
+
+local function addr_list(addr)
+  if type(addr) == "string" then return { addr } end
+  if type(addr) ~= "table" or #addr == 0 then
+    error("bad address: expected \"host:port\" or a list of them", 3)
+  end
+  return addr
+end
+
+--- hypersub.connect(addr [, opts] [, cb]) -> client | nil, message, code
+-- addr: "host:port" or a list, tried in turn; opts.timeout (ms, default
+-- 5000) bounds the connect and every request. With cb, returns the client
+-- at once and calls cb(client) or cb(nil, message, code).
+function M.connect(addr, opts, cb)
+  opts, cb = split_opts(opts, cb)
+  local addrs = addr_list(addr)
+  local timeout = opts and opts.timeout or 5000
+  if math.type(timeout) ~= "integer" or timeout <= 0 then
+    error("bad option 'timeout': expected a positive integer (ms)", 2)
+  end
+  local self = setmetatable({ addrs = addrs, timeout = timeout }, Client)
+  local function start(done)
+    local raw, msg, code = core.client(addrs, timeout, function(node, m, c)
+      if node then
+        self.node_id = node
+        done(self)
+      else
+        done(nil, m, c)
+      end
+    end)
+    if not raw then return nil, msg, code end
+    self._c = raw
+    return true
+  end
+  if cb then
+    local ok, msg, code = start(cb)
+    if not ok then return nil, msg, code end
+    return self
+  end
+  local c, msg, code = await(start)
+  if not c then
+    if self._c then self._c:close() end
+    return nil, msg, code
+  end
+  return c
+end
+
+function Client:create_publisher(pid, cb)
+  return call(self, cb, "create_publisher", pid)
+end
+
+function Client:create_subscriber(sid, cb)
+  return call(self, cb, "create_subscriber", sid)
+end
+
+function Client:create_topic(pid, topic, cb)
+  return call(self, cb, "create_topic", pid, topic)
+end
+
+function Client:delete_topic(pid, topic, cb)
+  return call(self, cb, "delete_topic", pid, topic)
+end
+
+--- c:publish(pid, topic, data [, {ack = "none"|"home"|"all"}] [, cb])
+-- -> the message's offset
+function Client:publish(pid, topic, data, opts, cb)
+  opts, cb = split_opts(opts, cb)
+  local ack = 2
+  if opts and opts.ack ~= nil then
+    ack = ACK[opts.ack]
+    if not ack then
+      error("bad option 'ack': expected \"none\", \"home\" or \"all\"", 2)
+    end
+  end
+  return call(self, cb, "publish", pid, topic, data, ack)
+end
+
+--- c:subscribe(sid, topic [, {from = "earliest"|"latest"|offset}] [, cb])
+function Client:subscribe(sid, topic, opts, cb)
+  opts, cb = split_opts(opts, cb)
+  local from, offset = 0, 0
+  local f = opts and opts.from
+  if f == "latest" then
+    from = 1
+  elseif math.type(f) == "integer" and f >= 0 then
+    from, offset = 2, f
+  elseif f ~= nil and f ~= "earliest" then
+    error("bad option 'from': expected \"earliest\", \"latest\" or an offset", 2)
+  end
+  return call(self, cb, "subscribe", sid, topic, from, offset)
+end
+
+--- c:pull(sid, topic [, {max = N, wait = ms}] [, cb])
+-- -> { {offset=, data=, publisher=, time=}, ... }
+function Client:pull(sid, topic, opts, cb)
+  opts, cb = split_opts(opts, cb)
+  local max = opts and opts.max or 0
+  local wait = opts and opts.wait or 0
+  if math.type(max) ~= "integer" or max < 0 then
+    error("bad option 'max': expected a non-negative integer", 2)
+  end
+  if math.type(wait) ~= "integer" or wait < 0 then
+    error("bad option 'wait': expected a non-negative integer (ms)", 2)
+  end
+  return call(self, cb, "pull", sid, topic, max, wait)
+end
+
+--- c:stop_node(id [, {restart_after = ms}] [, cb])
+function Client:stop_node(id, opts, cb)
+  opts, cb = split_opts(opts, cb)
+  local after = opts and opts.restart_after or 0
+  if math.type(after) ~= "integer" or after < 0 then
+    error("bad option 'restart_after': expected a non-negative integer", 2)
+  end
+  if math.type(id) ~= "integer" then
+    error("bad argument #1 to 'stop_node' (integer expected)", 2)
+  end
+  return call(self, cb, "stop_node", id, after)
+end
+
+--- c:stats([cb]) -> the node's counters and latency figures
+function Client:stats(cb)
+  return call(self, cb, "stats")
+end
+
+--- Requests sent and not yet answered.
+function Client:pending()
+  return self._c and self._c:pending() or 0
+end
+
+--- Closes the connection; requests in flight fail with CLOSED.
+function Client:close()
+  if self._c then
+    local raw = self._c
+    self._c = nil
+    raw:close()
+  end
+end
+Client.__close = Client.close
+
+function Client:__tostring()
+  return ("hypersub.client -> %s%s"):format(table.concat(self.addrs, ","),
+    self._c and "" or " (closed)")
+end
+
+---------------------------------------------------------------------------
+-- Nodes
+
+local function split_addr(addr)
+  local host, port = addr:match("^%[(.+)%]:(%d+)$")
+  if not host then host, port = addr:match("^([^:]+):(%d+)$") end
+  if not host then
+    error(("bad listen address %q: expected host:port"):format(addr), 3)
+  end
+  return host, tonumber(port)
+end
+M.split_addr = split_addr
+
+--- hypersub.node(opts [, log_hook]) -> node | nil, message, code
+-- Starts a node on luv's loop. opts: listen = "host:port" (port 0 picks a
+-- free one; default 127.0.0.1:0), id, cluster, max_payload, max_output,
+-- max_connections, max_pull, retain_messages, retain_bytes, retain_ms,
+-- log_level, log_format ("text"|"json"), log_file.
+function M.node(opts, hook)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("bad options: expected a table", 2) end
+  local cfg = {}
+  for k, v in pairs(opts) do cfg[k] = v end
+  if opts.listen then
+    cfg.host, cfg.port = split_addr(opts.listen)
+    cfg.listen = nil
+  end
+  return core.node(cfg, hook)
+end
+
+-- Methods written in Lua on the C node type.
+do
+  local mt = debug.getregistry()["hypersub.node"]
+  local methods = mt.__index
+  function methods.stats(node) return cjson.decode(node:stats_json()) end
+end
+
+return M

@@ -1,0 +1,526 @@
+/* test_store — topic logs: registries, topics, append and iteration across
+ * chunks, retention (count, bytes, age), cursors and the accounting. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hypersub.h"
+#include "store.h"
+#include "unit.h"
+
+#define S(str) str, sizeof(str) - 1
+
+/* Record i's payload: i % 50 bytes of a pattern that includes NULs, and a
+ * publisher id that varies with i; both derived so they can be checked. */
+static size_t payload(uint64_t i, char *buf) {
+  size_t n = i % 50;
+  for (size_t j = 0; j < n; j++)
+    buf[j] = (char)((i + j) % 7 == 0 ? 0 : (i * 31 + j) & 0xff);
+  return n;
+}
+
+static size_t publisher(uint64_t i, char *buf) {
+  return (size_t)snprintf(buf, 32, "pub-%u", (unsigned)(i % 13));
+}
+
+static int append_n(store_t *s, store_topic_t *t, uint64_t n,
+                    uint64_t time_step) {
+  char data[64], pub[32];
+  int ok = 1;
+  for (uint64_t k = 0; k < n; k++) {
+    uint64_t i = t->next, off = UINT64_MAX;
+    size_t len = payload(i, data), pl = publisher(i, pub);
+    ok &= store_append(s, t, i * time_step, pub, pl, data, len, &off) == 0;
+    ok &= off == i;
+  }
+  return ok;
+}
+
+/* Iterates from `from`; checks every record against payload()/publisher()
+ * and append_n's times, and that offsets are dense. Returns the number read; *start the first. */
+static uint64_t check_from(const store_topic_t *t, uint64_t from,
+                           uint64_t time_step, uint64_t *start, int *ok) {
+  store_iter_t it;
+  store_msg_t m;
+  char data[64], pub[32];
+  uint64_t n = 0, expect = 0;
+  store_iter_init(&it, t, from);
+  while (store_iter_next(&it, &m)) {
+    if (n == 0) {
+      expect = m.offset;
+      if (start)
+        *start = m.offset;
+    }
+    size_t len = payload(m.offset, data), pl = publisher(m.offset, pub);
+    *ok &= m.offset == expect++;
+    *ok &= m.time_ms == m.offset * time_step;
+    *ok &= m.len == len && memcmp(m.data, data, len) == 0;
+    *ok &= m.publisher_len == pl && memcmp(m.publisher, pub, pl) == 0;
+    n++;
+  }
+  return n;
+}
+
+/* Sums of the retained records, recomputed by reading the log. */
+static void sums(const store_topic_t *t, uint64_t *msgs, uint64_t *bytes) {
+  store_iter_t it;
+  store_msg_t m;
+  *msgs = *bytes = 0;
+  store_iter_init(&it, t, 0);
+  while (store_iter_next(&it, &m)) {
+    (*msgs)++;
+    *bytes += m.len;
+  }
+}
+
+CASE(defaults) {
+  store_t s;
+  store_init(&s, NULL);
+  CHECK(s.limits.chunk_size == 1 << 20);
+  CHECK(s.limits.retain_messages == 0 && s.limits.retain_bytes == 0 &&
+        s.limits.retain_ms == 0);
+  CHECK(s.messages == 0 && s.bytes == 0);
+  store_free(&s);
+
+  store_limits_t l = {.retain_messages = 7, .chunk_size = 0};
+  store_init(&s, &l);
+  CHECK(s.limits.chunk_size == 1 << 20 && s.limits.retain_messages == 7);
+  store_free(&s);
+}
+
+CASE(registries) {
+  static const struct {
+    int (*create)(store_t *, const char *, size_t);
+    bool (*exists)(const store_t *, const char *, size_t);
+  } t[] = {{store_publisher_create, store_publisher_exists},
+           {store_subscriber_create, store_subscriber_exists}};
+  store_t s;
+  store_init(&s, NULL);
+  for (size_t i = 0; i < 2; i++) {
+    CHECK(!t[i].exists(&s, S("alice")));
+    CHECK(t[i].create(&s, S("alice")) == 0);
+    CHECK(t[i].create(&s, S("alice")) == HS_EEXISTS);
+    CHECK(t[i].create(&s, S("bob")) == 0);
+    CHECK(t[i].exists(&s, S("alice")) && t[i].exists(&s, S("bob")));
+    CHECK(!t[i].exists(&s, S("alic")) && !t[i].exists(&s, S("alice2")));
+  }
+  /* The two registries are separate. */
+  CHECK(!store_publisher_exists(&s, S("carol")));
+  CHECK(store_subscriber_create(&s, S("carol")) == 0);
+  CHECK(!store_publisher_exists(&s, S("carol")));
+  store_free(&s);
+}
+
+CASE(topic_create_find_delete) {
+  store_t s;
+  store_init(&s, NULL);
+  store_topic_t *t = NULL, *t2 = NULL;
+  CHECK(store_topic_find(&s, S("news")) == NULL);
+  CHECK(store_topic_create(&s, S("news"), S("alice"), &t) == 0 && t);
+  CHECK(store_topic_create(&s, S("news"), S("bob"), &t2) == HS_EEXISTS);
+  CHECK(t2 == NULL);
+  CHECK(store_topic_create(&s, S("sport"), S("bob"), NULL) == 0);
+  CHECK(store_topic_find(&s, S("news")) == t);
+  CHECK(strcmp(t->name, "news") == 0 && t->name_len == 4);
+  CHECK(strcmp(t->owner, "alice") == 0 && t->owner_len == 5);
+  CHECK(t->first == 0 && t->next == 0 && t->bytes == 0);
+  CHECK(t->head == NULL && t->tail == NULL && t->waiters == NULL);
+
+  store_topic_delete(&s, t);
+  CHECK(store_topic_find(&s, S("news")) == NULL);
+  CHECK(store_topic_find(&s, S("sport")) != NULL);
+  CHECK(store_topic_create(&s, S("news"), S("carol"), &t) == 0);
+  CHECK(strcmp(t->owner, "carol") == 0 && t->next == 0);
+  store_free(&s);
+}
+
+CASE(append_dense_offsets) {
+  store_t s;
+  store_init(&s, NULL);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  CHECK(append_n(&s, t, 100, 1));
+  CHECK(t->first == 0 && t->next == 100);
+  int ok = 1;
+  uint64_t start = UINT64_MAX;
+  CHECK(check_from(t, 0, 1, &start, &ok) == 100 && start == 0 && ok);
+  store_free(&s);
+}
+
+CASE(iterate_from) {
+  /* Small chunks so `from` lands in the middle of the chunk list. */
+  store_limits_t l = {.chunk_size = 256};
+  static const struct {
+    uint64_t from, start, n;
+  } cases[] = {
+      {0, 0, 500},     {1, 1, 499},  {37, 37, 463},     {250, 250, 250},
+      {498, 498, 2},   {499, 499, 1}, {500, 0, 0},      {501, 0, 0},
+      {UINT64_MAX, 0, 0},
+  };
+  store_t s;
+  store_init(&s, &l);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  CHECK(append_n(&s, t, 500, 1));
+  CHECK(t->head != t->tail);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int ok = 1;
+    uint64_t start = 0;
+    CHECK(check_from(t, cases[i].from, 1, &start, &ok) == cases[i].n);
+    CHECK(ok && start == cases[i].start);
+  }
+  store_free(&s);
+}
+
+CASE(empty_topic_iteration) {
+  store_t s;
+  store_init(&s, NULL);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, 0);
+  CHECK(!store_iter_next(&it, &m));
+  store_free(&s);
+}
+
+CASE(iterator_sees_later_appends) {
+  store_limits_t l = {.chunk_size = 64};
+  store_t s;
+  store_init(&s, &l);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  CHECK(append_n(&s, t, 1, 1));
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, 0);
+  CHECK(store_iter_next(&it, &m) && m.offset == 0);
+  CHECK(!store_iter_next(&it, &m));
+  /* Appended in the same chunk, then into new ones. */
+  CHECK(append_n(&s, t, 5, 1));
+  for (uint64_t o = 1; o <= 5; o++)
+    CHECK(store_iter_next(&it, &m) && m.offset == o);
+  CHECK(!store_iter_next(&it, &m));
+  store_free(&s);
+}
+
+CASE(record_larger_than_chunk) {
+  store_limits_t l = {.chunk_size = 256};
+  store_t s;
+  store_init(&s, &l);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  static char big[10000];
+  for (size_t i = 0; i < sizeof big; i++)
+    big[i] = (char)(i * 7);
+  uint64_t off;
+  CHECK(store_append(&s, t, 1, S("a"), S("small"), &off) == 0 && off == 0);
+  CHECK(store_append(&s, t, 2, S("b"), big, sizeof big, &off) == 0 &&
+        off == 1);
+  CHECK(store_append(&s, t, 3, S("c"), S("after"), &off) == 0 && off == 2);
+  CHECK(t->bytes == 5 + sizeof big + 5 && s.bytes == t->bytes);
+
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, 1);
+  CHECK(store_iter_next(&it, &m) && m.offset == 1 && m.time_ms == 2);
+  CHECK(m.len == sizeof big && memcmp(m.data, big, sizeof big) == 0);
+  CHECK(m.publisher_len == 1 && m.publisher[0] == 'b');
+  CHECK(store_iter_next(&it, &m) && m.offset == 2 && m.len == 5 &&
+        memcmp(m.data, "after", 5) == 0);
+  CHECK(!store_iter_next(&it, &m));
+  store_free(&s);
+}
+
+CASE(empty_payload_and_publisher) {
+  store_t s;
+  store_init(&s, NULL);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  uint64_t off;
+  CHECK(store_append(&s, t, 5, S("alice"), NULL, 0, &off) == 0 && off == 0);
+  CHECK(store_append(&s, t, 6, NULL, 0, S("x"), &off) == 0 && off == 1);
+  CHECK(store_append(&s, t, 7, NULL, 0, NULL, 0, NULL) == 0);
+  CHECK(t->next == 3 && t->bytes == 1 && s.messages == 3 && s.bytes == 1);
+
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, 0);
+  CHECK(store_iter_next(&it, &m) && m.len == 0 && m.publisher_len == 5 &&
+        memcmp(m.publisher, "alice", 5) == 0 && m.time_ms == 5);
+  CHECK(store_iter_next(&it, &m) && m.len == 1 && m.data[0] == 'x' &&
+        m.publisher_len == 0);
+  CHECK(store_iter_next(&it, &m) && m.len == 0 && m.publisher_len == 0 &&
+        m.offset == 2);
+  CHECK(!store_iter_next(&it, &m));
+  store_free(&s);
+}
+
+CASE(payload_and_publisher_round_trip) {
+  static const struct {
+    const char *pub;
+    size_t pl;
+    const char *data;
+    size_t len;
+  } cases[] = {
+      {S("alice"), S("hello")},
+      {S("b"), "\0\0\0", 3},
+      {S("pub-with-a-longer-id.example"), "a\0b\0c", 5},
+      {S("x"), "\xff\x00\x80", 3},
+  };
+  size_t nc = sizeof cases / sizeof cases[0];
+  store_limits_t l = {.chunk_size = 48}; /* a chunk per record or two */
+  store_t s;
+  store_init(&s, &l);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  for (size_t i = 0; i < nc; i++)
+    CHECK(store_append(&s, t, 1000 + i, cases[i].pub, cases[i].pl,
+                       cases[i].data, cases[i].len, NULL) == 0);
+  /* The maximum publisher length (u8) fits; one more does not. */
+  char pub[257];
+  memset(pub, 'p', sizeof pub);
+  CHECK(store_append(&s, t, 1, pub, 256, S("x"), NULL) == HS_ETOO_LARGE);
+  CHECK(t->next == nc);
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, 0);
+  for (size_t i = 0; i < nc; i++) {
+    CHECK(store_iter_next(&it, &m) && m.offset == i);
+    CHECK(m.time_ms == 1000 + i);
+    CHECK(m.publisher_len == cases[i].pl &&
+          memcmp(m.publisher, cases[i].pub, m.publisher_len) == 0);
+    CHECK(m.len == cases[i].len && memcmp(m.data, cases[i].data, m.len) == 0);
+  }
+  CHECK(!store_iter_next(&it, &m));
+  CHECK(store_append(&s, t, 1, pub, 255, S("x"), NULL) == 0);
+  store_iter_init(&it, t, nc);
+  CHECK(store_iter_next(&it, &m) && m.publisher_len == 255);
+  store_free(&s);
+}
+
+/* After any retention: offsets never reused, iteration from 0 starts at
+ * first, and the counters agree with what the log holds. */
+static void check_retained(store_t *s, store_topic_t *t, uint64_t total,
+                           uint64_t time_step, int *ok) {
+  uint64_t msgs, bytes, start = UINT64_MAX;
+  *ok &= t->next == total;
+  sums(t, &msgs, &bytes);
+  *ok &= msgs == t->next - t->first && bytes == t->bytes;
+  uint64_t n = check_from(t, 0, time_step, &start, ok);
+  *ok &= n == msgs && (n == 0 || start == t->first);
+  if (s->topics.count == 1) /* else the caller checks the totals */
+    *ok &= s->messages == msgs && s->bytes == bytes;
+}
+
+CASE(retention_by_count) {
+  static const uint64_t limits[] = {1, 10, 37, 100};
+  for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+    store_limits_t l = {.retain_messages = limits[i], .chunk_size = 256};
+    store_t s;
+    store_init(&s, &l);
+    store_topic_t *t;
+    CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+    uint64_t prev_first = 0;
+    for (int k = 0; k < 1000; k++) {
+      CHECK(append_n(&s, t, 1, 1));
+      uint64_t n = t->next - t->first;
+      CHECK(t->first >= prev_first);
+      prev_first = t->first;
+      /* Whole chunks only: at or under the limit unless just the tail
+       * is left, and under it by less than one chunk's records (records
+       * here are >= 18 bytes, so <= 256 / 18 per chunk). */
+      CHECK(n <= limits[i] || t->head == t->tail);
+      CHECK(n + 256 / 18 > limits[i] || t->next < limits[i]);
+    }
+    int ok = 1;
+    check_retained(&s, t, 1000, 1, &ok);
+    CHECK(ok);
+    CHECK(t->first > 0);
+    store_free(&s);
+  }
+}
+
+CASE(retention_by_bytes) {
+  static const uint64_t limits[] = {1, 100, 1000, 5000};
+  for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+    store_limits_t l = {.retain_bytes = limits[i], .chunk_size = 256};
+    store_t s;
+    store_init(&s, &l);
+    store_topic_t *t;
+    CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+    CHECK(append_n(&s, t, 1000, 1));
+    int ok = 1;
+    check_retained(&s, t, 1000, 1, &ok);
+    CHECK(ok);
+    CHECK(t->first > 0 && t->next > t->first);
+    /* At or under the limit unless just the tail is left, and under it
+     * by less than one dropped chunk's payload. */
+    CHECK(t->bytes <= limits[i] || t->head == t->tail);
+    CHECK(t->bytes + 256 > limits[i]);
+    store_free(&s);
+  }
+}
+
+CASE(retention_keeps_newest_chunk) {
+  /* One record far over both limits: it stays, as the tail chunk. */
+  store_limits_t l = {.retain_messages = 1, .retain_bytes = 10,
+                      .chunk_size = 256};
+  store_t s;
+  store_init(&s, &l);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  static char big[1000];
+  uint64_t off;
+  CHECK(store_append(&s, t, 1, S("a"), big, sizeof big, &off) == 0);
+  CHECK(store_append(&s, t, 2, S("a"), big, sizeof big, &off) == 0);
+  CHECK(off == 1 && t->first == 1 && t->head == t->tail);
+  CHECK(t->bytes == sizeof big && s.bytes == sizeof big && s.messages == 1);
+  store_free(&s);
+}
+
+CASE(expire_by_age) {
+  store_limits_t l = {.retain_ms = 1000, .chunk_size = 256};
+  store_t s;
+  store_init(&s, &l);
+  store_topic_t *a, *b;
+  CHECK(store_topic_create(&s, S("a"), S("p"), &a) == 0);
+  CHECK(store_topic_create(&s, S("b"), S("p"), &b) == 0);
+  CHECK(append_n(&s, a, 1000, 10)); /* record i at time 10 * i */
+  CHECK(append_n(&s, b, 1000, 10));
+
+  /* Nothing is old enough yet. */
+  store_expire(&s, 1000);
+  CHECK(a->first == 0 && b->first == 0);
+
+  /* Cutoff 5000: records before offset 500 may go, none after. */
+  store_expire(&s, 6000);
+  CHECK(a->first > 0 && a->first <= 500 && b->first == a->first);
+  CHECK(500 - a->first <= 256 / 18);
+  int ok = 1;
+  check_retained(&s, a, 1000, 10, &ok);
+  CHECK(ok);
+  CHECK(s.messages == 2 * (1000 - a->first));
+  CHECK(s.bytes == a->bytes + b->bytes && a->bytes == b->bytes);
+
+  /* Everything is old: only each tail chunk remains. */
+  store_expire(&s, UINT64_MAX);
+  CHECK(a->head == a->tail && a->head && a->next - a->first >= 1);
+  CHECK(b->head == b->tail && b->head);
+  check_retained(&s, a, 1000, 10, &ok);
+  CHECK(ok);
+  CHECK(s.messages == (a->next - a->first) + (b->next - b->first));
+  store_free(&s);
+
+  /* retain_ms 0 keeps everything. */
+  store_init(&s, &(store_limits_t){.chunk_size = 256});
+  CHECK(store_topic_create(&s, S("a"), S("p"), &a) == 0);
+  CHECK(append_n(&s, a, 100, 10));
+  store_expire(&s, UINT64_MAX);
+  CHECK(a->first == 0 && s.messages == 100);
+  store_free(&s);
+}
+
+CASE(cursors) {
+  store_limits_t l = {.retain_messages = 50, .chunk_size = 256};
+  store_t s;
+  store_init(&s, &l);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  CHECK(append_n(&s, t, 200, 1));
+  CHECK(t->first > 0);
+
+  static const struct {
+    const char *sid;
+    uint64_t want, got_rel; /* 0: first, 1: want, 2: next */
+  } cases[] = {
+      {"below", 0, 0},
+      {"middle", 170, 1},
+      {"at-next", 200, 2},
+      {"above", 1000, 2},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    size_t n = strlen(cases[i].sid);
+    CHECK(store_cursor(t, cases[i].sid, n) == NULL);
+    CHECK(store_subscribe(t, cases[i].sid, n, cases[i].want) == 0);
+    store_cursor_t *c = store_cursor(t, cases[i].sid, n);
+    uint64_t expect = cases[i].got_rel == 0   ? t->first
+                      : cases[i].got_rel == 1 ? cases[i].want
+                                              : t->next;
+    CHECK(c && c->next == expect);
+  }
+
+  /* Subscribing again keeps the cursor, and its position. */
+  store_cursor_t *c = store_cursor(t, S("middle"));
+  c->next = 180;
+  CHECK(store_subscribe(t, S("middle"), 0) == 0);
+  CHECK(store_cursor(t, S("middle")) == c && c->next == 180);
+  CHECK(store_cursor(t, S("nobody")) == NULL);
+  CHECK(t->cursors.count == 4);
+
+  /* Deleting the topic frees the cursors (the leak checker sees it). */
+  store_topic_delete(&s, t);
+  CHECK(store_topic_find(&s, S("t")) == NULL);
+  store_free(&s);
+}
+
+CASE(accounting_across_topics) {
+  store_t s;
+  store_init(&s, &(store_limits_t){.chunk_size = 256});
+  store_topic_t *a, *b;
+  CHECK(store_topic_create(&s, S("a"), S("p"), &a) == 0);
+  CHECK(store_topic_create(&s, S("b"), S("p"), &b) == 0);
+  CHECK(append_n(&s, a, 300, 1));
+  CHECK(append_n(&s, b, 120, 1));
+  uint64_t am, ab, bm, bb;
+  sums(a, &am, &ab);
+  sums(b, &bm, &bb);
+  CHECK(a->bytes == ab && b->bytes == bb);
+  CHECK(s.messages == am + bm && s.bytes == ab + bb);
+  CHECK(store_subscribe(a, S("s1"), 0) == 0);
+  store_topic_delete(&s, a);
+  CHECK(s.messages == bm && s.bytes == bb);
+  store_topic_delete(&s, b);
+  CHECK(s.messages == 0 && s.bytes == 0);
+  CHECK(s.topics.count == 0);
+  store_free(&s);
+}
+
+CASE(free_with_everything) {
+  /* store_free releases topics, records, cursors and registries. */
+  store_t s;
+  store_init(&s, &(store_limits_t){.chunk_size = 128});
+  char name[16];
+  for (int i = 0; i < 20; i++) {
+    store_topic_t *t;
+    int n = snprintf(name, sizeof name, "topic-%d", i);
+    CHECK(store_topic_create(&s, name, (size_t)n, S("owner"), &t) == 0);
+    CHECK(append_n(&s, t, (uint64_t)i * 10, 1));
+    CHECK(store_subscribe(t, S("s1"), 0) == 0);
+    CHECK(store_subscribe(t, S("s2"), 5) == 0);
+  }
+  CHECK(store_publisher_create(&s, S("owner")) == 0);
+  CHECK(store_subscriber_create(&s, S("s1")) == 0);
+  store_free(&s);
+}
+
+int main(void) {
+  RUN(defaults);
+  RUN(registries);
+  RUN(topic_create_find_delete);
+  RUN(append_dense_offsets);
+  RUN(iterate_from);
+  RUN(empty_topic_iteration);
+  RUN(iterator_sees_later_appends);
+  RUN(record_larger_than_chunk);
+  RUN(empty_payload_and_publisher);
+  RUN(payload_and_publisher_round_trip);
+  RUN(retention_by_count);
+  RUN(retention_by_bytes);
+  RUN(retention_keeps_newest_chunk);
+  RUN(expire_by_age);
+  RUN(cursors);
+  RUN(accounting_across_topics);
+  RUN(free_with_everything);
+  UNIT_EXIT();
+}

@@ -1,0 +1,690 @@
+/* client — one connection, many requests in flight matched by id.
+ *
+ * Requests issued before the handshake wait in `queue`; a connection that
+ * drops fails what was in flight with CLOSED, and the next request connects
+ * again, trying the addresses in turn. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "hypersub.h"
+#include "wire.h"
+
+#define HS_API __attribute__((visibility("default")))
+#define HELLO_ID 0
+/* Until the node says its limit in the HELLO reply. */
+#define DEFAULT_MAX_FRAME (1024 * 1024 + 64 * 1024)
+
+typedef struct pending {
+  uint32_t id; /* 0: free slot */
+  uint8_t op;
+  hs_reply_cb cb;
+  void *ud;
+  uint64_t deadline; /* uv_now() milliseconds */
+} pending_t;
+
+typedef struct client_conn {
+  conn_t conn;
+  uv_connect_t connect_req;
+  hs_client_t *client;
+} client_conn_t;
+
+typedef enum { C_IDLE, C_CONNECTING, C_HELLO, C_READY } client_state_t;
+
+struct hs_client {
+  uv_loop_t *loop;
+  client_conn_t *cc; /* the live connection, or NULL */
+  flusher_t flusher;
+  uv_timer_t timer;
+  char **addrs;
+  size_t n_addrs, addr_next;
+  uint32_t timeout_ms;
+  size_t max_output;
+  size_t max_frame;
+  client_state_t state;
+  uint64_t connect_deadline;
+  char last_error[200];
+  buf_t queue; /* frames waiting for the handshake */
+  pending_t *slots;
+  size_t cap, count;
+  uint32_t next_id;
+  hs_reply_cb connect_cb;
+  void *connect_ud;
+  uint32_t node_id;
+  hs_message_t *msgs;
+  size_t msgs_cap;
+  void *data;
+  int open_handles;
+  bool closed;
+};
+
+static void client_release(hs_client_t *c);
+static void connect_next(hs_client_t *c);
+
+/* ---- the pending table: linear probing keyed by request id ------------- */
+
+static size_t slot_of(const hs_client_t *c, uint32_t id) {
+  return (size_t)(id * 2654435761u) & (c->cap - 1);
+}
+
+static int pending_grow(hs_client_t *c) {
+  size_t cap = c->cap ? c->cap * 2 : 64;
+  pending_t *old = c->slots, *slots = calloc(cap, sizeof *slots);
+  if (!slots) return HS_ENOMEM;
+  size_t old_cap = c->cap;
+  c->slots = slots;
+  c->cap = cap;
+  for (size_t i = 0; i < old_cap; i++) {
+    if (!old[i].id) continue;
+    size_t j = slot_of(c, old[i].id);
+    while (slots[j].id) j = (j + 1) & (cap - 1);
+    slots[j] = old[i];
+  }
+  free(old);
+  return 0;
+}
+
+static pending_t *pending_find(hs_client_t *c, uint32_t id) {
+  if (!c->cap) return NULL;
+  for (size_t j = slot_of(c, id);; j = (j + 1) & (c->cap - 1)) {
+    if (c->slots[j].id == id) return &c->slots[j];
+    if (!c->slots[j].id) return NULL;
+  }
+}
+
+/* Removes the entry, shifting later entries of its probe run back. */
+static pending_t pending_take(hs_client_t *c, pending_t *p) {
+  pending_t taken = *p;
+  size_t mask = c->cap - 1, i = (size_t)(p - c->slots), j = i;
+  c->slots[i].id = 0;
+  for (;;) {
+    j = (j + 1) & mask;
+    if (!c->slots[j].id) break;
+    size_t home = slot_of(c, c->slots[j].id);
+    /* Move j back to i unless its home lies cyclically in (i, j]. */
+    if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+      c->slots[i] = c->slots[j];
+      c->slots[j].id = 0;
+      i = j;
+    }
+  }
+  c->count--;
+  return taken;
+}
+
+/* ---- completing requests ----------------------------------------------- */
+
+static void complete(hs_client_t *c, pending_t p, hs_reply_t *r) {
+  (void)c;
+  p.cb(c, r, p.ud);
+}
+
+static void fail(hs_client_t *c, pending_t p, int code, const char *msg) {
+  hs_reply_t r = {.status = code, .message = msg, .message_len = strlen(msg)};
+  complete(c, p, &r);
+}
+
+/* Fails every request in flight (their callbacks may issue new ones: those
+ * are kept). */
+static void fail_all(hs_client_t *c, int code, const char *msg) {
+  size_t n = c->count;
+  if (!n) return;
+  pending_t *batch = malloc(n * sizeof *batch);
+  if (!batch) abort(); /* cannot report failures without memory */
+  size_t k = 0;
+  for (size_t i = 0; i < c->cap; i++)
+    if (c->slots[i].id) batch[k++] = c->slots[i];
+  memset(c->slots, 0, c->cap * sizeof *c->slots);
+  c->count = 0;
+  for (size_t i = 0; i < k; i++) fail(c, batch[i], code, msg);
+  free(batch);
+}
+
+static void arm_timer(hs_client_t *c);
+
+static void on_timer(uv_timer_t *t) {
+  hs_client_t *c = t->data;
+  uint64_t now = uv_now(c->loop);
+  if ((c->state == C_CONNECTING || c->state == C_HELLO) &&
+      now >= c->connect_deadline && c->cc) {
+    snprintf(c->last_error, sizeof c->last_error, "connect timed out");
+    conn_close(&c->cc->conn, HS_ETIMEOUT);
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < c->cap; i++)
+    if (c->slots[i].id && c->slots[i].deadline <= now) n++;
+  if (n) {
+    pending_t *batch = malloc(n * sizeof *batch);
+    if (!batch) abort();
+    size_t k = 0;
+    for (size_t i = 0; i < c->cap && k < n;) {
+      if (c->slots[i].id && c->slots[i].deadline <= now)
+        batch[k++] = pending_take(c, &c->slots[i]); /* may shift into i */
+      else
+        i++;
+    }
+    for (size_t i = 0; i < k && !c->closed; i++) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "no answer to %s within %u ms",
+               wire_op_name(batch[i].op), c->timeout_ms);
+      fail(c, batch[i], HS_ETIMEOUT, msg);
+    }
+    free(batch);
+  }
+  if (!c->closed) arm_timer(c);
+}
+
+/* Runs the timer toward the earliest deadline, or stops it. */
+static void arm_timer(hs_client_t *c) {
+  uint64_t due = UINT64_MAX;
+  for (size_t i = 0; i < c->cap; i++)
+    if (c->slots[i].id && c->slots[i].deadline < due) due = c->slots[i].deadline;
+  if ((c->state == C_CONNECTING || c->state == C_HELLO) &&
+      c->connect_deadline < due)
+    due = c->connect_deadline;
+  if (due == UINT64_MAX) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  uint64_t now = uv_now(c->loop);
+  uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+/* ---- decoding replies -------------------------------------------------- */
+
+static int decode_messages(hs_client_t *c, wire_reader_t *r, hs_reply_t *out) {
+  uint32_t count;
+  if (!wire_get_u32(r, "count", &count)) return HS_EPROTOCOL;
+  /* Each message takes at least 21 bytes: bound count before sizing. */
+  if ((size_t)count > (size_t)(r->end - r->p) / 21) return HS_EPROTOCOL;
+  if (count > c->msgs_cap) {
+    hs_message_t *m = realloc(c->msgs, count * sizeof *m);
+    if (!m) return HS_ENOMEM;
+    c->msgs = m;
+    c->msgs_cap = count;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    hs_message_t *m = &c->msgs[i];
+    if (!wire_get_u64(r, "offset", &m->offset) ||
+        !wire_get_u64(r, "time", &m->time_ms) ||
+        !wire_get_str8(r, "publisher", &m->publisher, &m->publisher_len) ||
+        !wire_get_bytes32(r, "data", &m->data, &m->len))
+      return HS_EPROTOCOL;
+  }
+  out->messages = c->msgs;
+  out->n_messages = count;
+  return 0;
+}
+
+static int decode_reply(hs_client_t *c, const wire_frame_t *f, hs_reply_t *out) {
+  wire_reader_t r;
+  wire_reader_init(&r, f->body, f->body_len);
+  if (f->flags & WIRE_F_ERROR) {
+    uint16_t code;
+    if (!wire_get_u16(&r, "code", &code) ||
+        !wire_get_str16(&r, "message", &out->message, &out->message_len))
+      return HS_EPROTOCOL;
+    out->status = -(int)code;
+    return 0;
+  }
+  switch (f->op) {
+    case WIRE_HELLO: {
+      uint32_t max_frame;
+      if (!wire_get_u32(&r, "node", &out->node_id) ||
+          !wire_get_u32(&r, "max_frame", &max_frame))
+        return HS_EPROTOCOL;
+      c->max_frame = max_frame;
+      break;
+    }
+    case WIRE_PUBLISH:
+      if (!wire_get_u64(&r, "offset", &out->offset)) return HS_EPROTOCOL;
+      break;
+    case WIRE_PULL: {
+      int rc = decode_messages(c, &r, out);
+      if (rc) return rc;
+      break;
+    }
+    case WIRE_STATS:
+      if (!wire_get_bytes32(&r, "json", &out->text, &out->text_len))
+        return HS_EPROTOCOL;
+      break;
+    default:
+      break;
+  }
+  return wire_reader_done(&r) ? 0 : HS_EPROTOCOL;
+}
+
+static void handshake_done(hs_client_t *c, hs_reply_t *r) {
+  if (r->status) {
+    snprintf(c->last_error, sizeof c->last_error, "%.*s",
+             (int)r->message_len, r->message);
+    /* A refusal is final: no other address will say otherwise. */
+    c->addr_next = c->n_addrs;
+    conn_close(&c->cc->conn, r->status);
+    return;
+  }
+  c->state = C_READY;
+  c->node_id = r->node_id;
+  c->cc->conn.max_frame = c->max_frame;
+  if (c->queue.len) {
+    buf_append(&c->cc->conn.out, c->queue.data, c->queue.len);
+    buf_clear(&c->queue);
+    conn_dirty(&c->cc->conn);
+  }
+  arm_timer(c);
+  if (c->connect_cb) {
+    hs_reply_cb cb = c->connect_cb;
+    c->connect_cb = NULL;
+    cb(c, r, c->connect_ud);
+  }
+}
+
+static void cc_on_frame(conn_t *conn, const wire_frame_t *f) {
+  client_conn_t *cc = conn->owner;
+  hs_client_t *c = cc->client;
+  hs_reply_t r = {0};
+  int rc = (f->flags & WIRE_F_REPLY) ? decode_reply(c, f, &r) : HS_EPROTOCOL;
+  if (rc) {
+    snprintf(c->last_error, sizeof c->last_error,
+             "malformed %s reply from the node",
+             wire_op_name(f->op) ? wire_op_name(f->op) : "unknown");
+    conn_close(conn, rc);
+    return;
+  }
+  if (c->state == C_HELLO) {
+    if (f->id == HELLO_ID) handshake_done(c, &r);
+    return;
+  }
+  pending_t *p = pending_find(c, f->id);
+  if (!p) return; /* it timed out already */
+  complete(c, pending_take(c, p), &r);
+}
+
+static void cc_on_oversize(conn_t *conn, uint8_t op, uint32_t id, size_t len) {
+  client_conn_t *cc = conn->owner;
+  (void)op;
+  (void)id;
+  snprintf(cc->client->last_error, sizeof cc->client->last_error,
+           "reply of %zu bytes is over the limit", len);
+  conn_close(conn, HS_EPROTOCOL);
+}
+
+static void cc_on_garbage(conn_t *conn, const char *why, const char *bytes,
+                          size_t n) {
+  client_conn_t *cc = conn->owner;
+  (void)bytes;
+  (void)n;
+  snprintf(cc->client->last_error, sizeof cc->client->last_error,
+           "bad frame from the node: %s", why);
+  conn_close(conn, HS_EPROTOCOL);
+}
+
+static void cc_on_close(conn_t *conn, int reason) {
+  client_conn_t *cc = conn->owner;
+  hs_client_t *c = cc->client;
+  if (c->cc != cc) return;
+  c->cc = NULL;
+  client_state_t was = c->state;
+  c->state = C_IDLE;
+  if (c->closed) return;
+  if (was == C_READY) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "connection to node %u closed%s%s", c->node_id,
+             reason && reason != HS_EUNAVAILABLE ? ": " : "",
+             reason && reason != HS_EUNAVAILABLE ? hs_err_message(reason) : "");
+    fail_all(c, HS_ECLOSED, msg);
+    if (!c->closed) arm_timer(c);
+    return;
+  }
+  if (!c->last_error[0])
+    snprintf(c->last_error, sizeof c->last_error, "%s",
+             reason ? hs_err_message(reason) : "connection closed");
+  connect_next(c);
+}
+
+static void cc_on_free(conn_t *conn) {
+  client_conn_t *cc = conn->owner;
+  hs_client_t *c = cc->client;
+  free(cc);
+  client_release(c);
+}
+
+static const conn_hooks_t client_conn_hooks = {
+    .on_frame = cc_on_frame,
+    .on_oversize = cc_on_oversize,
+    .on_garbage = cc_on_garbage,
+    .on_close = cc_on_close,
+    .on_free = cc_on_free,
+};
+
+/* ---- connecting -------------------------------------------------------- */
+
+static void on_connect(uv_connect_t *req, int status) {
+  client_conn_t *cc = req->data;
+  hs_client_t *c = cc->client;
+  if (cc->conn.closing) return;
+  if (status < 0) {
+    snprintf(c->last_error, sizeof c->last_error, "%s: %s",
+             c->addrs[c->addr_next - 1], uv_strerror(status));
+    conn_close(&cc->conn, HS_EIO);
+    return;
+  }
+  c->state = C_HELLO;
+  wire_writer_t w;
+  wire_begin(&w, &cc->conn.out, WIRE_HELLO, 0, HELLO_ID);
+  wire_put_u8(&w, WIRE_ROLE_CLIENT);
+  wire_put_str8(&w, "hypersub", 8);
+  wire_put_u32(&w, 0);
+  wire_end(&w);
+  if (conn_start(&cc->conn)) conn_close(&cc->conn, HS_EIO);
+}
+
+/* Gives up: fails the queue and the connect callback. */
+static void connect_failed(hs_client_t *c) {
+  char msg[512];
+  int n = snprintf(msg, sizeof msg, "could not connect to");
+  for (size_t i = 0; i < c->n_addrs && n < (int)sizeof msg; i++)
+    n += snprintf(msg + n, sizeof msg - (size_t)n, "%s %s", i ? "," : "",
+                  c->addrs[i]);
+  if (c->last_error[0] && n < (int)sizeof msg)
+    snprintf(msg + n, sizeof msg - (size_t)n, " (%s)", c->last_error);
+  buf_clear(&c->queue);
+  c->state = C_IDLE;
+  if (c->connect_cb) {
+    hs_reply_cb cb = c->connect_cb;
+    c->connect_cb = NULL;
+    hs_reply_t r = {.status = HS_EUNAVAILABLE,
+                    .message = msg,
+                    .message_len = strlen(msg)};
+    cb(c, &r, c->connect_ud);
+  }
+  if (!c->closed) fail_all(c, HS_EUNAVAILABLE, msg);
+  if (!c->closed) arm_timer(c);
+}
+
+static void connect_next(hs_client_t *c) {
+  while (c->addr_next < c->n_addrs) {
+    const char *addr = c->addrs[c->addr_next++];
+    struct sockaddr_storage ss;
+    if (conn_parse_addr(addr, &ss)) {
+      snprintf(c->last_error, sizeof c->last_error,
+               "\"%s\" is not host:port", addr);
+      continue;
+    }
+    client_conn_t *cc = calloc(1, sizeof *cc);
+    if (!cc) break;
+    if (conn_init(&cc->conn, c->loop, &c->flusher, &client_conn_hooks, cc,
+                  DEFAULT_MAX_FRAME, c->max_output)) {
+      free(cc);
+      break;
+    }
+    cc->client = c;
+    cc->connect_req.data = cc;
+    c->open_handles++;
+    c->cc = cc;
+    c->state = C_CONNECTING;
+    c->connect_deadline = uv_now(c->loop) + c->timeout_ms;
+    int rc = uv_tcp_connect(&cc->connect_req, &cc->conn.tcp,
+                            (struct sockaddr *)&ss, on_connect);
+    if (rc) {
+      snprintf(c->last_error, sizeof c->last_error, "%s: %s", addr,
+               uv_strerror(rc));
+      c->cc = NULL;
+      c->state = C_IDLE;
+      conn_close(&cc->conn, HS_EIO);
+      continue;
+    }
+    arm_timer(c);
+    return;
+  }
+  connect_failed(c);
+}
+
+static void start_connecting(hs_client_t *c) {
+  c->addr_next = 0;
+  c->last_error[0] = 0;
+  connect_next(c);
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+HS_API void hs_client_config_init(hs_client_config_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->timeout_ms = 5000;
+  cfg->max_output = 64 * 1024 * 1024;
+}
+
+HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
+                         hs_reply_cb cb, void *ud, hs_client_t **out) {
+  if (!cfg->n_addrs || !cfg->timeout_ms || !cfg->max_output) return HS_EINVALID;
+  for (size_t i = 0; i < cfg->n_addrs; i++) {
+    struct sockaddr_storage ss;
+    if (!cfg->addrs[i] || conn_parse_addr(cfg->addrs[i], &ss))
+      return HS_EINVALID;
+  }
+  hs_client_t *c = calloc(1, sizeof *c);
+  if (!c) return HS_ENOMEM;
+  c->addrs = calloc(cfg->n_addrs, sizeof *c->addrs);
+  if (!c->addrs) {
+    free(c);
+    return HS_ENOMEM;
+  }
+  for (size_t i = 0; i < cfg->n_addrs; i++) {
+    c->addrs[i] = strdup(cfg->addrs[i]);
+    if (!c->addrs[i]) {
+      while (i--) free(c->addrs[i]);
+      free(c->addrs);
+      free(c);
+      return HS_ENOMEM;
+    }
+  }
+  c->loop = loop;
+  c->n_addrs = cfg->n_addrs;
+  c->timeout_ms = cfg->timeout_ms;
+  c->max_output = cfg->max_output;
+  c->max_frame = DEFAULT_MAX_FRAME;
+  c->next_id = 1;
+  c->connect_cb = cb;
+  c->connect_ud = ud;
+  flusher_init(&c->flusher, loop);
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  c->open_handles = 2;
+  *out = c;
+  start_connecting(c);
+  return 0;
+}
+
+HS_API void hs_client_set_data(hs_client_t *c, void *data) { c->data = data; }
+HS_API void *hs_client_data(const hs_client_t *c) { return c->data; }
+HS_API size_t hs_client_pending(const hs_client_t *c) { return c->count; }
+
+/* Starts a request frame in the right buffer; finish with end_request. */
+static buf_t *request_buf(hs_client_t *c) {
+  return c->state == C_READY ? &c->cc->conn.out : &c->queue;
+}
+
+static int end_request(hs_client_t *c, wire_writer_t *w, uint8_t op,
+                       uint32_t id, uint32_t extra_ms, hs_reply_cb cb,
+                       void *ud) {
+  int rc = wire_end(w);
+  if (rc) return rc;
+  if (c->count + 1 > c->cap / 2 && (rc = pending_grow(c))) {
+    w->b->len = w->start;
+    return rc;
+  }
+  size_t j = slot_of(c, id);
+  while (c->slots[j].id) j = (j + 1) & (c->cap - 1);
+  c->slots[j] = (pending_t){.id = id,
+                            .op = op,
+                            .cb = cb,
+                            .ud = ud,
+                            .deadline = uv_now(c->loop) + c->timeout_ms +
+                                        extra_ms};
+  c->count++;
+  if (!uv_is_active((uv_handle_t *)&c->timer)) arm_timer(c);
+  if (c->state == C_READY) {
+    if (conn_dirty(&c->cc->conn) == HS_ETOO_LARGE) return 0; /* failed all */
+  } else if (c->state == C_IDLE) {
+    start_connecting(c);
+  }
+  return 0;
+}
+
+static int begin_request(hs_client_t *c, wire_writer_t *w, uint8_t op,
+                         uint32_t *id) {
+  if (c->closed) return HS_ECLOSED;
+  if (c->state != C_READY && c->queue.len > c->max_output) return HS_ETOO_LARGE;
+  *id = c->next_id++;
+  if (c->next_id == 0) c->next_id = 1;
+  wire_begin(w, request_buf(c), op, 0, *id);
+  return w->err;
+}
+
+static int check_name(const char *s) {
+  return s ? wire_name_check(s, strlen(s)) : HS_EINVALID;
+}
+
+/* The requests that carry one or two names and nothing else. */
+static int names_request(hs_client_t *c, uint8_t op, const char *a,
+                         const char *b, hs_reply_cb cb, void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = check_name(a)) || (b && (rc = check_name(b)))) return rc;
+  if ((rc = begin_request(c, &w, op, &id))) return rc;
+  wire_put_str8(&w, a, strlen(a));
+  if (b) wire_put_str8(&w, b, strlen(b));
+  return end_request(c, &w, op, id, 0, cb, ud);
+}
+
+HS_API int hs_client_create_publisher(hs_client_t *c, const char *pid,
+                                      hs_reply_cb cb, void *ud) {
+  return names_request(c, WIRE_CREATE_PUBLISHER, pid, NULL, cb, ud);
+}
+
+HS_API int hs_client_create_subscriber(hs_client_t *c, const char *sid,
+                                       hs_reply_cb cb, void *ud) {
+  return names_request(c, WIRE_CREATE_SUBSCRIBER, sid, NULL, cb, ud);
+}
+
+HS_API int hs_client_create_topic(hs_client_t *c, const char *pid,
+                                  const char *topic, hs_reply_cb cb,
+                                  void *ud) {
+  return names_request(c, WIRE_CREATE_TOPIC, pid, topic, cb, ud);
+}
+
+HS_API int hs_client_delete_topic(hs_client_t *c, const char *pid,
+                                  const char *topic, hs_reply_cb cb,
+                                  void *ud) {
+  return names_request(c, WIRE_DELETE_TOPIC, pid, topic, cb, ud);
+}
+
+HS_API int hs_client_publish(hs_client_t *c, const char *pid,
+                             const char *topic, const void *data, size_t len,
+                             hs_ack_t ack, hs_reply_cb cb, void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = check_name(pid)) || (rc = check_name(topic))) return rc;
+  if ((unsigned)ack > HS_ACK_ALL) return HS_EINVALID;
+  if (len > UINT32_MAX) return HS_ETOO_LARGE;
+  if ((rc = begin_request(c, &w, WIRE_PUBLISH, &id))) return rc;
+  wire_put_str8(&w, pid, strlen(pid));
+  wire_put_str8(&w, topic, strlen(topic));
+  wire_put_u8(&w, (uint8_t)ack);
+  wire_put_bytes32(&w, data, len);
+  return end_request(c, &w, WIRE_PUBLISH, id, 0, cb, ud);
+}
+
+HS_API int hs_client_subscribe(hs_client_t *c, const char *sid,
+                               const char *topic, hs_from_t from,
+                               uint64_t offset, hs_reply_cb cb, void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = check_name(sid)) || (rc = check_name(topic))) return rc;
+  if ((unsigned)from > HS_FROM_OFFSET) return HS_EINVALID;
+  if ((rc = begin_request(c, &w, WIRE_SUBSCRIBE, &id))) return rc;
+  wire_put_str8(&w, sid, strlen(sid));
+  wire_put_str8(&w, topic, strlen(topic));
+  wire_put_u8(&w, (uint8_t)from);
+  wire_put_u64(&w, offset);
+  return end_request(c, &w, WIRE_SUBSCRIBE, id, 0, cb, ud);
+}
+
+HS_API int hs_client_pull(hs_client_t *c, const char *sid, const char *topic,
+                          uint32_t max, uint32_t wait_ms, hs_reply_cb cb,
+                          void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = check_name(sid)) || (rc = check_name(topic))) return rc;
+  if ((rc = begin_request(c, &w, WIRE_PULL, &id))) return rc;
+  wire_put_str8(&w, sid, strlen(sid));
+  wire_put_str8(&w, topic, strlen(topic));
+  wire_put_u32(&w, max);
+  wire_put_u32(&w, wait_ms);
+  return end_request(c, &w, WIRE_PULL, id, wait_ms, cb, ud);
+}
+
+HS_API int hs_client_stop_node(hs_client_t *c, uint32_t node_id,
+                               uint32_t restart_after_ms, hs_reply_cb cb,
+                               void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = begin_request(c, &w, WIRE_STOP_NODE, &id))) return rc;
+  wire_put_u32(&w, node_id);
+  wire_put_u32(&w, restart_after_ms);
+  return end_request(c, &w, WIRE_STOP_NODE, id, 0, cb, ud);
+}
+
+HS_API int hs_client_stats(hs_client_t *c, hs_reply_cb cb, void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = begin_request(c, &w, WIRE_STATS, &id))) return rc;
+  return end_request(c, &w, WIRE_STATS, id, 0, cb, ud);
+}
+
+/* ---- closing ----------------------------------------------------------- */
+
+static void client_release(hs_client_t *c) {
+  if (--c->open_handles > 0 || !c->closed) return;
+  for (size_t i = 0; i < c->n_addrs; i++) free(c->addrs[i]);
+  free(c->addrs);
+  free(c->slots);
+  free(c->msgs);
+  buf_free(&c->queue);
+  free(c);
+}
+
+static void timer_closed(uv_handle_t *h) { client_release(h->data); }
+static void flusher_closed(uv_handle_t *h) {
+  flusher_t *f = (flusher_t *)h;
+  client_release((hs_client_t *)((char *)f - offsetof(hs_client_t, flusher)));
+}
+
+HS_API void hs_client_free(hs_client_t *c) {
+  if (!c || c->closed) return;
+  if (c->connect_cb) {
+    hs_reply_cb cb = c->connect_cb;
+    c->connect_cb = NULL;
+    hs_reply_t r = {.status = HS_ECLOSED,
+                    .message = "the client was closed",
+                    .message_len = 21};
+    cb(c, &r, c->connect_ud);
+  }
+  fail_all(c, HS_ECLOSED, "the client was closed");
+  c->closed = true;
+  buf_clear(&c->queue);
+  if (c->cc) {
+    client_conn_t *cc = c->cc;
+    conn_close(&cc->conn, HS_ECLOSED);
+  }
+  flusher_close(&c->flusher, flusher_closed);
+  uv_close((uv_handle_t *)&c->timer, timer_closed);
+}

@@ -1,0 +1,277 @@
+/* l_node — a node as Lua userdata ("hypersub.node").
+ *
+ * The userdata holds the C node pointer and the Lua references of its hooks.
+ * A running node keeps a reference to itself, like an active luv handle, so
+ * a script may drop its variable and the node keeps serving until it stops
+ * or is closed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "binding.h"
+
+#define NODE_MT "hypersub.node"
+
+typedef struct l_node {
+  hs_node_t *node; /* NULL once closed */
+  lua_State *L;    /* main thread */
+  int self_ref;
+  int log_ref;
+  int state_ref;
+} l_node_t;
+
+static l_node_t *check_node(lua_State *L) {
+  l_node_t *n = luaL_checkudata(L, 1, NODE_MT);
+  if (!n->node) luaL_error(L, "attempt to use a closed node");
+  return n;
+}
+
+static void unref(lua_State *L, int *ref) {
+  luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+  *ref = LUA_NOREF;
+}
+
+/* ---- hooks ------------------------------------------------------------- */
+
+static void push_field(lua_State *L, const hs_log_field_t *f) {
+  switch (f->type) {
+    case HS_FIELD_STR:
+      lua_pushlstring(L, f->s, f->n);
+      break;
+    case HS_FIELD_INT:
+      lua_pushinteger(L, (lua_Integer)f->i);
+      break;
+    default:
+      lua_pushinteger(L, (lua_Integer)f->u);
+      break;
+  }
+}
+
+static void on_log(const hs_log_event_t *ev, void *ud) {
+  l_node_t *n = ud;
+  lua_State *L = n->L;
+  if (n->log_ref == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, n->log_ref);
+  lua_createtable(L, 0, 6 + (int)ev->n_fields);
+  for (size_t i = 0; i < ev->n_fields; i++) {
+    push_field(L, &ev->fields[i]);
+    lua_setfield(L, -2, ev->fields[i].key);
+  }
+  /* The fixed keys win over fields of the same name. */
+  lua_pushinteger(L, (lua_Integer)ev->time_ms);
+  lua_setfield(L, -2, "time");
+  lua_pushstring(L, hs_log_level_name(ev->level));
+  lua_setfield(L, -2, "level");
+  lua_pushinteger(L, (lua_Integer)ev->node);
+  lua_setfield(L, -2, "node");
+  lua_pushstring(L, ev->component);
+  lua_setfield(L, -2, "component");
+  lua_pushstring(L, ev->event);
+  lua_setfield(L, -2, "event");
+  binding_call_hook(L, 1, "log hook");
+}
+
+static const char *state_name(hs_node_state_t s) {
+  return s == HS_NODE_RUNNING  ? "running"
+         : s == HS_NODE_STOPPED ? "stopped"
+                                : "restarting";
+}
+
+static void on_state(hs_node_t *node, hs_node_state_t state, void *ud) {
+  l_node_t *n = ud;
+  lua_State *L = n->L;
+  (void)node;
+  if (n->state_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, n->state_ref);
+    lua_pushstring(L, state_name(state));
+    binding_call_hook(L, 1, "state hook");
+  }
+  /* A node stopped for good no longer pins itself. */
+  if (state == HS_NODE_STOPPED) unref(L, &n->self_ref);
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+/* core.node(opts) -> node | nil, message, code. Starts listening. */
+static int l_node_new(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  hs_node_config_t cfg;
+  hs_node_config_init(&cfg);
+  cfg.id = (uint32_t)binding_opt_int(L, 1, "id", 0, 0, UINT32_MAX);
+  cfg.host = binding_opt_str(L, 1, "host", cfg.host);
+  cfg.port = (int)binding_opt_int(L, 1, "port", 0, 0, 65535);
+  cfg.cluster = binding_opt_str(L, 1, "cluster", cfg.cluster);
+  cfg.max_payload = (size_t)binding_opt_int(L, 1, "max_payload",
+                                            (lua_Integer)cfg.max_payload, 1,
+                                            (lua_Integer)1 << 31);
+  cfg.max_output = (size_t)binding_opt_int(L, 1, "max_output",
+                                           (lua_Integer)cfg.max_output, 1024,
+                                           (lua_Integer)1 << 40);
+  cfg.max_connections = (uint32_t)binding_opt_int(
+      L, 1, "max_connections", cfg.max_connections, 1, 1000000);
+  cfg.max_pull =
+      (uint32_t)binding_opt_int(L, 1, "max_pull", cfg.max_pull, 1, 1000000);
+  cfg.retain_messages = (uint64_t)binding_opt_int(L, 1, "retain_messages", 0,
+                                                  0, LUA_MAXINTEGER);
+  cfg.retain_bytes =
+      (uint64_t)binding_opt_int(L, 1, "retain_bytes", 0, 0, LUA_MAXINTEGER);
+  cfg.retain_ms =
+      (uint64_t)binding_opt_int(L, 1, "retain_ms", 0, 0, LUA_MAXINTEGER);
+  const char *level = binding_opt_str(L, 1, "log_level", "info");
+  int lv = hs_log_level_parse(level);
+  if (lv < 0)
+    return luaL_error(L, "option 'log_level' must be debug, info, warn, "
+                         "error or off (got '%s')", level);
+  cfg.log_level = (hs_log_level_t)lv;
+  const char *format = binding_opt_str(L, 1, "log_format", "text");
+  if (strcmp(format, "text") && strcmp(format, "json"))
+    return luaL_error(L, "option 'log_format' must be text or json");
+  cfg.log_format = strcmp(format, "json") ? HS_LOG_TEXT : HS_LOG_JSON;
+  cfg.log_file = binding_opt_str(L, 1, "log_file", NULL);
+
+  l_node_t *n = lua_newuserdatauv(L, sizeof *n, 0);
+  memset(n, 0, sizeof *n);
+  n->self_ref = n->log_ref = n->state_ref = LUA_NOREF;
+  n->L = binding_main(L);
+  luaL_setmetatable(L, NODE_MT);
+  int rc = hs_node_new(binding_loop(L), &cfg, &n->node);
+  if (rc)
+    return binding_errorf(L, rc, "could not create the node%s%s",
+                          cfg.log_file ? ": cannot open log file " : "",
+                          cfg.log_file ? cfg.log_file : "");
+  hs_node_on_state(n->node, on_state, n);
+  if (lua_isfunction(L, 2)) { /* a log hook before the first event */
+    lua_pushvalue(L, 2);
+    n->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    hs_node_set_log_hook(n->node, on_log, n, cfg.log_level);
+  }
+  rc = hs_node_start(n->node);
+  if (rc) {
+    char msg[256];
+    strncpy(msg, hs_node_last_error(n->node), sizeof msg - 1);
+    msg[sizeof msg - 1] = 0;
+    hs_node_free(n->node);
+    n->node = NULL;
+    unref(L, &n->log_ref);
+    return binding_error(L, rc, msg, strlen(msg));
+  }
+  lua_pushvalue(L, -1);
+  n->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 1;
+}
+
+/* ---- methods ------------------------------------------------------------ */
+
+static int l_node_port(lua_State *L) {
+  lua_pushinteger(L, hs_node_port(check_node(L)->node));
+  return 1;
+}
+
+static int l_node_id(lua_State *L) {
+  lua_pushinteger(L, hs_node_id(check_node(L)->node));
+  return 1;
+}
+
+static int l_node_state(lua_State *L) {
+  l_node_t *n = luaL_checkudata(L, 1, NODE_MT);
+  lua_pushstring(L, n->node ? state_name(hs_node_state(n->node)) : "closed");
+  return 1;
+}
+
+/* node:stop([restart_after_ms]) -> true | nil, message, code */
+static int l_node_stop(lua_State *L) {
+  l_node_t *n = check_node(L);
+  lua_Integer after = luaL_optinteger(L, 2, 0);
+  luaL_argcheck(L, after >= 0 && after <= UINT32_MAX, 2, "out of range");
+  if (hs_node_stop(n->node, (uint32_t)after))
+    return binding_errorf(L, HS_EINVALID, "node %u is not running",
+                          hs_node_id(n->node));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* node:on_log(fn [, level]) — fn(event) gets each event as a table; nil
+ * removes the hook. */
+static int l_node_on_log(lua_State *L) {
+  l_node_t *n = check_node(L);
+  const char *level = luaL_optstring(L, 3, "info");
+  int lv = hs_log_level_parse(level);
+  luaL_argcheck(L, lv >= 0, 3, "debug, info, warn, error or off");
+  unref(L, &n->log_ref);
+  if (lua_isnoneornil(L, 2)) {
+    hs_node_set_log_hook(n->node, NULL, NULL, HS_LOG_OFF);
+    return 0;
+  }
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  n->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  hs_node_set_log_hook(n->node, on_log, n, (hs_log_level_t)lv);
+  return 0;
+}
+
+/* node:on_state(fn) — fn("stopped" | "restarting" | "running") */
+static int l_node_on_state(lua_State *L) {
+  l_node_t *n = check_node(L);
+  unref(L, &n->state_ref);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    n->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  return 0;
+}
+
+/* node:stats_json() -> the node's stats as a JSON string */
+static int l_node_stats_json(lua_State *L) {
+  l_node_t *n = check_node(L);
+  size_t len;
+  const char *json = hs_node_stats_json(n->node, &len);
+  if (!json) return binding_errorf(L, HS_ENOMEM, "out of memory");
+  lua_pushlstring(L, json, len);
+  return 1;
+}
+
+static int l_node_close(lua_State *L) {
+  l_node_t *n = luaL_checkudata(L, 1, NODE_MT);
+  if (!n->node) return 0;
+  hs_node_free(n->node);
+  n->node = NULL;
+  unref(L, &n->log_ref);
+  unref(L, &n->state_ref);
+  unref(L, &n->self_ref);
+  return 0;
+}
+
+static int l_node_tostring(lua_State *L) {
+  l_node_t *n = luaL_checkudata(L, 1, NODE_MT);
+  if (n->node)
+    lua_pushfstring(L, "hypersub.node %d (port %d, %s)",
+                    (int)hs_node_id(n->node), hs_node_port(n->node),
+                    state_name(hs_node_state(n->node)));
+  else
+    lua_pushliteral(L, "hypersub.node (closed)");
+  return 1;
+}
+
+static const luaL_Reg node_methods[] = {
+    {"port", l_node_port},         {"id", l_node_id},
+    {"state", l_node_state},       {"stop", l_node_stop},
+    {"on_log", l_node_on_log},     {"on_state", l_node_on_state},
+    {"stats_json", l_node_stats_json}, {"close", l_node_close},
+    {NULL, NULL}};
+
+int binding_open_node(lua_State *L) {
+  if (luaL_newmetatable(L, NODE_MT)) {
+    luaL_newlib(L, node_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_node_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, l_node_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, l_node_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_node_new);
+  lua_setfield(L, -2, "node");
+  return 0;
+}

@@ -1,0 +1,498 @@
+/* ops — the node's request handlers: decode, validate, act on the store,
+ * reply. Every failure names what was wrong and carries its code. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "node.h"
+
+typedef void (*op_fn)(node_conn_t *nc, const wire_frame_t *f,
+                      wire_reader_t *r);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void bad_request(node_conn_t *nc, const wire_frame_t *f,
+                        wire_reader_t *r) {
+  if (strcmp(r->bad, "trailing bytes") == 0)
+    node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                     "malformed %s request: bytes after the last field",
+                     wire_op_name(f->op));
+  else
+    node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                     "malformed %s request: field \"%s\" is missing or "
+                     "truncated",
+                     wire_op_name(f->op), r->bad);
+}
+
+/* Reports an invalid name and returns false. */
+static bool name_ok(node_conn_t *nc, const wire_frame_t *f, const char *what,
+                    const char *s, size_t n) {
+  if (wire_name_check(s, n) == 0) return true;
+  node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                   "%s must be 1-255 bytes of printable ASCII without space, "
+                   "'\"' or '\\' (got %zu bytes)",
+                   what, n);
+  return false;
+}
+
+/* An empty success reply. */
+static void reply_ok(node_conn_t *nc, const wire_frame_t *f) {
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_end(&w);
+}
+
+static store_topic_t *find_topic(node_conn_t *nc, const wire_frame_t *f,
+                                 const char *topic, size_t tn) {
+  store_topic_t *t = store_topic_find(&nc->node->store, topic, tn);
+  if (!t)
+    node_reply_error(nc, f->op, f->id, HS_ENO_TOPIC,
+                     "topic \"%.*s\" does not exist", (int)tn, topic);
+  return t;
+}
+
+static bool publisher_ok(node_conn_t *nc, const wire_frame_t *f,
+                         const char *pid, size_t pn) {
+  if (store_publisher_exists(&nc->node->store, pid, pn)) return true;
+  node_reply_error(nc, f->op, f->id, HS_ENO_PUBLISHER,
+                   "publisher \"%.*s\" does not exist", (int)pn, pid);
+  return false;
+}
+
+static bool subscriber_ok(node_conn_t *nc, const wire_frame_t *f,
+                          const char *sid, size_t sn) {
+  if (store_subscriber_exists(&nc->node->store, sid, sn)) return true;
+  node_reply_error(nc, f->op, f->id, HS_ENO_SUBSCRIBER,
+                   "subscriber \"%.*s\" does not exist", (int)sn, sid);
+  return false;
+}
+
+static void out_of_memory(node_conn_t *nc, const wire_frame_t *f) {
+  node_reply_error(nc, f->op, f->id, HS_ENOMEM, "the node is out of memory");
+}
+
+/* ---- HELLO ------------------------------------------------------------- */
+
+static void op_hello(node_conn_t *nc, const wire_frame_t *f,
+                     wire_reader_t *r) {
+  hs_node_t *node = nc->node;
+  uint8_t role;
+  uint32_t peer_id;
+  const char *cluster;
+  size_t cn;
+  if (!wire_get_u8(r, "role", &role) ||
+      !wire_get_str8(r, "cluster", &cluster, &cn) ||
+      !wire_get_u32(r, "node", &peer_id) || !wire_reader_done(r)) {
+    bad_request(nc, f, r);
+    conn_shutdown(&nc->conn);
+    return;
+  }
+  if (nc->hello_done) {
+    node_reply_error(nc, f->op, f->id, HS_EPROTOCOL,
+                     "HELLO was already received on this connection");
+    return;
+  }
+  if (cn != strlen(node->cluster) || memcmp(cluster, node->cluster, cn)) {
+    node_reply_error(nc, f->op, f->id, HS_EDENIED,
+                     "cluster \"%.*s\" is not this node's cluster \"%s\"",
+                     (int)(cn > 64 ? 64 : cn), cluster, node->cluster);
+    conn_shutdown(&nc->conn);
+    return;
+  }
+  if (role != WIRE_ROLE_CLIENT) {
+    node_reply_error(nc, f->op, f->id, HS_EDENIED,
+                     "role %u is not served yet: only clients (role 1)",
+                     role);
+    conn_shutdown(&nc->conn);
+    return;
+  }
+  nc->hello_done = true;
+  nc->role = role;
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_put_u32(&w, node->cfg.id);
+  wire_put_u32(&w, (uint32_t)node->max_frame);
+  wire_end(&w);
+}
+
+/* ---- registrations and topics ------------------------------------------ */
+
+static void op_create_identity(node_conn_t *nc, const wire_frame_t *f,
+                               wire_reader_t *r) {
+  bool pub = f->op == WIRE_CREATE_PUBLISHER;
+  const char *what = pub ? "publisher" : "subscriber";
+  const char *id;
+  size_t n;
+  if (!wire_get_str8(r, what, &id, &n) || !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  if (!name_ok(nc, f, pub ? "publisher id" : "subscriber id", id, n)) return;
+  store_t *s = &nc->node->store;
+  int rc = pub ? store_publisher_create(s, id, n)
+               : store_subscriber_create(s, id, n);
+  if (rc == HS_EEXISTS)
+    return node_reply_error(nc, f->op, f->id, HS_EEXISTS,
+                            "%s \"%.*s\" already exists", what, (int)n, id);
+  if (rc) return out_of_memory(nc, f);
+  LOG(&nc->node->log, HS_LOG_INFO, "store",
+      pub ? "publisher_created" : "subscriber_created",
+      LF_STRN(what, id, n));
+  reply_ok(nc, f);
+}
+
+static void op_create_topic(node_conn_t *nc, const wire_frame_t *f,
+                            wire_reader_t *r) {
+  const char *pid, *topic;
+  size_t pn, tn;
+  if (!wire_get_str8(r, "publisher", &pid, &pn) ||
+      !wire_get_str8(r, "topic", &topic, &tn) || !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  if (!name_ok(nc, f, "publisher id", pid, pn) ||
+      !name_ok(nc, f, "topic name", topic, tn) ||
+      !publisher_ok(nc, f, pid, pn))
+    return;
+  int rc = store_topic_create(&nc->node->store, topic, tn, pid, pn, NULL);
+  if (rc == HS_EEXISTS)
+    return node_reply_error(nc, f->op, f->id, HS_EEXISTS,
+                            "topic \"%.*s\" already exists", (int)tn, topic);
+  if (rc) return out_of_memory(nc, f);
+  LOG(&nc->node->log, HS_LOG_INFO, "store", "topic_created",
+      LF_STRN("topic", topic, tn), LF_STRN("publisher", pid, pn));
+  reply_ok(nc, f);
+}
+
+static void op_delete_topic(node_conn_t *nc, const wire_frame_t *f,
+                            wire_reader_t *r) {
+  const char *pid, *topic;
+  size_t pn, tn;
+  if (!wire_get_str8(r, "publisher", &pid, &pn) ||
+      !wire_get_str8(r, "topic", &topic, &tn) || !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  if (!name_ok(nc, f, "publisher id", pid, pn) ||
+      !name_ok(nc, f, "topic name", topic, tn))
+    return;
+  hs_node_t *node = nc->node;
+  store_topic_t *t = find_topic(nc, f, topic, tn);
+  if (!t) return;
+  if (pn != t->owner_len || memcmp(pid, t->owner, pn))
+    return node_reply_error(nc, f->op, f->id, HS_ENOT_OWNER,
+                            "topic \"%s\" belongs to publisher \"%s\", not "
+                            "\"%.*s\"",
+                            t->name, t->owner, (int)pn, pid);
+  uint64_t messages = t->next - t->first;
+  ops_drop_topic_waiters(node, t);
+  store_topic_delete(&node->store, t);
+  LOG(&node->log, HS_LOG_INFO, "store", "topic_deleted",
+      LF_STRN("topic", topic, tn), LF_STRN("publisher", pid, pn),
+      LF_UINT("messages", messages));
+  reply_ok(nc, f);
+}
+
+/* ---- publish ------------------------------------------------------------ */
+
+static void op_publish(node_conn_t *nc, const wire_frame_t *f,
+                       wire_reader_t *r) {
+  hs_node_t *node = nc->node;
+  const char *pid, *topic, *data;
+  size_t pn, tn, dn;
+  uint8_t ack;
+  if (!wire_get_str8(r, "publisher", &pid, &pn) ||
+      !wire_get_str8(r, "topic", &topic, &tn) ||
+      !wire_get_u8(r, "ack", &ack) ||
+      !wire_get_bytes32(r, "data", &data, &dn) || !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  if (dn > node->cfg.max_payload)
+    return node_reply_error(nc, f->op, f->id, HS_ETOO_LARGE,
+                            "message of %zu bytes is over max_payload %zu",
+                            dn, node->cfg.max_payload);
+  if (ack > HS_ACK_ALL)
+    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                            "ack mode %u is not none (0), home (1) or all (2)",
+                            ack);
+  if (!name_ok(nc, f, "publisher id", pid, pn) ||
+      !name_ok(nc, f, "topic name", topic, tn) ||
+      !publisher_ok(nc, f, pid, pn))
+    return;
+  store_topic_t *t = find_topic(nc, f, topic, tn);
+  if (!t) return;
+  uint64_t offset;
+  if (store_append(&node->store, t, log_now_ms(), pid, pn, data, dn, &offset))
+    return out_of_memory(nc, f);
+  node->stats.messages_published++;
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_put_u64(&w, offset);
+  wire_end(&w);
+  LOG(&node->log, HS_LOG_DEBUG, "store", "published", LF_STR("topic", t->name),
+      LF_UINT("offset", offset), LF_UINT("bytes", dn),
+      LF_STRN("publisher", pid, pn));
+  if (t->waiters) ops_wake_waiters(node, t);
+}
+
+/* ---- subscribe and pull ------------------------------------------------- */
+
+static void op_subscribe(node_conn_t *nc, const wire_frame_t *f,
+                         wire_reader_t *r) {
+  const char *sid, *topic;
+  size_t sn, tn;
+  uint8_t from;
+  uint64_t offset;
+  if (!wire_get_str8(r, "subscriber", &sid, &sn) ||
+      !wire_get_str8(r, "topic", &topic, &tn) ||
+      !wire_get_u8(r, "from", &from) || !wire_get_u64(r, "offset", &offset) ||
+      !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  if (from > HS_FROM_OFFSET)
+    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                            "from %u is not earliest (0), latest (1) or an "
+                            "offset (2)",
+                            from);
+  if (!name_ok(nc, f, "subscriber id", sid, sn) ||
+      !name_ok(nc, f, "topic name", topic, tn) ||
+      !subscriber_ok(nc, f, sid, sn))
+    return;
+  store_topic_t *t = find_topic(nc, f, topic, tn);
+  if (!t) return;
+  uint64_t next = from == HS_FROM_EARLIEST ? t->first
+                  : from == HS_FROM_LATEST ? t->next
+                                           : offset;
+  bool again = store_cursor(t, sid, sn) != NULL;
+  if (store_subscribe(t, sid, sn, next)) return out_of_memory(nc, f);
+  LOG(&nc->node->log, HS_LOG_INFO, "store",
+      again ? "resubscribed" : "subscribed", LF_STRN("subscriber", sid, sn),
+      LF_STRN("topic", topic, tn),
+      LF_UINT("cursor", store_cursor(t, sid, sn)->next));
+  reply_ok(nc, f);
+}
+
+/* Writes a PULL reply with the messages after the cursor (at most `max`,
+ * and no more than fits a frame) and moves the cursor past them. */
+static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
+                           store_cursor_t *cur, uint32_t max) {
+  hs_node_t *node = nc->node;
+  buf_t *out = &nc->conn.out;
+  wire_writer_t w;
+  wire_begin(&w, out, WIRE_PULL, WIRE_F_REPLY, id);
+  size_t count_at = out->len;
+  wire_put_u32(&w, 0);
+  size_t budget = node->max_frame - WIRE_HEADER - 4;
+  uint32_t n = 0;
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, cur->next);
+  while (n < max && store_iter_next(&it, &m)) {
+    size_t need = 8 + 8 + 1 + m.publisher_len + 4 + m.len;
+    if (n > 0 && need > budget) break;
+    budget -= need < budget ? need : budget;
+    wire_put_u64(&w, m.offset);
+    wire_put_u64(&w, m.time_ms);
+    wire_put_str8(&w, m.publisher, m.publisher_len);
+    wire_put_bytes32(&w, m.data, m.len);
+    cur->next = m.offset + 1;
+    n++;
+  }
+  if (w.err == 0) memcpy(out->data + count_at, &n, 4);
+  wire_end(&w);
+  node->stats.messages_pulled += n;
+}
+
+static void waiter_closed(uv_handle_t *h) { free(h->data); }
+
+void ops_waiter_free(pull_waiter_t *w) {
+  hs_node_t *node = w->node;
+  store_topic_t *t = w->topic;
+  node_conn_t *nc = w->nc;
+  if (w->topic_prev)
+    w->topic_prev->topic_next = w->topic_next;
+  else
+    t->waiters = w->topic_next;
+  if (w->topic_next) w->topic_next->topic_prev = w->topic_prev;
+  if (w->conn_prev)
+    w->conn_prev->conn_next = w->conn_next;
+  else
+    nc->waiters = w->conn_next;
+  if (w->conn_next) w->conn_next->conn_prev = w->conn_prev;
+  node->n_waiting--;
+  uv_close((uv_handle_t *)&w->timer, waiter_closed);
+}
+
+static void on_wait_timeout(uv_timer_t *timer) {
+  pull_waiter_t *w = timer->data;
+  node_conn_t *nc = w->nc;
+  store_cursor_t *cur = store_cursor(w->topic, w->sid, w->sid_len);
+  w->node->stats.pull_wait_timeouts++;
+  if (cur)
+    reply_messages(nc, w->req_id, w->topic, cur, w->max);
+  else
+    node_reply_error(nc, WIRE_PULL, w->req_id, HS_ENOT_SUBSCRIBED,
+                     "subscriber \"%s\" is not subscribed to topic \"%s\"",
+                     w->sid, w->topic->name);
+  ops_waiter_free(w);
+  nc->node->stats.frames_out++;
+  node_send(nc);
+}
+
+static void park(node_conn_t *nc, const wire_frame_t *f, store_topic_t *t,
+                 const char *sid, size_t sn, uint32_t max, uint32_t wait_ms) {
+  hs_node_t *node = nc->node;
+  pull_waiter_t *w = calloc(1, sizeof *w);
+  if (!w) return out_of_memory(nc, f);
+  uv_timer_init(node->loop, &w->timer);
+  w->timer.data = w;
+  w->node = node;
+  w->nc = nc;
+  w->topic = t;
+  w->req_id = f->id;
+  w->max = max;
+  w->started_ns = uv_hrtime();
+  w->sid_len = (uint8_t)sn;
+  memcpy(w->sid, sid, sn);
+  w->topic_next = t->waiters;
+  if (w->topic_next) w->topic_next->topic_prev = w;
+  t->waiters = w;
+  w->conn_next = nc->waiters;
+  if (w->conn_next) w->conn_next->conn_prev = w;
+  nc->waiters = w;
+  node->n_waiting++;
+  node->stats.pull_waits++;
+  uv_timer_start(&w->timer, on_wait_timeout, wait_ms, 0);
+}
+
+void ops_wake_waiters(hs_node_t *node, store_topic_t *t) {
+  for (pull_waiter_t *w = t->waiters, *next; w; w = next) {
+    next = w->topic_next;
+    store_cursor_t *cur = store_cursor(t, w->sid, w->sid_len);
+    /* Another pull of the same subscriber may have taken the news. */
+    if (!cur || cur->next >= t->next) continue;
+    node_conn_t *nc = w->nc;
+    reply_messages(nc, w->req_id, t, cur, w->max);
+    ops_waiter_free(w);
+    node->stats.frames_out++;
+    node_send(nc);
+  }
+  (void)node;
+}
+
+void ops_drop_topic_waiters(hs_node_t *node, store_topic_t *t) {
+  (void)node;
+  while (t->waiters) {
+    pull_waiter_t *w = t->waiters;
+    node_conn_t *nc = w->nc;
+    node_reply_error(nc, WIRE_PULL, w->req_id, HS_ENO_TOPIC,
+                     "topic \"%s\" was deleted", t->name);
+    ops_waiter_free(w);
+    node->stats.frames_out++;
+    node_send(nc);
+  }
+}
+
+static void op_pull(node_conn_t *nc, const wire_frame_t *f,
+                    wire_reader_t *r) {
+  hs_node_t *node = nc->node;
+  const char *sid, *topic;
+  size_t sn, tn;
+  uint32_t max, wait_ms;
+  if (!wire_get_str8(r, "subscriber", &sid, &sn) ||
+      !wire_get_str8(r, "topic", &topic, &tn) ||
+      !wire_get_u32(r, "max", &max) || !wire_get_u32(r, "wait_ms", &wait_ms) ||
+      !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  if (!name_ok(nc, f, "subscriber id", sid, sn) ||
+      !name_ok(nc, f, "topic name", topic, tn) ||
+      !subscriber_ok(nc, f, sid, sn))
+    return;
+  store_topic_t *t = find_topic(nc, f, topic, tn);
+  if (!t) return;
+  store_cursor_t *cur = store_cursor(t, sid, sn);
+  if (!cur)
+    return node_reply_error(nc, f->op, f->id, HS_ENOT_SUBSCRIBED,
+                            "subscriber \"%.*s\" is not subscribed to topic "
+                            "\"%.*s\"",
+                            (int)sn, sid, (int)tn, topic);
+  if (max == 0 || max > node->cfg.max_pull) max = node->cfg.max_pull;
+  if (cur->next < t->next || wait_ms == 0)
+    reply_messages(nc, f->id, t, cur, max);
+  else
+    park(nc, f, t, sid, sn, max, wait_ms);
+}
+
+/* ---- node control ------------------------------------------------------- */
+
+static void op_stop_node(node_conn_t *nc, const wire_frame_t *f,
+                         wire_reader_t *r) {
+  hs_node_t *node = nc->node;
+  uint32_t id, restart_after;
+  if (!wire_get_u32(r, "node", &id) ||
+      !wire_get_u32(r, "restart_after_ms", &restart_after) ||
+      !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  if (id != node->cfg.id)
+    return node_reply_error(nc, f->op, f->id, HS_ENO_NODE,
+                            "node %u does not exist", id);
+  LOG(&node->log, HS_LOG_WARN, "node", "stop_requested",
+      LF_STR("by", nc->peer), LF_UINT("restart_after_ms", restart_after));
+  reply_ok(nc, f);
+  node_send(nc);
+  /* The answer goes out first; then the node drops everything. */
+  node_halt(node, nc, restart_after);
+}
+
+static void op_stats(node_conn_t *nc, const wire_frame_t *f,
+                     wire_reader_t *r) {
+  if (!wire_reader_done(r)) return bad_request(nc, f, r);
+  size_t len;
+  const char *json = hs_node_stats_json(nc->node, &len);
+  if (!json) return out_of_memory(nc, f);
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_put_bytes32(&w, json, len);
+  wire_end(&w);
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static const op_fn handlers[WIRE_OP_MAX] = {
+    [WIRE_HELLO] = op_hello,
+    [WIRE_CREATE_PUBLISHER] = op_create_identity,
+    [WIRE_CREATE_SUBSCRIBER] = op_create_identity,
+    [WIRE_CREATE_TOPIC] = op_create_topic,
+    [WIRE_DELETE_TOPIC] = op_delete_topic,
+    [WIRE_PUBLISH] = op_publish,
+    [WIRE_SUBSCRIBE] = op_subscribe,
+    [WIRE_PULL] = op_pull,
+    [WIRE_STOP_NODE] = op_stop_node,
+    [WIRE_STATS] = op_stats,
+};
+
+void ops_dispatch(node_conn_t *nc, const wire_frame_t *f) {
+  hs_node_t *node = nc->node;
+  node->stats.frames_in++;
+  if (f->flags & WIRE_F_REPLY) {
+    node_reply_error(nc, f->op, f->id, HS_EPROTOCOL,
+                     "a node takes requests, not replies");
+    node_send(nc);
+    conn_shutdown(&nc->conn);
+    return;
+  }
+  if (!nc->hello_done && f->op != WIRE_HELLO) {
+    node_reply_error(nc, f->op, f->id, HS_EPROTOCOL,
+                     "the first frame must be HELLO");
+    node_send(nc);
+    conn_shutdown(&nc->conn);
+    return;
+  }
+  if (f->op >= WIRE_OP_MAX || !handlers[f->op]) {
+    node_reply_error(nc, f->op, f->id, HS_EINVALID, "unknown op %u", f->op);
+    node_send(nc);
+    return;
+  }
+  uint64_t t0 = uv_hrtime();
+  wire_reader_t r;
+  wire_reader_init(&r, f->body, f->body_len);
+  size_t parked = node->n_waiting;
+  handlers[f->op](nc, f, &r);
+  node->stats.requests[f->op]++;
+  if (node->n_waiting == parked) {
+    node->stats.frames_out++;
+    stats_hist_add(&node->stats.latency[f->op], (uv_hrtime() - t0) / 1000);
+  }
+  node_send(nc);
+}
