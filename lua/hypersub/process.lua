@@ -1,0 +1,174 @@
+--- Child processes on luv's loop: start `hypersub node` processes, wait for
+-- their READY line, collect output, kill and reap them. Used by specs and by
+-- scripts that drive local clusters. Every wait is on an event with a
+-- deadline, never a fixed sleep.
+local uv = require "luv"
+
+local M = {}
+
+local Proc = {}
+Proc.__index = Proc
+
+--- Runs the loop until cond() is true or timeout_ms passes.
+-- Returns true, or nil, "TIMEOUT: <what> after <ms> ms", "TIMEOUT".
+function M.wait_until(cond, timeout_ms, what)
+  if cond() then return true end
+  local expired = false
+  local timer = uv.new_timer()
+  timer:start(timeout_ms, 0, function() expired = true end)
+  -- Inside a coroutine (hypersub.run / spawn): a check handle looks at
+  -- cond() after every loop turn and resumes us, so the loop is never run
+  -- re-entrantly. Conditions only change on events, so no turn is wasted.
+  local co, main = coroutine.running()
+  if not main and coroutine.isyieldable() then
+    local check = uv.new_check()
+    check:start(function()
+      if cond() or expired then
+        check:stop()
+        local ok, err = coroutine.resume(co)
+        if not ok then error(debug.traceback(co, err), 0) end
+      end
+    end)
+    coroutine.yield()
+    check:close()
+  else
+    while not (cond() or expired) do uv.run("once") end
+  end
+  timer:close()
+  if cond() then return true end
+  return nil, ("TIMEOUT: %s after %d ms"):format(what or "condition", timeout_ms), "TIMEOUT"
+end
+
+--- Starts `path` with `args`. opts.log: file for stderr (and stdout lines);
+-- opts.env: extra environment entries ("K=V"). Returns a Proc.
+function M.spawn(path, args, opts)
+  opts = opts or {}
+  local self = setmetatable({
+    path = path, args = args, lines = {}, exited = false, log = opts.log,
+    stdout_buf = "",
+  }, Proc)
+  local out, err = uv.new_pipe(false), uv.new_pipe(false)
+  self.out_pipe, self.err_pipe = out, err
+  local logf = opts.log and assert(io.open(opts.log, "a"))
+  self.logf = logf
+  local env
+  if opts.env then
+    env = {}
+    for k, v in pairs(uv.os_environ()) do env[#env + 1] = k .. "=" .. v end
+    for _, kv in ipairs(opts.env) do env[#env + 1] = kv end
+  end
+  local handle, pid = uv.spawn(path, {
+    args = args, stdio = { nil, out, err }, env = env,
+  }, function(code, signal)
+    self.exited, self.code, self.signal = true, code, signal
+  end)
+  if not handle then
+    out:close()
+    err:close()
+    if logf then logf:close() end
+    error(("could not start %s: %s"):format(path, pid), 2)
+  end
+  self.handle, self.pid = handle, pid
+  out:read_start(function(e, data)
+    if not data then
+      if not out:is_closing() then out:close() end
+      return
+    end
+    self.stdout_buf = self.stdout_buf .. data
+    for line in self.stdout_buf:gmatch("([^\n]*)\n") do
+      self.lines[#self.lines + 1] = line
+      if logf then logf:write(line, "\n") end
+    end
+    self.stdout_buf = self.stdout_buf:match("([^\n]*)$")
+  end)
+  err:read_start(function(e, data)
+    if not data then
+      if not err:is_closing() then err:close() end
+      return
+    end
+    if logf then logf:write(data) logf:flush() end
+    self.stderr = (self.stderr or "") .. data
+  end)
+  return self
+end
+
+--- Waits for a stdout line matching `pattern`; returns its captures.
+function Proc:wait_line(pattern, timeout_ms)
+  local found
+  local ok, msg = M.wait_until(function()
+    for _, line in ipairs(self.lines) do
+      local caps = { line:match(pattern) }
+      if caps[1] then found = caps return true end
+    end
+    return self.exited
+  end, timeout_ms or 10000, ("line %q from %s"):format(pattern, self.path))
+  if found then return table.unpack(found) end
+  if ok then
+    return nil, ("%s exited (code %s, signal %s) before printing %q: %s"):format(
+      self.path, self.code, self.signal, pattern, self.stderr or "")
+  end
+  return nil, msg
+end
+
+--- Sends a signal ("sigkill", "sigterm", ... or a number).
+function Proc:kill(sig)
+  if not self.exited and self.handle and not self.handle:is_closing() then
+    self.handle:kill(sig or "sigterm")
+  end
+end
+
+--- Waits for the process to exit; returns code, signal.
+function Proc:wait(timeout_ms)
+  local ok, msg = M.wait_until(function() return self.exited end,
+    timeout_ms or 10000, "exit of " .. self.path)
+  if not ok then return nil, msg end
+  return self.code, self.signal
+end
+
+--- Kills (if needed), reaps and releases the handles.
+function Proc:close()
+  if not self.exited then
+    self:kill("sigkill")
+    self:wait(5000)
+  end
+  for _, h in ipairs { self.handle, self.out_pipe, self.err_pipe } do
+    if h and not h:is_closing() then h:close() end
+  end
+  if self.logf then
+    self.logf:close()
+    self.logf = nil
+  end
+end
+
+--- The hypersub runtime to start: $HYPERSUB_BIN, else `hypersub` on PATH.
+function M.runtime()
+  return os.getenv("HYPERSUB_BIN") or "hypersub"
+end
+
+--- Starts `hypersub node` with the given flags (listen defaults to a free
+-- loopback port) and waits for READY. Returns proc with .id, .port, .addr.
+function M.start_node(flags, opts)
+  opts = opts or {}
+  local args = { "node" }
+  local has_listen = false
+  for _, f in ipairs(flags or {}) do
+    args[#args + 1] = f
+    if f == "--listen" or f:match("^%-%-listen=") then has_listen = true end
+  end
+  if not has_listen then
+    args[#args + 1] = "--listen"
+    args[#args + 1] = "127.0.0.1:0"
+  end
+  local p = M.spawn(M.runtime(), args, opts)
+  local id, port = p:wait_line("^READY (%d+) (%d+)$", opts.timeout or 10000)
+  if not id then
+    local why = port
+    p:close()
+    return nil, why
+  end
+  p.id, p.port = tonumber(id), tonumber(port)
+  p.addr = "127.0.0.1:" .. port
+  return p
+end
+
+return M
