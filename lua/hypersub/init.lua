@@ -109,6 +109,19 @@ function M.sleep(ms)
   return err == nil
 end
 
+-- cjson decodes every number as a float; counters read better as integers.
+local function integers(t)
+  for k, v in pairs(t) do
+    if type(v) == "table" then
+      integers(v)
+    elseif math.type(v) == "float" then
+      t[k] = math.tointeger(v) or v
+    end
+  end
+  return t
+end
+local function decode_stats(json) return integers(cjson.decode(json)) end
+
 ---------------------------------------------------------------------------
 -- Clients
 
@@ -126,7 +139,7 @@ local function call(self, cb, method, a, b, c, d)
   if cb then
     local n = select("#", a, b, c, d)
     if method == "stats" then return f(raw, function(json, msg, code)
-        if json then cb(cjson.decode(json)) else cb(nil, msg, code) end
+        if json then cb(decode_stats(json)) else cb(nil, msg, code) end
       end)
     end
     if n == 4 and d ~= nil then return f(raw, a, b, c, d, cb) end
@@ -324,7 +337,7 @@ end
 do
   local mt = debug.getregistry()["hypersub.node"]
   local methods = mt.__index
-  function methods.stats(node) return cjson.decode(node:stats_json()) end
+  function methods.stats(node) return decode_stats(node:stats_json()) end
 end
 
 return M

@@ -39,10 +39,27 @@ function M.wait_until(cond, timeout_ms, what)
   return nil, ("TIMEOUT: %s after %d ms"):format(what or "condition", timeout_ms), "TIMEOUT"
 end
 
+-- The executable `path` resolves to, or nil. Checked before uv.spawn:
+-- luv 1.44 crashes at exit after a spawn that failed to find its program.
+local function resolve(path)
+  if path:find("/", 1, true) then
+    return uv.fs_access(path, "X") and path or nil
+  end
+  for dir in (os.getenv("PATH") or ""):gmatch("[^:]+") do
+    local full = dir .. "/" .. path
+    if uv.fs_access(full, "X") then return full end
+  end
+end
+
 --- Starts `path` with `args`. opts.log: file for stderr (and stdout lines);
 -- opts.env: extra environment entries ("K=V"). Returns a Proc.
 function M.spawn(path, args, opts)
   opts = opts or {}
+  local exe = resolve(path)
+  if not exe then
+    error(("could not start %s: no such executable"):format(path), 2)
+  end
+  path = exe
   local self = setmetatable({
     path = path, args = args, lines = {}, exited = false, log = opts.log,
     stdout_buf = "",
@@ -142,7 +159,11 @@ end
 
 --- The hypersub runtime to start: $HYPERSUB_BIN, else `hypersub` on PATH.
 function M.runtime()
-  return os.getenv("HYPERSUB_BIN") or "hypersub"
+  local env = os.getenv("HYPERSUB_BIN")
+  if env then return env end
+  local self = uv.exepath()
+  if self and self:match("/hypersub$") then return self end
+  return "hypersub"
 end
 
 --- Starts `hypersub node` with the given flags (listen defaults to a free
