@@ -6,6 +6,18 @@ local uv = require "luv"
 
 local M = {}
 
+-- Children still running, killed when the Lua state closes (also after an
+-- error): no process outlives the script that started it.
+local live = setmetatable({}, { __mode = "k" })
+local reaper = setmetatable({}, {
+  __gc = function()
+    for p in pairs(live) do
+      if not p.exited then uv.kill(p.pid, "sigkill") end
+    end
+  end,
+})
+M._reaper = reaper -- kept alive by the module
+
 local Proc = {}
 Proc.__index = Proc
 
@@ -78,6 +90,7 @@ function M.spawn(path, args, opts)
     args = args, stdio = { nil, out, err }, env = env,
   }, function(code, signal)
     self.exited, self.code, self.signal = true, code, signal
+    live[self] = nil
   end)
   if not handle then
     out:close()
@@ -86,6 +99,7 @@ function M.spawn(path, args, opts)
     error(("could not start %s: %s"):format(path, pid), 2)
   end
   self.handle, self.pid = handle, pid
+  live[self] = true
   out:read_start(function(e, data)
     if not data then
       if not out:is_closing() then out:close() end
