@@ -202,6 +202,8 @@ typedef struct hs_reply {
   const char *text;               /* stats: a JSON object */
   size_t text_len;
   uint32_t node_id;               /* connect: the node that answered */
+  const char *raw;                /* the whole reply frame, NULL when the */
+  size_t raw_len;                 /* reply was made locally (timeout...) */
 } hs_reply_t;
 
 typedef void (*hs_reply_cb)(hs_client_t *c, const hs_reply_t *reply,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "conn.h"
 #include "hypersub.h"
 #include "wire.h"
@@ -58,6 +59,11 @@ struct hs_client {
   void *data;
   int open_handles;
   bool closed;
+  /* HELLO: clients say role 1 and node 0; peer links say who they are. */
+  uint8_t role;
+  uint32_t self_id;
+  char cluster[HS_NAME_MAX + 1];
+  buf_t hello_extra; /* appended to a peer's HELLO body */
 };
 
 static void client_release(hs_client_t *c);
@@ -285,6 +291,8 @@ static void cc_on_frame(conn_t *conn, const wire_frame_t *f) {
   client_conn_t *cc = conn->owner;
   hs_client_t *c = cc->client;
   hs_reply_t r = {0};
+  r.raw = f->body - WIRE_HEADER;
+  r.raw_len = WIRE_HEADER + f->body_len;
   int rc = (f->flags & WIRE_F_REPLY) ? decode_reply(c, f, &r) : HS_EPROTOCOL;
   if (rc) {
     snprintf(c->last_error, sizeof c->last_error,
@@ -374,9 +382,10 @@ static void on_connect(uv_connect_t *req, int status) {
   c->state = C_HELLO;
   wire_writer_t w;
   wire_begin(&w, &cc->conn.out, WIRE_HELLO, 0, HELLO_ID);
-  wire_put_u8(&w, WIRE_ROLE_CLIENT);
-  wire_put_str8(&w, "hypersub", 8);
-  wire_put_u32(&w, 0);
+  wire_put_u8(&w, c->role);
+  wire_put_str8(&w, c->cluster, strlen(c->cluster));
+  wire_put_u32(&w, c->self_id);
+  wire_put(&w, c->hello_extra.data, c->hello_extra.len);
   wire_end(&w);
   if (conn_start(&cc->conn)) conn_close(&cc->conn, HS_EIO);
 }
@@ -488,6 +497,8 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
   c->next_id = 1;
   c->connect_cb = cb;
   c->connect_ud = ud;
+  c->role = WIRE_ROLE_CLIENT;
+  strcpy(c->cluster, "hypersub");
   flusher_init(&c->flusher, loop);
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
@@ -642,6 +653,20 @@ HS_API int hs_client_stop_node(hs_client_t *c, uint32_t node_id,
   return end_request(c, &w, WIRE_STOP_NODE, id, 0, cb, ud);
 }
 
+int client_send_raw(hs_client_t *c, uint8_t op, uint16_t flags,
+                    const char *prefix, size_t prefix_len, const char *body,
+                    size_t body_len, uint32_t extra_ms, hs_reply_cb cb,
+                    void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = begin_request(c, &w, op, &id))) return rc;
+  memcpy(w.b->data + w.start + 6, &flags, 2);
+  wire_put(&w, prefix, prefix_len);
+  wire_put(&w, body, body_len);
+  return end_request(c, &w, op, id, extra_ms, cb, ud);
+}
+
 HS_API int hs_client_stats(hs_client_t *c, hs_reply_cb cb, void *ud) {
   int rc;
   uint32_t id;
@@ -652,8 +677,32 @@ HS_API int hs_client_stats(hs_client_t *c, hs_reply_cb cb, void *ud) {
 
 /* ---- closing ----------------------------------------------------------- */
 
+int client_new_peer(uv_loop_t *loop, const client_peer_config_t *cfg,
+                    hs_client_t **out) {
+  const char *addrs[1] = {cfg->addr};
+  hs_client_config_t ccfg;
+  hs_client_config_init(&ccfg);
+  ccfg.addrs = addrs;
+  ccfg.n_addrs = 1;
+  ccfg.timeout_ms = cfg->timeout_ms;
+  ccfg.max_output = cfg->max_output;
+  if (!cfg->cluster || strlen(cfg->cluster) > HS_NAME_MAX) return HS_EINVALID;
+  int rc = hs_client_new(loop, &ccfg, NULL, NULL, out);
+  if (rc) return rc;
+  hs_client_t *c = *out;
+  c->role = WIRE_ROLE_PEER;
+  c->self_id = cfg->self_id;
+  strcpy(c->cluster, cfg->cluster);
+  if (buf_append(&c->hello_extra, cfg->hello_extra, cfg->hello_extra_len)) {
+    hs_client_free(c);
+    return HS_ENOMEM;
+  }
+  return 0;
+}
+
 static void client_release(hs_client_t *c) {
   if (--c->open_handles > 0 || !c->closed) return;
+  buf_free(&c->hello_extra);
   for (size_t i = 0; i < c->n_addrs; i++) free(c->addrs[i]);
   free(c->addrs);
   free(c->slots);
