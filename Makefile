@@ -1,7 +1,7 @@
 # hypersub — build, test, demo.
 #
 #   make          build build/hypersub and build/lib/hypersub/core.so
-#   make demo     install what is missing, build, run examples/quickstart.lua
+#   make demo     install what is missing, build, run examples/demo.lua
 #   make test     install what is missing, build, run every spec
 #   make asan     the same specs against an AddressSanitizer + UBSan build
 #   make install  PREFIX=/usr/local
@@ -29,7 +29,7 @@ TEST_BIN := $(TEST_SRC:spec/unit/c/%.c=$(BUILD)/test/%)
 
 # Debian's packages this needs; `make deps` installs the missing ones.
 DEB_PKGS := lua5.4 liblua5.4-dev libuv1-dev lua-luv lua-luv-dev lua-cjson \
-            lua-busted gcc make
+            lua-busted luarocks gcc make
 
 # Specs run from the source tree: Lua modules from lua/, the core from build/.
 SPEC_ENV  = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \

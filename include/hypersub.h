@@ -170,6 +170,7 @@ typedef struct hs_client_config {
   const char *const *addrs; /* "host:port" strings, copied */
   size_t n_addrs;
   uint32_t timeout_ms; /* per request (pull adds its wait); default 5000 */
+  const char *cluster; /* the cluster's name, default "hypersub" */
   size_t max_output;   /* buffered, unsent requests; default 64 MiB */
 } hs_client_config_t;
 

@@ -47,6 +47,7 @@ struct hs_client {
   client_state_t state;
   uint64_t connect_deadline;
   char last_error[200];
+  int refused; /* the code of a refused handshake, e.g. HS_EDENIED */
   buf_t queue; /* frames waiting for the handshake */
   pending_t *slots;
   size_t cap, count;
@@ -268,6 +269,7 @@ static void handshake_done(hs_client_t *c, hs_reply_t *r) {
              (int)r->message_len, r->message);
     /* A refusal is final: no other address will say otherwise. */
     c->addr_next = c->n_addrs;
+    c->refused = r->status;
     conn_close(&c->cc->conn, r->status);
     return;
   }
@@ -404,12 +406,12 @@ static void connect_failed(hs_client_t *c) {
   if (c->connect_cb) {
     hs_reply_cb cb = c->connect_cb;
     c->connect_cb = NULL;
-    hs_reply_t r = {.status = HS_EUNAVAILABLE,
+    hs_reply_t r = {.status = c->refused ? c->refused : HS_EUNAVAILABLE,
                     .message = msg,
                     .message_len = strlen(msg)};
     cb(c, &r, c->connect_ud);
   }
-  if (!c->closed) fail_all(c, HS_EUNAVAILABLE, msg);
+  if (!c->closed) fail_all(c, c->refused ? c->refused : HS_EUNAVAILABLE, msg);
   if (!c->closed) arm_timer(c);
 }
 
@@ -434,6 +436,7 @@ static void connect_next(hs_client_t *c) {
     c->open_handles++;
     c->cc = cc;
     c->state = C_CONNECTING;
+    uv_update_time(c->loop);
     c->connect_deadline = uv_now(c->loop) + c->timeout_ms;
     int rc = uv_tcp_connect(&cc->connect_req, &cc->conn.tcp,
                             (struct sockaddr *)&ss, on_connect);
@@ -453,6 +456,7 @@ static void connect_next(hs_client_t *c) {
 
 static void start_connecting(hs_client_t *c) {
   c->addr_next = 0;
+  c->refused = 0;
   c->last_error[0] = 0;
   connect_next(c);
 }
@@ -467,7 +471,9 @@ HS_API void hs_client_config_init(hs_client_config_t *cfg) {
 
 HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
                          hs_reply_cb cb, void *ud, hs_client_t **out) {
-  if (!cfg->n_addrs || !cfg->timeout_ms || !cfg->max_output) return HS_EINVALID;
+  if (!cfg->n_addrs || !cfg->timeout_ms || !cfg->max_output ||
+      (cfg->cluster && (!*cfg->cluster || strlen(cfg->cluster) > HS_NAME_MAX)))
+    return HS_EINVALID;
   for (size_t i = 0; i < cfg->n_addrs; i++) {
     struct sockaddr_storage ss;
     if (!cfg->addrs[i] || conn_parse_addr(cfg->addrs[i], &ss))
@@ -498,7 +504,8 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
   c->connect_cb = cb;
   c->connect_ud = ud;
   c->role = WIRE_ROLE_CLIENT;
-  strcpy(c->cluster, "hypersub");
+  snprintf(c->cluster, sizeof c->cluster, "%s",
+           cfg->cluster ? cfg->cluster : "hypersub");
   flusher_init(&c->flusher, loop);
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
@@ -547,6 +554,8 @@ static int end_request(hs_client_t *c, wire_writer_t *w, uint8_t op,
 static int begin_request(hs_client_t *c, wire_writer_t *w, uint8_t op,
                          uint32_t *id) {
   if (c->closed) return HS_ECLOSED;
+  /* Deadlines count from the call, even after a stretch without the loop. */
+  uv_update_time(c->loop);
   if (c->state != C_READY && c->queue.len > c->max_output) return HS_ETOO_LARGE;
   *id = c->next_id++;
   if (c->next_id == 0) c->next_id = 1;

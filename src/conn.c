@@ -163,6 +163,11 @@ static void parse_input(conn_t *c) {
       memcpy(&id, p + 8, 4);
       c->skip = (size_t)len + 4;
       c->hooks->on_oversize(c, (uint8_t)p[5], id, c->skip);
+      if (c->shutdown_after_flush) { /* the owner hung up: read no more */
+        c->reading = false;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        break;
+      }
       continue;
     }
     if (r < 0) {

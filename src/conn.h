@@ -77,8 +77,9 @@ void conn_shutdown(conn_t *c);
  * and from inside a hook. */
 void conn_close(conn_t *c, int reason);
 
+/* Output not yet handed to the kernel: what a slow reader makes us hold. */
 static inline size_t conn_buffered(const conn_t *c) {
-  return c->out.len + c->sending.len;
+  return c->out.len + c->tcp.write_queue_size;
 }
 
 /* "127.0.0.1:7000" or "[::1]:7000" into a sockaddr. 0 or HS_EINVALID. */

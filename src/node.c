@@ -40,6 +40,13 @@ static void nc_on_frame(conn_t *c, const wire_frame_t *f) {
 static void nc_on_oversize(conn_t *c, uint8_t op, uint32_t id, size_t len) {
   node_conn_t *nc = c->owner;
   hs_node_t *node = nc->node;
+  if (!nc->hello_done) { /* nobody we know: no reason to skip megabytes */
+    node->stats.protocol_errors++;
+    node_reply_error(nc, op, id, HS_EPROTOCOL, "the first frame must be HELLO");
+    node_send(nc);
+    conn_shutdown(c);
+    return;
+  }
   node_reply_error(nc, op, id, HS_ETOO_LARGE,
                    "frame of %zu bytes is over the limit of %zu (max_payload "
                    "%zu)",
@@ -214,7 +221,7 @@ static void on_expire(uv_timer_t *t) {
 HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
                        hs_node_t **out) {
   if (!cfg->max_payload || cfg->max_payload > UINT32_MAX - FRAME_OVERHEAD ||
-      !cfg->max_output || !cfg->max_pull || cfg->port < 0 ||
+      cfg->max_output < cfg->max_payload + FRAME_OVERHEAD || !cfg->max_pull || cfg->port < 0 ||
       cfg->port > 65535 || !cfg->cluster || !*cfg->cluster ||
       strlen(cfg->cluster) > HS_NAME_MAX)
     return HS_EINVALID;
@@ -387,6 +394,9 @@ HS_API void hs_node_free(hs_node_t *node) {
   if (!node || node->freeing) return;
   node->freeing = true;
   node->state_cb = NULL;
+  if (node->state == HS_NODE_RUNNING)
+    LOG(&node->log, HS_LOG_INFO, "node", "node_closed",
+        LF_UINT("id", node->cfg.id));
   node->log.hook = NULL;
   if (node->listening) {
     node->listening = false;
@@ -399,7 +409,4 @@ HS_API void hs_node_free(hs_node_t *node) {
   flusher_close(&node->flusher, flusher_closed);
   uv_close((uv_handle_t *)&node->restart_timer, handle_closed);
   uv_close((uv_handle_t *)&node->expire_timer, handle_closed);
-  if (node->state == HS_NODE_RUNNING)
-    LOG(&node->log, HS_LOG_INFO, "node", "node_closed",
-        LF_UINT("id", node->cfg.id));
 }

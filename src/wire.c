@@ -2,6 +2,11 @@
 
 #include "hypersub.h"
 
+/* Fields are copied in host order and documented as little-endian. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "hypersub's wire codec assumes a little-endian host"
+#endif
+
 /* Request and reply bodies (see wire.h for the field types):
  *
  *   HELLO             u8 role, str8 cluster, u32 node (peers; 0 for clients)

@@ -6,7 +6,7 @@ local M = {}
 
 local USAGE = [[
 usage: hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
-                                       cjson preloaded), then the loop
+                                       cjson available), then the loop
        hypersub node [FLAGS]           run a node
        hypersub --version | --help
 
@@ -112,7 +112,8 @@ function M.node(args)
     opts.config = nil
   end
   opts.listen = opts.listen or "127.0.0.1:7000"
-  local node, msg = hypersub.node(opts)
+  local ok, node, msg = pcall(hypersub.node, opts)
+  if not ok then return fail(tostring(node):gsub("^[^:]*:%d+: ", "")) end
   if not node then return fail(msg) end
   local status = 0
   local signals = {}
@@ -148,6 +149,9 @@ function M.script(args)
     table.unpack(script_args, 1, #script_args))
   if not ok then
     io.stderr:write("hypersub: ", tostring(trace), "\n")
+    -- Let the close callbacks of what the script closed run before the
+    -- state goes away.
+    uv.run("nowait")
     return 1
   end
   uv.run()

@@ -44,6 +44,42 @@ local function in_coroutine()
   return not main and coroutine.isyieldable()
 end
 
+-- Handles for waiting are pooled and never closed: luv 1.44 frees a
+-- closing handle when it is collected, before libuv is done with it, which
+-- crashes the next loop run (or lua_close). A stopped handle costs nothing.
+local spare = { timer = {}, check = {} }
+local function take(kind)
+  return table.remove(spare[kind]) or (kind == "timer" and uv.new_timer() or uv.new_check())
+end
+local function give(kind, h)
+  h:stop()
+  spare[kind][#spare[kind] + 1] = h
+end
+M._take_handle, M._give_handle = take, give
+
+-- Runs the loop until cond() holds. A "once" turn runs due timers and then
+-- blocks in poll; when a timer of that turn settled cond, the prepare handle
+-- stops the loop so poll does not wait for some other event. Returns false
+-- when the loop has nothing left that could settle it.
+local waker, waker_cond
+local function run_until(cond)
+  if cond() then return true end
+  if not waker then
+    waker = uv.new_prepare()
+    waker:unref() -- waiting alone must not keep the loop alive
+  end
+  local outer = waker_cond
+  waker_cond = cond
+  waker:start(function() if waker_cond() then uv.stop() end end)
+  local alive = true
+  while alive and not cond() do alive = uv.run("once") end
+  waker_cond = outer
+  if outer then waker:start(function() if waker_cond() then uv.stop() end end)
+  else waker:stop() end
+  return cond()
+end
+M.run_until = run_until
+
 -- start(done) issues a request with `done` as its callback and returns true,
 -- or nil, message, code. await returns what `done` receives.
 local function await(start)
@@ -62,7 +98,7 @@ local function await(start)
     done, r1, r2, r3 = true, a, b, c
   end)
   if not ok then return nil, msg, code end
-  while not done do uv.run("once") end
+  run_until(function() return done end)
   return r1, r2, r3
 end
 M.await = await
@@ -88,11 +124,9 @@ function M.run(fn, ...)
     failure = debug.traceback(c, tostring(err))
   end
   resume(co)
-  while not finished and not failure do
-    if not uv.run("once") and not finished and not failure then
-      failure = "hypersub.run: the coroutine waits, but nothing is left " ..
-        "on the loop that could wake it"
-    end
+  if not run_until(function() return finished or failure end) then
+    failure = "hypersub.run: the coroutine waits, but nothing is left " ..
+      "on the loop that could wake it"
   end
   if failure then error(failure, 0) end
   return table.unpack(results, 1, results.n)
@@ -100,13 +134,13 @@ end
 
 --- Waits ms milliseconds (yields in a coroutine, else runs the loop).
 function M.sleep(ms)
-  local timer = uv.new_timer()
-  local _, err = await(function(done)
+  local timer = take("timer")
+  await(function(done)
     timer:start(ms, 0, function() done(true) end)
     return true
   end)
-  timer:close()
-  return err == nil
+  give("timer", timer)
+  return true
 end
 
 -- cjson decodes every number as a float; counters read better as integers.
@@ -169,7 +203,8 @@ end
 
 --- hypersub.connect(addr [, opts] [, cb]) -> client | nil, message, code
 -- addr: "host:port" or a list, tried in turn; opts.timeout (ms, default
--- 5000) bounds the connect and every request. With cb, returns the client
+-- 5000) bounds the connect and every request; opts.cluster names the
+-- cluster to join (default "hypersub"). With cb, returns the client
 -- at once and calls cb(client) or cb(nil, message, code).
 function M.connect(addr, opts, cb)
   opts, cb = split_opts(opts, cb)
@@ -177,6 +212,10 @@ function M.connect(addr, opts, cb)
   local timeout = opts and opts.timeout or 5000
   if math.type(timeout) ~= "integer" or timeout <= 0 then
     error("bad option 'timeout': expected a positive integer (ms)", 2)
+  end
+  local cluster = opts and opts.cluster or "hypersub"
+  if type(cluster) ~= "string" then
+    error("bad option 'cluster': expected a string", 2)
   end
   local self = setmetatable({ addrs = addrs, timeout = timeout }, Client)
   local function start(done)
@@ -187,7 +226,7 @@ function M.connect(addr, opts, cb)
       else
         done(nil, m, c)
       end
-    end)
+    end, cluster)
     if not raw then return nil, msg, code end
     self._c = raw
     return true
@@ -236,6 +275,8 @@ function Client:publish(pid, topic, data, opts, cb)
 end
 
 --- c:subscribe(sid, topic [, {from = "earliest"|"latest"|offset}] [, cb])
+-- A subscriber that is already subscribed keeps its cursor: `from` only
+-- places a new one.
 function Client:subscribe(sid, topic, opts, cb)
   opts, cb = split_opts(opts, cb)
   local from, offset = 0, 0
@@ -321,11 +362,21 @@ M.split_addr = split_addr
 -- free one; default 127.0.0.1:0), id, cluster, max_payload, max_output,
 -- max_connections, max_pull, retain_messages, retain_bytes, retain_ms,
 -- log_level, log_format ("text"|"json"), log_file.
+local NODE_OPTIONS = {
+  listen = true, host = true, port = true, id = true, cluster = true,
+  max_payload = true, max_output = true, max_connections = true,
+  max_pull = true, retain_messages = true, retain_bytes = true,
+  retain_ms = true, log_level = true, log_format = true, log_file = true,
+}
+
 function M.node(opts, hook)
   opts = opts or {}
   if type(opts) ~= "table" then error("bad options: expected a table", 2) end
   local cfg = {}
-  for k, v in pairs(opts) do cfg[k] = v end
+  for k, v in pairs(opts) do
+    if not NODE_OPTIONS[k] then error(("unknown node option '%s'"):format(k), 2) end
+    cfg[k] = v
+  end
   if opts.listen then
     cfg.host, cfg.port = split_addr(opts.listen)
     cfg.listen = nil

@@ -25,28 +25,30 @@ Proc.__index = Proc
 -- Returns true, or nil, "TIMEOUT: <what> after <ms> ms", "TIMEOUT".
 function M.wait_until(cond, timeout_ms, what)
   if cond() then return true end
+  local hypersub = require "hypersub"
   local expired = false
-  local timer = uv.new_timer()
+  local timer = hypersub._take_handle("timer")
   timer:start(timeout_ms, 0, function() expired = true end)
-  -- Inside a coroutine (hypersub.run / spawn): a check handle looks at
-  -- cond() after every loop turn and resumes us, so the loop is never run
-  -- re-entrantly. Conditions only change on events, so no turn is wasted.
+  local function settled() return expired or cond() end
+  -- Inside a coroutine (hypersub.run / spawn): a check handle looks at the
+  -- condition after every loop turn and resumes us, so the loop is never
+  -- run re-entrantly. Conditions only change on events: no turn is wasted.
   local co, main = coroutine.running()
   if not main and coroutine.isyieldable() then
-    local check = uv.new_check()
+    local check = hypersub._take_handle("check")
     check:start(function()
-      if cond() or expired then
+      if settled() then
         check:stop()
         local ok, err = coroutine.resume(co)
         if not ok then error(debug.traceback(co, err), 0) end
       end
     end)
     coroutine.yield()
-    check:close()
+    hypersub._give_handle("check", check)
   else
-    while not (cond() or expired) do uv.run("once") end
+    hypersub.run_until(settled)
   end
-  timer:close()
+  hypersub._give_handle("timer", timer)
   if cond() then return true end
   return nil, ("TIMEOUT: %s after %d ms"):format(what or "condition", timeout_ms), "TIMEOUT"
 end
@@ -169,6 +171,9 @@ function Proc:close()
     self.logf:close()
     self.logf = nil
   end
+  -- Let the close callbacks run now: luv 1.44 crashes when the state
+  -- closes with them pending. Not possible from inside a loop callback.
+  if not require("hypersub.core").loop_running() then uv.run("nowait") end
 end
 
 --- The hypersub runtime to start: $HYPERSUB_BIN, else `hypersub` on PATH.

@@ -104,12 +104,14 @@ static void on_reply(hs_client_t *c, const hs_reply_t *r, void *ud) {
   binding_call(L, n);
 }
 
-/* core.client({addr...}, timeout_ms, on_connect) -> client | nil, msg, code */
+/* core.client({addr...}, timeout_ms, on_connect [, cluster])
+ *   -> client | nil, msg, code */
 static int l_client_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_Integer timeout = luaL_checkinteger(L, 2);
   luaL_argcheck(L, timeout > 0 && timeout <= UINT32_MAX, 2, "out of range");
   luaL_checktype(L, 3, LUA_TFUNCTION);
+  const char *cluster = luaL_optstring(L, 4, "hypersub");
   size_t n = lua_rawlen(L, 1);
   luaL_argcheck(L, n > 0 && n <= 1024, 1, "expected 1 to 1024 addresses");
   const char **addrs = lua_newuserdatauv(L, n * sizeof *addrs, 0);
@@ -125,6 +127,7 @@ static int l_client_new(lua_State *L) {
   cfg.addrs = addrs;
   cfg.n_addrs = n;
   cfg.timeout_ms = (uint32_t)timeout;
+  cfg.cluster = cluster;
 
   l_client_t *lc = lua_newuserdatauv(L, sizeof *lc, 0);
   memset(lc, 0, sizeof *lc);

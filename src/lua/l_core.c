@@ -13,6 +13,30 @@ static int l_loop_running(lua_State *L) {
   return 1;
 }
 
+/* Finalised when the state closes, before luv's loop (created earlier, so
+ * finalised later): close callbacks still pending then would run inside
+ * luv's own finaliser and crash luv 1.44, so let them run now, while the
+ * state is whole. */
+static int l_sentinel_gc(lua_State *L) {
+  uv_loop_t *loop = luv_loop(L);
+  if (loop && luv_context(L)->mode == -1) uv_run(loop, UV_RUN_NOWAIT);
+  return 0;
+}
+
+static void install_sentinel(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "hypersub.sentinel") != LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_newuserdatauv(L, 1, 0);
+  lua_newtable(L);
+  lua_pushcfunction(L, l_sentinel_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, "hypersub.sentinel");
+}
+
 /* core.check_name(s) -> true | nil, message, "INVALID" */
 static int l_check_name(lua_State *L) {
   if (!binding_check_name(L, 1, luaL_optstring(L, 2, "name"))) return 3;
@@ -35,6 +59,7 @@ HS_LUA_API int luaopen_hypersub_core(lua_State *L) {
   lua_call(L, 1, 1);
   lua_setfield(L, LUA_REGISTRYINDEX, "hypersub.luv");
   if (!luv_loop(L)) return luaL_error(L, "luv has no loop");
+  install_sentinel(L);
 
   lua_newtable(L);
   binding_open_node(L);

@@ -106,6 +106,11 @@ static int l_node_new(lua_State *L) {
   cfg.max_output = (size_t)binding_opt_int(L, 1, "max_output",
                                            (lua_Integer)cfg.max_output, 1024,
                                            (lua_Integer)1 << 40);
+  if (cfg.max_output < cfg.max_payload + 64 * 1024)
+    return luaL_error(L, "option 'max_output' (%I) must be at least "
+                         "max_payload + 65536 (%I): one reply must fit",
+                      (lua_Integer)cfg.max_output,
+                      (lua_Integer)(cfg.max_payload + 64 * 1024));
   cfg.max_connections = (uint32_t)binding_opt_int(
       L, 1, "max_connections", cfg.max_connections, 1, 1000000);
   cfg.max_pull =

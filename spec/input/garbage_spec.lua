@@ -1,0 +1,549 @@
+-- Garbage and malformed input against a real `hypersub node`: random bytes,
+-- bad headers, truncated bodies, unknown ops, oversize frames, a reader too
+-- slow for its replies and too many connections. Each case talks to the node
+-- over raw luv TCP (frames built with string.pack per src/wire.h) and checks
+-- that the node answers as documented, keeps serving a normal client, and
+-- never crashes (still running, no sanitizer report on its stderr).
+local uv = require "luv"
+local hypersub = require "hypersub"
+local process = require "hypersub.process"
+
+local HEADER = "<I4BBHI4" -- length, version, op, flags, id
+local HEADER_LEN = 12
+local OP = {
+  HELLO = 1, CREATE_PUBLISHER = 2, CREATE_SUBSCRIBER = 3, CREATE_TOPIC = 4,
+  DELETE_TOPIC = 5, PUBLISH = 6, SUBSCRIBE = 7, PULL = 8, STOP_NODE = 9,
+  STATS = 10,
+}
+local F_REPLY, F_ERROR = 1, 2
+local E = { INVALID = 1, TOO_LARGE = 8, DENIED = 12, PROTOCOL = 14 }
+local WAIT = 5000 -- ms: the deadline of every wait
+
+---------------------------------------------------------------------------
+-- Frames
+
+local function frame(op, id, body, o)
+  body = body or ""
+  o = o or {}
+  return string.pack(HEADER, o.len or 8 + #body, o.version or 1, op,
+    o.flags or 0, id) .. body
+end
+
+local function hello_body(cluster, role)
+  return string.pack("<Bs1I4", role or 1, cluster or "hypersub", 0)
+end
+
+-- An error reply's code and message, or nil when f is not an error reply.
+local function error_of(f)
+  if f.flags & F_ERROR == 0 then return nil end
+  local code, msg = string.unpack("<Hs2", f.body)
+  return code, msg
+end
+
+---------------------------------------------------------------------------
+-- A raw TCP connection that reads whole frames with a deadline
+
+local Raw = {}
+Raw.__index = Raw
+
+local function raw_connect(port)
+  local self = setmetatable({ buf = "", frames = {}, closed = false,
+    bytes = 0, skip = 0, next_id = 1 }, Raw)
+  self.tcp = uv.new_tcp()
+  local status
+  self.tcp:connect("127.0.0.1", port, function(err) status = err or "ok" end)
+  assert(process.wait_until(function() return status ~= nil end, WAIT,
+    "tcp connect"))
+  assert(status == "ok", status)
+  return self
+end
+
+-- A whole frame arrived: keep it and tell self.on_frame, if set.
+function Raw:push(f)
+  self.frames[#self.frames + 1] = f
+  if self.on_frame then self.on_frame(f) end
+end
+
+-- Splits whole frames off the input.
+function Raw:parse()
+  while #self.buf >= 4 do
+    local len = string.unpack("<I4", self.buf)
+    if len < 8 or #self.buf < len + 4 then break end
+    local _, version, op, flags, id = string.unpack(HEADER, self.buf)
+    self:push({ len = len, version = version, op = op, flags = flags, id = id,
+      body = self.buf:sub(HEADER_LEN + 1, len + 4) })
+    self.buf = self.buf:sub(len + 5)
+  end
+end
+
+-- With count_only, only headers are kept: bodies are skipped as they
+-- stream in, so large replies cost no copying.
+function Raw:skim(data)
+  local pos, n = 1, #data
+  while pos <= n do
+    if self.skip > 0 then
+      local k = math.min(self.skip, n - pos + 1)
+      self.skip, pos = self.skip - k, pos + k
+    else
+      local need = HEADER_LEN - #self.buf
+      self.buf = self.buf .. data:sub(pos, pos + need - 1)
+      pos = pos + need
+      if #self.buf < HEADER_LEN then break end
+      local len, version, op, flags, id = string.unpack(HEADER, self.buf)
+      self.buf = ""
+      self.current = { len = len, version = version, op = op, flags = flags, id = id }
+      self.skip = len + 4 - HEADER_LEN
+    end
+    if self.skip == 0 and self.current then
+      local f = self.current
+      self.current = nil
+      self:push(f)
+    end
+  end
+end
+
+function Raw:start_reading()
+  self.tcp:read_start(function(err, data)
+    if err then
+      self.closed, self.read_error = true, err
+    elseif data then
+      self.bytes = self.bytes + #data
+      if self.count_only then
+        self:skim(data)
+      else
+        self.buf = self.buf .. data
+        self:parse()
+      end
+    else
+      self.closed = true
+    end
+  end)
+  return self
+end
+
+function Raw:send(data)
+  self.tcp:write(data, function(err) if err then self.write_error = err end end)
+end
+
+-- The next whole frame, or nil, "closed" | "TIMEOUT: ...".
+function Raw:next_frame(timeout)
+  local ok, msg = process.wait_until(function()
+    return #self.frames > 0 or self.closed
+  end, timeout or WAIT, "a frame from the node")
+  if #self.frames > 0 then return table.remove(self.frames, 1) end
+  return nil, ok and "closed" or msg
+end
+
+-- Sends a request with a fresh id; returns its reply (checked to carry the
+-- id and the op).
+function Raw:request(op, body, o)
+  local id = self.next_id
+  self.next_id = id + 1
+  self:send(frame(op, id, body, o))
+  local f = assert(self:next_frame())
+  assert.equal(id, f.id)
+  assert.equal(op, f.op)
+  assert.is_true(f.flags & F_REPLY ~= 0)
+  return f
+end
+
+function Raw:hello()
+  local f = self:request(OP.HELLO, hello_body())
+  assert.is_nil(error_of(f))
+  return f
+end
+
+-- True once the node has closed the connection (end of stream or reset).
+function Raw:wait_closed(timeout)
+  return process.wait_until(function() return self.closed end,
+    timeout or WAIT, "the node closing the connection")
+end
+
+function Raw:close()
+  if not self.tcp:is_closing() then self.tcp:close() end
+end
+
+---------------------------------------------------------------------------
+-- Nodes and clients, cleaned up when the `it` ends
+
+local function start_node(flags)
+  local node = assert(process.start_node(flags))
+  finally(function() node:close() end)
+  return node
+end
+
+local function assert_alive(node)
+  assert.is_false(node.exited, ("the node exited (code %s, signal %s): %s")
+    :format(node.code, node.signal, node.stderr or ""))
+  local err = node.stderr or ""
+  assert.is_nil(err:find("AddressSanitizer", 1, true), err)
+  assert.is_nil(err:find("runtime error", 1, true), err)
+end
+
+local function raw(node)
+  local r = raw_connect(node.port)
+  finally(function() r:close() end)
+  return r
+end
+
+local function client(node)
+  local c = assert(hypersub.connect(node.addr))
+  finally(function() c:close() end)
+  return c
+end
+
+-- Polls the node's stats through c until pred(stats) holds: each poll is a
+-- request whose answer is the event that wakes the wait.
+local function wait_stats(c, pred, what)
+  local last, inflight, failure = nil, false, nil
+  local ok, msg = process.wait_until(function()
+    if failure then return true end
+    if last and pred(last) then return true end
+    if not inflight then
+      inflight = true
+      c:stats(function(st, m)
+        inflight = false
+        if st then last = st else failure = m end
+      end)
+    end
+    return false
+  end, WAIT, what)
+  assert(ok, msg)
+  assert(not failure, failure)
+  return last
+end
+
+-- The whole seed API on a fresh client: the node is serving.
+local function assert_serves(node, tag)
+  local c = client(node)
+  local pub, topic, sub = "p-" .. tag, "t-" .. tag, "s-" .. tag
+  assert(c:create_publisher(pub))
+  assert(c:create_topic(pub, topic))
+  assert(c:create_subscriber(sub))
+  assert(c:subscribe(sub, topic))
+  assert.equal(0, assert(c:publish(pub, topic, "still here")))
+  local msgs = assert(c:pull(sub, topic))
+  assert.equal(1, #msgs)
+  assert.equal("still here", msgs[1].data)
+  c:close()
+end
+
+---------------------------------------------------------------------------
+
+describe("garbage and malformed input #input", function()
+  it("1 MiB of random bytes: an answer, the connection closed, clients served", function()
+    local node = start_node {}
+    local r = raw(node):start_reading()
+    math.randomseed(20240601)
+    local chunks = {}
+    for i = 1, (1 << 20) // 8 do chunks[i] = string.pack("<j", math.random(0)) end
+    r:send(table.concat(chunks))
+    local ok, msg = r:wait_closed(3000)
+    -- Whatever came back before the close is error replies.
+    for _, f in ipairs(r.frames) do
+      local code = error_of(f)
+      assert.is_truthy(code == E.PROTOCOL or code == E.TOO_LARGE,
+        ("unexpected frame op %d flags %d code %s"):format(f.op, f.flags, code))
+    end
+    assert(ok, ("%s; the node answered %d frame(s): %s"):format(msg, #r.frames,
+      r.frames[1] and select(2, error_of(r.frames[1])) or "none"))
+    assert_serves(node, "after-garbage")
+    assert_alive(node)
+  end)
+
+  describe("headers and HELLO", function()
+    -- Each sends one frame on a fresh connection: the node answers with an
+    -- error reply (PROTOCOL, DENIED, or INVALID for a HELLO it cannot read)
+    -- naming the problem, then closes the connection.
+    local cases = {
+      { "wrong version", function() return frame(OP.HELLO, 5, hello_body(), { version = 2 }) end,
+        E.PROTOCOL, "version" },
+      { "version 0", function() return frame(OP.STATS, 5, "", { version = 0 }) end,
+        E.PROTOCOL, "version" },
+      { "length smaller than the header", function() return string.pack("<I4", 4) .. "abcd" end,
+        E.PROTOCOL, "shorter" },
+      { "length 0", function() return string.pack("<I4", 0) .. string.rep("\0", 8) end,
+        E.PROTOCOL, "shorter" },
+      { "a request before HELLO", function() return frame(OP.STATS, 7, "") end,
+        E.PROTOCOL, "HELLO", 7 },
+      { "a publish before HELLO", function()
+          return frame(OP.PUBLISH, 8, string.pack("<s1s1Bs4", "p", "t", 2, "x"))
+        end, E.PROTOCOL, "HELLO", 8 },
+      { "HELLO with the wrong cluster", function() return frame(OP.HELLO, 9, hello_body("other")) end,
+        E.DENIED, "other", 9 },
+      { "HELLO with an empty cluster", function() return frame(OP.HELLO, 9, hello_body("")) end,
+        E.DENIED, "cluster", 9 },
+      { "HELLO from an unknown role", function() return frame(OP.HELLO, 10, hello_body(nil, 7)) end,
+        E.DENIED, "role", 10 },
+      { "HELLO with a truncated body", function() return frame(OP.HELLO, 11, "\1\8hyp") end,
+        E.INVALID, "cluster", 11 },
+      { "a reply before HELLO", function() return frame(OP.STATS, 12, "", { flags = F_REPLY }) end,
+        E.PROTOCOL, "replies", 12 },
+    }
+    for _, case in ipairs(cases) do
+      local name, make, want_code, want_word, want_id = table.unpack(case)
+      it(name .. ": answered " .. want_code .. " and closed", function()
+        local node = start_node {}
+        local r = raw(node):start_reading()
+        r:send(make())
+        local f = assert(r:next_frame())
+        local code, msg = error_of(f)
+        assert.equal(want_code, code)
+        assert.is_true(f.flags & F_REPLY ~= 0)
+        assert.is_truthy(msg:find(want_word, 1, true), msg)
+        if want_id then assert.equal(want_id, f.id) end
+        assert(r:wait_closed())
+        assert.equal(0, #r.frames)
+        assert_serves(node, "x")
+        assert_alive(node)
+      end)
+    end
+
+    it("a frame with the REPLY flag after HELLO: PROTOCOL and closed", function()
+      local node = start_node {}
+      local r = raw(node):start_reading()
+      r:hello()
+      local f = r:request(OP.STATS, "", { flags = F_REPLY })
+      local code, msg = error_of(f)
+      assert.equal(E.PROTOCOL, code)
+      assert.is_truthy(msg:find("replies", 1, true), msg)
+      assert(r:wait_closed())
+      assert_alive(node)
+    end)
+
+    it("a second HELLO: PROTOCOL, and the connection stays usable", function()
+      local node = start_node {}
+      local r = raw(node):start_reading()
+      r:hello()
+      local code = error_of(r:request(OP.HELLO, hello_body()))
+      assert.equal(E.PROTOCOL, code)
+      local f = r:request(OP.STATS, "")
+      assert.is_nil(error_of(f))
+      assert_alive(node)
+    end)
+  end)
+
+  describe("bodies", function()
+    it("a PUBLISH truncated at every length: INVALID naming the field, connection usable", function()
+      local node = start_node {}
+      local c = client(node)
+      assert(c:create_publisher("p1"))
+      assert(c:create_topic("p1", "news"))
+      local r = raw(node):start_reading()
+      r:hello()
+      local body = string.pack("<s1s1Bs4", "p1", "news", 2, "hello")
+      -- Where each field ends in the body.
+      local fields = { { "publisher", 3 }, { "topic", 8 }, { "ack", 9 }, { "data", #body } }
+      for cut = 0, #body - 1 do
+        local want
+        for _, fe in ipairs(fields) do
+          if cut < fe[2] then want = fe[1] break end
+        end
+        local f = r:request(OP.PUBLISH, body:sub(1, cut))
+        local code, msg = error_of(f)
+        assert.equal(E.INVALID, code, ("cut at %d: %s"):format(cut, msg))
+        assert.is_truthy(msg:find('"' .. want .. '"', 1, true),
+          ("cut at %d: expected field %q in %q"):format(cut, want, msg))
+        local s = r:request(OP.STATS, "")
+        assert.is_nil(error_of(s), "stats after cut " .. cut)
+        local json = string.unpack("<s4", s.body)
+        assert.is_truthy(json:find('"connections"', 1, true))
+      end
+      -- A byte too many is named too, and the whole body works.
+      local code, msg = error_of(r:request(OP.PUBLISH, body .. "!"))
+      assert.equal(E.INVALID, code)
+      assert.is_truthy(msg:find("after the last field", 1, true), msg)
+      local ok = r:request(OP.PUBLISH, body)
+      assert.is_nil(error_of(ok))
+      assert.equal(0, string.unpack("<I8", ok.body))
+      assert.is_false(r.closed)
+      assert_alive(node)
+    end)
+
+    it("unknown op 200: INVALID, connection usable", function()
+      local node = start_node {}
+      local r = raw(node):start_reading()
+      r:hello()
+      local code, msg = error_of(r:request(200, "whatever"))
+      assert.equal(E.INVALID, code)
+      assert.is_truthy(msg:find("200", 1, true), msg)
+      code = error_of(r:request(0, ""))
+      assert.equal(E.INVALID, code)
+      assert.is_nil(error_of(r:request(OP.STATS, "")))
+      assert.is_false(r.closed)
+      assert_alive(node)
+    end)
+  end)
+
+  describe("oversize", function()
+    it("a payload over --max-payload: TOO_LARGE, the client stays usable", function()
+      local node = start_node { "--max-payload", "1024" }
+      local c = client(node)
+      assert(c:create_publisher("p"))
+      assert(c:create_topic("p", "t"))
+      local off, msg, code = c:publish("p", "t", string.rep("x", 2000))
+      assert.is_nil(off)
+      assert.equal("TOO_LARGE", code)
+      assert.is_truthy(msg:find("^TOO_LARGE"), msg)
+      assert.equal(0, assert(c:publish("p", "t", string.rep("y", 10))))
+      assert.equal(1, assert(c:publish("p", "t", string.rep("z", 1024))))
+      assert_alive(node)
+    end)
+
+    it("a 10 MB frame: skipped, answered TOO_LARGE with its id, the next frame served", function()
+      local node = start_node { "--max-payload", "1024" }
+      local r = raw(node):start_reading()
+      r:hello()
+      local total = 10 * 1000 * 1000
+      local big = string.pack(HEADER, total - 4, 1, OP.PUBLISH, 0, 4242) ..
+          string.rep("\0", total - HEADER_LEN)
+      r:send(big .. frame(OP.STATS, 4243, ""))
+      local f = assert(r:next_frame())
+      assert.equal(4242, f.id)
+      assert.equal(OP.PUBLISH, f.op)
+      local code, msg = error_of(f)
+      assert.equal(E.TOO_LARGE, code, msg)
+      f = assert(r:next_frame())
+      assert.equal(4243, f.id)
+      assert.is_nil(error_of(f))
+      assert.is_truthy(string.unpack("<s4", f.body):find('"frames_in"', 1, true))
+      assert.is_false(r.closed)
+      assert_alive(node)
+    end)
+
+    -- Every frame before HELLO is a protocol error that ends the connection,
+    -- however long it says it is: a stranger's 4 GiB header must not buy a
+    -- TOO_LARGE answer and an open connection that discards bytes forever.
+    it("an oversize frame before HELLO: PROTOCOL and closed", function()
+      local node = start_node {}
+      local r = raw(node):start_reading()
+      r:send(string.pack(HEADER, 0xfffffff0, 1, OP.STATS, 0, 99) .. string.rep("\0", 4096))
+      local f = assert(r:next_frame())
+      local code, msg = error_of(f)
+      assert.equal(E.PROTOCOL, code, msg)
+      assert(r:wait_closed())
+      assert_alive(node)
+    end)
+  end)
+
+  describe("slow readers", function()
+    -- The limit is on output the node still holds, not on bytes the reader
+    -- has already received. R parks a PULL, then 40 connections that
+    -- never read park theirs; one publish of 786 KiB wakes them all, and
+    -- the node writes R's reply first, then the noise replies (time for R
+    -- to react). The moment R has every byte of that reply it asks for
+    -- another 786 KiB: the node holds just that one reply, under 1 MiB.
+    it("a reader that has received every byte is not dropped", function()
+      local NOISE, BIG = 40, 786 * 1024
+      local node = start_node { "--max-output", "1048576", "--max-payload", "917504" }
+      local c = client(node)
+      assert(c:create_publisher("p"))
+      assert(c:create_topic("p", "t"))
+      for _, sid in ipairs { "r1", "r2" } do
+        assert(c:create_subscriber(sid))
+        assert(c:subscribe(sid, "t"))
+      end
+      local r = raw(node):start_reading()
+      r:hello()
+      r.count_only = true
+      r:send(frame(OP.PULL, 1, string.pack("<s1s1I4I4", "r1", "t", 1, 10000)))
+      wait_stats(c, function(s) return s.pull_waiting == 1 end, "R's pull parked")
+      for i = 1, NOISE do
+        assert(c:create_subscriber("n" .. i))
+        assert(c:subscribe("n" .. i, "t"))
+        local n = raw(node):start_reading()
+        n:hello()
+        n.tcp:read_stop()
+        n:send(frame(OP.PULL, 1, string.pack("<s1s1I4I4", "n" .. i, "t", 1, 10000)))
+      end
+      wait_stats(c, function(s) return s.pull_waiting == 1 + NOISE end,
+        "the noise pulls parked")
+      r.on_frame = function(f)
+        if f.id == 1 then
+          r:send(frame(OP.PULL, 2, string.pack("<s1s1I4I4", "r2", "t", 1, 0)))
+        end
+      end
+      assert(c:publish("p", "t", string.rep("m", BIG)))
+      assert(process.wait_until(function() return #r.frames >= 2 or r.closed end,
+        WAIT, "both replies to R"))
+      assert(not r.closed, ("R was dropped after receiving every byte of %d " ..
+        "reply; the node says: %s"):format(#r.frames,
+        (node.stderr or ""):match("[^\n]*dropped_slow_reader[^\n]*") or "?"))
+      for i, f in ipairs(r.frames) do
+        assert.equal(i, f.id)
+        assert.equal(0, f.flags & F_ERROR)
+        assert.is_true(f.len > BIG)
+      end
+      assert.equal(0, c:stats().connections_dropped_slow)
+      assert_alive(node)
+    end)
+
+    -- A topic of 24 messages of 32 KiB and 64 subscribers at its start: a
+    -- PULL for any of them answers ~786 KiB, under the 1 MiB limit on its
+    -- own. One PULL at a time (sent once the node has handled the one
+    -- before, seen in its stats), so only the full socket, not a batch of
+    -- requests, can hold the replies back.
+    it("a reader that never reads is dropped at --max-output; others are served", function()
+      local MSG, PER_PULL, SUBS = 32 * 1024, 24, 64
+      local node = start_node { "--max-output", "1048576", "--max-payload", "917504" }
+      local c = client(node)
+      assert(c:create_publisher("p"))
+      assert(c:create_topic("p", "big"))
+      local data = string.rep("m", MSG)
+      for _ = 1, PER_PULL do assert(c:publish("p", "big", data)) end
+      for k = 1, SUBS do
+        assert(c:create_subscriber("s" .. k))
+        assert(c:subscribe("s" .. k, "big"))
+      end
+      local r = raw(node):start_reading()
+      r:hello()
+      r.tcp:read_stop()
+      local base = wait_stats(c, function() return true end, "stats")
+      local pulls0 = base.requests.pull or 0
+      local dropped_at, st
+      for k = 1, SUBS do
+        r:send(frame(OP.PULL, k, string.pack("<s1s1I4I4", "s" .. k, "big", PER_PULL, 0)))
+        st = wait_stats(c, function(s)
+          return (s.requests.pull or 0) >= pulls0 + k
+        end, "pull " .. k .. " handled")
+        if st.connections_dropped_slow > 0 then dropped_at = k break end
+      end
+      assert(dropped_at, "no drop after " .. SUBS .. " pulls of ~786 KiB")
+      assert.equal(1, st.connections_dropped_slow)
+      -- The node hung up on it: reading now ends in the end of the stream.
+      r.count_only = true
+      r:start_reading()
+      assert(r:wait_closed(10000))
+      assert.is_true(#r.frames < dropped_at)
+      -- And everyone else is still served.
+      assert(c:create_subscriber("fresh"))
+      assert(c:subscribe("fresh", "big"))
+      assert.equal(PER_PULL, #assert(c:pull("fresh", "big", { max = PER_PULL })))
+      assert_serves(node, "after-slow")
+      assert_alive(node)
+    end)
+  end)
+
+  it("--max-connections 2: a third connection is closed, the first two work", function()
+    local node = start_node { "--max-connections", "2" }
+    local c1, c2 = client(node), client(node)
+    local r = raw(node):start_reading()
+    assert(r:wait_closed())
+    assert.equal(0, #r.frames)
+    assert(c1:create_publisher("p"))
+    assert(c2:create_topic("p", "t"))
+    assert(c1:create_subscriber("s"))
+    assert(c2:subscribe("s", "t"))
+    assert.equal(0, assert(c1:publish("p", "t", "one")))
+    assert.equal("one", assert(c2:pull("s", "t"))[1].data)
+    local st = assert(c1:stats())
+    assert.equal(1, st.connections_refused)
+    assert.equal(2, st.connections)
+    -- A slot freed is a slot taken again.
+    c2:close()
+    wait_stats(c1, function(s) return s.connections == 1 end, "c2 gone")
+    local c3 = client(node)
+    assert.equal(1, assert(c3:publish("p", "t", "two")))
+    assert_alive(node)
+  end)
+end)
