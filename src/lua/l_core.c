@@ -4,8 +4,23 @@
  * before), and a registry reference keeps luv's module alive for as long as
  * the state lives, so unloading and re-requiring luv cannot free the loop
  * under our handles. */
+#include <signal.h>
+
 #include "binding.h"
 #include "wire.h"
+
+/* Writing to a socket whose peer left raises SIGPIPE, which kills the
+ * process by default; libuv reports EPIPE instead once it is ignored. A
+ * handler the host program installed is left alone. */
+static void ignore_sigpipe(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGPIPE, &sa, NULL);
+  }
+}
 
 /* core.loop_running() -> true while luv's uv.run() is on the stack */
 static int l_loop_running(lua_State *L) {
@@ -60,6 +75,7 @@ HS_LUA_API int luaopen_hypersub_core(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, "hypersub.luv");
   if (!luv_loop(L)) return luaL_error(L, "luv has no loop");
   install_sentinel(L);
+  ignore_sigpipe();
 
   lua_newtable(L);
   binding_open_node(L);
