@@ -33,6 +33,9 @@ usage: hypersub node [FLAGS]
   --log-level LEVEL      debug | info | warn | error | off (default info)
   --log-format FORMAT    text | json (default text)
   --log-file FILE        append the log here instead of stderr
+  --watch-stdin          exit when stdin reaches end of file (a parent that
+                         holds the other end takes the node with it when it
+                         dies, however it dies)
   --help                 this text
 
 Once listening the node prints "READY <id> <port>" on stdout. SIGINT or
@@ -62,6 +65,11 @@ function M.parse_node_args(args, first)
   while i <= #args do
     local a = args[i]
     if a == "--help" or a == "-h" then return { help = true } end
+    if a == "--watch-stdin" then
+      opts.watch_stdin = true
+      i = i + 1
+      goto continue
+    end
     local name, value = a:match("^%-%-([%w%-]+)=(.*)$")
     if not name then
       name = a:match("^%-%-([%w%-]+)$")
@@ -81,6 +89,7 @@ function M.parse_node_args(args, first)
     end
     opts[key] = value
     i = i + 1
+    ::continue::
   end
   return opts
 end
@@ -112,6 +121,8 @@ function M.node(args)
     opts.config = nil
   end
   opts.listen = opts.listen or "127.0.0.1:7000"
+  local watch_stdin = opts.watch_stdin
+  opts.watch_stdin = nil
   local ok, node, msg = pcall(hypersub.node, opts)
   if not ok then return fail(tostring(node):gsub("^[^:]*:%d+: ", "")) end
   if not node then return fail(msg) end
@@ -130,6 +141,14 @@ function M.node(args)
     local s = uv.new_signal()
     s:start(name, function() shutdown() end)
     signals[#signals + 1] = s
+  end
+  if watch_stdin then
+    local stdin = uv.new_pipe(false)
+    stdin:open(0)
+    signals[#signals + 1] = stdin
+    stdin:read_start(function(_, data)
+      if not data then shutdown() end -- end of file or error: parent gone
+    end)
   end
   io.stdout:write(("READY %d %d\n"):format(node:id(), node:port()))
   io.stdout:flush()

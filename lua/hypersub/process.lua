@@ -80,6 +80,10 @@ function M.spawn(path, args, opts)
   }, Proc)
   local out, err = uv.new_pipe(false), uv.new_pipe(false)
   self.out_pipe, self.err_pipe = out, err
+  -- opts.stdin_pipe: the child's stdin is a pipe we hold open; it reaches
+  -- end of file when we close it or die (see `hypersub node --watch-stdin`).
+  local inp = opts.stdin_pipe and uv.new_pipe(false) or nil
+  self.in_pipe = inp
   local logf = opts.log and assert(io.open(opts.log, "a"))
   self.logf = logf
   local env
@@ -89,7 +93,7 @@ function M.spawn(path, args, opts)
     for _, kv in ipairs(opts.env) do env[#env + 1] = kv end
   end
   local handle, pid = uv.spawn(path, {
-    args = args, stdio = { nil, out, err }, env = env,
+    args = args, stdio = { inp, out, err }, env = env,
   }, function(code, signal)
     self.exited, self.code, self.signal = true, code, signal
     live[self] = nil
@@ -97,6 +101,7 @@ function M.spawn(path, args, opts)
   if not handle then
     out:close()
     err:close()
+    if inp then inp:close() end
     if logf then logf:close() end
     error(("could not start %s: %s"):format(path, pid), 2)
   end
@@ -164,7 +169,7 @@ function Proc:close()
     self:kill("sigkill")
     self:wait(5000)
   end
-  for _, h in ipairs { self.handle, self.out_pipe, self.err_pipe } do
+  for _, h in ipairs { self.handle, self.out_pipe, self.err_pipe, self.in_pipe } do
     if h and not h:is_closing() then h:close() end
   end
   if self.logf then
@@ -187,9 +192,12 @@ end
 
 --- Starts `hypersub node` with the given flags (listen defaults to a free
 -- loopback port) and waits for READY. Returns proc with .id, .port, .addr.
+-- The node watches a stdin pipe held by this process, so it exits when this
+-- process does, even when it is killed.
 function M.start_node(flags, opts)
   opts = opts or {}
-  local args = { "node" }
+  opts.stdin_pipe = true
+  local args = { "node", "--watch-stdin" }
   local has_listen = false
   for _, f in ipairs(flags or {}) do
     args[#args + 1] = f

@@ -293,6 +293,7 @@ outer()
 
     it("a port already in use exits non-zero naming the address", function()
       local p = start_node {}
+      finally(function() p:close() end)
       local code, _, err = run { "node", "--listen", p.addr }
       assert.is_true(code ~= 0)
       assert.truthy(err:find(p.addr, 1, true), err)
