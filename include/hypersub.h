@@ -99,6 +99,16 @@ int hs_log_level_parse(const char *name);
 /* ---- the node ------------------------------------------------------------ */
 typedef struct hs_node hs_node_t;
 
+/* Another member of the cluster. */
+typedef struct hs_peer {
+  uint32_t id;
+  const char *addr; /* "host:port" */
+} hs_peer_t;
+
+/* replicas = HS_REPLICAS_NEIGHBOURS: the home and every cube neighbour hold
+ * a copy (D + 1 copies), as in the seed. */
+#define HS_REPLICAS_NEIGHBOURS 0
+
 typedef struct hs_node_config {
   uint32_t id;                /* node id; 0 by default */
   const char *host;           /* listen address, default "127.0.0.1" */
@@ -111,6 +121,11 @@ typedef struct hs_node_config {
   uint64_t retain_messages;   /* per topic; 0 keeps all */
   uint64_t retain_bytes;      /* per topic; 0 keeps all */
   uint64_t retain_ms;         /* per topic; 0 keeps all */
+  uint32_t replicas;          /* copies of each topic, home included; 3 */
+  const hs_peer_t *peers;     /* the other members (copied); none: alone */
+  size_t n_peers;
+  uint32_t peer_timeout_ms;   /* forwarded and replicated requests; 5000 */
+  uint32_t hop_limit;         /* forwarding hops; 0 means 2 * D + 2 */
   hs_log_level_t log_level;   /* default HS_LOG_INFO */
   hs_log_format_t log_format; /* default HS_LOG_TEXT */
   const char *log_file;       /* NULL logs to stderr */
@@ -147,6 +162,12 @@ void hs_node_on_state(hs_node_t *node, hs_node_state_cb cb, void *ud);
  * state in memory is kept. With restart_after_ms > 0 it listens again on the
  * same port after that delay. */
 int hs_node_stop(hs_node_t *node, uint32_t restart_after_ms);
+
+/* A routing policy: the neighbour to forward toward `target`, or
+ * UINT32_MAX for the default (fix the lowest differing bit, detour when
+ * needed). An answer that is not a live neighbour is ignored. */
+typedef uint32_t (*hs_next_hop_cb)(hs_node_t *node, uint32_t target, void *ud);
+void hs_node_set_next_hop(hs_node_t *node, hs_next_hop_cb cb, void *ud);
 
 /* Receives log events as structures (in addition to the log line). */
 void hs_node_set_log_hook(hs_node_t *node, hs_log_hook_cb cb, void *ud,
@@ -203,6 +224,9 @@ typedef struct hs_reply {
   const char *text;               /* stats: a JSON object */
   size_t text_len;
   uint32_t node_id;               /* connect: the node that answered */
+  const uint32_t *nodes;          /* where: home first, then replicas */
+  size_t n_nodes;
+  uint64_t epoch;                 /* where: the view's epoch */
   const char *raw;                /* the whole reply frame, NULL when the */
   size_t raw_len;                 /* reply was made locally (timeout...) */
 } hs_reply_t;
@@ -236,6 +260,11 @@ int hs_client_pull(hs_client_t *c, const char *sid, const char *topic,
 int hs_client_stop_node(hs_client_t *c, uint32_t node_id,
                         uint32_t restart_after_ms, hs_reply_cb cb, void *ud);
 int hs_client_stats(hs_client_t *c, hs_reply_cb cb, void *ud);
+/* Where a topic lives: reply.nodes (home first) and reply.epoch. */
+int hs_client_where(hs_client_t *c, const char *topic, hs_reply_cb cb,
+                    void *ud);
+/* The membership view as a JSON object (reply.text). */
+int hs_client_view(hs_client_t *c, hs_reply_cb cb, void *ud);
 
 /* A pointer of the caller's, kept with the client. */
 void hs_client_set_data(hs_client_t *c, void *data);

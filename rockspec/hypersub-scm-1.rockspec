@@ -50,6 +50,7 @@ build = {
         -- the C core: src/*.c except src/main.c (the runtime)
         "src/buf.c",
         "src/client.c",
+        "src/cluster.c",
         "src/conn.c",
         "src/cube.c",
         "src/errors.c",
@@ -57,6 +58,7 @@ build = {
         "src/map.c",
         "src/node.c",
         "src/ops.c",
+        "src/route.c",
         "src/stats.c",
         "src/store.c",
         "src/view.c",

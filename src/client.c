@@ -57,6 +57,7 @@ struct hs_client {
   uint32_t node_id;
   hs_message_t *msgs;
   size_t msgs_cap;
+  uint32_t nodes[255]; /* a WHERE reply */
   void *data;
   int open_handles;
   bool closed;
@@ -236,6 +237,8 @@ static int decode_reply(hs_client_t *c, const wire_frame_t *f, hs_reply_t *out) 
     out->status = -(int)code;
     return 0;
   }
+  /* A peer link relays replies as raw frames: nothing to decode. */
+  if (c->role == WIRE_ROLE_PEER && f->op != WIRE_HELLO) return 0;
   switch (f->op) {
     case WIRE_HELLO: {
       uint32_t max_frame;
@@ -243,6 +246,7 @@ static int decode_reply(hs_client_t *c, const wire_frame_t *f, hs_reply_t *out) 
           !wire_get_u32(&r, "max_frame", &max_frame))
         return HS_EPROTOCOL;
       c->max_frame = max_frame;
+      if (c->role == WIRE_ROLE_PEER) return 0; /* its view follows */
       break;
     }
     case WIRE_PUBLISH:
@@ -254,9 +258,21 @@ static int decode_reply(hs_client_t *c, const wire_frame_t *f, hs_reply_t *out) 
       break;
     }
     case WIRE_STATS:
+    case WIRE_VIEW:
       if (!wire_get_bytes32(&r, "json", &out->text, &out->text_len))
         return HS_EPROTOCOL;
       break;
+    case WIRE_WHERE: {
+      uint8_t n;
+      if (!wire_get_u64(&r, "epoch", &out->epoch) ||
+          !wire_get_u8(&r, "count", &n))
+        return HS_EPROTOCOL;
+      for (uint8_t i = 0; i < n; i++)
+        if (!wire_get_u32(&r, "node", &c->nodes[i])) return HS_EPROTOCOL;
+      out->nodes = c->nodes;
+      out->n_nodes = n;
+      break;
+    }
     default:
       break;
   }
@@ -682,6 +698,19 @@ HS_API int hs_client_stats(hs_client_t *c, hs_reply_cb cb, void *ud) {
   wire_writer_t w;
   if ((rc = begin_request(c, &w, WIRE_STATS, &id))) return rc;
   return end_request(c, &w, WIRE_STATS, id, 0, cb, ud);
+}
+
+HS_API int hs_client_where(hs_client_t *c, const char *topic, hs_reply_cb cb,
+                           void *ud) {
+  return names_request(c, WIRE_WHERE, topic, NULL, cb, ud);
+}
+
+HS_API int hs_client_view(hs_client_t *c, hs_reply_cb cb, void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = begin_request(c, &w, WIRE_VIEW, &id))) return rc;
+  return end_request(c, &w, WIRE_VIEW, id, 0, cb, ud);
 }
 
 /* ---- closing ----------------------------------------------------------- */

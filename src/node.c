@@ -25,6 +25,8 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->max_output = 64 * 1024 * 1024;
   cfg->max_connections = 10000;
   cfg->max_pull = 1000;
+  cfg->replicas = 3;
+  cfg->peer_timeout_ms = 5000;
   cfg->log_level = HS_LOG_INFO;
   cfg->log_format = HS_LOG_TEXT;
 }
@@ -84,6 +86,7 @@ static void nc_on_close(conn_t *c, int reason) {
   node_conn_t *nc = c->owner;
   hs_node_t *node = nc->node;
   while (nc->waiters) ops_waiter_free(nc->waiters);
+  route_orphan_relays(nc);
   nc_unlink(nc);
   node->n_conns--;
   node->stats.connections_closed++;
@@ -251,6 +254,18 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
     free(node);
     return rc;
   }
+  int rc = cluster_init(node, cfg);
+  if (rc) {
+    view_free(&node->view);
+    log_close(&node->log);
+    free(node->host);
+    free(node->cluster);
+    free(node->log_file);
+    free(node);
+    return rc;
+  }
+  node->cfg.peers = NULL; /* the view holds them now */
+  node->cfg.n_peers = 0;
   store_limits_t limits = {.retain_messages = cfg->retain_messages,
                            .retain_bytes = cfg->retain_bytes,
                            .retain_ms = cfg->retain_ms};
@@ -269,6 +284,7 @@ HS_API int hs_node_start(hs_node_t *node) {
   if (node->freeing || node->listening) return HS_EINVALID;
   int rc = node_listen(node);
   if (rc) return rc;
+  cluster_listening(node);
   if (node->cfg.retain_ms)
     uv_timer_start(&node->expire_timer, on_expire, EXPIRE_EVERY_MS,
                    EXPIRE_EVERY_MS);
@@ -276,7 +292,8 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("id", node->cfg.id), LF_STR("host", node->host),
       LF_INT("port", node->port), LF_STR("cluster", node->cluster),
       LF_UINT("max_payload", node->cfg.max_payload),
-      LF_STR("version", HS_VERSION));
+      LF_UINT("members", node->view.n), LF_UINT("dim", view_dim(&node->view)),
+      LF_UINT("epoch", node->view.epoch), LF_STR("version", HS_VERSION));
   set_state(node, HS_NODE_RUNNING);
   return 0;
 }
@@ -308,6 +325,7 @@ void node_halt(hs_node_t *node, node_conn_t *keep, uint32_t restart_after_ms) {
     else
       conn_close(&nc->conn, HS_EUNAVAILABLE);
   }
+  route_close_links(node); /* a crash loses its links too */
   LOG(&node->log, HS_LOG_WARN, "node", "node_stopped",
       LF_UINT("id", node->cfg.id), LF_UINT("restart_after_ms", restart_after_ms));
   if (restart_after_ms) {
@@ -339,6 +357,12 @@ HS_API hs_node_state_t hs_node_state(const hs_node_t *node) {
 HS_API void hs_node_on_state(hs_node_t *node, hs_node_state_cb cb, void *ud) {
   node->state_cb = cb;
   node->state_ud = ud;
+}
+
+HS_API void hs_node_set_next_hop(hs_node_t *node, hs_next_hop_cb cb,
+                                 void *ud) {
+  node->next_hop_cb = cb;
+  node->next_hop_ud = ud;
 }
 
 HS_API void hs_node_set_log_hook(hs_node_t *node, hs_log_hook_cb cb, void *ud,
@@ -377,6 +401,8 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
 static void node_release(hs_node_t *node) {
   if (--node->open_handles > 0 || !node->freeing) return;
   store_free(&node->store);
+  view_free(&node->view);
+  route_free_relays(node);
   buf_free(&node->scratch);
   log_close(&node->log);
   free(node->host);
@@ -406,6 +432,7 @@ HS_API void hs_node_free(hs_node_t *node) {
     next = nc->next;
     conn_close(&nc->conn, HS_ECLOSED);
   }
+  route_close_links(node);
   flusher_close(&node->flusher, flusher_closed);
   uv_close((uv_handle_t *)&node->restart_timer, handle_closed);
   uv_close((uv_handle_t *)&node->expire_timer, handle_closed);

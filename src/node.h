@@ -11,17 +11,37 @@
 #include "log.h"
 #include "stats.h"
 #include "store.h"
+#include "view.h"
 
 typedef struct node_conn node_conn_t;
 typedef struct pull_waiter pull_waiter_t;
+typedef struct relay relay_t;
+
+/* A request forwarded to another node, waiting for its reply (route.c). */
+struct relay {
+  hs_node_t *node;
+  node_conn_t *nc;          /* where the reply goes; NULL once orphaned */
+  relay_t *prev, *next;     /* nc->relays, or the node's free list */
+  uint32_t id;              /* the request id on nc */
+  uint32_t next_hop;
+  uint8_t op;
+  uint8_t hops;
+  char *frame;              /* a lookup's saved request, else NULL */
+  size_t frame_len;
+};
+
+enum { ROUTE_PUBLISHER = 1, ROUTE_SUBSCRIBER = 2 };
 
 struct node_conn {
   conn_t conn;
   hs_node_t *node;
   node_conn_t *prev, *next; /* the node's open connections */
   pull_waiter_t *waiters;   /* long polls parked for this connection */
+  relay_t *relays;          /* its requests forwarded to other nodes */
   bool hello_done;
   uint8_t role;
+  uint32_t peer_id;         /* role peer: who */
+  uint8_t hops;             /* hops of the request being handled */
   char peer[64]; /* "host:port" for logs */
 };
 
@@ -60,6 +80,14 @@ struct hs_node {
   size_t n_conns;
   size_t n_waiting;
 
+  view_t view;       /* the members: this node and its peers */
+  map_t links;       /* peer id (4 bytes) -> hs_client_t*, made on demand */
+  relay_t *spare_relays;
+  bool looked_up; /* the request being run had its identities looked up */
+  uint32_t (*next_hop_cb)(hs_node_t *, uint32_t target, void *ud);
+  void *next_hop_ud;
+  uint32_t replicas; /* copies per topic; HS_REPLICAS_NEIGHBOURS: D + 1 */
+
   store_t store;
   log_t log;
   stats_t stats;
@@ -71,14 +99,53 @@ struct hs_node {
   bool freeing;
 };
 
-/* ops.c: handles one request frame from a client connection. */
+/* ops.c: handles one request frame from a connection. */
 void ops_dispatch(node_conn_t *nc, const wire_frame_t *f);
+/* ops.c: runs a request here or sends it on toward its key's home;
+ * looked_up: the identities it names were already looked up. */
+void ops_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
+             bool looked_up);
+
+/* route.c */
+hs_client_t *route_link(hs_node_t *node, uint32_t peer);
+void route_close_links(hs_node_t *node);
+uint32_t route_next_hop(hs_node_t *node, uint32_t target, uint32_t came_from);
+void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
+                   uint32_t target);
+/* Asks the identity's home whether it exists, then runs f again. */
+int route_lookup(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
+                 const char *id, size_t n);
+void route_lookup_done(hs_node_t *node, relay_t *r, const hs_reply_t *reply);
+uint64_t route_identity_hash(uint8_t kind, const char *id, size_t n);
+uint32_t route_identity_home(const hs_node_t *node, uint8_t kind,
+                             const char *id, size_t n);
+void route_orphan_relays(node_conn_t *nc);
+void route_free_relays(hs_node_t *node);
 /* ops.c: a message was appended to `t`: serve the long polls parked on it. */
 void ops_wake_waiters(hs_node_t *node, store_topic_t *t);
 /* ops.c: replies NO_TOPIC to, and frees, every waiter of a topic going away. */
 void ops_drop_topic_waiters(hs_node_t *node, store_topic_t *t);
 /* ops.c: frees a waiter without replying (its connection is closing). */
 void ops_waiter_free(pull_waiter_t *w);
+
+/* cluster.c: sets up the view from the configuration (this node and its
+ * peers, all alive). 0 or HS_EINVALID / HS_ENOMEM. */
+int cluster_init(hs_node_t *node, const hs_node_config_t *cfg);
+/* cluster.c: the node listens: its own entry gets the bound address. */
+void cluster_listening(hs_node_t *node);
+/* cluster.c: the nodes holding copies of a key's hash, home first; returns
+ * how many (at most cap). */
+size_t cluster_copies(const hs_node_t *node, uint64_t h, uint32_t *out,
+                      size_t cap);
+/* cluster.c: the peer part of a HELLO: check placement, merge the view.
+ * Replies itself on failure and returns false. */
+bool cluster_hello_peer(node_conn_t *nc, const wire_frame_t *f,
+                        wire_reader_t *r, uint32_t peer_id);
+/* cluster.c: appends this node's view to a HELLO reply being written. */
+void cluster_put_view(hs_node_t *node, wire_writer_t *w);
+/* cluster.c: WHERE and VIEW. */
+void cluster_op_where(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
+void cluster_op_view(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
 
 /* Replies: frames appended to the connection's output. */
 void node_reply_error(node_conn_t *nc, uint8_t op, uint32_t id, int code,

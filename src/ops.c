@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cube.h"
 #include "node.h"
 
 typedef void (*op_fn)(node_conn_t *nc, const wire_frame_t *f,
@@ -50,20 +51,39 @@ static store_topic_t *find_topic(node_conn_t *nc, const wire_frame_t *f,
   return t;
 }
 
+/* Whether a publisher or subscriber exists. True: go on. False: answered
+ * (NO_PUBLISHER / NO_SUBSCRIBER), or suspended while the identity's home is
+ * asked; the request then runs again with the answer learnt. */
+static bool identity_ok(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
+                        const char *id, size_t n) {
+  hs_node_t *node = nc->node;
+  bool pub = kind == ROUTE_PUBLISHER;
+  if (pub ? store_publisher_exists(&node->store, id, n)
+          : store_subscriber_exists(&node->store, id, n))
+    return true;
+  if (!node->looked_up &&
+      route_identity_home(node, kind, id, n) != node->cfg.id) {
+    int rc = route_lookup(nc, f, kind, id, n);
+    if (rc == 0) return false;
+    node_reply_error(nc, f->op, f->id, rc, "could not look up %s \"%.*s\"",
+                     pub ? "publisher" : "subscriber", (int)n, id);
+    return false;
+  }
+  node_reply_error(nc, f->op, f->id,
+                   pub ? HS_ENO_PUBLISHER : HS_ENO_SUBSCRIBER,
+                   "%s \"%.*s\" does not exist",
+                   pub ? "publisher" : "subscriber", (int)n, id);
+  return false;
+}
+
 static bool publisher_ok(node_conn_t *nc, const wire_frame_t *f,
                          const char *pid, size_t pn) {
-  if (store_publisher_exists(&nc->node->store, pid, pn)) return true;
-  node_reply_error(nc, f->op, f->id, HS_ENO_PUBLISHER,
-                   "publisher \"%.*s\" does not exist", (int)pn, pid);
-  return false;
+  return identity_ok(nc, f, ROUTE_PUBLISHER, pid, pn);
 }
 
 static bool subscriber_ok(node_conn_t *nc, const wire_frame_t *f,
                           const char *sid, size_t sn) {
-  if (store_subscriber_exists(&nc->node->store, sid, sn)) return true;
-  node_reply_error(nc, f->op, f->id, HS_ENO_SUBSCRIBER,
-                   "subscriber \"%.*s\" does not exist", (int)sn, sid);
-  return false;
+  return identity_ok(nc, f, ROUTE_SUBSCRIBER, sid, sn);
 }
 
 static void out_of_memory(node_conn_t *nc, const wire_frame_t *f) {
@@ -81,7 +101,8 @@ static void op_hello(node_conn_t *nc, const wire_frame_t *f,
   size_t cn;
   if (!wire_get_u8(r, "role", &role) ||
       !wire_get_str8(r, "cluster", &cluster, &cn) ||
-      !wire_get_u32(r, "node", &peer_id) || !wire_reader_done(r)) {
+      !wire_get_u32(r, "node", &peer_id) ||
+      (role != WIRE_ROLE_PEER && !wire_reader_done(r))) {
     bad_request(nc, f, r);
     conn_shutdown(&nc->conn);
     return;
@@ -98,19 +119,24 @@ static void op_hello(node_conn_t *nc, const wire_frame_t *f,
     conn_shutdown(&nc->conn);
     return;
   }
-  if (role != WIRE_ROLE_CLIENT) {
+  if (role != WIRE_ROLE_CLIENT && role != WIRE_ROLE_PEER) {
     node_reply_error(nc, f->op, f->id, HS_EDENIED,
-                     "role %u is not served yet: only clients (role 1)",
-                     role);
+                     "role %u is not client (1) or peer (2)", role);
+    conn_shutdown(&nc->conn);
+    return;
+  }
+  if (role == WIRE_ROLE_PEER && !cluster_hello_peer(nc, f, r, peer_id)) {
     conn_shutdown(&nc->conn);
     return;
   }
   nc->hello_done = true;
   nc->role = role;
+  nc->peer_id = peer_id;
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
   wire_put_u32(&w, node->cfg.id);
   wire_put_u32(&w, (uint32_t)node->max_frame);
+  if (role == WIRE_ROLE_PEER) cluster_put_view(node, &w);
   wire_end(&w);
 }
 
@@ -447,6 +473,26 @@ static void op_stats(node_conn_t *nc, const wire_frame_t *f,
   wire_end(&w);
 }
 
+/* LOOKUP: does an identity exist here, at its home? */
+static void op_lookup(node_conn_t *nc, const wire_frame_t *f,
+                      wire_reader_t *r) {
+  uint8_t kind;
+  const char *id;
+  size_t n;
+  if (!wire_get_u8(r, "kind", &kind) || !wire_get_str8(r, "id", &id, &n) ||
+      !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  store_t *s = &nc->node->store;
+  uint8_t exists = kind == ROUTE_PUBLISHER ? store_publisher_exists(s, id, n)
+                   : kind == ROUTE_SUBSCRIBER
+                       ? store_subscriber_exists(s, id, n)
+                       : 0;
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_put_u8(&w, exists);
+  wire_end(&w);
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 static const op_fn handlers[WIRE_OP_MAX] = {
@@ -460,7 +506,57 @@ static const op_fn handlers[WIRE_OP_MAX] = {
     [WIRE_PULL] = op_pull,
     [WIRE_STOP_NODE] = op_stop_node,
     [WIRE_STATS] = op_stats,
+    [WIRE_WHERE] = cluster_op_where,
+    [WIRE_VIEW] = cluster_op_view,
+    [WIRE_LOOKUP] = op_lookup,
 };
+
+static uint32_t home_of(const hs_node_t *node, uint64_t h) {
+  uint32_t home;
+  return cluster_copies(node, h, &home, 1) ? home : node->cfg.id;
+}
+
+/* The node a request must run on: the home of its topic or identity, the
+ * node it names (STOP_NODE), or this one. */
+static uint32_t route_target(const hs_node_t *node, const wire_frame_t *f) {
+  uint32_t self = node->cfg.id;
+  if (node->view.n <= 1) return self;
+  wire_reader_t r;
+  wire_reader_init(&r, f->body, f->body_len);
+  const char *a, *b;
+  size_t an, bn;
+  uint8_t kind;
+  uint32_t id;
+  switch (f->op) {
+    case WIRE_CREATE_PUBLISHER:
+    case WIRE_CREATE_SUBSCRIBER:
+      if (!wire_get_str8(&r, "id", &a, &an)) return self;
+      return route_identity_home(node,
+                                 f->op == WIRE_CREATE_PUBLISHER
+                                     ? ROUTE_PUBLISHER
+                                     : ROUTE_SUBSCRIBER,
+                                 a, an);
+    case WIRE_LOOKUP:
+      if (!wire_get_u8(&r, "kind", &kind) || !wire_get_str8(&r, "id", &a, &an))
+        return self;
+      return route_identity_home(node, kind, a, an);
+    case WIRE_CREATE_TOPIC:
+    case WIRE_DELETE_TOPIC:
+    case WIRE_PUBLISH:
+    case WIRE_SUBSCRIBE:
+    case WIRE_PULL:
+      if (!wire_get_str8(&r, "id", &a, &an) ||
+          !wire_get_str8(&r, "topic", &b, &bn))
+        return self;
+      return home_of(node, cube_hash(b, bn));
+    case WIRE_STOP_NODE:
+      if (!wire_get_u32(&r, "node", &id) || !view_find(&node->view, id))
+        return self;
+      return id;
+    default:
+      return self;
+  }
+}
 
 void ops_dispatch(node_conn_t *nc, const wire_frame_t *f) {
   hs_node_t *node = nc->node;
@@ -479,18 +575,50 @@ void ops_dispatch(node_conn_t *nc, const wire_frame_t *f) {
     conn_shutdown(&nc->conn);
     return;
   }
+  wire_frame_t g = *f;
+  uint8_t hops = 0;
+  if (f->flags & WIRE_F_ROUTED) {
+    if (nc->role != WIRE_ROLE_PEER || f->body_len < 1) {
+      node_reply_error(nc, f->op, f->id, HS_EPROTOCOL,
+                       "only peers forward requests");
+      node_send(nc);
+      conn_shutdown(&nc->conn);
+      return;
+    }
+    hops = (uint8_t)f->body[0];
+    g.body++;
+    g.body_len--;
+    g.flags &= (uint16_t)~WIRE_F_ROUTED;
+  }
+  ops_run(nc, &g, hops, false);
+}
+
+void ops_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
+             bool looked_up) {
+  hs_node_t *node = nc->node;
   if (f->op >= WIRE_OP_MAX || !handlers[f->op]) {
     node_reply_error(nc, f->op, f->id, HS_EINVALID, "unknown op %u", f->op);
+    node_send(nc);
+    return;
+  }
+  uint32_t target = route_target(node, f);
+  if (target != node->cfg.id) {
+    route_forward(nc, f, hops, target);
     node_send(nc);
     return;
   }
   uint64_t t0 = uv_hrtime();
   wire_reader_t r;
   wire_reader_init(&r, f->body, f->body_len);
-  size_t parked = node->n_waiting;
+  size_t before = nc->conn.out.len;
+  nc->hops = hops;
+  node->looked_up = looked_up;
   handlers[f->op](nc, f, &r);
+  node->looked_up = false;
   node->stats.requests[f->op]++;
-  if (node->n_waiting == parked) {
+  node->stats.hops[hops < STATS_HOPS ? hops : STATS_HOPS - 1]++;
+  /* Answered now, not parked for a long poll or a lookup. */
+  if (nc->conn.out.len != before) {
     node->stats.frames_out++;
     stats_hist_add(&node->stats.latency[f->op], (uv_hrtime() - t0) / 1000);
   }

@@ -132,7 +132,17 @@ int stats_json(const stats_t *s, const stats_gauges_t *g, buf_t *out) {
   STATS_COUNTER(messages_pulled);
   STATS_COUNTER(pull_waits);
   STATS_COUNTER(pull_wait_timeouts);
+  STATS_COUNTER(forwards);
 #undef STATS_COUNTER
+
+  jw_printf(&w, ",\"hops\":{");
+  first = true;
+  for (int h = 0; h < STATS_HOPS; h++) {
+    char key[8];
+    snprintf(key, sizeof key, "%d", h);
+    if (s->hops[h]) jw_u64(&w, &first, key, s->hops[h]);
+  }
+  jw_printf(&w, "}");
 
   jw_printf(&w, ",\"requests\":{");
   first = true;

@@ -27,6 +27,8 @@ uint64_t stats_hist_quantile(const stats_hist_t *h, double q);
 
 /* Number of HS_E* codes: errors are counted by -code. */
 #define STATS_ERRORS 32
+/* Hop counts kept apart; more land in the last slot. */
+#define STATS_HOPS 16
 
 typedef struct stats {
   uint64_t started_ms;
@@ -41,6 +43,8 @@ typedef struct stats {
   uint64_t protocol_errors;          /* bad frames */
   uint64_t messages_published, messages_pulled;
   uint64_t pull_waits, pull_wait_timeouts;
+  uint64_t forwards;               /* requests sent on to another node */
+  uint64_t hops[STATS_HOPS];       /* requests served here, by hops taken */
 } stats_t;
 
 void stats_init(stats_t *s, uint64_t now_ms);

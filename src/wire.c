@@ -24,6 +24,18 @@
  *                     u64 offset, u64 time_ms, str8 publisher, bytes32 data
  *   STOP_NODE         u32 node, u32 restart_after_ms      reply: empty
  *   STATS             empty                               reply: bytes32 json
+ *   WHERE             str8 topic
+ *     reply           u64 epoch, u8 count, count times u32 node (home first)
+ *   VIEW              empty                               reply: bytes32 json
+ *   LOOKUP            u8 kind (1 publisher, 2 subscriber), str8 id
+ *     reply           u8 exists (0 or 1), from the identity's home
+ *
+ * A request with the ROUTED flag (between peers only) carries u8 hops
+ * before its body: how many nodes forwarded it so far.
+ *
+ * A peer's HELLO (role 2) carries after the client fields: u32 replicas,
+ * then its membership view (view.h's encoding); the reply adds the
+ * answering node's view the same way.
  */
 
 const char *wire_op_name(int op) {

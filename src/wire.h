@@ -25,6 +25,7 @@
 #define WIRE_HEADER 12
 #define WIRE_F_REPLY 0x1
 #define WIRE_F_ERROR 0x2
+#define WIRE_F_ROUTED 0x4 /* from a peer: the body starts with u8 hops */
 
 #define WIRE_OPS(X)                 \
   X(HELLO, 1, "hello")              \
@@ -36,7 +37,10 @@
   X(SUBSCRIBE, 7, "subscribe")      \
   X(PULL, 8, "pull")                \
   X(STOP_NODE, 9, "stop_node")      \
-  X(STATS, 10, "stats")
+  X(STATS, 10, "stats")            \
+  X(WHERE, 11, "where")            \
+  X(VIEW, 12, "view")              \
+  X(LOOKUP, 13, "lookup")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,

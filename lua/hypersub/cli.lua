@@ -22,6 +22,9 @@ usage: hypersub node [FLAGS]
                          (names with underscores: max_payload = 1024, ...);
                          flags given on the command line win
   --cluster NAME         cluster name checked at HELLO (default hypersub)
+  --peer ID=HOST:PORT    another member of the cluster; repeat for each
+  --replicas R           copies of each topic, home included (default 3),
+                         or "neighbours": the home and every cube neighbour
   --max-payload BYTES    largest message (default 1048576)
   --max-output BYTES     buffered output per connection before a slow
                          reader is dropped (default 67108864)
@@ -49,7 +52,7 @@ local INTEGER = {
 }
 local KNOWN = {
   listen = true, config = true, cluster = true, log_level = true,
-  log_format = true, log_file = true,
+  log_format = true, log_file = true, peer = true, replicas = true,
 }
 for k in pairs(INTEGER) do KNOWN[k] = true end
 
@@ -80,6 +83,19 @@ function M.parse_node_args(args, first)
     end
     local key = name:gsub("%-", "_")
     if not KNOWN[key] then return nil, ("unknown flag --%s"):format(name) end
+    if key == "peer" then
+      opts.peers = opts.peers or {}
+      opts.peers[#opts.peers + 1] = value
+      i = i + 1
+      goto continue
+    end
+    if key == "replicas" and value ~= "neighbours" then
+      local n = math.tointeger(tonumber(value))
+      if not n or n < 1 then
+        return nil, ("flag --replicas needs a count or \"neighbours\", got %q"):format(value)
+      end
+      value = n
+    end
     if INTEGER[key] then
       local n = math.tointeger(tonumber(value))
       if not n or n < 0 then

@@ -15,6 +15,7 @@ local uv = require "luv"
 local cjson = require "cjson"
 
 local M = {
+  placement = core.placement, -- (topic, ids [, copies]) -> ids, home first
   version = core.version,
   wire_version = core.wire_version,
   errors = core.errors, -- CODE -> negative number
@@ -324,6 +325,24 @@ function Client:stats(cb)
   return call(self, cb, "stats")
 end
 
+--- c:where(topic [, cb]) -> {home = id, replicas = {ids...}, epoch = n}
+function Client:where(topic, cb)
+  return call(self, cb, "where", topic)
+end
+
+--- c:view([cb]) -> the membership view as the node sees it:
+-- {self =, epoch =, dim =, replicas =, members = {{id=, addr=, state=, version=}...}}
+function Client:view(cb)
+  if cb then
+    return call(self, function(json, msg, code)
+      if json then cb(decode_stats(json)) else cb(nil, msg, code) end
+    end, "view")
+  end
+  local json, msg, code = call(self, nil, "view")
+  if not json then return nil, msg, code end
+  return decode_stats(json)
+end
+
 --- Requests sent and not yet answered.
 function Client:pending()
   return self._c and self._c:pending() or 0
@@ -367,7 +386,25 @@ local NODE_OPTIONS = {
   max_payload = true, max_output = true, max_connections = true,
   max_pull = true, retain_messages = true, retain_bytes = true,
   retain_ms = true, log_level = true, log_format = true, log_file = true,
+  replicas = true, peers = true, peer_timeout = true, hop_limit = true,
 }
+
+-- peers: {"1=127.0.0.1:7001", ...} or {{id = 1, addr = "..."}, ...}
+local function normalise_peers(peers)
+  if type(peers) ~= "table" then error("option 'peers' must be a list", 3) end
+  local out = {}
+  for i, p in ipairs(peers) do
+    if type(p) == "string" then
+      local id, addr = p:match("^(%d+)=(.+)$")
+      if not id then
+        error(("option 'peers': %q is not ID=HOST:PORT"):format(p), 3)
+      end
+      p = { id = math.tointeger(tonumber(id)), addr = addr }
+    end
+    out[i] = p
+  end
+  return out
+end
 
 function M.node(opts, hook)
   opts = opts or {}
@@ -381,6 +418,7 @@ function M.node(opts, hook)
     cfg.host, cfg.port = split_addr(opts.listen)
     cfg.listen = nil
   end
+  if cfg.peers then cfg.peers = normalise_peers(cfg.peers) end
   return core.node(cfg, hook)
 end
 

@@ -79,7 +79,21 @@ static int push_result(lua_State *L, int op, const hs_reply_t *r) {
       push_messages(L, r);
       break;
     case WIRE_STATS:
+    case WIRE_VIEW:
       lua_pushlstring(L, r->text, r->text_len);
+      break;
+    case WIRE_WHERE:
+      lua_createtable(L, 0, 3);
+      lua_pushinteger(L, r->n_nodes ? (lua_Integer)r->nodes[0] : -1);
+      lua_setfield(L, -2, "home");
+      lua_createtable(L, r->n_nodes ? (int)r->n_nodes - 1 : 0, 0);
+      for (size_t i = 1; i < r->n_nodes; i++) {
+        lua_pushinteger(L, r->nodes[i]);
+        lua_rawseti(L, -2, (lua_Integer)i);
+      }
+      lua_setfield(L, -2, "replicas");
+      lua_pushinteger(L, (lua_Integer)r->epoch);
+      lua_setfield(L, -2, "epoch");
       break;
     default:
       lua_pushboolean(L, 1);
@@ -298,6 +312,23 @@ static int l_stats(lua_State *L) {
               "stats");
 }
 
+static int l_where(lua_State *L) {
+  l_client_t *lc = check_client(L);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  NAME_OR_RETURN(topic, 2, "topic name");
+  int ref = take_cb(L, 3);
+  return sent(L, lc,
+              hs_client_where(lc->c, topic, on_reply, pack(ref, WIRE_WHERE)),
+              ref, "where");
+}
+
+static int l_view(lua_State *L) {
+  l_client_t *lc = check_client(L);
+  int ref = take_cb(L, 2);
+  return sent(L, lc, hs_client_view(lc->c, on_reply, pack(ref, WIRE_VIEW)),
+              ref, "view");
+}
+
 static int l_pending(lua_State *L) {
   l_client_t *lc = check_client(L);
   lua_pushinteger(L, (lua_Integer)hs_client_pending(lc->c));
@@ -343,6 +374,8 @@ static const luaL_Reg client_methods[] = {
     {"pull", l_pull},
     {"stop_node", l_stop_node},
     {"stats", l_stats},
+    {"where", l_where},
+    {"view", l_view},
     {"pending", l_pending},
     {"is_closed", l_is_closed},
     {"close", l_close},

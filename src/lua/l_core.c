@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include "binding.h"
+#include "cube.h"
 #include "wire.h"
 
 /* Writing to a socket whose peer left raises SIGPIPE, which kills the
@@ -59,6 +60,49 @@ static int l_check_name(lua_State *L) {
   return 1;
 }
 
+/* core.placement(topic, {ids...} [, copies]) -> {ids in preference order}
+ * The same rule the nodes use (cube.h): home first, then the replicas. With
+ * copies, only that many; copies = 0 means "neighbours" (D + 1). */
+static int l_placement(lua_State *L) {
+  size_t tn;
+  const char *topic = luaL_checklstring(L, 1, &tn);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer copies = luaL_optinteger(L, 3, -1);
+  size_t n = lua_rawlen(L, 2);
+  luaL_argcheck(L, n <= (1u << 20), 2, "too many ids");
+  uint32_t *ids = lua_newuserdatauv(L, (n ? n : 1) * sizeof *ids, 0);
+  uint32_t max = 0;
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, 2, (lua_Integer)i + 1);
+    int ok;
+    lua_Integer id = lua_tointegerx(L, -1, &ok);
+    lua_pop(L, 1);
+    luaL_argcheck(L, ok && id >= 0 && id < (1 << CUBE_MAX_DIM), 2,
+                  "ids must be integers in 0..2^20-1");
+    ids[i] = (uint32_t)id;
+    if (ids[i] > max) max = ids[i];
+  }
+  unsigned dim = cube_dim(max);
+  cube_prefs(cube_hash(topic, tn), dim, ids, n);
+  size_t keep = n;
+  if (copies == 0) copies = dim + 1;
+  if (copies > 0 && (size_t)copies < keep) keep = (size_t)copies;
+  lua_createtable(L, (int)keep, 0);
+  for (size_t i = 0; i < keep; i++) {
+    lua_pushinteger(L, ids[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+/* core.cube_hash(s) -> the 64-bit placement hash, as an integer */
+static int l_cube_hash(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  lua_pushinteger(L, (lua_Integer)cube_hash(s, n));
+  return 1;
+}
+
 static void push_errors(lua_State *L) {
   lua_newtable(L);
 #define PUSH_ERR(name, num, msg) \
@@ -84,6 +128,10 @@ HS_LUA_API int luaopen_hypersub_core(lua_State *L) {
   lua_setfield(L, -2, "loop_running");
   lua_pushcfunction(L, l_check_name);
   lua_setfield(L, -2, "check_name");
+  lua_pushcfunction(L, l_placement);
+  lua_setfield(L, -2, "placement");
+  lua_pushcfunction(L, l_cube_hash);
+  lua_setfield(L, -2, "cube_hash");
   push_errors(L);
   lua_setfield(L, -2, "errors");
   lua_pushliteral(L, HS_VERSION);

@@ -96,7 +96,7 @@ static int l_node_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   hs_node_config_t cfg;
   hs_node_config_init(&cfg);
-  cfg.id = (uint32_t)binding_opt_int(L, 1, "id", 0, 0, UINT32_MAX);
+  cfg.id = (uint32_t)binding_opt_int(L, 1, "id", 0, 0, (1 << 20) - 1);
   cfg.host = binding_opt_str(L, 1, "host", cfg.host);
   cfg.port = (int)binding_opt_int(L, 1, "port", 0, 0, 65535);
   cfg.cluster = binding_opt_str(L, 1, "cluster", cfg.cluster);
@@ -121,6 +121,49 @@ static int l_node_new(lua_State *L) {
       (uint64_t)binding_opt_int(L, 1, "retain_bytes", 0, 0, LUA_MAXINTEGER);
   cfg.retain_ms =
       (uint64_t)binding_opt_int(L, 1, "retain_ms", 0, 0, LUA_MAXINTEGER);
+  /* replicas: a count, or "neighbours" (every cube neighbour, D + 1) */
+  lua_getfield(L, 1, "replicas");
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    if (strcmp(lua_tostring(L, -1), "neighbours"))
+      return luaL_error(L, "option 'replicas' must be a count or \"neighbours\"");
+    cfg.replicas = HS_REPLICAS_NEIGHBOURS;
+  } else if (!lua_isnil(L, -1)) {
+    cfg.replicas = (uint32_t)binding_opt_int(L, 1, "replicas", 3, 1, 255);
+  }
+  lua_pop(L, 1);
+  cfg.peer_timeout_ms = (uint32_t)binding_opt_int(
+      L, 1, "peer_timeout", cfg.peer_timeout_ms, 1, 3600 * 1000);
+  cfg.hop_limit = (uint32_t)binding_opt_int(L, 1, "hop_limit", 0, 0, 255);
+  /* peers: a list of {id = n, addr = "host:port"} */
+  hs_peer_t *peers = NULL;
+  lua_getfield(L, 1, "peers");
+  if (!lua_isnil(L, -1)) {
+    luaL_checktype(L, -1, LUA_TTABLE);
+    size_t n = lua_rawlen(L, -1);
+    if (n > (1u << 20)) return luaL_error(L, "option 'peers': too many");
+    peers = lua_newuserdatauv(L, (n ? n : 1) * sizeof *peers, 0);
+    lua_insert(L, -2); /* keep the block below the list on the stack */
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, -1, (lua_Integer)i + 1);
+      if (!lua_istable(L, -1))
+        return luaL_error(L, "option 'peers': entry %d is not {id=, addr=}",
+                          (int)i + 1);
+      lua_getfield(L, -1, "id");
+      lua_getfield(L, -2, "addr");
+      int ok;
+      lua_Integer id = lua_tointegerx(L, -2, &ok);
+      if (!ok || id < 0 || id >= (1 << 20) || !lua_isstring(L, -1))
+        return luaL_error(L, "option 'peers': entry %d needs an id in "
+                             "0..2^20-1 and an addr \"host:port\"",
+                          (int)i + 1);
+      peers[i].id = (uint32_t)id;
+      peers[i].addr = lua_tostring(L, -1); /* held by the list */
+      lua_pop(L, 3);
+    }
+    cfg.peers = peers;
+    cfg.n_peers = n;
+  }
+  /* the list (and below it the block) stay on the stack until the end */
   const char *level = binding_opt_str(L, 1, "log_level", "info");
   int lv = hs_log_level_parse(level);
   if (lv < 0)
@@ -139,6 +182,10 @@ static int l_node_new(lua_State *L) {
   n->L = binding_main(L);
   luaL_setmetatable(L, NODE_MT);
   int rc = hs_node_new(binding_loop(L), &cfg, &n->node);
+  if (rc == HS_EINVALID)
+    return binding_errorf(L, rc, "could not create the node: invalid "
+                          "configuration (peers need distinct ids other than "
+                          "this node's, and host:port addresses)");
   if (rc)
     return binding_errorf(L, rc, "could not create the node%s%s",
                           cfg.log_file ? ": cannot open log file " : "",

@@ -1,0 +1,172 @@
+/* cluster — this node's place in the cube: the membership view built from
+ * its configuration and merged at peer HELLOs, placement of keys on the
+ * members (cube.h's rule), and the WHERE and VIEW requests. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cube.h"
+#include "node.h"
+
+int cluster_init(hs_node_t *node, const hs_node_config_t *cfg) {
+  view_init(&node->view);
+  node->replicas = cfg->replicas;
+  char self[VIEW_ADDR_MAX + 1];
+  /* The port is known once listening; node_listen updates it. */
+  snprintf(self, sizeof self, strchr(node->host, ':') ? "[%s]:%d" : "%s:%d",
+           node->host, cfg->port);
+  int rc = view_upsert(&node->view, cfg->id, self, VIEW_ALIVE, 1);
+  for (size_t i = 0; rc >= 0 && i < cfg->n_peers; i++) {
+    const hs_peer_t *p = &cfg->peers[i];
+    if (p->id == cfg->id || view_find(&node->view, p->id)) return HS_EINVALID;
+    struct sockaddr_storage ss;
+    if (!p->addr || conn_parse_addr(p->addr, &ss)) return HS_EINVALID;
+    rc = view_upsert(&node->view, p->id, p->addr, VIEW_ALIVE, 1);
+  }
+  return rc < 0 ? rc : 0;
+}
+
+void cluster_listening(hs_node_t *node) {
+  /* Our own entry learns the bound port before any peer has seen it, so it
+   * is set in place rather than versioned. */
+  view_member_t *me = (view_member_t *)view_find(&node->view, node->cfg.id);
+  snprintf(me->addr, sizeof me->addr,
+           strchr(node->host, ':') ? "[%s]:%d" : "%s:%d", node->host,
+           node->port);
+}
+
+size_t cluster_copies(const hs_node_t *node, uint64_t h, uint32_t *out,
+                      size_t cap) {
+  size_t want = node->replicas;
+  if (want == HS_REPLICAS_NEIGHBOURS) want = view_dim(&node->view) + 1;
+  if (want > cap) want = cap;
+  return view_prefs(&node->view, h, out, want);
+}
+
+bool cluster_hello_peer(node_conn_t *nc, const wire_frame_t *f,
+                        wire_reader_t *r, uint32_t peer_id) {
+  hs_node_t *node = nc->node;
+  uint32_t replicas;
+  view_t theirs;
+  if (!wire_get_u32(r, "replicas", &replicas)) {
+    node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                     "malformed peer HELLO: field \"replicas\" is missing");
+    return false;
+  }
+  if (replicas != node->replicas) {
+    node_reply_error(nc, f->op, f->id, HS_EDENIED,
+                     "placement differs: node %u keeps %u copies per topic, "
+                     "node %u keeps %u",
+                     peer_id, replicas, node->cfg.id, node->replicas);
+    return false;
+  }
+  if (view_decode(r, &theirs) || !wire_reader_done(r)) {
+    node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                     "malformed peer HELLO: field \"%s\"",
+                     r->bad ? r->bad : "view");
+    return false;
+  }
+  for (size_t i = 0; i < theirs.n; i++) {
+    struct sockaddr_storage ss;
+    if (conn_parse_addr(theirs.members[i].addr, &ss) == 0) continue;
+    view_free(&theirs);
+    node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                     "peer HELLO: member %u has an address that is not "
+                     "host:port", theirs.members[i].id);
+    return false;
+  }
+  if (!view_find(&theirs, peer_id)) {
+    view_free(&theirs);
+    node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                     "peer HELLO: node %u is not in its own view", peer_id);
+    return false;
+  }
+  uint64_t before = node->view.epoch;
+  view_merge(&node->view, &theirs);
+  view_free(&theirs);
+  if (node->view.epoch != before)
+    LOG(&node->log, HS_LOG_INFO, "cluster", "view_changed",
+        LF_UINT("epoch", node->view.epoch), LF_UINT("members", node->view.n),
+        LF_UINT("from", peer_id));
+  return true;
+}
+
+void cluster_put_view(hs_node_t *node, wire_writer_t *w) {
+  if (w->err) return;
+  if (view_encode(&node->view, w->b)) w->err = HS_ENOMEM;
+}
+
+void cluster_op_where(node_conn_t *nc, const wire_frame_t *f,
+                      wire_reader_t *r) {
+  const char *topic;
+  size_t tn;
+  if (!wire_get_str8(r, "topic", &topic, &tn) || !wire_reader_done(r)) {
+    node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                     "malformed where request: field \"%s\"", r->bad);
+    return;
+  }
+  if (wire_name_check(topic, tn)) {
+    node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                     "topic name must be 1-255 bytes of printable ASCII "
+                     "without space, '\"' or '\\' (got %zu bytes)",
+                     tn);
+    return;
+  }
+  uint32_t ids[255];
+  size_t n = cluster_copies(nc->node, cube_hash(topic, tn), ids, 255);
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_put_u64(&w, nc->node->view.epoch);
+  wire_put_u8(&w, (uint8_t)n);
+  for (size_t i = 0; i < n; i++) wire_put_u32(&w, ids[i]);
+  wire_end(&w);
+}
+
+static const char *state_name(view_state_t s) {
+  switch (s) {
+    case VIEW_ALIVE:
+      return "alive";
+    case VIEW_SUSPECT:
+      return "suspect";
+    case VIEW_DEAD:
+      return "dead";
+    default:
+      return "left";
+  }
+}
+
+void cluster_op_view(node_conn_t *nc, const wire_frame_t *f,
+                     wire_reader_t *r) {
+  hs_node_t *node = nc->node;
+  if (!wire_reader_done(r)) {
+    node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                     "malformed view request: bytes after the last field");
+    return;
+  }
+  buf_t *json = &node->scratch;
+  buf_clear(json);
+  char tmp[256];
+  int n = snprintf(tmp, sizeof tmp,
+                   "{\"self\":%" PRIu32 ",\"epoch\":%" PRIu64
+                   ",\"dim\":%u,\"replicas\":%u,\"members\":[",
+                   node->cfg.id, node->view.epoch, view_dim(&node->view),
+                   node->replicas == HS_REPLICAS_NEIGHBOURS
+                       ? view_dim(&node->view) + 1
+                       : node->replicas);
+  buf_append(json, tmp, (size_t)n);
+  for (size_t i = 0; i < node->view.n; i++) {
+    const view_member_t *m = &node->view.members[i];
+    /* Addresses were checked as host:port when they entered the view. */
+    n = snprintf(tmp, sizeof tmp,
+                 "%s{\"id\":%" PRIu32 ",\"addr\":\"%s\",\"state\":\"%s\","
+                 "\"version\":%" PRIu64 "}",
+                 i ? "," : "", m->id, m->addr, state_name(m->state),
+                 m->version);
+    buf_append(json, tmp, (size_t)n);
+  }
+  buf_append(json, "]}", 2);
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_put_bytes32(&w, json->data, json->len);
+  wire_end(&w);
+}
