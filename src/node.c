@@ -294,6 +294,10 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("max_payload", node->cfg.max_payload),
       LF_UINT("members", node->view.n), LF_UINT("dim", view_dim(&node->view)),
       LF_UINT("epoch", node->view.epoch), LF_STR("version", HS_VERSION));
+  if (node->view.n > 1)
+    LOG(&node->log, HS_LOG_WARN, "cluster", "replication_not_yet",
+        LF_STR("detail", "requests reach their home; copies on the "
+                         "replicas that WHERE names are not made yet"));
   set_state(node, HS_NODE_RUNNING);
   return 0;
 }
