@@ -265,6 +265,9 @@ int hs_client_where(hs_client_t *c, const char *topic, hs_reply_cb cb,
                     void *ud);
 /* The membership view as a JSON object (reply.text). */
 int hs_client_view(hs_client_t *c, hs_reply_cb cb, void *ud);
+/* The topics the connected node itself holds, as home or replica, with
+ * offsets and a digest of their records (reply.text, JSON). */
+int hs_client_local(hs_client_t *c, hs_reply_cb cb, void *ud);
 
 /* A pointer of the caller's, kept with the client. */
 void hs_client_set_data(hs_client_t *c, void *data);

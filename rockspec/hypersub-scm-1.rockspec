@@ -58,6 +58,7 @@ build = {
         "src/map.c",
         "src/node.c",
         "src/ops.c",
+        "src/repl.c",
         "src/route.c",
         "src/stats.c",
         "src/store.c",

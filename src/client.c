@@ -259,6 +259,7 @@ static int decode_reply(hs_client_t *c, const wire_frame_t *f, hs_reply_t *out) 
     }
     case WIRE_STATS:
     case WIRE_VIEW:
+    case WIRE_LOCAL:
       if (!wire_get_bytes32(&r, "json", &out->text, &out->text_len))
         return HS_EPROTOCOL;
       break;
@@ -711,6 +712,14 @@ HS_API int hs_client_view(hs_client_t *c, hs_reply_cb cb, void *ud) {
   wire_writer_t w;
   if ((rc = begin_request(c, &w, WIRE_VIEW, &id))) return rc;
   return end_request(c, &w, WIRE_VIEW, id, 0, cb, ud);
+}
+
+HS_API int hs_client_local(hs_client_t *c, hs_reply_cb cb, void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = begin_request(c, &w, WIRE_LOCAL, &id))) return rc;
+  return end_request(c, &w, WIRE_LOCAL, id, 0, cb, ud);
 }
 
 /* ---- closing ----------------------------------------------------------- */

@@ -294,10 +294,6 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("max_payload", node->cfg.max_payload),
       LF_UINT("members", node->view.n), LF_UINT("dim", view_dim(&node->view)),
       LF_UINT("epoch", node->view.epoch), LF_STR("version", HS_VERSION));
-  if (node->view.n > 1)
-    LOG(&node->log, HS_LOG_WARN, "cluster", "replication_not_yet",
-        LF_STR("detail", "requests reach their home; copies on the "
-                         "replicas that WHERE names are not made yet"));
   set_state(node, HS_NODE_RUNNING);
   return 0;
 }
@@ -404,6 +400,7 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
 /* Every handle the node owns ends here; the last one frees the node. */
 static void node_release(hs_node_t *node) {
   if (--node->open_handles > 0 || !node->freeing) return;
+  repl_free_all(node);
   store_free(&node->store);
   view_free(&node->view);
   route_free_relays(node);

@@ -28,7 +28,14 @@ struct relay {
   uint8_t hops;
   char *frame;              /* a lookup's saved request, else NULL */
   size_t frame_len;
+  uint64_t offset;          /* a publish waiting for its replicas */
+  relay_t *queue_next;      /* the topic's queue of such publishes */
 };
+
+/* Most replicas a topic can have besides its home. */
+#define HS_REPL_MAX 31
+enum { REPL_PUBLISHER = 1, REPL_SUBSCRIBER, REPL_TOPIC, REPL_DELETE,
+       REPL_APPEND, REPL_CURSOR };
 
 enum { ROUTE_PUBLISHER = 1, ROUTE_SUBSCRIBER = 2 };
 
@@ -120,6 +127,30 @@ uint64_t route_identity_hash(uint8_t kind, const char *id, size_t n);
 uint32_t route_identity_home(const hs_node_t *node, uint8_t kind,
                              const char *id, size_t n);
 void route_orphan_relays(node_conn_t *nc);
+relay_t *route_relay_take(hs_node_t *node);
+void route_relay_attach(relay_t *r, node_conn_t *nc);
+void route_relay_give(hs_node_t *node, relay_t *r);
+
+/* repl.c: the home sends each change to the replicas. */
+void repl_identity(hs_node_t *node, uint8_t kind, const char *id, size_t n);
+int repl_topic_created(hs_node_t *node, store_topic_t *t);
+void repl_topic_deleted(hs_node_t *node, store_topic_t *t);
+void repl_topic_free(store_topic_t *t);
+/* True when the append went to replicas (so "all" has something to wait
+ * for). */
+bool repl_append(hs_node_t *node, store_topic_t *t, uint64_t offset,
+                 uint64_t time_ms, const char *pid, size_t pn,
+                 const char *data, size_t dn);
+/* Parks a publish until every replica holds `offset`. */
+void repl_wait(hs_node_t *node, store_topic_t *t, node_conn_t *nc,
+               uint32_t id, uint64_t offset);
+void repl_cursor(hs_node_t *node, store_topic_t *t, const char *sid,
+                 size_t sn, uint64_t next);
+/* Drops every topic's replication state (the node is going away). */
+void repl_free_all(hs_node_t *node);
+void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,
+                       wire_reader_t *r);
+void repl_op_local(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
 void route_free_relays(hs_node_t *node);
 /* ops.c: a message was appended to `t`: serve the long polls parked on it. */
 void ops_wake_waiters(hs_node_t *node, store_topic_t *t);

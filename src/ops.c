@@ -161,6 +161,7 @@ static void op_create_identity(node_conn_t *nc, const wire_frame_t *f,
   LOG(&nc->node->log, HS_LOG_INFO, "store",
       pub ? "publisher_created" : "subscriber_created",
       LF_STRN(what, id, n));
+  repl_identity(nc->node, pub ? ROUTE_PUBLISHER : ROUTE_SUBSCRIBER, id, n);
   reply_ok(nc, f);
 }
 
@@ -175,11 +176,15 @@ static void op_create_topic(node_conn_t *nc, const wire_frame_t *f,
       !name_ok(nc, f, "topic name", topic, tn) ||
       !publisher_ok(nc, f, pid, pn))
     return;
-  int rc = store_topic_create(&nc->node->store, topic, tn, pid, pn, NULL);
+  store_topic_t *t;
+  int rc = store_topic_create(&nc->node->store, topic, tn, pid, pn, &t);
   if (rc == HS_EEXISTS)
     return node_reply_error(nc, f->op, f->id, HS_EEXISTS,
                             "topic \"%.*s\" already exists", (int)tn, topic);
-  if (rc) return out_of_memory(nc, f);
+  if (rc || (rc = repl_topic_created(nc->node, t))) {
+    if (!rc) store_topic_delete(&nc->node->store, t);
+    return out_of_memory(nc, f);
+  }
   LOG(&nc->node->log, HS_LOG_INFO, "store", "topic_created",
       LF_STRN("topic", topic, tn), LF_STRN("publisher", pid, pn));
   reply_ok(nc, f);
@@ -205,6 +210,7 @@ static void op_delete_topic(node_conn_t *nc, const wire_frame_t *f,
                             t->name, t->owner, (int)pn, pid);
   uint64_t messages = t->next - t->first;
   ops_drop_topic_waiters(node, t);
+  repl_topic_deleted(node, t);
   store_topic_delete(&node->store, t);
   LOG(&node->log, HS_LOG_INFO, "store", "topic_deleted",
       LF_STRN("topic", topic, tn), LF_STRN("publisher", pid, pn),
@@ -239,10 +245,16 @@ static void op_publish(node_conn_t *nc, const wire_frame_t *f,
     return;
   store_topic_t *t = find_topic(nc, f, topic, tn);
   if (!t) return;
-  uint64_t offset;
-  if (store_append(&node->store, t, log_now_ms(), pid, pn, data, dn, &offset))
+  uint64_t offset, now = log_now_ms();
+  if (store_append(&node->store, t, now, pid, pn, data, dn, &offset))
     return out_of_memory(nc, f);
   node->stats.messages_published++;
+  if (repl_append(node, t, offset, now, pid, pn, data, dn) &&
+      ack == HS_ACK_ALL) {
+    repl_wait(node, t, nc, f->id, offset); /* answered when all hold it */
+    if (t->waiters) ops_wake_waiters(node, t);
+    return;
+  }
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
   wire_put_u64(&w, offset);
@@ -282,6 +294,7 @@ static void op_subscribe(node_conn_t *nc, const wire_frame_t *f,
                                            : offset;
   bool again = store_cursor(t, sid, sn) != NULL;
   if (store_subscribe(t, sid, sn, next)) return out_of_memory(nc, f);
+  repl_cursor(nc->node, t, sid, sn, store_cursor(t, sid, sn)->next);
   LOG(&nc->node->log, HS_LOG_INFO, "store",
       again ? "resubscribed" : "subscribed", LF_STRN("subscriber", sid, sn),
       LF_STRN("topic", topic, tn),
@@ -292,7 +305,8 @@ static void op_subscribe(node_conn_t *nc, const wire_frame_t *f,
 /* Writes a PULL reply with the messages after the cursor (at most `max`,
  * and no more than fits a frame) and moves the cursor past them. */
 static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
-                           store_cursor_t *cur, uint32_t max) {
+                           const char *sid, size_t sn, store_cursor_t *cur,
+                           uint32_t max) {
   hs_node_t *node = nc->node;
   buf_t *out = &nc->conn.out;
   wire_writer_t w;
@@ -318,6 +332,7 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
   if (w.err == 0) memcpy(out->data + count_at, &n, 4);
   wire_end(&w);
   node->stats.messages_pulled += n;
+  if (n) repl_cursor(node, t, sid, sn, cur->next);
 }
 
 static void waiter_closed(uv_handle_t *h) { free(h->data); }
@@ -346,7 +361,7 @@ static void on_wait_timeout(uv_timer_t *timer) {
   store_cursor_t *cur = store_cursor(w->topic, w->sid, w->sid_len);
   w->node->stats.pull_wait_timeouts++;
   if (cur)
-    reply_messages(nc, w->req_id, w->topic, cur, w->max);
+    reply_messages(nc, w->req_id, w->topic, w->sid, w->sid_len, cur, w->max);
   else
     node_reply_error(nc, WIRE_PULL, w->req_id, HS_ENOT_SUBSCRIBED,
                      "subscriber \"%s\" is not subscribed to topic \"%s\"",
@@ -389,7 +404,7 @@ void ops_wake_waiters(hs_node_t *node, store_topic_t *t) {
     /* Another pull of the same subscriber may have taken the news. */
     if (!cur || cur->next >= t->next) continue;
     node_conn_t *nc = w->nc;
-    reply_messages(nc, w->req_id, t, cur, w->max);
+    reply_messages(nc, w->req_id, t, w->sid, w->sid_len, cur, w->max);
     ops_waiter_free(w);
     node->stats.frames_out++;
     node_send(nc);
@@ -435,7 +450,7 @@ static void op_pull(node_conn_t *nc, const wire_frame_t *f,
                             (int)sn, sid, (int)tn, topic);
   if (max == 0 || max > node->cfg.max_pull) max = node->cfg.max_pull;
   if (cur->next < t->next || wait_ms == 0)
-    reply_messages(nc, f->id, t, cur, max);
+    reply_messages(nc, f->id, t, sid, sn, cur, max);
   else
     park(nc, f, t, sid, sn, max, wait_ms);
 }
@@ -509,6 +524,8 @@ static const op_fn handlers[WIRE_OP_MAX] = {
     [WIRE_WHERE] = cluster_op_where,
     [WIRE_VIEW] = cluster_op_view,
     [WIRE_LOOKUP] = op_lookup,
+    [WIRE_REPLICATE] = repl_op_replicate,
+    [WIRE_LOCAL] = repl_op_local,
 };
 
 static uint32_t home_of(const hs_node_t *node, uint64_t h) {

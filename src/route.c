@@ -43,6 +43,7 @@ hs_client_t *route_link(hs_node_t *node, uint32_t peer) {
   int rc = client_new_peer(node->loop, &cfg, &link);
   buf_free(&hello);
   if (rc) return NULL;
+  hs_client_set_data(link, node);
   if (map_put(&node->links, id_key(&peer), 4, link)) {
     hs_client_free(link);
     return NULL;
@@ -56,14 +57,16 @@ void route_close_links(hs_node_t *node) {
   const char *k;
   size_t kn;
   void *v;
-  for (size_t i = 0; map_next(&node->links, &i, &k, &kn, &v);)
+  for (size_t i = 0; map_next(&node->links, &i, &k, &kn, &v);) {
+    hs_client_set_data(v, NULL); /* replies failing now find no node */
     hs_client_free(v);
+  }
   map_free(&node->links);
 }
 
 /* ---- relays ------------------------------------------------------------ */
 
-static relay_t *relay_take(hs_node_t *node) {
+relay_t *route_relay_take(hs_node_t *node) {
   relay_t *r = node->spare_relays;
   if (r)
     node->spare_relays = r->next;
@@ -73,7 +76,7 @@ static relay_t *relay_take(hs_node_t *node) {
   return r;
 }
 
-static void relay_attach(relay_t *r, node_conn_t *nc) {
+void route_relay_attach(relay_t *r, node_conn_t *nc) {
   r->nc = nc;
   r->prev = NULL;
   r->next = nc->relays;
@@ -92,7 +95,7 @@ static void relay_detach(relay_t *r) {
   r->nc = NULL;
 }
 
-static void relay_give(hs_node_t *node, relay_t *r) {
+void route_relay_give(hs_node_t *node, relay_t *r) {
   relay_detach(r);
   free(r->frame);
   r->frame = NULL;
@@ -118,10 +121,14 @@ static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   relay_t *r = ud;
   hs_node_t *node = r->node;
   (void)link;
+  if (!hs_client_data(link)) { /* the node is closing: just recycle */
+    route_relay_give(node, r);
+    return;
+  }
   node_conn_t *nc = r->nc;
   if (r->frame) { /* a lookup: learn, then run the saved request again */
     route_lookup_done(node, r, reply);
-    relay_give(node, r);
+    route_relay_give(node, r);
     return;
   }
   if (nc) {
@@ -136,7 +143,7 @@ static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     }
     node_send(nc);
   }
-  relay_give(node, r);
+  route_relay_give(node, r);
 }
 
 /* How much longer than the peer timeout a request may take: a pull's wait. */
@@ -204,7 +211,7 @@ static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
 void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
                    uint32_t target) {
   hs_node_t *node = nc->node;
-  relay_t *r = relay_take(node);
+  relay_t *r = route_relay_take(node);
   if (!r) {
     node_reply_error(nc, f->op, f->id, HS_ENOMEM, "the node is out of memory");
     return;
@@ -217,11 +224,11 @@ void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
                    nc->role == WIRE_ROLE_PEER ? nc->peer_id : UINT32_MAX, msg,
                    sizeof msg);
   if (rc) {
-    relay_give(node, r);
+    route_relay_give(node, r);
     node_reply_error(nc, f->op, f->id, rc, "%s", msg);
     return;
   }
-  relay_attach(r, nc);
+  route_relay_attach(r, nc);
 }
 
 /* ---- identity lookups --------------------------------------------------- */
@@ -229,7 +236,7 @@ void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
 int route_lookup(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
                  const char *id, size_t n) {
   hs_node_t *node = nc->node;
-  relay_t *r = relay_take(node);
+  relay_t *r = route_relay_take(node);
   if (!r) return HS_ENOMEM;
   r->node = node;
   r->id = f->id;
@@ -239,7 +246,7 @@ int route_lookup(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
   r->frame_len = f->body_len;
   r->frame = malloc(r->frame_len ? r->frame_len : 1);
   if (!r->frame) {
-    relay_give(node, r);
+    route_relay_give(node, r);
     return HS_ENOMEM;
   }
   memcpy(r->frame, f->body, f->body_len);
@@ -256,10 +263,10 @@ int route_lookup(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
   int rc = send_on(node, r, &lookup, 0, route_identity_home(node, kind, id, n),
                    UINT32_MAX, msg, sizeof msg);
   if (rc) {
-    relay_give(node, r);
+    route_relay_give(node, r);
     return rc;
   }
-  relay_attach(r, nc);
+  route_relay_attach(r, nc);
   return 0;
 }
 

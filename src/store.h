@@ -56,6 +56,7 @@ struct store_topic {
   store_chunk_t *head, *tail;
   map_t cursors;  /* subscriber id -> store_cursor_t* */
   void *waiters;  /* the node's long-poll waiters; the store never reads it */
+  void *repl;     /* the node's replication state; the store never reads it */
 };
 
 typedef struct store_cursor {

@@ -30,6 +30,15 @@
  *   LOOKUP            u8 kind (1 publisher, 2 subscriber), str8 id
  *     reply           u8 exists (0 or 1), from the identity's home
  *
+ *   REPLICATE         (peers) u8 kind, str8 name, then by kind:
+ *                     publisher / subscriber / delete: nothing;
+ *                     topic: str8 owner; cursor: str8 subscriber, u64 next;
+ *                     append: u64 offset, u64 time, str8 publisher,
+ *                     bytes32 data
+ *     reply           u64 the replica's next offset, str8 name
+ *   LOCAL             empty                               reply: bytes32 json
+ *                     (the topics this node holds, with a digest each)
+ *
  * A request with the ROUTED flag (between peers only) carries u8 hops
  * before its body: how many nodes forwarded it so far.
  *

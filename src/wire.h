@@ -40,7 +40,9 @@
   X(STATS, 10, "stats")            \
   X(WHERE, 11, "where")            \
   X(VIEW, 12, "view")              \
-  X(LOOKUP, 13, "lookup")
+  X(LOOKUP, 13, "lookup")          \
+  X(REPLICATE, 14, "replicate")    \
+  X(LOCAL, 15, "local")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,

@@ -343,6 +343,20 @@ function Client:view(cb)
   return decode_stats(json)
 end
 
+--- c:local_topics([cb]) -> what the connected node itself holds:
+-- {topics = {{name=, first=, next=, bytes=, cursors=, digest=}, ...}}
+-- (home or replica; equal digests mean byte-identical logs)
+function Client:local_topics(cb)
+  local function decode(json, msg, code)
+    if json then return decode_stats(json) end
+    return nil, msg, code
+  end
+  if cb then
+    return call(self, function(...) cb(decode(...)) end, "local_topics")
+  end
+  return decode(call(self, nil, "local_topics"))
+end
+
 --- Requests sent and not yet answered.
 function Client:pending()
   return self._c and self._c:pending() or 0

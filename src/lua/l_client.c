@@ -80,6 +80,7 @@ static int push_result(lua_State *L, int op, const hs_reply_t *r) {
       break;
     case WIRE_STATS:
     case WIRE_VIEW:
+    case WIRE_LOCAL:
       lua_pushlstring(L, r->text, r->text_len);
       break;
     case WIRE_WHERE:
@@ -329,6 +330,13 @@ static int l_view(lua_State *L) {
               ref, "view");
 }
 
+static int l_local(lua_State *L) {
+  l_client_t *lc = check_client(L);
+  int ref = take_cb(L, 2);
+  return sent(L, lc, hs_client_local(lc->c, on_reply, pack(ref, WIRE_LOCAL)),
+              ref, "local");
+}
+
 static int l_pending(lua_State *L) {
   l_client_t *lc = check_client(L);
   lua_pushinteger(L, (lua_Integer)hs_client_pending(lc->c));
@@ -376,6 +384,7 @@ static const luaL_Reg client_methods[] = {
     {"stats", l_stats},
     {"where", l_where},
     {"view", l_view},
+    {"local_topics", l_local},
     {"pending", l_pending},
     {"is_closed", l_is_closed},
     {"close", l_close},
