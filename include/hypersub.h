@@ -169,6 +169,17 @@ int hs_node_stop(hs_node_t *node, uint32_t restart_after_ms);
 typedef uint32_t (*hs_next_hop_cb)(hs_node_t *node, uint32_t target, void *ud);
 void hs_node_set_next_hop(hs_node_t *node, hs_next_hop_cb cb, void *ud);
 
+/* The membership view, for policies and tools. */
+typedef struct hs_member {
+  uint32_t id;
+  const char *addr;  /* valid until the view changes */
+  const char *state; /* "alive", "suspect", "dead" or "left" */
+} hs_member_t;
+/* Fills up to cap members (ascending ids); returns how many there are. */
+size_t hs_node_members(const hs_node_t *node, hs_member_t *out, size_t cap);
+uint64_t hs_node_epoch(const hs_node_t *node);
+unsigned hs_node_dim(const hs_node_t *node);
+
 /* Receives log events as structures (in addition to the log line). */
 void hs_node_set_log_hook(hs_node_t *node, hs_log_hook_cb cb, void *ud,
                           hs_log_level_t level);

@@ -8,6 +8,8 @@
 #include "cube.h"
 #include "node.h"
 
+#define HS_API __attribute__((visibility("default")))
+
 int cluster_init(hs_node_t *node, const hs_node_config_t *cfg) {
   view_init(&node->view);
   node->replicas = cfg->replicas;
@@ -133,6 +135,25 @@ static const char *state_name(view_state_t s) {
     default:
       return "left";
   }
+}
+
+static const char *state_name(view_state_t s);
+
+HS_API size_t hs_node_members(const hs_node_t *node, hs_member_t *out,
+                              size_t cap) {
+  for (size_t i = 0; i < node->view.n && i < cap; i++) {
+    const view_member_t *m = &node->view.members[i];
+    out[i] = (hs_member_t){m->id, m->addr, state_name(m->state)};
+  }
+  return node->view.n;
+}
+
+HS_API uint64_t hs_node_epoch(const hs_node_t *node) {
+  return node->view.epoch;
+}
+
+HS_API unsigned hs_node_dim(const hs_node_t *node) {
+  return view_dim(&node->view);
 }
 
 void cluster_op_view(node_conn_t *nc, const wire_frame_t *f,

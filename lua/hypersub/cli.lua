@@ -25,6 +25,9 @@ usage: hypersub node [FLAGS]
   --peer ID=HOST:PORT    another member of the cluster; repeat for each
   --replicas R           copies of each topic, home included (default 3),
                          or "neighbours": the home and every cube neighbour
+  --policy FILE          a Lua file returning this node's routing policy:
+                         a table with next_hop(self, target, view) giving
+                         the neighbour to forward to (nil: the default)
   --max-payload BYTES    largest message (default 1048576)
   --max-output BYTES     buffered output per connection before a slow
                          reader is dropped (default 67108864)
@@ -53,6 +56,7 @@ local INTEGER = {
 local KNOWN = {
   listen = true, config = true, cluster = true, log_level = true,
   log_format = true, log_file = true, peer = true, replicas = true,
+  policy = true,
 }
 for k in pairs(INTEGER) do KNOWN[k] = true end
 
@@ -135,6 +139,11 @@ function M.node(args)
       if opts[k] == nil then opts[k] = v end
     end
     opts.config = nil
+  end
+  if type(opts.policy) == "string" then
+    local policy, perr = load_config(opts.policy)
+    if not policy then return fail(perr) end
+    opts.policy = policy
   end
   opts.listen = opts.listen or "127.0.0.1:7000"
   local watch_stdin = opts.watch_stdin

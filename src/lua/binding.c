@@ -45,13 +45,14 @@ static int traceback(lua_State *L) {
   return 1;
 }
 
-void binding_call_hook(lua_State *L, int nargs, const char *what) {
+int binding_pcall_hook(lua_State *L, int nargs, int nresults,
+                       const char *what) {
   static time_t window;
   static int printed;
   int base = lua_gettop(L) - nargs;
   lua_pushcfunction(L, traceback);
   lua_insert(L, base);
-  if (lua_pcall(L, nargs, 0, base) != LUA_OK) {
+  if (lua_pcall(L, nargs, nresults, base) != LUA_OK) {
     time_t now = time(NULL);
     if (now != window) {
       window = now;
@@ -61,8 +62,15 @@ void binding_call_hook(lua_State *L, int nargs, const char *what) {
       fprintf(stderr, "hypersub: error in %s (ignored): %s\n", what,
               lua_tostring(L, -1));
     lua_pop(L, 1);
+    lua_remove(L, base);
+    return -1;
   }
   lua_remove(L, base);
+  return 0;
+}
+
+void binding_call_hook(lua_State *L, int nargs, const char *what) {
+  binding_pcall_hook(L, nargs, 0, what);
 }
 
 lua_Integer binding_opt_int(lua_State *L, int idx, const char *key,

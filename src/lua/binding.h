@@ -28,6 +28,11 @@ void binding_call(lua_State *L, int nargs);
  * and otherwise ignored, so a failing hook never stops a node. */
 void binding_call_hook(lua_State *L, int nargs, const char *what);
 
+/* Like binding_call_hook with nresults results; returns 0 when the call
+ * succeeded (results on the stack), else -1 (reported, nothing pushed). */
+int binding_pcall_hook(lua_State *L, int nargs, int nresults,
+                       const char *what);
+
 /* Reads an optional integer field of the table at `idx` within [lo, hi]. */
 lua_Integer binding_opt_int(lua_State *L, int idx, const char *key,
                             lua_Integer def, lua_Integer lo, lua_Integer hi);

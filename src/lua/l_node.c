@@ -17,6 +17,9 @@ typedef struct l_node {
   int self_ref;
   int log_ref;
   int state_ref;
+  int policy_ref;  /* the policy module (a table) */
+  int cache_ref;   /* target -> next hop, for policy_epoch */
+  uint64_t policy_epoch;
 } l_node_t;
 
 static l_node_t *check_node(lua_State *L) {
@@ -68,6 +71,81 @@ static void on_log(const hs_log_event_t *ev, void *ud) {
   lua_pushstring(L, ev->event);
   lua_setfield(L, -2, "event");
   binding_call_hook(L, 1, "log hook");
+}
+
+/* ---- routing policy ---------------------------------------------------- */
+
+/* view argument of policy.next_hop: {epoch=, dim=, self=, members =
+ * {{id=, addr=, state=}, ...}, alive = {[id] = true}} */
+static void push_view(lua_State *L, hs_node_t *node) {
+  size_t n = hs_node_members(node, NULL, 0);
+  hs_member_t *ms = lua_newuserdatauv(L, (n ? n : 1) * sizeof *ms, 0);
+  hs_node_members(node, ms, n);
+  lua_createtable(L, 0, 5);
+  lua_pushinteger(L, (lua_Integer)hs_node_epoch(node));
+  lua_setfield(L, -2, "epoch");
+  lua_pushinteger(L, hs_node_dim(node));
+  lua_setfield(L, -2, "dim");
+  lua_pushinteger(L, hs_node_id(node));
+  lua_setfield(L, -2, "self");
+  lua_createtable(L, (int)n, 0);
+  lua_createtable(L, 0, (int)n);
+  for (size_t i = 0; i < n; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, ms[i].id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, ms[i].addr);
+    lua_setfield(L, -2, "addr");
+    lua_pushstring(L, ms[i].state);
+    lua_setfield(L, -2, "state");
+    lua_rawseti(L, -3, (lua_Integer)i + 1);
+    if (!strcmp(ms[i].state, "alive") || !strcmp(ms[i].state, "suspect")) {
+      lua_pushboolean(L, 1);
+      lua_rawseti(L, -2, ms[i].id);
+    }
+  }
+  lua_setfield(L, -3, "alive");
+  lua_setfield(L, -2, "members");
+  lua_remove(L, -2); /* the members block */
+}
+
+/* Asks the policy once per target and view epoch; the answer is cached in
+ * a Lua table, so the hot path reads a table slot, not a function call. */
+static uint32_t on_next_hop(hs_node_t *node, uint32_t target, void *ud) {
+  l_node_t *n = ud;
+  lua_State *L = n->L;
+  uint64_t epoch = hs_node_epoch(node);
+  if (n->cache_ref == LUA_NOREF || n->policy_epoch != epoch) {
+    luaL_unref(L, LUA_REGISTRYINDEX, n->cache_ref);
+    lua_newtable(L);
+    n->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    n->policy_epoch = epoch;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, n->cache_ref);
+  if (lua_rawgeti(L, -1, target) == LUA_TNUMBER) {
+    uint32_t next = (uint32_t)lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    return next;
+  }
+  lua_pop(L, 1);
+  int top = lua_gettop(L);
+  uint32_t next = UINT32_MAX; /* the C default */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, n->policy_ref);
+  lua_getfield(L, -1, "next_hop");
+  lua_insert(L, -2); /* next_hop(self = the policy module, target, view) */
+  lua_pushinteger(L, target);
+  push_view(L, node);
+  if (binding_pcall_hook(L, 3, 1, "routing policy next_hop") == 0) {
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (ok && v >= 0 && v <= UINT32_MAX) next = (uint32_t)v;
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+  lua_pushinteger(L, next);
+  lua_rawseti(L, -2, target);
+  lua_pop(L, 1);
+  return next;
 }
 
 static const char *state_name(hs_node_state_t s) {
@@ -179,6 +257,7 @@ static int l_node_new(lua_State *L) {
   l_node_t *n = lua_newuserdatauv(L, sizeof *n, 0);
   memset(n, 0, sizeof *n);
   n->self_ref = n->log_ref = n->state_ref = LUA_NOREF;
+  n->policy_ref = n->cache_ref = LUA_NOREF;
   n->L = binding_main(L);
   luaL_setmetatable(L, NODE_MT);
   int rc = hs_node_new(binding_loop(L), &cfg, &n->node);
@@ -191,6 +270,21 @@ static int l_node_new(lua_State *L) {
                           cfg.log_file ? ": cannot open log file " : "",
                           cfg.log_file ? cfg.log_file : "");
   hs_node_on_state(n->node, on_state, n);
+  lua_getfield(L, 1, "policy");
+  if (!lua_isnil(L, -1)) {
+    if (!lua_istable(L, -1) ||
+        lua_getfield(L, -1, "next_hop") != LUA_TFUNCTION) {
+      hs_node_free(n->node);
+      n->node = NULL;
+      return luaL_error(L, "option 'policy' must be a table with a "
+                           "next_hop(self, target, view) function");
+    }
+    lua_pop(L, 1);
+    n->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    hs_node_set_next_hop(n->node, on_next_hop, n);
+  } else {
+    lua_pop(L, 1);
+  }
   if (lua_isfunction(L, 2)) { /* a log hook before the first event */
     lua_pushvalue(L, 2);
     n->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -289,6 +383,8 @@ static int l_node_close(lua_State *L) {
   n->node = NULL;
   unref(L, &n->log_ref);
   unref(L, &n->state_ref);
+  unref(L, &n->policy_ref);
+  unref(L, &n->cache_ref);
   unref(L, &n->self_ref);
   return 0;
 }
