@@ -276,6 +276,10 @@ int hs_client_where(hs_client_t *c, const char *topic, hs_reply_cb cb,
                     void *ud);
 /* The membership view as a JSON object (reply.text). */
 int hs_client_view(hs_client_t *c, hs_reply_cb cb, void *ud);
+/* Every topic of the cluster whose name starts with prefix ("" for all):
+ * reply.text holds the names, one per line, sorted. */
+int hs_client_list_topics(hs_client_t *c, const char *prefix, hs_reply_cb cb,
+                          void *ud);
 /* The topics the connected node itself holds, as home or replica, with
  * offsets and a digest of their records (reply.text, JSON). */
 int hs_client_local(hs_client_t *c, hs_reply_cb cb, void *ud);

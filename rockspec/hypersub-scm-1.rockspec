@@ -54,6 +54,7 @@ build = {
         "src/conn.c",
         "src/cube.c",
         "src/errors.c",
+        "src/list.c",
         "src/log.c",
         "src/map.c",
         "src/node.c",

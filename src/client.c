@@ -260,6 +260,7 @@ static int decode_reply(hs_client_t *c, const wire_frame_t *f, hs_reply_t *out) 
     case WIRE_STATS:
     case WIRE_VIEW:
     case WIRE_LOCAL:
+    case WIRE_LIST_TOPICS:
       if (!wire_get_bytes32(&r, "json", &out->text, &out->text_len))
         return HS_EPROTOCOL;
       break;
@@ -712,6 +713,18 @@ HS_API int hs_client_view(hs_client_t *c, hs_reply_cb cb, void *ud) {
   wire_writer_t w;
   if ((rc = begin_request(c, &w, WIRE_VIEW, &id))) return rc;
   return end_request(c, &w, WIRE_VIEW, id, 0, cb, ud);
+}
+
+HS_API int hs_client_list_topics(hs_client_t *c, const char *prefix,
+                                hs_reply_cb cb, void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  size_t pn = prefix ? strlen(prefix) : 0;
+  if (pn && (rc = check_name(prefix))) return rc;
+  if ((rc = begin_request(c, &w, WIRE_LIST_TOPICS, &id))) return rc;
+  wire_put_str8(&w, prefix ? prefix : "", pn);
+  return end_request(c, &w, WIRE_LIST_TOPICS, id, 0, cb, ud);
 }
 
 HS_API int hs_client_local(hs_client_t *c, hs_reply_cb cb, void *ud) {

@@ -391,8 +391,10 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
     s.bytes_out += nc->conn.bytes_out;
   }
   buf_clear(&node->scratch);
-  if (stats_json(&s, &g, &node->scratch) || buf_append(&node->scratch, "", 1))
-    return NULL;
+  if (stats_json(&s, &g, &node->scratch)) return NULL;
+  node->scratch.len--; /* reopen the object for the cluster's part */
+  repl_stats_json(node, &node->scratch);
+  if (buf_append(&node->scratch, "}", 2)) return NULL; /* with the NUL */
   *len = node->scratch.len - 1;
   return node->scratch.data;
 }

@@ -29,6 +29,12 @@ struct relay {
   char *frame;              /* a lookup's saved request, else NULL */
   size_t frame_len;
   uint64_t offset;          /* a publish waiting for its replicas */
+  relay_t *gather;          /* a part of this LIST_TOPICS */
+  uint32_t target;          /* a part: the member asked */
+  buf_t names;              /* a LIST_TOPICS: the names gathered */
+  uint32_t remaining;       /* a LIST_TOPICS: parts still to come */
+  int failed;               /* a LIST_TOPICS: a part's error, or 0 */
+  uint32_t failed_node;
   relay_t *queue_next;      /* the topic's queue of such publishes */
 };
 
@@ -131,6 +137,16 @@ relay_t *route_relay_take(hs_node_t *node);
 void route_relay_attach(relay_t *r, node_conn_t *nc);
 void route_relay_give(hs_node_t *node, relay_t *r);
 
+/* list.c: LIST_TOPICS gathers HOMED answers from every live member. */
+void list_op_list_topics(node_conn_t *nc, const wire_frame_t *f,
+                         wire_reader_t *r);
+void list_op_homed(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
+void list_part_done(hs_node_t *node, relay_t *part, const hs_reply_t *reply);
+/* route.c: sends a request made here toward `target`; its reply goes to
+ * list_part_done. */
+int route_send_part(hs_node_t *node, relay_t *part, uint8_t op,
+                    const char *body, size_t len, uint32_t target);
+
 /* repl.c: the home sends each change to the replicas. */
 void repl_identity(hs_node_t *node, uint8_t kind, const char *id, size_t n);
 int repl_topic_created(hs_node_t *node, store_topic_t *t);
@@ -146,6 +162,10 @@ void repl_wait(hs_node_t *node, store_topic_t *t, node_conn_t *nc,
                uint32_t id, uint64_t offset);
 void repl_cursor(hs_node_t *node, store_topic_t *t, const char *sid,
                  size_t sn, uint64_t next);
+/* Appends ,"replication":{"<peer>":{"lag":n,"in_flight":n},...} to a JSON
+ * object being written: messages each replica has not acknowledged yet,
+ * over the topics homed here, and requests in flight on its link. */
+void repl_stats_json(hs_node_t *node, buf_t *out);
 /* Drops every topic's replication state (the node is going away). */
 void repl_free_all(hs_node_t *node);
 void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,

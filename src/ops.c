@@ -526,6 +526,8 @@ static const op_fn handlers[WIRE_OP_MAX] = {
     [WIRE_LOOKUP] = op_lookup,
     [WIRE_REPLICATE] = repl_op_replicate,
     [WIRE_LOCAL] = repl_op_local,
+    [WIRE_LIST_TOPICS] = list_op_list_topics,
+    [WIRE_HOMED] = list_op_homed,
 };
 
 static uint32_t home_of(const hs_node_t *node, uint64_t h) {
@@ -567,6 +569,7 @@ static uint32_t route_target(const hs_node_t *node, const wire_frame_t *f) {
         return self;
       return home_of(node, cube_hash(b, bn));
     case WIRE_STOP_NODE:
+    case WIRE_HOMED:
       if (!wire_get_u32(&r, "node", &id) || !view_find(&node->view, id))
         return self;
       return id;

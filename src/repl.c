@@ -389,3 +389,36 @@ void repl_free_all(hs_node_t *node) {
     repl_topic_free(t);
   }
 }
+
+void repl_stats_json(hs_node_t *node, buf_t *out) {
+  uint32_t peers[HS_REPL_MAX * 8];
+  uint64_t lag[HS_REPL_MAX * 8];
+  size_t n = 0;
+  const char *k;
+  size_t kn;
+  void *v;
+  for (size_t i = 0; map_next(&node->store.topics, &i, &k, &kn, &v);) {
+    store_topic_t *t = v;
+    repl_topic_t *rt = state_of(t);
+    for (size_t r = 0; rt && r < rt->n; r++) {
+      size_t j = 0;
+      while (j < n && peers[j] != rt->ids[r]) j++;
+      if (j == n) {
+        if (n == sizeof peers / sizeof peers[0]) continue;
+        peers[n] = rt->ids[r];
+        lag[n++] = 0;
+      }
+      lag[j] += t->next - rt->acked[r];
+    }
+  }
+  buf_append(out, ",\"replication\":{", 16);
+  for (size_t j = 0; j < n; j++) {
+    hs_client_t *link = map_get(&node->links, &peers[j], 4);
+    char tmp[96];
+    int len = snprintf(tmp, sizeof tmp, "%s\"%u\":{\"lag\":%llu,\"in_flight\":%zu}",
+                       j ? "," : "", peers[j], (unsigned long long)lag[j],
+                       link ? hs_client_pending(link) : (size_t)0);
+    buf_append(out, tmp, (size_t)len);
+  }
+  buf_append(out, "}", 1);
+}

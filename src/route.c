@@ -99,6 +99,7 @@ void route_relay_give(hs_node_t *node, relay_t *r) {
   relay_detach(r);
   free(r->frame);
   r->frame = NULL;
+  buf_free(&r->names);
   r->next = node->spare_relays;
   node->spare_relays = r;
 }
@@ -126,6 +127,11 @@ static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     return;
   }
   node_conn_t *nc = r->nc;
+  if (r->gather) { /* a part of a LIST_TOPICS */
+    list_part_done(node, r, reply);
+    route_relay_give(node, r);
+    return;
+  }
   if (r->frame) { /* a lookup: learn, then run the saved request again */
     route_lookup_done(node, r, reply);
     route_relay_give(node, r);
@@ -229,6 +235,16 @@ void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
     return;
   }
   route_relay_attach(r, nc);
+}
+
+int route_send_part(hs_node_t *node, relay_t *part, uint8_t op,
+                    const char *body, size_t len, uint32_t target) {
+  wire_frame_t f = {.version = HS_WIRE_VERSION,
+                    .op = op,
+                    .body = body,
+                    .body_len = len};
+  char msg[160];
+  return send_on(node, part, &f, 0, target, UINT32_MAX, msg, sizeof msg);
 }
 
 /* ---- identity lookups --------------------------------------------------- */

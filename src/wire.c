@@ -39,6 +39,11 @@
  *   LOCAL             empty                               reply: bytes32 json
  *                     (the topics this node holds, with a digest each)
  *
+ *   LIST_TOPICS       str8 prefix (may be empty)
+ *     reply           bytes32 names, one per line, sorted: the cluster's
+ *   HOMED             u32 node, str8 prefix (goes to that node)
+ *     reply           bytes32 names, one per line: the topics it homes
+ *
  * A request with the ROUTED flag (between peers only) carries u8 hops
  * before its body: how many nodes forwarded it so far.
  *

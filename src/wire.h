@@ -42,7 +42,9 @@
   X(VIEW, 12, "view")              \
   X(LOOKUP, 13, "lookup")          \
   X(REPLICATE, 14, "replicate")    \
-  X(LOCAL, 15, "local")
+  X(LOCAL, 15, "local")            \
+  X(LIST_TOPICS, 16, "list_topics") \
+  X(HOMED, 17, "homed")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,

@@ -343,6 +343,12 @@ function Client:view(cb)
   return decode_stats(json)
 end
 
+--- c:list_topics([prefix] [, cb]) -> the cluster's topic names, sorted
+function Client:list_topics(prefix, cb)
+  if type(prefix) == "function" and cb == nil then prefix, cb = nil, prefix end
+  return call(self, cb, "list_topics", prefix or "")
+end
+
 --- c:local_topics([cb]) -> what the connected node itself holds:
 -- {topics = {{name=, first=, next=, bytes=, cursors=, digest=}, ...}}
 -- (home or replica; equal digests mean byte-identical logs)

@@ -83,6 +83,19 @@ static int push_result(lua_State *L, int op, const hs_reply_t *r) {
     case WIRE_LOCAL:
       lua_pushlstring(L, r->text, r->text_len);
       break;
+    case WIRE_LIST_TOPICS: {
+      lua_newtable(L);
+      lua_Integer k = 0;
+      const char *p = r->text, *end = r->text + r->text_len;
+      while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) nl = end;
+        lua_pushlstring(L, p, (size_t)(nl - p));
+        lua_rawseti(L, -2, ++k);
+        p = nl + 1;
+      }
+      break;
+    }
     case WIRE_WHERE:
       lua_createtable(L, 0, 3);
       lua_pushinteger(L, r->n_nodes ? (lua_Integer)r->nodes[0] : -1);
@@ -330,6 +343,22 @@ static int l_view(lua_State *L) {
               ref, "view");
 }
 
+static int l_list_topics(lua_State *L) {
+  l_client_t *lc = check_client(L);
+  size_t pn;
+  const char *prefix = luaL_checklstring(L, 2, &pn);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  if (pn) {
+    NAME_OR_RETURN(checked, 2, "topic prefix");
+    (void)checked;
+  }
+  int ref = take_cb(L, 3);
+  return sent(L, lc,
+              hs_client_list_topics(lc->c, prefix, on_reply,
+                                    pack(ref, WIRE_LIST_TOPICS)),
+              ref, "list_topics");
+}
+
 static int l_local(lua_State *L) {
   l_client_t *lc = check_client(L);
   int ref = take_cb(L, 2);
@@ -385,6 +414,7 @@ static const luaL_Reg client_methods[] = {
     {"where", l_where},
     {"view", l_view},
     {"local_topics", l_local},
+    {"list_topics", l_list_topics},
     {"pending", l_pending},
     {"is_closed", l_is_closed},
     {"close", l_close},
