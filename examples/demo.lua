@@ -1,5 +1,5 @@
---- What `make demo` runs: a real node process, the quickstart against it, and
--- what the node logged.
+--- What `make demo` runs: a real node process, the quickstart against it,
+-- what the node logged, then the seed's story on an 8-node cluster.
 --
 --   build/hypersub examples/demo.lua
 --
@@ -71,5 +71,9 @@ for i = math.max(1, #lines - LOG_LINES + 1), #lines do print(lines[i]) end
 os.remove(log_file)
 
 if not ok then error("the quickstart failed: " .. tostring(failure), 0) end
+
+rule("the same API on an 8-node hypercube (examples/cluster.lua)")
+local chunk = assert(loadfile(here .. "/cluster.lua"))
+chunk()
 print()
 print(("hypersub %s: demo done. Next: make test, and README.md"):format(hypersub.version))

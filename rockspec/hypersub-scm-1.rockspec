@@ -26,9 +26,9 @@ description = {
   summary = "A peer-to-peer, topic-based publish/subscribe system: C core on libuv, Lua 5.4 API",
   detailed = [[
 hypersub is a topic-based publish/subscribe system with a C core on libuv
-and a Lua 5.4 API. One node serves the whole API (publishers, subscribers,
-topics, publish, subscribe, pull with long-poll, stats, stop/restart);
-the hypercube cluster with replication and failover is not there yet.
+and a Lua 5.4 API. Nodes form a hypercube: any node takes any request and
+carries it to the topic's home, and topics are replicated to the nodes
+nearest to it. Failover and membership changes are not there yet.
 ]],
 }
 
@@ -80,6 +80,7 @@ build = {
     },
     hypersub = "lua/hypersub/init.lua",
     ["hypersub.cli"] = "lua/hypersub/cli.lua",
+    ["hypersub.cluster"] = "lua/hypersub/cluster.lua",
     ["hypersub.process"] = "lua/hypersub/process.lua",
   },
 }

@@ -35,6 +35,9 @@ struct relay {
   uint32_t remaining;       /* a LIST_TOPICS: parts still to come */
   int failed;               /* a LIST_TOPICS: a part's error, or 0 */
   uint32_t failed_node;
+  uint16_t key_len;         /* a forwarded PULL: its str8 subscriber and */
+  /* Last: route_relay_take zeroes everything before it, not these bytes. */
+  char key[2 + 2 * HS_NAME_MAX]; /* str8 topic, to rewind the cursor */
   relay_t *queue_next;      /* the topic's queue of such publishes */
 };
 
@@ -97,6 +100,7 @@ struct hs_node {
   map_t links;       /* peer id (4 bytes) -> hs_client_t*, made on demand */
   relay_t *spare_relays;
   bool looked_up; /* the request being run had its identities looked up */
+  bool suspended; /* the request being run waits for a lookup */
   uint32_t (*next_hop_cb)(hs_node_t *, uint32_t target, void *ud);
   void *next_hop_ud;
   uint32_t replicas; /* copies per topic; HS_REPLICAS_NEIGHBOURS: D + 1 */

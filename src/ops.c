@@ -488,6 +488,56 @@ static void op_stats(node_conn_t *nc, const wire_frame_t *f,
   wire_end(&w);
 }
 
+/* REWIND: a pull's answer found its client gone; move the cursor back over
+ * those messages unless it moved since. */
+static void op_rewind(node_conn_t *nc, const wire_frame_t *f,
+                      wire_reader_t *r) {
+  const char *sid, *topic;
+  size_t sn, tn;
+  uint64_t from, expect;
+  if (!wire_get_str8(r, "subscriber", &sid, &sn) ||
+      !wire_get_str8(r, "topic", &topic, &tn) ||
+      !wire_get_u64(r, "from", &from) || !wire_get_u64(r, "expect", &expect) ||
+      !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  store_topic_t *t = store_topic_find(&nc->node->store, topic, tn);
+  store_cursor_t *cur = t ? store_cursor(t, sid, sn) : NULL;
+  if (cur && cur->next == expect && from < expect) {
+    cur->next = from < t->first ? t->first : from;
+    repl_cursor(nc->node, t, sid, sn, cur->next);
+    LOG(&nc->node->log, HS_LOG_INFO, "store", "cursor_rewound",
+        LF_STRN("subscriber", sid, sn), LF_STRN("topic", topic, tn),
+        LF_UINT("cursor", cur->next));
+    if (t->waiters) ops_wake_waiters(nc->node, t);
+  }
+  reply_ok(nc, f);
+}
+
+/* UNPARK: the client of pulls parked here by peers left: answer them
+ * empty now, so no message is handed to a pull nobody waits for. */
+static void op_unpark(node_conn_t *nc, const wire_frame_t *f,
+                      wire_reader_t *r) {
+  const char *sid, *topic;
+  size_t sn, tn;
+  if (!wire_get_str8(r, "subscriber", &sid, &sn) ||
+      !wire_get_str8(r, "topic", &topic, &tn) || !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  store_topic_t *t = store_topic_find(&nc->node->store, topic, tn);
+  for (pull_waiter_t *w = t ? t->waiters : NULL, *next; w; w = next) {
+    next = w->topic_next;
+    if (w->nc->role != WIRE_ROLE_PEER || w->sid_len != sn ||
+        memcmp(w->sid, sid, sn))
+      continue;
+    node_conn_t *to = w->nc;
+    store_cursor_t *cur = store_cursor(t, w->sid, w->sid_len);
+    if (cur) reply_messages(to, w->req_id, t, w->sid, w->sid_len, cur, 0);
+    ops_waiter_free(w);
+    nc->node->stats.frames_out++;
+    node_send(to);
+  }
+  reply_ok(nc, f);
+}
+
 /* LOOKUP: does an identity exist here, at its home? */
 static void op_lookup(node_conn_t *nc, const wire_frame_t *f,
                       wire_reader_t *r) {
@@ -528,6 +578,8 @@ static const op_fn handlers[WIRE_OP_MAX] = {
     [WIRE_LOCAL] = repl_op_local,
     [WIRE_LIST_TOPICS] = list_op_list_topics,
     [WIRE_HOMED] = list_op_homed,
+    [WIRE_REWIND] = op_rewind,
+    [WIRE_UNPARK] = op_unpark,
 };
 
 static uint32_t home_of(const hs_node_t *node, uint64_t h) {
@@ -564,6 +616,8 @@ static uint32_t route_target(const hs_node_t *node, const wire_frame_t *f) {
     case WIRE_PUBLISH:
     case WIRE_SUBSCRIBE:
     case WIRE_PULL:
+    case WIRE_REWIND:
+    case WIRE_UNPARK:
       if (!wire_get_str8(&r, "id", &a, &an) ||
           !wire_get_str8(&r, "topic", &b, &bn))
         return self;
@@ -633,8 +687,13 @@ void ops_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
   size_t before = nc->conn.out.len;
   nc->hops = hops;
   node->looked_up = looked_up;
+  node->suspended = false;
   handlers[f->op](nc, f, &r);
   node->looked_up = false;
+  if (node->suspended) { /* counted when it runs again */
+    node_send(nc);
+    return;
+  }
   node->stats.requests[f->op]++;
   node->stats.hops[hops < STATS_HOPS ? hops : STATS_HOPS - 1]++;
   /* Answered now, not parked for a long poll or a lookup. */

@@ -313,8 +313,8 @@ void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,
         goto bad;
       store_topic_t *t = store_topic_find(s, a, an);
       if (t && store_subscribe(t, b, bn, next) == 0) {
-        store_cursor_t *c = store_cursor(t, b, bn);
-        if (c->next < next) c->next = next;
+        /* The home's word is final (links keep order): even a rewind. */
+        store_cursor(t, b, bn)->next = next;
       }
       return ack(nc, f, 0, a, an);
     }

@@ -9,12 +9,17 @@
  *
  * A relay can instead hold a continuation: the identity lookups a topic's
  * home makes when it does not know a publisher or subscriber yet. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
 #include "cube.h"
 #include "node.h"
+
+static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
+                   uint8_t hops, uint32_t target, uint32_t came_from,
+                   char *msg, size_t msg_len);
 
 /* ---- links ------------------------------------------------------------- */
 
@@ -72,7 +77,7 @@ relay_t *route_relay_take(hs_node_t *node) {
     node->spare_relays = r->next;
   else if (!(r = malloc(sizeof *r)))
     return NULL;
-  memset(r, 0, sizeof *r);
+  memset(r, 0, offsetof(relay_t, key)); /* the key is filled when used */
   return r;
 }
 
@@ -104,8 +109,40 @@ void route_relay_give(hs_node_t *node, relay_t *r) {
   node->spare_relays = r;
 }
 
+/* Sends a body of str8 subscriber, str8 topic (+ extra) to the topic's
+ * home, answer ignored. */
+static void send_to_topic_home(hs_node_t *node, uint8_t op, const char *key,
+                               size_t key_len, const void *extra,
+                               size_t extra_len) {
+  size_t sn = (uint8_t)key[0];
+  const char *topic = key + 2 + sn;
+  size_t tn = (uint8_t)key[1 + sn];
+  uint32_t home;
+  if (!cluster_copies(node, cube_hash(topic, tn), &home, 1)) return;
+  char body[2 + 2 * HS_NAME_MAX + 16];
+  memcpy(body, key, key_len);
+  memcpy(body + key_len, extra, extra_len);
+  relay_t *r = route_relay_take(node);
+  if (!r) return;
+  r->node = node;
+  r->op = op;
+  wire_frame_t f = {.version = HS_WIRE_VERSION,
+                    .op = op,
+                    .body = body,
+                    .body_len = key_len + extra_len};
+  char msg[160];
+  if (send_on(node, r, &f, 0, home, UINT32_MAX, msg, sizeof msg))
+    route_relay_give(node, r);
+}
+
 void route_orphan_relays(node_conn_t *nc) {
-  while (nc->relays) relay_detach(nc->relays);
+  while (nc->relays) {
+    relay_t *r = nc->relays;
+    /* A pull may be parked at the home for this client: release it. */
+    if (r->op == WIRE_PULL && r->key_len)
+      send_to_topic_home(r->node, WIRE_UNPARK, r->key, r->key_len, NULL, 0);
+    relay_detach(r);
+  }
 }
 
 void route_free_relays(hs_node_t *node) {
@@ -117,6 +154,38 @@ void route_free_relays(hs_node_t *node) {
 }
 
 /* ---- forwarding -------------------------------------------------------- */
+
+static void send_to_topic_home(hs_node_t *node, uint8_t op, const char *key,
+                               size_t key_len, const void *extra,
+                               size_t extra_len);
+
+/* A PULL reply whose client is gone: ask the topic's home to move the
+ * cursor back over the messages, if nobody moved it since (REWIND). */
+static void rewind_cursor(hs_node_t *node, relay_t *r, const hs_reply_t *reply) {
+  uint16_t flags;
+  uint32_t count;
+  if (!reply->raw || reply->raw_len < WIRE_HEADER + 4) return;
+  memcpy(&flags, reply->raw + 6, 2);
+  if (flags & WIRE_F_ERROR) return;
+  wire_reader_t rd;
+  wire_reader_init(&rd, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
+  uint64_t first = 0, last = 0, t;
+  const char *s;
+  size_t n;
+  if (!wire_get_u32(&rd, "count", &count) || count == 0) return;
+  for (uint32_t i = 0; i < count; i++) {
+    if (!wire_get_u64(&rd, "offset", i ? &last : &first) ||
+        !wire_get_u64(&rd, "time", &t) || !wire_get_str8(&rd, "p", &s, &n) ||
+        !wire_get_bytes32(&rd, "data", &s, &n))
+      return;
+  }
+  if (count == 1) last = first;
+  uint64_t range[2] = {first, last + 1}; /* from, expect */
+  send_to_topic_home(node, WIRE_REWIND, r->key, r->key_len, range,
+                     sizeof range);
+  LOG(&node->log, HS_LOG_INFO, "route", "pull_undelivered",
+      LF_UINT("from", first), LF_UINT("to", last));
+}
 
 static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   relay_t *r = ud;
@@ -137,7 +206,10 @@ static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     route_relay_give(node, r);
     return;
   }
-  if (nc) {
+  if (!nc && r->op == WIRE_PULL && r->key_len) {
+    /* The client left: put back what the home handed out for it. */
+    rewind_cursor(node, r, reply);
+  } else if (nc) {
     if (reply->raw) {
       /* The reply frame as it came, under the id our sender used. */
       size_t at = nc->conn.out.len;
@@ -188,8 +260,11 @@ static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
     return HS_EUNAVAILABLE;
   }
   uint32_t next = route_next_hop(node, target, came_from);
+  /* No live neighbour leads on (a sparse cluster, or failures around us):
+   * go straight to the target over a link of its own. */
+  if (next == UINT32_MAX && view_is_alive(target, &node->view)) next = target;
   if (next == UINT32_MAX) {
-    snprintf(msg, msg_len, "no live neighbour of node %u leads to node %u",
+    snprintf(msg, msg_len, "no live node leads from node %u to node %u",
              node->cfg.id, target);
     return HS_EUNAVAILABLE;
   }
@@ -225,6 +300,17 @@ void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
   r->node = node;
   r->id = f->id;
   r->op = f->op;
+  if (f->op == WIRE_PULL) { /* keep who pulls what, to rewind if need be */
+    wire_reader_t rd;
+    const char *a, *b;
+    size_t an, bn;
+    wire_reader_init(&rd, f->body, f->body_len);
+    if (wire_get_str8(&rd, "subscriber", &a, &an) &&
+        wire_get_str8(&rd, "topic", &b, &bn)) {
+      r->key_len = (uint16_t)(2 + an + bn);
+      memcpy(r->key, f->body, r->key_len);
+    }
+  }
   char msg[160];
   int rc = send_on(node, r, f, hops, target,
                    nc->role == WIRE_ROLE_PEER ? nc->peer_id : UINT32_MAX, msg,
@@ -283,6 +369,7 @@ int route_lookup(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
     return rc;
   }
   route_relay_attach(r, nc);
+  node->suspended = true;
   return 0;
 }
 

@@ -44,6 +44,14 @@
  *   HOMED             u32 node, str8 prefix (goes to that node)
  *     reply           bytes32 names, one per line: the topics it homes
  *
+ *   REWIND            str8 subscriber, str8 topic, u64 from, u64 expect
+ *     reply           empty; the cursor moves back to `from` if it is at
+ *                     `expect` (a pull's answer found its client gone)
+ *   UNPARK            str8 subscriber, str8 topic
+ *     reply           empty; the pulls of that subscriber parked at the
+ *                     topic's home for peers are answered empty (their
+ *                     client left)
+ *
  * A request with the ROUTED flag (between peers only) carries u8 hops
  * before its body: how many nodes forwarded it so far.
  *

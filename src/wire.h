@@ -44,7 +44,9 @@
   X(REPLICATE, 14, "replicate")    \
   X(LOCAL, 15, "local")            \
   X(LIST_TOPICS, 16, "list_topics") \
-  X(HOMED, 17, "homed")
+  X(HOMED, 17, "homed")            \
+  X(REWIND, 18, "rewind")          \
+  X(UNPARK, 19, "unpark")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,

@@ -1,0 +1,342 @@
+--- Local clusters of real `hypersub node` processes on 127.0.0.1, for specs,
+-- benchmarks and demos.
+--
+--   local cluster = require "hypersub.cluster"
+--   local cl = assert(cluster.start { nodes = 8, replicas = 3 })
+--   local c = cl:client()          -- round robin over the live nodes; cl:client(id) for one
+--   print(cl:home "news", cl:where("news").replicas[1])
+--   cl:kill(3); cl:restart(3)
+--   cl:close()                     -- every process killed and reaped (also via <close>/__gc)
+--
+-- Every node knows every other one from its --peer flags (a static
+-- cluster). Each node logs to <cl.dir>/node<id>.log; its stdout and stderr
+-- (READY, sanitizer reports) go to <cl.dir>/node<id>.out. Nothing is deleted.
+local hypersub = require "hypersub"
+local process = require "hypersub.process"
+local core = require "hypersub.core"
+local uv = require "luv"
+
+local M = {}
+
+local Cluster = {}
+Cluster.__index = Cluster
+
+-- Lets close callbacks run now: luv 1.44 crashes when the Lua state closes
+-- with a closed handle the loop has not seen yet. Not from inside the loop.
+local function settle()
+  if not core.loop_running() then uv.run("nowait") end
+end
+
+--- n distinct free ports on 127.0.0.1 (each bound to port 0 and read back;
+-- all held open until every one is known, so they differ).
+function M.free_ports(n)
+  local handles, ports = {}, {}
+  for i = 1, n do
+    local tcp = uv.new_tcp()
+    handles[i] = tcp
+    local ok, err = tcp:bind("127.0.0.1", 0)
+    if ok then ports[i] = tcp:getsockname().port end
+    if not ok then
+      for _, h in ipairs(handles) do h:close() end
+      settle()
+      error("could not bind a free port: " .. tostring(err), 2)
+    end
+  end
+  for _, h in ipairs(handles) do h:close() end
+  settle()
+  return ports
+end
+
+-- The cube dimension of a set of ids: the bits of the largest.
+local function dim_of(ids)
+  local max, d = 0, 0
+  for _, id in ipairs(ids) do if id > max then max = id end end
+  while (max >> d) ~= 0 do d = d + 1 end
+  return d
+end
+
+local function check_ids(opts)
+  local ids = {}
+  if opts.ids then
+    local seen = {}
+    for i, id in ipairs(opts.ids) do
+      if math.type(id) ~= "integer" or id < 0 or seen[id] then
+        error(("bad ids[%d]: expected distinct non-negative integers"):format(i), 3)
+      end
+      seen[id], ids[i] = true, id
+    end
+    table.sort(ids)
+  else
+    local n = opts.nodes or 1
+    if math.type(n) ~= "integer" or n < 1 then
+      error("bad option 'nodes': expected a positive integer", 3)
+    end
+    for i = 1, n do ids[i] = i - 1 end
+  end
+  if #ids == 0 then error("a cluster needs at least one node", 3) end
+  return ids
+end
+
+-- The flags node `id` is started with (the same on every restart).
+local function node_flags(self, id, opts)
+  local flags = {
+    "--id", tostring(id),
+    "--listen", "127.0.0.1:" .. self._port[id],
+    "--replicas", tostring(self.replicas),
+    "--log-file", ("%s/node%d.log"):format(self.dir, id),
+    "--log-level", opts.log_level or "info",
+  }
+  for _, other in ipairs(self.ids) do
+    if other ~= id then
+      flags[#flags + 1] = "--peer"
+      flags[#flags + 1] = ("%d=127.0.0.1:%d"):format(other, self._port[other])
+    end
+  end
+  for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
+  for _, f in ipairs(opts.node_flags and opts.node_flags[id] or {}) do
+    flags[#flags + 1] = f
+  end
+  return flags
+end
+
+-- Starts node `id` in a coroutine; done(proc) or done(nil, message).
+local function launch(self, id, done)
+  hypersub.spawn(function()
+    local ok, p, why = pcall(process.start_node, self._flags[id], {
+      log = ("%s/node%d.out"):format(self.dir, id),
+      timeout = self.timeout,
+    })
+    if not ok then p, why = nil, tostring(p) end
+    done(p, why)
+  end)
+end
+
+--- cluster.start(opts) -> cluster | nil, message
+-- opts: nodes = N (ids 0..N-1) or ids = {...}; replicas = R | "neighbours"
+-- (default 3); log_level (default "info"); flags = {extra flags for every
+-- node}; node_flags = {[id] = {extra flags for that node}}; timeout = ms
+-- each node gets to print READY (default 20000). Every process
+-- is started first, then every READY awaited. On failure whatever started is
+-- killed and reaped.
+local OPTIONS = {
+  nodes = true, ids = true, replicas = true, log_level = true, flags = true,
+  node_flags = true, timeout = true,
+}
+
+function M.start(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("bad options: expected a table", 2) end
+  for k in pairs(opts) do
+    if not OPTIONS[k] then error(("unknown cluster option '%s'"):format(k), 2) end
+  end
+  local ids = check_ids(opts)
+  local replicas = opts.replicas or 3
+  if replicas ~= "neighbours" and (math.type(replicas) ~= "integer" or replicas < 1) then
+    error("bad option 'replicas': expected a positive integer or \"neighbours\"", 2)
+  end
+  local dir = assert(uv.fs_mkdtemp("/tmp/hypersub-XXXXXX"))
+  local self = setmetatable({
+    dir = dir, ids = ids, replicas = replicas, dim = dim_of(ids),
+    timeout = opts.timeout or 20000,
+    _port = {}, _flags = {}, _proc = {}, _clients = {}, _next = 0, _retired = {},
+  }, Cluster)
+  local ports = M.free_ports(#ids)
+  for i, id in ipairs(ids) do self._port[id] = ports[i] end
+  for _, id in ipairs(ids) do self._flags[id] = node_flags(self, id, opts) end
+
+  local t0 = uv.hrtime()
+  local waiting, failure = #ids, nil
+  for _, id in ipairs(ids) do
+    launch(self, id, function(p, why)
+      waiting = waiting - 1
+      if p and self._closed then p:close() -- too late: start gave up
+      elseif p then self._proc[id] = p
+      else failure = failure or ("node %d did not start: %s"):format(id, why) end
+    end)
+  end
+  local ok, msg = process.wait_until(function() return waiting == 0 end,
+    self.timeout + 5000, "READY from every node")
+  self.start_ms = (uv.hrtime() - t0) / 1e6
+  if not (ok and not failure) then
+    self:close()
+    return nil, failure or msg
+  end
+  return self
+end
+
+--- The live node for `id` (raises for an unknown id).
+local function proc_of(self, id, what)
+  if not self._port[id] then
+    error(("bad argument to '%s': %s is not a node of this cluster"):format(what, tostring(id)), 3)
+  end
+  return self._proc[id]
+end
+
+local function alive(p) return p ~= nil and not p.exited end
+
+--- cl:client([id] [, opts]) -> client | nil, message, code
+-- Connects to node `id`, or to the next live node in turn; opts go to
+-- hypersub.connect. The cluster closes its clients when it closes.
+function Cluster:client(id, opts)
+  if type(id) == "table" then id, opts = nil, id end
+  if id == nil then
+    for _ = 1, #self.ids do
+      self._next = self._next % #self.ids + 1
+      local cand = self.ids[self._next]
+      if alive(self._proc[cand]) then id = cand break end
+    end
+    if id == nil then return nil, "UNAVAILABLE: no node is running", "UNAVAILABLE" end
+  end
+  proc_of(self, id, "client")
+  local c, msg, code = hypersub.connect("127.0.0.1:" .. self._port[id], opts)
+  if c then self._clients[#self._clients + 1] = c end
+  return c, msg, code
+end
+
+--- cl:where(topic) -> {home = id, replicas = {ids...}}: the nodes' rule,
+-- computed here. Members that are down keep their bit in the dimension (as
+-- in the nodes' view) but hold nothing.
+function Cluster:where(topic)
+  local copies = self.replicas == "neighbours" and self.dim + 1 or self.replicas
+  local order = hypersub.placement(topic, self.ids)
+  local out = {}
+  for _, id in ipairs(order) do
+    if #out == copies then break end
+    if alive(self._proc[id]) then out[#out + 1] = id end
+  end
+  return { home = out[1], replicas = table.move(out, 2, #out, 1, {}) }
+end
+
+--- cl:home(topic) -> the id of the topic's home.
+function Cluster:home(topic)
+  return self:where(topic).home
+end
+
+--- cl:nodes() -> {{id=, addr=, pid=, log=, alive=}, ...} sorted by id.
+function Cluster:nodes()
+  local out = {}
+  for _, id in ipairs(self.ids) do
+    local p = self._proc[id]
+    out[#out + 1] = {
+      id = id, addr = "127.0.0.1:" .. self._port[id], pid = p and p.pid,
+      log = ("%s/node%d.log"):format(self.dir, id), alive = alive(p),
+    }
+  end
+  return out
+end
+
+--- cl:wait(id [, ms]) -> code, signal once node `id` has exited
+-- (or nil, message on the deadline, default 10 s).
+function Cluster:wait(id, ms)
+  local p = proc_of(self, id, "wait")
+  if not p then return nil, ("node %d was never started"):format(id) end
+  return p:wait(ms or 10000)
+end
+
+local function signal(self, id, sig, what)
+  local p = proc_of(self, id, what)
+  if not alive(p) then return nil, ("node %d is not running"):format(id) end
+  p.expected_exit = true
+  p:kill(sig)
+  return p:wait(10000)
+end
+
+--- cl:kill(id) -> code, signal: SIGKILL, then waits for the exit.
+function Cluster:kill(id) return signal(self, id, "sigkill", "kill") end
+
+--- cl:stop(id) -> code, signal: SIGTERM, then waits for the exit.
+function Cluster:stop(id) return signal(self, id, "sigterm", "stop") end
+
+--- cl:restart(id) -> true | nil, message: starts node `id` again on its port
+-- with its flags and waits for READY. The node must have exited.
+function Cluster:restart(id)
+  local old = proc_of(self, id, "restart")
+  if alive(old) then return nil, ("node %d is still running"):format(id) end
+  if old then
+    old:close()
+    self._retired[#self._retired + 1] = old
+  end
+  local p, why, done = nil, nil, false
+  launch(self, id, function(proc, msg) p, why, done = proc, msg, true end)
+  process.wait_until(function() return done end, self.timeout + 5000,
+    ("READY from node %d"):format(id))
+  if not p then return nil, ("node %d did not restart: %s"):format(id, why or "timeout") end
+  self._proc[id] = p
+  return true
+end
+
+--- cl:close(): closes the clients, kills every node and reaps it. Keeps
+-- the log directory. Safe to call twice.
+function Cluster:close()
+  self._closed = true
+  for _, c in ipairs(self._clients) do c:close() end
+  self._clients = {}
+  for _, p in pairs(self._proc) do
+    if not p.exited then p.expected_exit = true p:kill("sigkill") end
+  end
+  for id, p in pairs(self._proc) do
+    p:close()
+    self._retired[#self._retired + 1] = p
+    self._proc[id] = nil
+  end
+  settle()
+end
+Cluster.__close = Cluster.close
+
+-- Collected without close(): no waiting here (the collector may run inside
+-- a loop callback); SIGKILL each child, the process module reaps them.
+function Cluster:__gc()
+  for _, p in pairs(self._proc or {}) do
+    if not p.exited then uv.kill(p.pid, "sigkill") end
+  end
+end
+
+local BAD = { "Sanitizer", "runtime error:", "Assertion", "Segmentation" }
+
+--- cl:problems() -> a list of strings, empty when all is well: sanitizer
+-- reports or assertion failures in a node's output, and nodes that died
+-- by themselves with a failure status (not by kill/stop/close, nor a
+-- clean stop_node). Reads every incarnation of every node.
+function Cluster:problems()
+  local out = {}
+  for _, p in ipairs(self._retired) do
+    if p.exited and not p.expected_exit and (p.code ~= 0 or p.signal ~= 0) then
+      out[#out + 1] = ("node %s (pid %d) exited with code %s, signal %s"):format(
+        p.id or "?", p.pid, p.code, p.signal)
+    end
+  end
+  for _, id in ipairs(self.ids) do
+    local p = self._proc[id]
+    if p and p.exited and not p.expected_exit and (p.code ~= 0 or p.signal ~= 0) then
+      out[#out + 1] = ("node %d exited with code %s, signal %s"):format(id, p.code, p.signal)
+    end
+    for _, name in ipairs { "out", "log" } do
+      local path = ("%s/node%d.%s"):format(self.dir, id, name)
+      local f = io.open(path)
+      local text = f and f:read("a") or ""
+      if f then f:close() end
+      for _, bad in ipairs(BAD) do
+        local at = text:find(bad, 1, true)
+        if at then
+          out[#out + 1] = ("%s: %q at byte %d: %s"):format(path, bad, at,
+            text:sub(math.max(1, at - 200), at + 800))
+          break
+        end
+      end
+    end
+  end
+  return out
+end
+
+--- cl:check() -> true, or raises with every problem (see cl:problems()).
+function Cluster:check()
+  local problems = self:problems()
+  if #problems > 0 then error(table.concat(problems, "\n"), 2) end
+  return true
+end
+
+function Cluster:__tostring()
+  return ("hypersub.cluster: %d nodes in %s"):format(#self.ids, self.dir)
+end
+
+return M
