@@ -121,7 +121,7 @@ static void send_to_topic_home(hs_node_t *node, uint8_t op, const char *key,
   if (!cluster_copies(node, cube_hash(topic, tn), &home, 1)) return;
   char body[2 + 2 * HS_NAME_MAX + 16];
   memcpy(body, key, key_len);
-  memcpy(body + key_len, extra, extra_len);
+  if (extra_len) memcpy(body + key_len, extra, extra_len);
   relay_t *r = route_relay_take(node);
   if (!r) return;
   r->node = node;
