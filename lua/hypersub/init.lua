@@ -167,23 +167,78 @@ M.Client = Client
 local ACK = { none = 0, home = 1, all = 2 }
 
 -- Calls self._c[method](self._c, ..., cb) in the caller's style.
-local function call(self, cb, method, a, b, c, d)
-  local raw = self._c
-  if not raw then error("attempt to use a closed client", 3) end
-  local f = raw[method]
-  if cb then
-    local n = select("#", a, b, c, d)
-    if method == "stats" then return f(raw, function(json, msg, code)
-        if json then cb(decode_stats(json)) else cb(nil, msg, code) end
-      end)
-    end
-    if n == 4 and d ~= nil then return f(raw, a, b, c, d, cb) end
-    if c ~= nil then return f(raw, a, b, c, cb) end
-    if b ~= nil then return f(raw, a, b, cb) end
-    if a ~= nil then return f(raw, a, cb) end
-    return f(raw, cb)
+-- Requests placed by a key, and which argument holds it.
+local KEYED = {
+  create_topic = "topic", delete_topic = "topic", publish = "topic",
+  subscribe = "topic", pull = "topic",
+  create_publisher = "p:", create_subscriber = "s:", stop_node = "node",
+}
+
+-- The node that owns a request's key, from the client's cached view (a
+-- direct client only); nil when the request is not keyed.
+local function home_of(self, method, a, b)
+  local d, kind = self._direct, KEYED[method]
+  if not (d and kind) then return nil end
+  if kind == "node" then return d.addrs[a] and a or nil end
+  local key = kind == "topic" and b or a
+  if type(key) ~= "string" then return nil end -- the C side raises
+  if kind ~= "topic" then key = kind .. key end
+  local home = d.homes[key]
+  if not home then
+    home = core.placement(key, d.ids, 1)[1]
+    if d.cached > 100000 then d.homes, d.cached = {}, 0 end
+    d.homes[key], d.cached = home, d.cached + 1
   end
-  return await(function(done) return call(self, done, method, a, b, c, d) end)
+  return home
+end
+
+-- The connection to `home`, opened on first use; false when it failed.
+local function direct_conn(self, home)
+  local d = self._direct
+  local raw = d.conns[home]
+  if raw == nil then
+    raw = core.client({ d.addrs[home] }, self.timeout, function() end, self.cluster) or false
+    d.conns[home] = raw
+  end
+  return raw
+end
+
+local function dispatch(raw, method, cb, a, b, c, d)
+  local f = raw[method]
+  if d ~= nil then return f(raw, a, b, c, d, cb) end
+  if c ~= nil then return f(raw, a, b, c, cb) end
+  if b ~= nil then return f(raw, a, b, cb) end
+  if a ~= nil then return f(raw, a, cb) end
+  return f(raw, cb)
+end
+
+-- Calls the method on the right connection in the caller's style: the
+-- entry node's (which routes along the cube), or, for a direct client, the
+-- key's home (one hop). A direct request that could not be sent at all
+-- (UNAVAILABLE: the home's connection failed) goes through the entry node.
+local function call(self, cb, method, a, b, c, d)
+  if not self._c then error("attempt to use a closed client", 3) end
+  if not cb then
+    return await(function(done) return call(self, done, method, a, b, c, d) end)
+  end
+  if method == "stats" or method == "view" or method == "local_topics" then
+    return self._c[method](self._c, function(json, msg, code)
+      if json then cb(decode_stats(json)) else cb(nil, msg, code) end
+    end)
+  end
+  local home = home_of(self, method, a, b)
+  local raw = home and home ~= self.node_id and direct_conn(self, home)
+  if not raw then return dispatch(self._c, method, cb, a, b, c, d) end
+  return dispatch(raw, method, function(r, msg, code)
+    if r == nil and code == "UNAVAILABLE" and self._c then
+      self._direct.conns[home] = false -- use the cube from now on
+      raw:close()
+      local ok, m2, c2 = dispatch(self._c, method, cb, a, b, c, d)
+      if not ok then cb(nil, m2, c2) end
+      return
+    end
+    cb(r, msg, code)
+  end, a, b, c, d)
 end
 
 local function split_opts(opts, cb)
@@ -205,7 +260,9 @@ end
 --- hypersub.connect(addr [, opts] [, cb]) -> client | nil, message, code
 -- addr: "host:port" or a list, tried in turn; opts.timeout (ms, default
 -- 5000) bounds the connect and every request; opts.cluster names the
--- cluster to join (default "hypersub"). With cb, returns the client
+-- cluster to join (default "hypersub"); opts.direct = true caches the
+-- cluster's view and sends each request straight to its key's home (one
+-- hop) instead of through the node it connected to. With cb, returns the client
 -- at once and calls cb(client) or cb(nil, message, code).
 function M.connect(addr, opts, cb)
   opts, cb = split_opts(opts, cb)
@@ -218,15 +275,27 @@ function M.connect(addr, opts, cb)
   if type(cluster) ~= "string" then
     error("bad option 'cluster': expected a string", 2)
   end
-  local self = setmetatable({ addrs = addrs, timeout = timeout }, Client)
+  local self = setmetatable({ addrs = addrs, timeout = timeout, cluster = cluster },
+    Client)
+  local direct = opts and opts.direct
   local function start(done)
     local raw, msg, code = core.client(addrs, timeout, function(node, m, c)
-      if node then
-        self.node_id = node
+      if not node then return done(nil, m, c) end
+      self.node_id = node
+      if not direct then return done(self) end
+      -- A direct client caches the view to find each key's home.
+      self._c:view(function(json, vm, vc)
+        if not json then return done(nil, vm, vc) end
+        local v = decode_stats(json)
+        local d = { addrs = {}, ids = {}, conns = {}, homes = {}, cached = 0, epoch = v.epoch }
+        for _, m in ipairs(v.members) do
+          if m.state == "alive" or m.state == "suspect" then
+            d.addrs[m.id], d.ids[#d.ids + 1] = m.addr, m.id
+          end
+        end
+        self._direct = d
         done(self)
-      else
-        done(nil, m, c)
-      end
+      end)
     end, cluster)
     if not raw then return nil, msg, code end
     self._c = raw
@@ -333,14 +402,7 @@ end
 --- c:view([cb]) -> the membership view as the node sees it:
 -- {self =, epoch =, dim =, replicas =, members = {{id=, addr=, state=, version=}...}}
 function Client:view(cb)
-  if cb then
-    return call(self, function(json, msg, code)
-      if json then cb(decode_stats(json)) else cb(nil, msg, code) end
-    end, "view")
-  end
-  local json, msg, code = call(self, nil, "view")
-  if not json then return nil, msg, code end
-  return decode_stats(json)
+  return call(self, cb, "view")
 end
 
 --- c:list_topics([prefix] [, cb]) -> the cluster's topic names, sorted
@@ -353,14 +415,7 @@ end
 -- {topics = {{name=, first=, next=, bytes=, cursors=, digest=}, ...}}
 -- (home or replica; equal digests mean byte-identical logs)
 function Client:local_topics(cb)
-  local function decode(json, msg, code)
-    if json then return decode_stats(json) end
-    return nil, msg, code
-  end
-  if cb then
-    return call(self, function(...) cb(decode(...)) end, "local_topics")
-  end
-  return decode(call(self, nil, "local_topics"))
+  return call(self, cb, "local_topics")
 end
 
 --- Requests sent and not yet answered.
@@ -374,6 +429,12 @@ function Client:close()
     local raw = self._c
     self._c = nil
     raw:close()
+  end
+  if self._direct then
+    for _, raw in pairs(self._direct.conns) do
+      if raw then raw:close() end
+    end
+    self._direct = nil
   end
 end
 Client.__close = Client.close
