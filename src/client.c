@@ -797,3 +797,13 @@ HS_API void hs_client_free(hs_client_t *c) {
   flusher_close(&c->flusher, flusher_closed);
   uv_close((uv_handle_t *)&c->timer, timer_closed);
 }
+
+int client_frame_begin(hs_client_t *c, uint8_t op, wire_writer_t *w,
+                       uint32_t *id) {
+  return begin_request(c, w, op, id);
+}
+
+int client_frame_end(hs_client_t *c, wire_writer_t *w, uint8_t op,
+                     uint32_t id, hs_reply_cb cb, void *ud) {
+  return end_request(c, w, op, id, 0, cb, ud);
+}

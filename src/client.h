@@ -4,6 +4,7 @@
 #define HS_CLIENT_H
 
 #include "hypersub.h"
+#include "wire.h"
 
 typedef struct client_peer_config {
   const char *addr;        /* the peer's "host:port" */
@@ -27,5 +28,12 @@ int client_send_raw(hs_client_t *c, uint8_t op, uint16_t flags,
                     const char *prefix, size_t prefix_len, const char *body,
                     size_t body_len, uint32_t extra_ms, hs_reply_cb cb,
                     void *ud);
+
+/* Builds a request frame in place in the link's output: begin, write the
+ * body with wire_put_*, end. */
+int client_frame_begin(hs_client_t *c, uint8_t op, wire_writer_t *w,
+                       uint32_t *id);
+int client_frame_end(hs_client_t *c, wire_writer_t *w, uint8_t op,
+                     uint32_t id, hs_reply_cb cb, void *ud);
 
 #endif

@@ -274,8 +274,11 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   flusher_init(&node->flusher, loop);
   uv_timer_init(loop, &node->restart_timer);
   uv_timer_init(loop, &node->expire_timer);
+  uv_check_init(loop, &node->repl_check);
   node->restart_timer.data = node->expire_timer.data = node;
-  node->open_handles = 3;
+  node->repl_check.data = node;
+  uv_unref((uv_handle_t *)&node->repl_check); /* pending work is not life */
+  node->open_handles = 4;
   *out = node;
   return 0;
 }
@@ -438,5 +441,6 @@ HS_API void hs_node_free(hs_node_t *node) {
   route_close_links(node);
   flusher_close(&node->flusher, flusher_closed);
   uv_close((uv_handle_t *)&node->restart_timer, handle_closed);
+  uv_close((uv_handle_t *)&node->repl_check, handle_closed);
   uv_close((uv_handle_t *)&node->expire_timer, handle_closed);
 }

@@ -98,6 +98,8 @@ struct hs_node {
 
   view_t view;       /* the members: this node and its peers */
   map_t links;       /* peer id (4 bytes) -> hs_client_t*, made on demand */
+  uv_check_t repl_check; /* sends the turn's appends to replicas, batched */
+  void *repl_dirty;      /* topics with appends not sent yet (repl.c) */
   relay_t *spare_relays;
   bool looked_up; /* the request being run had its identities looked up */
   bool suspended; /* the request being run waits for a lookup */
@@ -158,9 +160,7 @@ void repl_topic_deleted(hs_node_t *node, store_topic_t *t);
 void repl_topic_free(store_topic_t *t);
 /* True when the append went to replicas (so "all" has something to wait
  * for). */
-bool repl_append(hs_node_t *node, store_topic_t *t, uint64_t offset,
-                 uint64_t time_ms, const char *pid, size_t pn,
-                 const char *data, size_t dn);
+bool repl_append(hs_node_t *node, store_topic_t *t);
 /* Parks a publish until every replica holds `offset`. */
 void repl_wait(hs_node_t *node, store_topic_t *t, node_conn_t *nc,
                uint32_t id, uint64_t offset);
@@ -170,6 +170,9 @@ void repl_cursor(hs_node_t *node, store_topic_t *t, const char *sid,
  * object being written: messages each replica has not acknowledged yet,
  * over the topics homed here, and requests in flight on its link. */
 void repl_stats_json(hs_node_t *node, buf_t *out);
+/* Sends each dirty topic's new records to its replicas, one frame per
+ * replica and topic (the node's check handle, once per loop turn). */
+void repl_flush(uv_check_t *check);
 /* Drops every topic's replication state (the node is going away). */
 void repl_free_all(hs_node_t *node);
 void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,

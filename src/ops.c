@@ -249,7 +249,7 @@ static void op_publish(node_conn_t *nc, const wire_frame_t *f,
   if (store_append(&node->store, t, now, pid, pn, data, dn, &offset))
     return out_of_memory(nc, f);
   node->stats.messages_published++;
-  if (repl_append(node, t, offset, now, pid, pn, data, dn) &&
+  if (repl_append(node, t) &&
       ack == HS_ACK_ALL) {
     repl_wait(node, t, nc, f->id, offset); /* answered when all hold it */
     if (t->waiters) ops_wake_waiters(node, t);

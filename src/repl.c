@@ -6,7 +6,12 @@
  * per turn. A replica applies appends only at its exact next offset, with
  * the home's time, so its log is byte-identical to the home's, and answers
  * with its next offset: acks are cumulative. A publish with ack "all" waits
- * in its topic's queue until every replica's ack covers it. */
+ * in its topic's queue until every replica's ack covers it.
+ *
+ * Appends are batched: a publish marks its topic dirty, and once per loop
+ * turn (a check handle, after the turn's input) each dirty topic's new
+ * records go to each replica as one range frame, read from the log
+ * straight into the link's buffer. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,12 +21,28 @@
 
 /* What a topic's home tracks: each replica's cumulative ack, and the
  * publishes waiting for them (relays, oldest first). */
-typedef struct repl_topic {
+typedef struct repl_topic repl_topic_t;
+struct repl_topic {
+  store_topic_t *topic;
+  uint64_t sent;               /* records below this went to the replicas */
+  repl_topic_t *dirty_prev, *dirty_next; /* node->repl_dirty */
+  bool dirty;
   size_t n;
   uint32_t ids[HS_REPL_MAX];
   uint64_t acked[HS_REPL_MAX]; /* each replica's next offset */
   relay_t *head, *tail;        /* publishes waiting for "all" */
-} repl_topic_t;
+};
+
+static void undirty(hs_node_t *node, repl_topic_t *rt) {
+  if (!rt->dirty) return;
+  if (rt->dirty_prev)
+    rt->dirty_prev->dirty_next = rt->dirty_next;
+  else
+    node->repl_dirty = rt->dirty_next;
+  if (rt->dirty_next) rt->dirty_next->dirty_prev = rt->dirty_prev;
+  rt->dirty_prev = rt->dirty_next = NULL;
+  rt->dirty = false;
+}
 
 static repl_topic_t *state_of(store_topic_t *t) { return t->repl; }
 
@@ -88,6 +109,8 @@ int repl_topic_created(hs_node_t *node, store_topic_t *t) {
   repl_topic_t *rt = calloc(1, sizeof *rt);
   if (!rt) return HS_ENOMEM;
   rt->n = replicas_of(node, cube_hash(t->name, t->name_len), rt->ids);
+  rt->topic = t;
+  rt->sent = t->next;
   t->repl = rt;
   if (!rt->n) return 0;
   char head[3 + 2 * HS_NAME_MAX];
@@ -118,6 +141,7 @@ void repl_topic_deleted(hs_node_t *node, store_topic_t *t) {
   repl_topic_t *rt = state_of(t);
   if (!rt) return;
   fail_waiting(node, rt, HS_ENO_TOPIC, "the topic was deleted");
+  undirty(node, rt);
   if (rt->n) {
     char head[2 + HS_NAME_MAX];
     size_t hl = put_head(head, REPL_DELETE, t->name, t->name_len, NULL, 0);
@@ -132,25 +156,79 @@ void repl_topic_free(store_topic_t *t) {
   t->repl = NULL;
 }
 
-bool repl_append(hs_node_t *node, store_topic_t *t, uint64_t offset,
-                 uint64_t time_ms, const char *pid, size_t pn,
-                 const char *data, size_t dn) {
+bool repl_append(hs_node_t *node, store_topic_t *t) {
   repl_topic_t *rt = state_of(t);
   if (!rt || !rt->n) return false;
-  /* kind, str8 topic, u64 offset, u64 time, str8 publisher, u32 len, data */
-  char head[1 + 1 + HS_NAME_MAX + 8 + 8 + 1 + HS_NAME_MAX + 4];
-  size_t k = put_head(head, REPL_APPEND, t->name, t->name_len, NULL, 0);
-  memcpy(head + k, &offset, 8);
-  memcpy(head + k + 8, &time_ms, 8);
-  k += 16;
-  head[k++] = (char)pn;
-  memcpy(head + k, pid, pn);
-  k += pn;
-  uint32_t len = (uint32_t)dn;
-  memcpy(head + k, &len, 4);
-  k += 4;
-  send_all(node, rt->ids, rt->n, head, k, data, dn);
+  if (!rt->dirty) {
+    rt->dirty = true;
+    rt->dirty_prev = NULL;
+    rt->dirty_next = node->repl_dirty;
+    if (rt->dirty_next) rt->dirty_next->dirty_prev = rt;
+    node->repl_dirty = rt;
+    uv_check_start(&node->repl_check, repl_flush);
+  }
   return true;
+}
+
+/* Room for one frame's records: the peer's frame limit less the header. */
+static size_t frame_budget(const hs_node_t *node) {
+  return node->max_frame - 1024;
+}
+
+/* Sends records [from, to) of t to one replica, in as few range frames as
+ * fit: kind, str8 topic, u64 first, u32 count, then count times u64 time,
+ * str8 publisher, bytes32 data. */
+static void send_range(hs_node_t *node, store_topic_t *t, uint32_t replica,
+                       uint64_t from, uint64_t to) {
+  hs_client_t *link = route_link(node, replica);
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, from);
+  bool more = store_iter_next(&it, &m) && m.offset < to;
+  while (more) {
+    wire_writer_t w;
+    uint32_t id, count = 0;
+    if (!link || client_frame_begin(link, WIRE_REPLICATE, &w, &id)) {
+      LOG(&node->log, HS_LOG_WARN, "repl", "send_failed",
+          LF_UINT("replica", replica), LF_STR("topic", t->name));
+      return;
+    }
+    wire_put_u8(&w, REPL_APPEND);
+    wire_put_str8(&w, t->name, t->name_len);
+    wire_put_u64(&w, m.offset);
+    size_t count_at = w.b->len;
+    wire_put_u32(&w, 0);
+    size_t used = 0;
+    while (more) {
+      size_t need = 8 + 1 + m.publisher_len + 4 + m.len;
+      if (count > 0 && used + need > frame_budget(node)) break;
+      wire_put_u64(&w, m.time_ms);
+      wire_put_str8(&w, m.publisher, m.publisher_len);
+      wire_put_bytes32(&w, m.data, m.len);
+      used += need;
+      count++;
+      more = store_iter_next(&it, &m) && m.offset < to;
+    }
+    if (!w.err) memcpy(w.b->data + count_at, &count, 4);
+    if (client_frame_end(link, &w, WIRE_REPLICATE, id, on_ack,
+                         (void *)(uintptr_t)replica))
+      return;
+    node->stats.replicated += count;
+  }
+}
+
+void repl_flush(uv_check_t *check) {
+  hs_node_t *node = check->data;
+  while (node->repl_dirty) {
+    repl_topic_t *rt = node->repl_dirty;
+    undirty(node, rt);
+    store_topic_t *t = rt->topic;
+    uint64_t from = rt->sent < t->first ? t->first : rt->sent;
+    for (size_t i = 0; i < rt->n; i++)
+      send_range(node, t, rt->ids[i], from, t->next);
+    rt->sent = t->next;
+  }
+  uv_check_stop(check);
 }
 
 void repl_wait(hs_node_t *node, store_topic_t *t, node_conn_t *nc,
@@ -279,13 +357,9 @@ void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,
       return ack(nc, f, 0, a, an);
     }
     case REPL_APPEND: {
-      uint64_t offset, time_ms;
-      const char *pid, *data;
-      size_t pn, dn;
-      if (!wire_get_u64(r, "offset", &offset) ||
-          !wire_get_u64(r, "time", &time_ms) ||
-          !wire_get_str8(r, "publisher", &pid, &pn) ||
-          !wire_get_bytes32(r, "data", &data, &dn) || !wire_reader_done(r))
+      uint64_t offset;
+      uint32_t count;
+      if (!wire_get_u64(r, "first", &offset) || !wire_get_u32(r, "count", &count))
         goto bad;
       store_topic_t *t = store_topic_find(s, a, an);
       if (!t)
@@ -297,13 +371,24 @@ void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,
                                 "is %llu",
                                 t->name, (unsigned long long)offset,
                                 (unsigned long long)t->next);
-      if (offset == t->next) {
+      bool added = false;
+      for (uint32_t i = 0; i < count; i++, offset++) {
+        uint64_t time_ms;
+        const char *pid, *data;
+        size_t pn, dn;
+        if (!wire_get_u64(r, "time", &time_ms) ||
+            !wire_get_str8(r, "publisher", &pid, &pn) ||
+            !wire_get_bytes32(r, "data", &data, &dn))
+          goto bad;
+        if (offset < t->next) continue; /* had it already */
         uint64_t got;
         if (store_append(s, t, time_ms, pid, pn, data, dn, &got))
           return node_reply_error(nc, f->op, f->id, HS_ENOMEM,
                                   "out of memory");
-        if (t->waiters) ops_wake_waiters(node, t);
+        added = true;
       }
+      if (!wire_reader_done(r)) goto bad;
+      if (added && t->waiters) ops_wake_waiters(node, t);
       return ack(nc, f, t->next, a, an);
     }
     case REPL_CURSOR: {
@@ -386,6 +471,7 @@ void repl_free_all(hs_node_t *node) {
       rt->head = r->queue_next;
       route_relay_give(node, r);
     }
+    undirty(node, rt);
     repl_topic_free(t);
   }
 }

@@ -33,8 +33,8 @@
  *   REPLICATE         (peers) u8 kind, str8 name, then by kind:
  *                     publisher / subscriber / delete: nothing;
  *                     topic: str8 owner; cursor: str8 subscriber, u64 next;
- *                     append: u64 offset, u64 time, str8 publisher,
- *                     bytes32 data
+ *                     append: u64 first offset, u32 count, then count
+ *                     times u64 time, str8 publisher, bytes32 data
  *     reply           u64 the replica's next offset, str8 name
  *   LOCAL             empty                               reply: bytes32 json
  *                     (the topics this node holds, with a digest each)
