@@ -165,15 +165,25 @@ static void op_create_identity(node_conn_t *nc, const wire_frame_t *f,
   reply_ok(nc, f);
 }
 
+/* Reads the publisher and topic a topic request carries and checks both
+ * names; false when it has answered. */
+static bool get_publisher_topic(node_conn_t *nc, const wire_frame_t *f,
+                                wire_reader_t *r, const char **pid,
+                                size_t *pn, const char **topic, size_t *tn) {
+  if (!wire_get_str8(r, "publisher", pid, pn) ||
+      !wire_get_str8(r, "topic", topic, tn) || !wire_reader_done(r)) {
+    bad_request(nc, f, r);
+    return false;
+  }
+  return name_ok(nc, f, "publisher id", *pid, *pn) &&
+         name_ok(nc, f, "topic name", *topic, *tn);
+}
+
 static void op_create_topic(node_conn_t *nc, const wire_frame_t *f,
                             wire_reader_t *r) {
   const char *pid, *topic;
   size_t pn, tn;
-  if (!wire_get_str8(r, "publisher", &pid, &pn) ||
-      !wire_get_str8(r, "topic", &topic, &tn) || !wire_reader_done(r))
-    return bad_request(nc, f, r);
-  if (!name_ok(nc, f, "publisher id", pid, pn) ||
-      !name_ok(nc, f, "topic name", topic, tn) ||
+  if (!get_publisher_topic(nc, f, r, &pid, &pn, &topic, &tn) ||
       !publisher_ok(nc, f, pid, pn))
     return;
   store_topic_t *t;
@@ -181,8 +191,9 @@ static void op_create_topic(node_conn_t *nc, const wire_frame_t *f,
   if (rc == HS_EEXISTS)
     return node_reply_error(nc, f->op, f->id, HS_EEXISTS,
                             "topic \"%.*s\" already exists", (int)tn, topic);
-  if (rc || (rc = repl_topic_created(nc->node, t))) {
-    if (!rc) store_topic_delete(&nc->node->store, t);
+  if (rc) return out_of_memory(nc, f);
+  if (repl_topic_created(nc->node, t)) {
+    store_topic_delete(&nc->node->store, t);
     return out_of_memory(nc, f);
   }
   LOG(&nc->node->log, HS_LOG_INFO, "store", "topic_created",
@@ -194,12 +205,7 @@ static void op_delete_topic(node_conn_t *nc, const wire_frame_t *f,
                             wire_reader_t *r) {
   const char *pid, *topic;
   size_t pn, tn;
-  if (!wire_get_str8(r, "publisher", &pid, &pn) ||
-      !wire_get_str8(r, "topic", &topic, &tn) || !wire_reader_done(r))
-    return bad_request(nc, f, r);
-  if (!name_ok(nc, f, "publisher id", pid, pn) ||
-      !name_ok(nc, f, "topic name", topic, tn))
-    return;
+  if (!get_publisher_topic(nc, f, r, &pid, &pn, &topic, &tn)) return;
   hs_node_t *node = nc->node;
   store_topic_t *t = find_topic(nc, f, topic, tn);
   if (!t) return;
