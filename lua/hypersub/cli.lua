@@ -8,6 +8,9 @@ local USAGE = [[
 usage: hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
                                        cjson available), then the loop
        hypersub node [FLAGS]           run a node
+       hypersub status --node ADDR     the cluster as ADDR sees it: members,
+                                       states, epoch, and the topics each
+                                       node homes and replicates
        hypersub --version | --help
 
 Run `hypersub node --help` for the node's flags.]]
@@ -181,6 +184,66 @@ function M.node(args)
   return status
 end
 
+--- `hypersub status --node ADDR`: the view of the node at ADDR, and what
+-- each live member holds (asked of each member directly).
+function M.status(args)
+  local addr
+  local i = 2
+  while i <= #args do
+    local a = args[i]
+    if a == "--node" then
+      addr, i = args[i + 1], i + 2
+    elseif a:match("^%-%-node=") then
+      addr, i = a:match("^%-%-node=(.*)$"), i + 1
+    elseif a == "--help" or a == "-h" then
+      print("usage: hypersub status --node HOST:PORT")
+      return 0
+    else
+      return fail(("unexpected argument %q (usage: hypersub status --node HOST:PORT)"):format(a))
+    end
+  end
+  if not addr then return fail("status needs --node HOST:PORT") end
+  local c, err = hypersub.connect(addr, { timeout = 3000 })
+  if not c then return fail(err) end
+  local view, verr = c:view()
+  if not view then
+    c:close()
+    return fail(verr)
+  end
+  print(("cluster view of node %d: epoch %d, dimension %d, %d copies per topic"):format(
+    view.self, view.epoch, view.dim, view.replicas))
+  print(("%-6s %-22s %-8s %8s  %s"):format("id", "address", "state", "version", "topics (home / replica)"))
+  for _, m in ipairs(view.members) do
+    local held = "-"
+    if m.state == "alive" or m.state == "suspect" then
+      local mc = m.id == view.self and c or hypersub.connect(m.addr, { timeout = 3000 })
+      local topics = mc and mc:local_topics()
+      if topics then
+        local homes, replicas = {}, {}
+        for _, t in ipairs(topics.topics) do
+          local w = c:where(t.name)
+          if w and w.home == m.id then homes[#homes + 1] = t.name
+          else replicas[#replicas + 1] = t.name end
+        end
+        table.sort(homes)
+        table.sort(replicas)
+        held = ("%d / %d"):format(#homes, #replicas)
+        if #homes + #replicas > 0 and #homes + #replicas <= 8 then
+          held = held .. ("   home: %s   replica: %s"):format(
+            #homes > 0 and table.concat(homes, ",") or "-",
+            #replicas > 0 and table.concat(replicas, ",") or "-")
+        end
+      else
+        held = "unreachable"
+      end
+      if mc and mc ~= c then mc:close() end
+    end
+    print(("%-6d %-22s %-8s %8d  %s"):format(m.id, m.addr, m.state, m.version, held))
+  end
+  c:close()
+  return 0
+end
+
 function M.script(args)
   local path = args[1]
   local chunk, err = loadfile(path)
@@ -213,6 +276,7 @@ function M.main(args)
     return 0
   end
   if cmd == "node" then return M.node(args) end
+  if cmd == "status" then return M.status(args) end
   if cmd:sub(1, 1) == "-" then return fail(("unknown flag %s\n%s"):format(cmd, USAGE)) end
   return M.script(args)
 end

@@ -109,6 +109,7 @@ function M.spawn(path, args, opts)
   live[self] = true
   out:read_start(function(e, data)
     if not data then
+      self.out_eof = true
       if not out:is_closing() then out:close() end
       return
     end
@@ -121,6 +122,7 @@ function M.spawn(path, args, opts)
   end)
   err:read_start(function(e, data)
     if not data then
+      self.err_eof = true
       if not err:is_closing() then err:close() end
       return
     end
@@ -128,6 +130,11 @@ function M.spawn(path, args, opts)
     self.stderr = (self.stderr or "") .. data
   end)
   return self
+end
+
+-- Exited, and everything it wrote has been read.
+local function finished(self)
+  return self.exited and self.out_eof and self.err_eof
 end
 
 --- Waits for a stdout line matching `pattern`; returns its captures.
@@ -138,7 +145,7 @@ function Proc:wait_line(pattern, timeout_ms)
       local caps = { line:match(pattern) }
       if caps[1] then found = caps return true end
     end
-    return self.exited
+    return finished(self)
   end, timeout_ms or 10000, ("line %q from %s"):format(pattern, self.path))
   if found then return table.unpack(found) end
   if ok then
@@ -155,9 +162,10 @@ function Proc:kill(sig)
   end
 end
 
---- Waits for the process to exit; returns code, signal.
+--- Waits for the process to exit and its output to be read; returns code,
+-- signal.
 function Proc:wait(timeout_ms)
-  local ok, msg = M.wait_until(function() return self.exited end,
+  local ok, msg = M.wait_until(function() return finished(self) end,
     timeout_ms or 10000, "exit of " .. self.path)
   if not ok then return nil, msg end
   return self.code, self.signal
