@@ -6,7 +6,12 @@ local hypersub = require "hypersub"
 describe("direct clients #cluster", function()
   local cl
   setup(function() cl = assert(cluster.start { nodes = 8, replicas = 3 }) end)
-  teardown(function() if cl then cl:close() end end)
+  teardown(function()
+    if cl then
+      cl:close()
+      cl:check() -- raises on a crashed node or a sanitizer report
+    end
+  end)
 
   local function forwards()
     local total = 0

@@ -127,7 +127,7 @@ describe("replication #cluster", function()
   describe("replicas = \"neighbours\"", function()
     it("puts each topic on its home and every cube neighbour (the seed's rule)", function()
       local cl = assert(cluster.start { nodes = 8, replicas = "neighbours" })
-      finally(function() cl:close() end)
+      finally(function() cl:close(); cl:check() end)
       local c = cl:client(0)
       assert(c:create_publisher "np")
       for i = 1, 6 do

@@ -5,7 +5,7 @@ local process = require "hypersub.process"
 describe("hypersub status #cluster", function()
   it("lists every member with its state and the topics it homes and replicates", function()
     local cl = assert(cluster.start { nodes = 4, replicas = 2 })
-    finally(function() cl:close() end)
+    finally(function() cl:close(); cl:check() end)
     local c = cl:client(0)
     assert(c:create_publisher "sp")
     local homes = {}
