@@ -126,6 +126,9 @@ typedef struct hs_node_config {
   size_t n_peers;
   uint32_t peer_timeout_ms;   /* forwarded and replicated requests; 5000 */
   uint32_t hop_limit;         /* forwarding hops; 0 means 2 * D + 2 */
+  uint32_t heartbeat_ms;      /* pings to watched peers; 100 */
+  uint32_t suspect_ms;        /* silence before a peer is suspected; 500 */
+  uint32_t dead_ms;           /* silence before it is declared dead; 1000 */
   hs_log_level_t log_level;   /* default HS_LOG_INFO */
   hs_log_format_t log_format; /* default HS_LOG_TEXT */
   const char *log_file;       /* NULL logs to stderr */
@@ -290,6 +293,15 @@ void *hs_client_data(const hs_client_t *c);
 
 /* Requests issued and not yet answered. */
 size_t hs_client_pending(const hs_client_t *c);
+/* Replaces the addresses the client tries when it (re)connects, e.g. with
+ * the cluster's members once its view is known. 0 or HS_EINVALID /
+ * HS_ENOMEM (the old list is kept then). */
+int hs_client_set_addrs(hs_client_t *c, const char *const *addrs, size_t n);
+/* Requests this client sent again: after its connection dropped, or after
+ * a node answered UNAVAILABLE or CLOSED (a node on the way died). Retries
+ * stay within each request's timeout; publishes carry a producer id and a
+ * sequence number, so the home stores a retried one only once. */
+uint64_t hs_client_retries(const hs_client_t *c);
 
 /* Fails every pending request with CLOSED (their callbacks run before this
  * returns), closes the connection and frees the client once libuv lets go. */

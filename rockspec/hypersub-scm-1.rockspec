@@ -54,6 +54,7 @@ build = {
         "src/conn.c",
         "src/cube.c",
         "src/errors.c",
+        "src/health.c",
         "src/list.c",
         "src/log.c",
         "src/map.c",
@@ -63,6 +64,7 @@ build = {
         "src/route.c",
         "src/stats.c",
         "src/store.c",
+        "src/takeover.c",
         "src/view.c",
         "src/wire.c",
         -- the Lua binding

@@ -1,16 +1,23 @@
 /* client — one connection, many requests in flight matched by id.
  *
- * Requests issued before the handshake wait in `queue`; a connection that
- * drops fails what was in flight with CLOSED, and the next request connects
- * again, trying the addresses in turn. */
+ * Requests issued before the handshake wait in `queue`. A client keeps a
+ * copy of each request frame in flight (the journal) so it can send it
+ * again: when its connection drops, it connects again (trying the
+ * addresses in turn) and resends, in order; when a node answers
+ * UNAVAILABLE or CLOSED (a node on the way died), it resends after a short
+ * backoff. All within the request's own deadline. Publishes carry this
+ * client's producer id and a sequence number, so a retried one is stored
+ * once. Peer links (the node's own) never retry: the node decides. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
 #include "conn.h"
 #include "hypersub.h"
+#include "map.h"
 #include "wire.h"
 
 #define HS_API __attribute__((visibility("default")))
@@ -21,9 +28,13 @@
 typedef struct pending {
   uint32_t id; /* 0: free slot */
   uint8_t op;
+  uint8_t tries;     /* times it was sent again */
   hs_reply_cb cb;
   void *ud;
   uint64_t deadline; /* uv_now() milliseconds */
+  uint64_t retry_at; /* resend then (uv_now ms); 0: not waiting to */
+  size_t jpos, jlen; /* its frame in the journal; jlen 0: none */
+  uint64_t *seen;    /* a pull: its subscription's position */
 } pending_t;
 
 typedef struct client_conn {
@@ -66,6 +77,13 @@ struct hs_client {
   uint32_t self_id;
   char cluster[HS_NAME_MAX + 1];
   buf_t hello_extra; /* appended to a peer's HELLO body */
+  buf_t journal;      /* frames in flight, to send again */
+  size_t journal_live; /* bytes of it still needed */
+  uint64_t producer;  /* random, names this client's publishes */
+  uint64_t seq;       /* the last publish's sequence number */
+  map_t seen;         /* "subscriber\ntopic" -> uint64_t* cursor */
+  uint64_t retries;
+  uint64_t *next_seen; /* for the request being built */
 };
 
 static void client_release(hs_client_t *c);
@@ -124,10 +142,38 @@ static pending_t pending_take(hs_client_t *c, pending_t *p) {
 
 /* ---- completing requests ----------------------------------------------- */
 
+static bool retryable(const hs_client_t *c, uint8_t op) {
+  return c->role == WIRE_ROLE_CLIENT && op != WIRE_STOP_NODE &&
+         op != WIRE_HELLO;
+}
+
+static void journal_release(hs_client_t *c, const pending_t *p) {
+  c->journal_live = p->jlen < c->journal_live ? c->journal_live - p->jlen : 0;
+  if (c->count == 0) {
+    buf_clear(&c->journal);
+    c->journal_live = 0;
+  }
+}
+
 static void complete(hs_client_t *c, pending_t p, hs_reply_t *r) {
-  (void)c;
+  journal_release(c, &p);
+  if (p.seen && r->status == 0 && (p.op == WIRE_PULL || p.op == WIRE_SUBSCRIBE))
+    *p.seen = r->offset;
+  /* A retried create found what its first try made; a retried delete
+   * found it done. */
+  hs_reply_t ok = {0};
+  if (p.tries &&
+      ((r->status == HS_EEXISTS &&
+        (p.op == WIRE_CREATE_PUBLISHER || p.op == WIRE_CREATE_SUBSCRIBER ||
+         p.op == WIRE_CREATE_TOPIC)) ||
+       (r->status == HS_ENO_TOPIC && p.op == WIRE_DELETE_TOPIC)))
+    r = &ok;
   p.cb(c, r, p.ud);
 }
+
+/* Puts a journalled request's frame on the wire again, marked a retry; a
+ * pull says where its subscription stands now. */
+static void resend(hs_client_t *c, pending_t *p);
 
 static void fail(hs_client_t *c, pending_t p, int code, const char *msg) {
   hs_reply_t r = {.status = code, .message = msg, .message_len = strlen(msg)};
@@ -152,9 +198,58 @@ static void fail_all(hs_client_t *c, int code, const char *msg) {
 
 static void arm_timer(hs_client_t *c);
 
+static int by_id(const void *a, const void *b) {
+  uint32_t x = ((const pending_t *)a)->id, y = ((const pending_t *)b)->id;
+  return x < y ? -1 : x > y;
+}
+
+static void pending_insert(hs_client_t *c, const pending_t *p) {
+  size_t j = slot_of(c, p->id);
+  while (c->slots[j].id) j = (j + 1) & (c->cap - 1);
+  c->slots[j] = *p;
+  c->count++;
+}
+
+/* The connection dropped: requests that may be sent again and have time
+ * left go out again, in the order they were made, on a new connection;
+ * the others fail with `code`. */
+static void resend_or_fail(hs_client_t *c, int code, const char *msg) {
+  size_t n = c->count;
+  if (!n) return;
+  pending_t *all = malloc(n * sizeof *all);
+  if (!all) abort(); /* cannot report failures without memory */
+  size_t k = 0;
+  for (size_t i = 0; i < c->cap; i++)
+    if (c->slots[i].id) all[k++] = c->slots[i];
+  memset(c->slots, 0, c->cap * sizeof *c->slots);
+  c->count = 0;
+  qsort(all, k, sizeof *all, by_id);
+  uint64_t now = uv_now(c->loop);
+  size_t kept = 0;
+  for (size_t i = 0; i < k; i++)
+    if (all[i].jlen && all[i].deadline > now) {
+      all[i].retry_at = 0;
+      pending_insert(c, &all[i]);
+      kept++;
+    }
+  for (size_t i = 0; i < k && kept; i++)
+    if (all[i].jlen && all[i].deadline > now)
+      resend(c, pending_find(c, all[i].id));
+  for (size_t i = 0; i < k && !c->closed; i++)
+    if (!(all[i].jlen && all[i].deadline > now)) fail(c, all[i], code, msg);
+  free(all);
+}
+
 static void on_timer(uv_timer_t *t) {
   hs_client_t *c = t->data;
   uint64_t now = uv_now(c->loop);
+  for (size_t i = 0; i < c->cap && !c->closed; i++) {
+    pending_t *p = &c->slots[i];
+    if (p->id && p->retry_at && p->retry_at <= now && p->deadline > now) {
+      p->retry_at = 0;
+      resend(c, p);
+    }
+  }
   if ((c->state == C_CONNECTING || c->state == C_HELLO) &&
       now >= c->connect_deadline && c->cc) {
     snprintf(c->last_error, sizeof c->last_error, "connect timed out");
@@ -187,8 +282,12 @@ static void on_timer(uv_timer_t *t) {
 /* Runs the timer toward the earliest deadline, or stops it. */
 static void arm_timer(hs_client_t *c) {
   uint64_t due = UINT64_MAX;
-  for (size_t i = 0; i < c->cap; i++)
-    if (c->slots[i].id && c->slots[i].deadline < due) due = c->slots[i].deadline;
+  for (size_t i = 0; i < c->cap; i++) {
+    if (!c->slots[i].id) continue;
+    if (c->slots[i].deadline < due) due = c->slots[i].deadline;
+    if (c->slots[i].retry_at && c->slots[i].retry_at < due)
+      due = c->slots[i].retry_at;
+  }
   if ((c->state == C_CONNECTING || c->state == C_HELLO) &&
       c->connect_deadline < due)
     due = c->connect_deadline;
@@ -204,7 +303,8 @@ static void arm_timer(hs_client_t *c) {
 
 static int decode_messages(hs_client_t *c, wire_reader_t *r, hs_reply_t *out) {
   uint32_t count;
-  if (!wire_get_u32(r, "count", &count)) return HS_EPROTOCOL;
+  if (!wire_get_u64(r, "next", &out->offset) || !wire_get_u32(r, "count", &count))
+    return HS_EPROTOCOL;
   /* Each message takes at least 21 bytes: bound count before sizing. */
   if ((size_t)count > (size_t)(r->end - r->p) / 21) return HS_EPROTOCOL;
   if (count > c->msgs_cap) {
@@ -250,6 +350,7 @@ static int decode_reply(hs_client_t *c, const wire_frame_t *f, hs_reply_t *out) 
       break;
     }
     case WIRE_PUBLISH:
+    case WIRE_SUBSCRIBE:
       if (!wire_get_u64(&r, "offset", &out->offset)) return HS_EPROTOCOL;
       break;
     case WIRE_PULL: {
@@ -326,7 +427,17 @@ static void cc_on_frame(conn_t *conn, const wire_frame_t *f) {
     return;
   }
   pending_t *p = pending_find(c, f->id);
-  if (!p) return; /* it timed out already */
+  if (!p || p->retry_at) return; /* timed out, or a late answer to a try */
+  if ((r.status == HS_EUNAVAILABLE || r.status == HS_ECLOSED) && p->jlen) {
+    /* A node on the way died: try again shortly, the view will have moved. */
+    uint64_t now = uv_now(c->loop);
+    uint64_t backoff = (uint64_t)20 << (p->tries < 4 ? p->tries : 4);
+    if (now + backoff < p->deadline) {
+      p->retry_at = now + backoff;
+      arm_timer(c);
+      return;
+    }
+  }
   complete(c, pending_take(c, p), &r);
 }
 
@@ -362,7 +473,7 @@ static void cc_on_close(conn_t *conn, int reason) {
     snprintf(msg, sizeof msg, "connection to node %u closed%s%s", c->node_id,
              reason && reason != HS_EUNAVAILABLE ? ": " : "",
              reason && reason != HS_EUNAVAILABLE ? hs_err_message(reason) : "");
-    fail_all(c, HS_ECLOSED, msg);
+    resend_or_fail(c, HS_ECLOSED, msg);
     if (!c->closed) arm_timer(c);
     return;
   }
@@ -522,6 +633,10 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
   c->connect_cb = cb;
   c->connect_ud = ud;
   c->role = WIRE_ROLE_CLIENT;
+  /* A random producer id, so the seqs of two clients never mix. */
+  if (getrandom(&c->producer, sizeof c->producer, 0) != sizeof c->producer)
+    c->producer = uv_hrtime() ^ ((uint64_t)(uintptr_t)c << 16);
+  if (!c->producer) c->producer = 1;
   snprintf(c->cluster, sizeof c->cluster, "%s",
            cfg->cluster ? cfg->cluster : "hypersub");
   flusher_init(&c->flusher, loop);
@@ -534,6 +649,30 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
 }
 
 HS_API void hs_client_set_data(hs_client_t *c, void *data) { c->data = data; }
+HS_API uint64_t hs_client_retries(const hs_client_t *c) { return c->retries; }
+
+HS_API int hs_client_set_addrs(hs_client_t *c, const char *const *addrs,
+                               size_t n) {
+  if (!n) return HS_EINVALID;
+  for (size_t i = 0; i < n; i++) {
+    struct sockaddr_storage ss;
+    if (!addrs[i] || conn_parse_addr(addrs[i], &ss)) return HS_EINVALID;
+  }
+  char **copy = calloc(n, sizeof *copy);
+  if (!copy) return HS_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    if (!(copy[i] = strdup(addrs[i]))) {
+      while (i--) free(copy[i]);
+      free(copy);
+      return HS_ENOMEM;
+    }
+  for (size_t i = 0; i < c->n_addrs; i++) free(c->addrs[i]);
+  free(c->addrs);
+  c->addrs = copy;
+  c->n_addrs = n;
+  c->addr_next = 0;
+  return 0;
+}
 HS_API void *hs_client_data(const hs_client_t *c) { return c->data; }
 HS_API size_t hs_client_pending(const hs_client_t *c) { return c->count; }
 
@@ -542,24 +681,51 @@ static buf_t *request_buf(hs_client_t *c) {
   return c->state == C_READY ? &c->cc->conn.out : &c->queue;
 }
 
+/* Drops the journal's dead bytes once they are most of it. */
+static void journal_compact(hs_client_t *c) {
+  if (c->journal.len < (1u << 20) || c->journal_live > c->journal.len / 2)
+    return;
+  buf_t fresh = BUF_INIT;
+  for (size_t i = 0; i < c->cap; i++) {
+    pending_t *p = &c->slots[i];
+    if (!p->id || !p->jlen) continue;
+    size_t at = fresh.len;
+    if (buf_append(&fresh, c->journal.data + p->jpos, p->jlen)) {
+      buf_free(&fresh);
+      return; /* keep the old one */
+    }
+    p->jpos = at;
+  }
+  buf_free(&c->journal);
+  c->journal = fresh;
+}
+
 static int end_request(hs_client_t *c, wire_writer_t *w, uint8_t op,
                        uint32_t id, uint32_t extra_ms, hs_reply_cb cb,
                        void *ud) {
+  uint64_t *seen = c->next_seen;
+  c->next_seen = NULL;
   int rc = wire_end(w);
   if (rc) return rc;
   if (c->count + 1 > c->cap / 2 && (rc = pending_grow(c))) {
     w->b->len = w->start;
     return rc;
   }
-  size_t j = slot_of(c, id);
-  while (c->slots[j].id) j = (j + 1) & (c->cap - 1);
-  c->slots[j] = (pending_t){.id = id,
-                            .op = op,
-                            .cb = cb,
-                            .ud = ud,
-                            .deadline = uv_now(c->loop) + c->timeout_ms +
-                                        extra_ms};
-  c->count++;
+  pending_t p = {.id = id,
+                 .op = op,
+                 .cb = cb,
+                 .ud = ud,
+                 .deadline = uv_now(c->loop) + c->timeout_ms + extra_ms,
+                 .seen = seen};
+  if (retryable(c, op)) {
+    /* A copy to send again if the node or the way to it dies. */
+    journal_compact(c);
+    p.jpos = c->journal.len;
+    p.jlen = w->b->len - w->start;
+    if (buf_append(&c->journal, w->b->data + w->start, p.jlen)) p.jlen = 0;
+    c->journal_live += p.jlen;
+  }
+  pending_insert(c, &p);
   if (!uv_is_active((uv_handle_t *)&c->timer)) arm_timer(c);
   if (c->state == C_READY) {
     if (conn_dirty(&c->cc->conn) == HS_ETOO_LARGE) return 0; /* failed all */
@@ -567,6 +733,27 @@ static int end_request(hs_client_t *c, wire_writer_t *w, uint8_t op,
     start_connecting(c);
   }
   return 0;
+}
+
+static void resend(hs_client_t *c, pending_t *p) {
+  buf_t *out = request_buf(c);
+  size_t at = out->len;
+  if (buf_append(out, c->journal.data + p->jpos, p->jlen)) return;
+  char *frame = out->data + at;
+  uint16_t flags;
+  memcpy(&flags, frame + 6, 2);
+  flags |= WIRE_F_RETRY;
+  memcpy(frame + 6, &flags, 2);
+  if (p->op == WIRE_PULL) { /* ..., u64 seen, u32 wait_ms */
+    uint64_t seen = p->seen ? *p->seen : UINT64_MAX;
+    memcpy(frame + p->jlen - 12, &seen, 8);
+  }
+  p->tries++;
+  c->retries++;
+  if (c->state == C_READY)
+    conn_dirty(&c->cc->conn);
+  else if (c->state == C_IDLE)
+    start_connecting(c);
 }
 
 static int begin_request(hs_client_t *c, wire_writer_t *w, uint8_t op,
@@ -633,8 +820,29 @@ HS_API int hs_client_publish(hs_client_t *c, const char *pid,
   wire_put_str8(&w, pid, strlen(pid));
   wire_put_str8(&w, topic, strlen(topic));
   wire_put_u8(&w, (uint8_t)ack);
+  wire_put_u64(&w, c->producer);
+  wire_put_u64(&w, ++c->seq);
   wire_put_bytes32(&w, data, len);
   return end_request(c, &w, WIRE_PUBLISH, id, 0, cb, ud);
+}
+
+/* Where this client's subscription stands (the cursor its last answer
+ * left; UINT64_MAX: not known yet). One allocation per subscription. */
+static uint64_t *seen_slot(hs_client_t *c, const char *sid, const char *topic) {
+  char key[2 * HS_NAME_MAX + 2];
+  size_t sn = strlen(sid), tn = strlen(topic);
+  memcpy(key, sid, sn);
+  key[sn] = '\n';
+  memcpy(key + sn + 1, topic, tn);
+  uint64_t *slot = map_get(&c->seen, key, sn + 1 + tn);
+  if (slot) return slot;
+  if (!(slot = malloc(sizeof *slot))) return NULL;
+  *slot = UINT64_MAX;
+  if (map_put(&c->seen, key, sn + 1 + tn, slot)) {
+    free(slot);
+    return NULL;
+  }
+  return slot;
 }
 
 HS_API int hs_client_subscribe(hs_client_t *c, const char *sid,
@@ -645,7 +853,10 @@ HS_API int hs_client_subscribe(hs_client_t *c, const char *sid,
   wire_writer_t w;
   if ((rc = check_name(sid)) || (rc = check_name(topic))) return rc;
   if ((unsigned)from > HS_FROM_OFFSET) return HS_EINVALID;
+  uint64_t *seen = seen_slot(c, sid, topic);
+  if (!seen) return HS_ENOMEM;
   if ((rc = begin_request(c, &w, WIRE_SUBSCRIBE, &id))) return rc;
+  c->next_seen = seen;
   wire_put_str8(&w, sid, strlen(sid));
   wire_put_str8(&w, topic, strlen(topic));
   wire_put_u8(&w, (uint8_t)from);
@@ -660,10 +871,14 @@ HS_API int hs_client_pull(hs_client_t *c, const char *sid, const char *topic,
   uint32_t id;
   wire_writer_t w;
   if ((rc = check_name(sid)) || (rc = check_name(topic))) return rc;
+  uint64_t *seen = seen_slot(c, sid, topic);
+  if (!seen) return HS_ENOMEM;
   if ((rc = begin_request(c, &w, WIRE_PULL, &id))) return rc;
+  c->next_seen = seen;
   wire_put_str8(&w, sid, strlen(sid));
   wire_put_str8(&w, topic, strlen(topic));
   wire_put_u32(&w, max);
+  wire_put_u64(&w, *seen);
   wire_put_u32(&w, wait_ms);
   return end_request(c, &w, WIRE_PULL, id, wait_ms, cb, ud);
 }
@@ -763,6 +978,12 @@ int client_new_peer(uv_loop_t *loop, const client_peer_config_t *cfg,
 static void client_release(hs_client_t *c) {
   if (--c->open_handles > 0 || !c->closed) return;
   buf_free(&c->hello_extra);
+  buf_free(&c->journal);
+  const char *k;
+  size_t kn;
+  void *v;
+  for (size_t i = 0; map_next(&c->seen, &i, &k, &kn, &v);) free(v);
+  map_free(&c->seen);
   for (size_t i = 0; i < c->n_addrs; i++) free(c->addrs[i]);
   free(c->addrs);
   free(c->slots);

@@ -83,14 +83,97 @@ bool cluster_hello_peer(node_conn_t *nc, const wire_frame_t *f,
                      "peer HELLO: node %u is not in its own view", peer_id);
     return false;
   }
-  uint64_t before = node->view.epoch;
-  view_merge(&node->view, &theirs);
+  cluster_merge(node, &theirs, peer_id);
   view_free(&theirs);
-  if (node->view.epoch != before)
-    LOG(&node->log, HS_LOG_INFO, "cluster", "view_changed",
-        LF_UINT("epoch", node->view.epoch), LF_UINT("members", node->view.n),
-        LF_UINT("from", peer_id));
   return true;
+}
+
+static const char *state_name(view_state_t s);
+
+/* Logs what happened to each member between `old` and the current view. */
+static void log_changes(hs_node_t *node, const view_t *old, uint32_t from) {
+  for (size_t i = 0; i < node->view.n; i++) {
+    const view_member_t *m = &node->view.members[i];
+    const view_member_t *was = view_find(old, m->id);
+    if (was && was->state == m->state) continue;
+    const char *ev = m->state == VIEW_SUSPECT ? "node_suspected"
+                     : m->state == VIEW_DEAD  ? "node_failed"
+                     : m->state == VIEW_LEFT  ? "node_left"
+                     : was                    ? "node_recovered"
+                                              : "node_joined";
+    LOG(&node->log,
+        m->state == VIEW_ALIVE ? HS_LOG_INFO : HS_LOG_WARN, "cluster", ev,
+        LF_UINT("node", m->id), LF_UINT("epoch", node->view.epoch),
+        LF_STR("was", was ? state_name(was->state) : "unknown"),
+        LF_UINT("version", m->version),
+        LF_STR("by", from == node->cfg.id ? "self" : "peer"),
+        LF_UINT("from", from));
+  }
+}
+
+/* Whether some member stopped or started serving between old and now:
+ * only then can placement have moved. */
+static bool placement_moved(const hs_node_t *node, const view_t *old) {
+  for (size_t i = 0; i < node->view.n; i++) {
+    const view_member_t *m = &node->view.members[i];
+    const view_member_t *was = view_find(old, m->id);
+    if (!was) return true;
+    if (view_is_alive(m->id, (void *)&node->view) !=
+        view_is_alive(m->id, (void *)old))
+      return true;
+  }
+  return false;
+}
+
+/* Acts on a view change: logs it, drops links to the dead (which fails
+ * what waits on them, so clients retry elsewhere) and moves topics. */
+static void view_changed(hs_node_t *node, const view_t *old, uint32_t from) {
+  LOG(&node->log, HS_LOG_INFO, "cluster", "view_changed",
+      LF_UINT("epoch", node->view.epoch), LF_UINT("members", node->view.n),
+      LF_UINT("from", from));
+  log_changes(node, old, from);
+  for (size_t i = 0; i < node->view.n; i++) {
+    const view_member_t *m = &node->view.members[i];
+    const view_member_t *was = view_find(old, m->id);
+    if (m->id != node->cfg.id && !view_is_alive(m->id, &node->view) &&
+        (!was || view_is_alive(m->id, (void *)old)))
+      route_drop_link(node, m->id);
+  }
+  if (placement_moved(node, old)) {
+    node->stats.failovers++;
+    repl_reconcile(node, old);
+  }
+}
+
+/* When the others think this node suspect or dead, say otherwise: a
+ * higher version of our own entry, alive. */
+static bool refute(hs_node_t *node) {
+  const view_member_t *me = view_find(&node->view, node->cfg.id);
+  if (!me || me->state == VIEW_ALIVE) return false;
+  if (me->state == VIEW_DEAD) node->rejoined_ms = uv_now(node->loop);
+  view_set_state(&node->view, node->cfg.id, VIEW_ALIVE);
+  return true;
+}
+
+int cluster_merge(hs_node_t *node, const view_t *theirs, uint32_t from) {
+  view_t old;
+  if (view_copy(&old, &node->view)) return 0;
+  int changed = view_merge(&node->view, theirs);
+  bool refuted = changed > 0 && refute(node);
+  if (changed > 0) view_changed(node, &old, from);
+  view_free(&old);
+  if (refuted) health_spread(node);
+  return changed > 0 ? changed : 0;
+}
+
+void cluster_set_state(hs_node_t *node, uint32_t id, view_state_t state) {
+  view_t old;
+  if (view_copy(&old, &node->view)) return;
+  if (view_set_state(&node->view, id, state) > 0) {
+    view_changed(node, &old, node->cfg.id);
+    health_spread(node);
+  }
+  view_free(&old);
 }
 
 void cluster_put_view(hs_node_t *node, wire_writer_t *w) {
@@ -136,8 +219,6 @@ static const char *state_name(view_state_t s) {
       return "left";
   }
 }
-
-static const char *state_name(view_state_t s);
 
 HS_API size_t hs_node_members(const hs_node_t *node, hs_member_t *out,
                               size_t cap) {

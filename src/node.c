@@ -27,6 +27,9 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->max_pull = 1000;
   cfg->replicas = 3;
   cfg->peer_timeout_ms = 5000;
+  cfg->heartbeat_ms = 100;
+  cfg->suspect_ms = 500;
+  cfg->dead_ms = 1000;
   cfg->log_level = HS_LOG_INFO;
   cfg->log_format = HS_LOG_TEXT;
 }
@@ -275,10 +278,12 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   uv_timer_init(loop, &node->restart_timer);
   uv_timer_init(loop, &node->expire_timer);
   uv_check_init(loop, &node->repl_check);
+  uv_timer_init(loop, &node->heartbeat_timer);
+  node->heartbeat_timer.data = node;
   node->restart_timer.data = node->expire_timer.data = node;
   node->repl_check.data = node;
   uv_unref((uv_handle_t *)&node->repl_check); /* pending work is not life */
-  node->open_handles = 4;
+  node->open_handles = 5;
   *out = node;
   return 0;
 }
@@ -297,6 +302,7 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("max_payload", node->cfg.max_payload),
       LF_UINT("members", node->view.n), LF_UINT("dim", view_dim(&node->view)),
       LF_UINT("epoch", node->view.epoch), LF_STR("version", HS_VERSION));
+  if (node->view.n > 1) health_start(node);
   set_state(node, HS_NODE_RUNNING);
   return 0;
 }
@@ -312,6 +318,7 @@ static void on_restart(uv_timer_t *t) {
   LOG(&node->log, HS_LOG_INFO, "node", "node_restarted",
       LF_UINT("id", node->cfg.id), LF_INT("port", node->port),
       LF_UINT("topics", node->store.topics.count));
+  if (node->view.n > 1) health_start(node);
   set_state(node, HS_NODE_RUNNING);
 }
 
@@ -329,6 +336,7 @@ void node_halt(hs_node_t *node, node_conn_t *keep, uint32_t restart_after_ms) {
       conn_close(&nc->conn, HS_EUNAVAILABLE);
   }
   route_close_links(node); /* a crash loses its links too */
+  health_stop(node);
   LOG(&node->log, HS_LOG_WARN, "node", "node_stopped",
       LF_UINT("id", node->cfg.id), LF_UINT("restart_after_ms", restart_after_ms));
   if (restart_after_ms) {
@@ -406,6 +414,7 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
 static void node_release(hs_node_t *node) {
   if (--node->open_handles > 0 || !node->freeing) return;
   repl_free_all(node);
+  health_free(node);
   store_free(&node->store);
   view_free(&node->view);
   route_free_relays(node);
@@ -441,6 +450,7 @@ HS_API void hs_node_free(hs_node_t *node) {
   route_close_links(node);
   flusher_close(&node->flusher, flusher_closed);
   uv_close((uv_handle_t *)&node->restart_timer, handle_closed);
+  uv_close((uv_handle_t *)&node->heartbeat_timer, handle_closed);
   uv_close((uv_handle_t *)&node->repl_check, handle_closed);
   uv_close((uv_handle_t *)&node->expire_timer, handle_closed);
 }

@@ -43,8 +43,8 @@ struct relay {
 
 /* Most replicas a topic can have besides its home. */
 #define HS_REPL_MAX 31
-enum { REPL_PUBLISHER = 1, REPL_SUBSCRIBER, REPL_TOPIC, REPL_DELETE,
-       REPL_APPEND, REPL_CURSOR };
+enum { REPL_PUBLISHER = 1, REPL_SUBSCRIBER, REPL_SYNC, REPL_DELETE,
+       REPL_APPEND, REPL_CURSOR, REPL_COMMIT };
 
 enum { ROUTE_PUBLISHER = 1, ROUTE_SUBSCRIBER = 2 };
 
@@ -97,6 +97,10 @@ struct hs_node {
   size_t n_waiting;
 
   view_t view;       /* the members: this node and its peers */
+  uv_timer_t heartbeat_timer; /* health.c: pings and failure detection */
+  struct health_peer *watch;  /* health.c: what it knows of each peer */
+  size_t n_watch, cap_watch;
+  uint64_t rejoined_ms; /* when this node last came back after being dead */
   map_t links;       /* peer id (4 bytes) -> hs_client_t*, made on demand */
   uv_check_t repl_check; /* sends the turn's appends to replicas, batched */
   void *repl_dirty;      /* topics with appends not sent yet (repl.c) */
@@ -128,6 +132,8 @@ void ops_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
 /* route.c */
 hs_client_t *route_link(hs_node_t *node, uint32_t peer);
 void route_close_links(hs_node_t *node);
+/* Closes the link to a peer that died; what waited on it fails. */
+void route_drop_link(hs_node_t *node, uint32_t peer);
 uint32_t route_next_hop(hs_node_t *node, uint32_t target, uint32_t came_from);
 void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
                    uint32_t target);
@@ -153,11 +159,21 @@ void list_part_done(hs_node_t *node, relay_t *part, const hs_reply_t *reply);
 int route_send_part(hs_node_t *node, relay_t *part, uint8_t op,
                     const char *body, size_t len, uint32_t target);
 
+/* repl.c: the view changed: take over topics this node now homes, refill
+ * replicas that joined a copy set, drop copies no longer ours. */
+void repl_reconcile(hs_node_t *node, const view_t *old);
+/* repl.c: a heartbeat tick: sync again replicas whose stream broke. */
+void repl_retry(hs_node_t *node);
+/* repl.c: offsets below this may be served to pullers: on the home, those
+ * every replica holds; on a replica, what the home said was committed. */
+uint64_t repl_readable(const store_topic_t *t);
+
 /* repl.c: the home sends each change to the replicas. */
 void repl_identity(hs_node_t *node, uint8_t kind, const char *id, size_t n);
 int repl_topic_created(hs_node_t *node, store_topic_t *t);
 void repl_topic_deleted(hs_node_t *node, store_topic_t *t);
-void repl_topic_free(store_topic_t *t);
+/* Drops this node's copy of a topic (its waiters hear NO_TOPIC). */
+void repl_drop_copy(hs_node_t *node, store_topic_t *t);
 /* True when the append went to replicas (so "all" has something to wait
  * for). */
 bool repl_append(hs_node_t *node, store_topic_t *t);
@@ -204,6 +220,26 @@ void cluster_put_view(hs_node_t *node, wire_writer_t *w);
 /* cluster.c: WHERE and VIEW. */
 void cluster_op_where(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
 void cluster_op_view(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
+
+/* health.c: failure detection. Each node pings its cube neighbours (the
+ * nearest members when it has fewer than two) and whoever pings it; a
+ * peer silent for suspect_ms is suspected, for dead_ms declared dead. */
+void health_start(hs_node_t *node);
+void health_stop(hs_node_t *node);
+void health_free(hs_node_t *node);
+void health_op_ping(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
+void health_op_gossip(node_conn_t *nc, const wire_frame_t *f,
+                      wire_reader_t *r);
+/* Sends this node's view to every live member (a change made here). */
+void health_spread(hs_node_t *node);
+
+/* cluster.c: merges a view learnt from `from`; when that changes ours,
+ * refutes our own death if need be and acts on the change. Returns the
+ * number of members that changed. */
+int cluster_merge(hs_node_t *node, const view_t *theirs, uint32_t from);
+/* cluster.c: a decision made here about a member (suspect, dead, alive):
+ * applies it, acts on it and spreads it. */
+void cluster_set_state(hs_node_t *node, uint32_t id, view_state_t state);
 
 /* Replies: frames appended to the connection's output. */
 void node_reply_error(node_conn_t *nc, uint8_t op, uint32_t id, int code,

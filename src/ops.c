@@ -44,11 +44,21 @@ static void reply_ok(node_conn_t *nc, const wire_frame_t *f) {
 
 static store_topic_t *find_topic(node_conn_t *nc, const wire_frame_t *f,
                                  const char *topic, size_t tn) {
-  store_topic_t *t = store_topic_find(&nc->node->store, topic, tn);
-  if (!t)
+  hs_node_t *node = nc->node;
+  store_topic_t *t = store_topic_find(&node->store, topic, tn);
+  if (t) return t;
+  /* Back from the dead: the topics it homes are still being handed to it
+   * by their interim homes; the client retries. */
+  if (node->rejoined_ms &&
+      uv_now(node->loop) - node->rejoined_ms < 2 * (uint64_t)node->cfg.dead_ms)
+    node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                     "node %u rejoined the cluster and is still receiving "
+                     "its topics; try again",
+                     node->cfg.id);
+  else
     node_reply_error(nc, f->op, f->id, HS_ENO_TOPIC,
                      "topic \"%.*s\" does not exist", (int)tn, topic);
-  return t;
+  return NULL;
 }
 
 /* Whether a publisher or subscriber exists. True: go on. False: answered
@@ -232,9 +242,11 @@ static void op_publish(node_conn_t *nc, const wire_frame_t *f,
   const char *pid, *topic, *data;
   size_t pn, tn, dn;
   uint8_t ack;
+  uint64_t producer, seq;
   if (!wire_get_str8(r, "publisher", &pid, &pn) ||
       !wire_get_str8(r, "topic", &topic, &tn) ||
-      !wire_get_u8(r, "ack", &ack) ||
+      !wire_get_u8(r, "ack", &ack) || !wire_get_u64(r, "producer", &producer) ||
+      !wire_get_u64(r, "seq", &seq) ||
       !wire_get_bytes32(r, "data", &data, &dn) || !wire_reader_done(r))
     return bad_request(nc, f, r);
   if (dn > node->cfg.max_payload)
@@ -252,14 +264,22 @@ static void op_publish(node_conn_t *nc, const wire_frame_t *f,
   store_topic_t *t = find_topic(nc, f, topic, tn);
   if (!t) return;
   uint64_t offset, now = log_now_ms();
-  if (store_append(&node->store, t, now, pid, pn, data, dn, &offset))
-    return out_of_memory(nc, f);
-  node->stats.messages_published++;
-  if (repl_append(node, t) &&
-      ack == HS_ACK_ALL) {
-    repl_wait(node, t, nc, f->id, offset); /* answered when all hold it */
-    if (t->waiters) ops_wake_waiters(node, t);
-    return;
+  if (store_dedup(t, producer, seq, &offset)) {
+    /* A retry of a publish stored before: answer as the first time. */
+    node->stats.deduplicated++;
+    LOG(&node->log, HS_LOG_INFO, "store", "publish_deduplicated",
+        LF_STR("topic", t->name), LF_UINT("offset", offset),
+        LF_UINT("seq", seq), LF_STRN("publisher", pid, pn));
+    if (ack == HS_ACK_ALL && offset != UINT64_MAX &&
+        offset >= repl_readable(t))
+      return repl_wait(node, t, nc, f->id, offset);
+  } else {
+    if (store_append_seq(&node->store, t, now, pid, pn, producer, seq, data,
+                         dn, &offset))
+      return out_of_memory(nc, f);
+    node->stats.messages_published++;
+    if (repl_append(node, t) && ack == HS_ACK_ALL)
+      return repl_wait(node, t, nc, f->id, offset); /* answered when all hold it */
   }
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
@@ -305,7 +325,10 @@ static void op_subscribe(node_conn_t *nc, const wire_frame_t *f,
       again ? "resubscribed" : "subscribed", LF_STRN("subscriber", sid, sn),
       LF_STRN("topic", topic, tn),
       LF_UINT("cursor", store_cursor(t, sid, sn)->next));
-  reply_ok(nc, f);
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_put_u64(&w, store_cursor(t, sid, sn)->next);
+  wire_end(&w);
 }
 
 /* Writes a PULL reply with the messages after the cursor (at most `max`,
@@ -317,14 +340,17 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
   buf_t *out = &nc->conn.out;
   wire_writer_t w;
   wire_begin(&w, out, WIRE_PULL, WIRE_F_REPLY, id);
+  size_t next_at = out->len;
+  wire_put_u64(&w, cur->next);
   size_t count_at = out->len;
   wire_put_u32(&w, 0);
   size_t budget = node->max_frame - WIRE_HEADER - 4;
   uint32_t n = 0;
   store_iter_t it;
   store_msg_t m;
+  uint64_t end = repl_readable(t);
   store_iter_init(&it, t, cur->next);
-  while (n < max && store_iter_next(&it, &m)) {
+  while (n < max && store_iter_next(&it, &m) && m.offset < end) {
     size_t need = 8 + 8 + 1 + m.publisher_len + 4 + m.len;
     if (n > 0 && need > budget) break;
     budget -= need < budget ? need : budget;
@@ -335,7 +361,10 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
     cur->next = m.offset + 1;
     n++;
   }
-  if (w.err == 0) memcpy(out->data + count_at, &n, 4);
+  if (w.err == 0) {
+    memcpy(out->data + next_at, &cur->next, 8);
+    memcpy(out->data + count_at, &n, 4);
+  }
   wire_end(&w);
   node->stats.messages_pulled += n;
   if (n) repl_cursor(node, t, sid, sn, cur->next);
@@ -408,7 +437,7 @@ void ops_wake_waiters(hs_node_t *node, store_topic_t *t) {
     next = w->topic_next;
     store_cursor_t *cur = store_cursor(t, w->sid, w->sid_len);
     /* Another pull of the same subscriber may have taken the news. */
-    if (!cur || cur->next >= t->next) continue;
+    if (!cur || cur->next >= repl_readable(t)) continue;
     node_conn_t *nc = w->nc;
     reply_messages(nc, w->req_id, t, w->sid, w->sid_len, cur, w->max);
     ops_waiter_free(w);
@@ -431,16 +460,36 @@ void ops_drop_topic_waiters(hs_node_t *node, store_topic_t *t) {
   }
 }
 
+/* The client says where it is (`seen`: the cursor its last answer for
+ * this subscriber and topic left, UINT64_MAX if it has none). A cursor
+ * behind it lost a replicated move in a failover: catch it up, so nothing
+ * is delivered twice. A retried pull whose answer was lost with its node
+ * moves the cursor back to it, so nothing is skipped. */
+static void pull_align(hs_node_t *node, store_topic_t *t, const char *sid,
+                       size_t sn, store_cursor_t *cur, uint64_t seen,
+                       bool retry) {
+  if (seen == UINT64_MAX) return;
+  if (seen > t->next) seen = t->next;
+  if (seen < t->first) seen = t->first;
+  if (!(seen > cur->next || (retry && seen < cur->next))) return;
+  LOG(&node->log, HS_LOG_INFO, "store", "cursor_aligned",
+      LF_STRN("subscriber", sid, sn), LF_STR("topic", t->name),
+      LF_UINT("was", cur->next), LF_UINT("cursor", seen));
+  cur->next = seen;
+  repl_cursor(node, t, sid, sn, seen);
+}
+
 static void op_pull(node_conn_t *nc, const wire_frame_t *f,
                     wire_reader_t *r) {
   hs_node_t *node = nc->node;
   const char *sid, *topic;
   size_t sn, tn;
   uint32_t max, wait_ms;
+  uint64_t seen;
   if (!wire_get_str8(r, "subscriber", &sid, &sn) ||
       !wire_get_str8(r, "topic", &topic, &tn) ||
-      !wire_get_u32(r, "max", &max) || !wire_get_u32(r, "wait_ms", &wait_ms) ||
-      !wire_reader_done(r))
+      !wire_get_u32(r, "max", &max) || !wire_get_u64(r, "seen", &seen) ||
+      !wire_get_u32(r, "wait_ms", &wait_ms) || !wire_reader_done(r))
     return bad_request(nc, f, r);
   if (!name_ok(nc, f, "subscriber id", sid, sn) ||
       !name_ok(nc, f, "topic name", topic, tn) ||
@@ -455,7 +504,8 @@ static void op_pull(node_conn_t *nc, const wire_frame_t *f,
                             "\"%.*s\"",
                             (int)sn, sid, (int)tn, topic);
   if (max == 0 || max > node->cfg.max_pull) max = node->cfg.max_pull;
-  if (cur->next < t->next || wait_ms == 0)
+  pull_align(node, t, sid, sn, cur, seen, f->flags & WIRE_F_RETRY);
+  if (cur->next < repl_readable(t) || wait_ms == 0)
     reply_messages(nc, f->id, t, sid, sn, cur, max);
   else
     park(nc, f, t, sid, sn, max, wait_ms);
@@ -586,6 +636,8 @@ static const op_fn handlers[WIRE_OP_MAX] = {
     [WIRE_HOMED] = list_op_homed,
     [WIRE_REWIND] = op_rewind,
     [WIRE_UNPARK] = op_unpark,
+    [WIRE_PING] = health_op_ping,
+    [WIRE_GOSSIP] = health_op_gossip,
 };
 
 static uint32_t home_of(const hs_node_t *node, uint64_t h) {
@@ -654,6 +706,12 @@ void ops_dispatch(node_conn_t *nc, const wire_frame_t *f) {
     node_send(nc);
     conn_shutdown(&nc->conn);
     return;
+  }
+  if ((f->flags & WIRE_F_RETRY) && !(f->flags & WIRE_F_ROUTED)) {
+    node->stats.retries++;
+    LOG(&node->log, HS_LOG_INFO, "node", "client_retried",
+        LF_STR("op", wire_op_name(f->op) ? wire_op_name(f->op) : "unknown"),
+        LF_STR("from", nc->peer));
   }
   wire_frame_t g = *f;
   uint8_t hops = 0;

@@ -4,34 +4,24 @@
  * nodes of the key's preference list) on a direct link as a REPLICATE
  * request; links keep order, and the flusher batches frames into one write
  * per turn. A replica applies appends only at its exact next offset, with
- * the home's time, so its log is byte-identical to the home's, and answers
- * with its next offset: acks are cumulative. A publish with ack "all" waits
- * in its topic's queue until every replica's ack covers it.
+ * the home's time, producer and sequence number, so its log is
+ * byte-identical to the home's, and answers with its next offset: acks are
+ * cumulative. Offsets below the lowest ack are committed: only those are
+ * served to pullers, and a publish with ack "all" is answered once its
+ * offset is committed, so no message a client has seen can vanish in a
+ * failover.
  *
  * Appends are batched: a publish marks its topic dirty, and once per loop
  * turn (a check handle, after the turn's input) each dirty topic's new
  * records go to each replica as one range frame, read from the log
- * straight into the link's buffer. */
+ * straight into the link's buffer. How a replica is brought up to date
+ * (SYNC) and what moves when the view changes is in takeover.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
 #include "cube.h"
-#include "node.h"
-
-/* What a topic's home tracks: each replica's cumulative ack, and the
- * publishes waiting for them (relays, oldest first). */
-typedef struct repl_topic repl_topic_t;
-struct repl_topic {
-  store_topic_t *topic;
-  uint64_t sent;               /* records below this went to the replicas */
-  repl_topic_t *dirty_prev, *dirty_next; /* node->repl_dirty */
-  bool dirty;
-  size_t n;
-  uint32_t ids[HS_REPL_MAX];
-  uint64_t acked[HS_REPL_MAX]; /* each replica's next offset */
-  relay_t *head, *tail;        /* publishes waiting for "all" */
-};
+#include "repl.h"
 
 static void undirty(hs_node_t *node, repl_topic_t *rt) {
   if (!rt->dirty) return;
@@ -44,7 +34,38 @@ static void undirty(hs_node_t *node, repl_topic_t *rt) {
   rt->dirty = false;
 }
 
-static repl_topic_t *state_of(store_topic_t *t) { return t->repl; }
+void repl_mark_dirty(hs_node_t *node, repl_topic_t *rt) {
+  if (rt->dirty) return;
+  rt->dirty = true;
+  rt->dirty_prev = NULL;
+  rt->dirty_next = node->repl_dirty;
+  if (rt->dirty_next) rt->dirty_next->dirty_prev = rt;
+  node->repl_dirty = rt;
+  uv_check_start(&node->repl_check, repl_flush);
+}
+
+repl_topic_t *repl_state(hs_node_t *node, store_topic_t *t) {
+  (void)node;
+  if (t->repl) return t->repl;
+  repl_topic_t *rt = calloc(1, sizeof *rt);
+  if (!rt) return NULL;
+  rt->topic = t;
+  rt->committed = t->next;
+  t->repl = rt;
+  return rt;
+}
+
+size_t repl_copies(const hs_node_t *node, const store_topic_t *t,
+                   uint32_t *out) {
+  return cluster_copies(node, cube_hash(t->name, t->name_len), out,
+                        HS_REPL_MAX + 1);
+}
+
+uint64_t repl_readable(const store_topic_t *t) {
+  const repl_topic_t *rt = repl_of(t);
+  if (!rt || (rt->home && rt->n == 0)) return t->next;
+  return rt->committed < t->next ? rt->committed : t->next;
+}
 
 /* ---- the home ----------------------------------------------------------- */
 
@@ -59,22 +80,18 @@ static size_t replicas_of(const hs_node_t *node, uint64_t h, uint32_t *out) {
 
 static void on_ack(hs_client_t *link, const hs_reply_t *reply, void *ud);
 
-/* Sends one REPLICATE request, body = kind + parts, to every replica. */
-static void send_all(hs_node_t *node, const uint32_t *ids, size_t n,
-                     const char *head, size_t head_len, const char *data,
-                     size_t data_len) {
-  for (size_t i = 0; i < n; i++) {
-    hs_client_t *link = route_link(node, ids[i]);
-    int rc = link ? client_send_raw(link, WIRE_REPLICATE, 0, head, head_len,
-                                    data, data_len, 0, on_ack,
-                                    (void *)(uintptr_t)ids[i])
-                  : HS_ENOMEM;
-    if (rc) {
-      LOG(&node->log, HS_LOG_WARN, "repl", "send_failed",
-          LF_UINT("replica", ids[i]), LF_STR("error", hs_err_name(rc)));
-    } else {
-      node->stats.replicated++;
-    }
+/* Sends one REPLICATE request, body = kind + parts, to one peer. */
+static void send_one(hs_node_t *node, uint32_t to, const char *head,
+                     size_t head_len) {
+  hs_client_t *link = route_link(node, to);
+  int rc = link ? client_send_raw(link, WIRE_REPLICATE, 0, head, head_len,
+                                  NULL, 0, 0, on_ack, (void *)(uintptr_t)to)
+                : HS_ENOMEM;
+  if (rc) {
+    LOG(&node->log, HS_LOG_WARN, "repl", "send_failed",
+        LF_UINT("replica", to), LF_STR("error", hs_err_name(rc)));
+  } else {
+    node->stats.replicated++;
   }
 }
 
@@ -97,34 +114,49 @@ static size_t put_head(char *out, uint8_t kind, const char *a, size_t an,
 void repl_identity(hs_node_t *node, uint8_t kind, const char *id, size_t n) {
   uint32_t ids[HS_REPL_MAX];
   size_t k = replicas_of(node, route_identity_hash(kind, id, n), ids);
-  if (!k) return;
   char head[2 + 2 + HS_NAME_MAX];
   size_t hl = put_head(head, kind == ROUTE_PUBLISHER ? REPL_PUBLISHER
                                                      : REPL_SUBSCRIBER,
                        id, n, NULL, 0);
-  send_all(node, ids, k, head, hl, NULL, 0);
+  for (size_t i = 0; i < k; i++) send_one(node, ids[i], head, hl);
+}
+
+void repl_identity_to(hs_node_t *node, uint8_t kind, const char *id,
+                      size_t n, uint32_t to) {
+  char head[2 + 2 + HS_NAME_MAX];
+  size_t hl = put_head(head, kind == ROUTE_PUBLISHER ? REPL_PUBLISHER
+                                                     : REPL_SUBSCRIBER,
+                       id, n, NULL, 0);
+  send_one(node, to, head, hl);
+}
+
+void repl_send_commit(hs_node_t *node, repl_topic_t *rt) {
+  store_topic_t *t = rt->topic;
+  char head[2 + HS_NAME_MAX + 8];
+  size_t hl = put_head(head, REPL_COMMIT, t->name, t->name_len, NULL, 0);
+  memcpy(head + hl, &rt->committed, 8);
+  for (size_t i = 0; i < rt->n; i++)
+    if (rt->r[i].state == REPLICA_LIVE) send_one(node, rt->r[i].id, head, hl + 8);
 }
 
 int repl_topic_created(hs_node_t *node, store_topic_t *t) {
-  repl_topic_t *rt = calloc(1, sizeof *rt);
+  repl_topic_t *rt = repl_state(node, t);
   if (!rt) return HS_ENOMEM;
-  rt->n = replicas_of(node, cube_hash(t->name, t->name_len), rt->ids);
-  rt->topic = t;
-  rt->sent = t->next;
-  t->repl = rt;
-  if (!rt->n) return 0;
-  char head[3 + 2 * HS_NAME_MAX];
-  size_t hl = put_head(head, REPL_TOPIC, t->name, t->name_len, t->owner,
-                       t->owner_len);
-  send_all(node, rt->ids, rt->n, head, hl, NULL, 0);
-  LOG(&node->log, HS_LOG_INFO, "repl", "topic_homed_here",
-      LF_STR("topic", t->name), LF_UINT("replicas", rt->n));
+  rt->home = true;
+  uint32_t ids[HS_REPL_MAX];
+  rt->n = replicas_of(node, cube_hash(t->name, t->name_len), ids);
+  for (size_t i = 0; i < rt->n; i++) {
+    rt->r[i] = (replica_t){.id = ids[i], .state = REPLICA_SYNCING};
+    takeover_sync(node, t, ids[i]);
+  }
+  if (rt->n)
+    LOG(&node->log, HS_LOG_INFO, "repl", "topic_homed_here",
+        LF_STR("topic", t->name), LF_UINT("replicas", rt->n));
   return 0;
 }
 
-/* Answers every publish still waiting on a topic with an error. */
-static void fail_waiting(hs_node_t *node, repl_topic_t *rt, int code,
-                         const char *why) {
+void repl_fail_waiting(hs_node_t *node, repl_topic_t *rt, int code,
+                       const char *why) {
   while (rt->head) {
     relay_t *r = rt->head;
     rt->head = r->queue_next;
@@ -137,36 +169,42 @@ static void fail_waiting(hs_node_t *node, repl_topic_t *rt, int code,
   rt->tail = NULL;
 }
 
-void repl_topic_deleted(hs_node_t *node, store_topic_t *t) {
-  repl_topic_t *rt = state_of(t);
+static void repl_topic_free(hs_node_t *node, store_topic_t *t) {
+  repl_topic_t *rt = repl_of(t);
   if (!rt) return;
-  fail_waiting(node, rt, HS_ENO_TOPIC, "the topic was deleted");
-  undirty(node, rt);
-  if (rt->n) {
-    char head[2 + HS_NAME_MAX];
-    size_t hl = put_head(head, REPL_DELETE, t->name, t->name_len, NULL, 0);
-    send_all(node, rt->ids, rt->n, head, hl, NULL, 0);
+  while (rt->head) {
+    relay_t *r = rt->head;
+    rt->head = r->queue_next;
+    route_relay_give(node, r);
   }
+  undirty(node, rt);
   free(rt);
   t->repl = NULL;
 }
 
-void repl_topic_free(store_topic_t *t) {
-  free(t->repl);
-  t->repl = NULL;
+void repl_topic_deleted(hs_node_t *node, store_topic_t *t) {
+  repl_topic_t *rt = repl_of(t);
+  if (!rt) return;
+  repl_fail_waiting(node, rt, HS_ENO_TOPIC, "the topic was deleted");
+  char head[2 + HS_NAME_MAX];
+  size_t hl = put_head(head, REPL_DELETE, t->name, t->name_len, NULL, 0);
+  for (size_t i = 0; i < rt->n; i++) send_one(node, rt->r[i].id, head, hl);
+  repl_topic_free(node, t);
+}
+
+void repl_drop_copy(hs_node_t *node, store_topic_t *t) {
+  ops_drop_topic_waiters(node, t);
+  repl_topic_free(node, t);
+  store_topic_delete(&node->store, t);
 }
 
 bool repl_append(hs_node_t *node, store_topic_t *t) {
-  repl_topic_t *rt = state_of(t);
-  if (!rt || !rt->n) return false;
-  if (!rt->dirty) {
-    rt->dirty = true;
-    rt->dirty_prev = NULL;
-    rt->dirty_next = node->repl_dirty;
-    if (rt->dirty_next) rt->dirty_next->dirty_prev = rt;
-    node->repl_dirty = rt;
-    uv_check_start(&node->repl_check, repl_flush);
+  repl_topic_t *rt = repl_of(t);
+  if (!rt || !rt->n) {
+    if (rt) rt->committed = t->next;
+    return false;
   }
+  repl_mark_dirty(node, rt);
   return true;
 }
 
@@ -175,43 +213,48 @@ static size_t frame_budget(const hs_node_t *node) {
   return node->max_frame - 1024;
 }
 
-/* Sends records [from, to) of t to one replica, in as few range frames as
- * fit: kind, str8 topic, u64 first, u32 count, then count times u64 time,
- * str8 publisher, bytes32 data. */
-static void send_range(hs_node_t *node, store_topic_t *t, uint32_t replica,
-                       uint64_t from, uint64_t to) {
-  hs_client_t *link = route_link(node, replica);
+/* Sends records [from, end) of t to one peer, in as few range frames as
+ * fit: kind, str8 topic, u64 committed, u64 first, u32 count, then count
+ * times u64 time, str8 publisher, u64 producer, u64 seq, bytes32 data. */
+void repl_send_range(hs_node_t *node, store_topic_t *t, uint32_t to,
+                     uint64_t from, uint64_t end) {
+  hs_client_t *link = route_link(node, to);
+  repl_topic_t *rt = repl_of(t);
+  uint64_t committed = rt ? rt->committed : 0;
   store_iter_t it;
   store_msg_t m;
   store_iter_init(&it, t, from);
-  bool more = store_iter_next(&it, &m) && m.offset < to;
+  bool more = store_iter_next(&it, &m) && m.offset < end;
   while (more) {
     wire_writer_t w;
     uint32_t id, count = 0;
     if (!link || client_frame_begin(link, WIRE_REPLICATE, &w, &id)) {
       LOG(&node->log, HS_LOG_WARN, "repl", "send_failed",
-          LF_UINT("replica", replica), LF_STR("topic", t->name));
+          LF_UINT("replica", to), LF_STR("topic", t->name));
       return;
     }
     wire_put_u8(&w, REPL_APPEND);
     wire_put_str8(&w, t->name, t->name_len);
+    wire_put_u64(&w, committed);
     wire_put_u64(&w, m.offset);
     size_t count_at = w.b->len;
     wire_put_u32(&w, 0);
     size_t used = 0;
     while (more) {
-      size_t need = 8 + 1 + m.publisher_len + 4 + m.len;
+      size_t need = 8 + 1 + m.publisher_len + 16 + 4 + m.len;
       if (count > 0 && used + need > frame_budget(node)) break;
       wire_put_u64(&w, m.time_ms);
       wire_put_str8(&w, m.publisher, m.publisher_len);
+      wire_put_u64(&w, m.producer);
+      wire_put_u64(&w, m.seq);
       wire_put_bytes32(&w, m.data, m.len);
       used += need;
       count++;
-      more = store_iter_next(&it, &m) && m.offset < to;
+      more = store_iter_next(&it, &m) && m.offset < end;
     }
     if (!w.err) memcpy(w.b->data + count_at, &count, 4);
     if (client_frame_end(link, &w, WIRE_REPLICATE, id, on_ack,
-                         (void *)(uintptr_t)replica))
+                         (void *)(uintptr_t)to))
       return;
     node->stats.replicated += count;
   }
@@ -223,17 +266,20 @@ void repl_flush(uv_check_t *check) {
     repl_topic_t *rt = node->repl_dirty;
     undirty(node, rt);
     store_topic_t *t = rt->topic;
-    uint64_t from = rt->sent < t->first ? t->first : rt->sent;
-    for (size_t i = 0; i < rt->n; i++)
-      send_range(node, t, rt->ids[i], from, t->next);
-    rt->sent = t->next;
+    for (size_t i = 0; i < rt->n; i++) {
+      replica_t *r = &rt->r[i];
+      if (r->state != REPLICA_LIVE || r->sent >= t->next) continue;
+      uint64_t from = r->sent < t->first ? t->first : r->sent;
+      repl_send_range(node, t, r->id, from, t->next);
+      r->sent = t->next;
+    }
   }
   uv_check_stop(check);
 }
 
 void repl_wait(hs_node_t *node, store_topic_t *t, node_conn_t *nc,
                uint32_t id, uint64_t offset) {
-  repl_topic_t *rt = state_of(t);
+  repl_topic_t *rt = repl_of(t);
   relay_t *r = route_relay_take(node);
   if (!r) {
     node_reply_error(nc, WIRE_PUBLISH, id, HS_ENOMEM, "out of memory");
@@ -254,40 +300,37 @@ void repl_wait(hs_node_t *node, store_topic_t *t, node_conn_t *nc,
 
 void repl_cursor(hs_node_t *node, store_topic_t *t, const char *sid,
                  size_t sn, uint64_t next) {
-  repl_topic_t *rt = state_of(t);
-  if (!rt || !rt->n) return;
+  repl_topic_t *rt = repl_of(t);
+  if (!rt || !rt->home || !rt->n) return;
   char head[3 + 2 * HS_NAME_MAX + 8];
   size_t k = put_head(head, REPL_CURSOR, t->name, t->name_len, sid, sn);
   memcpy(head + k, &next, 8);
-  send_all(node, rt->ids, rt->n, head, k + 8, NULL, 0);
+  for (size_t i = 0; i < rt->n; i++)
+    if (rt->r[i].state == REPLICA_LIVE) send_one(node, rt->r[i].id, head, k + 8);
 }
 
-/* A replica answered: u64 its next offset, str8 topic. */
-static void on_ack(hs_client_t *link, const hs_reply_t *reply, void *ud) {
-  hs_node_t *node = hs_client_data(link);
-  uint32_t from = (uint32_t)(uintptr_t)ud;
-  if (!node) return; /* the node is closing */
-  if (reply->status) {
-    LOG(&node->log, HS_LOG_WARN, "repl", "replica_failed",
-        LF_UINT("replica", from), LF_STR("error", hs_err_name(reply->status)),
-        LF_STRN("detail", reply->message, reply->message_len));
-    return;
+void repl_send_cursors(hs_node_t *node, store_topic_t *t, uint32_t to) {
+  const char *k;
+  size_t kn;
+  void *v;
+  char head[3 + 2 * HS_NAME_MAX + 8];
+  for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
+    const store_cursor_t *cur = v;
+    size_t hl = put_head(head, REPL_CURSOR, t->name, t->name_len, k, kn);
+    memcpy(head + hl, &cur->next, 8);
+    send_one(node, to, head, hl + 8);
   }
-  wire_reader_t r;
-  uint64_t next;
-  const char *name;
-  size_t nn;
-  wire_reader_init(&r, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
-  if (!wire_get_u64(&r, "next", &next) || !wire_get_str8(&r, "topic", &name, &nn))
-    return;
-  store_topic_t *t = store_topic_find(&node->store, name, nn);
-  repl_topic_t *rt = t ? state_of(t) : NULL;
-  if (!rt) return;
-  uint64_t low = UINT64_MAX;
-  for (size_t i = 0; i < rt->n; i++) {
-    if (rt->ids[i] == from && next > rt->acked[i]) rt->acked[i] = next;
-    if (rt->acked[i] < low) low = rt->acked[i];
-  }
+}
+
+void repl_advance(hs_node_t *node, repl_topic_t *rt) {
+  store_topic_t *t = rt->topic;
+  if (!rt->home) return;
+  uint64_t low = t->next;
+  for (size_t i = 0; i < rt->n; i++)
+    if (rt->r[i].acked < low) low = rt->r[i].acked;
+  if (low <= rt->committed) return;
+  rt->committed = low;
+  rt->commit_due = true;
   /* Every replica holds offsets below `low`: answer those publishes. */
   while (rt->head && rt->head->offset < low) {
     relay_t *w = rt->head;
@@ -303,6 +346,47 @@ static void on_ack(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     }
     route_relay_give(node, w);
   }
+  if (t->waiters) ops_wake_waiters(node, t);
+}
+
+/* A peer answered a REPLICATE: u64 its next offset, str8 topic. */
+static void on_ack(hs_client_t *link, const hs_reply_t *reply, void *ud) {
+  hs_node_t *node = hs_client_data(link);
+  uint32_t from = (uint32_t)(uintptr_t)ud;
+  if (!node) return; /* the node is closing */
+  if (reply->status) {
+    /* Its stream has a hole now: sync it again on the next tick. */
+    bool broke = false;
+    const char *k;
+    size_t kn;
+    void *v;
+    for (size_t i = 0; map_next(&node->store.topics, &i, &k, &kn, &v);) {
+      replica_t *r = replica_find(repl_of(v), from);
+      if (r && r->state == REPLICA_LIVE) {
+        r->state = REPLICA_BROKEN;
+        broke = true;
+      }
+    }
+    if (broke)
+      LOG(&node->log, HS_LOG_WARN, "repl", "replica_failed",
+          LF_UINT("replica", from),
+          LF_STR("error", hs_err_name(reply->status)),
+          LF_STRN("detail", reply->message, reply->message_len));
+    return;
+  }
+  wire_reader_t r;
+  uint64_t next;
+  const char *name;
+  size_t nn;
+  wire_reader_init(&r, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
+  if (!wire_get_u64(&r, "next", &next) || !wire_get_str8(&r, "topic", &name, &nn))
+    return;
+  store_topic_t *t = store_topic_find(&node->store, name, nn);
+  repl_topic_t *rt = t ? repl_of(t) : NULL;
+  replica_t *rep = replica_find(rt, from);
+  if (!rep || rep->state == REPLICA_SYNCING) return;
+  if (next > rep->acked) rep->acked = next;
+  repl_advance(node, rt);
 }
 
 /* ---- the replica --------------------------------------------------------- */
@@ -314,6 +398,77 @@ static void ack(node_conn_t *nc, const wire_frame_t *f, uint64_t next,
   wire_put_u64(&w, next);
   wire_put_str8(&w, name, nn);
   wire_end(&w);
+}
+
+/* Whether `peer` may change this node's copy of a topic: it is the home in
+ * our view, or we are the home and it hands records back to us. */
+static bool accepts(hs_node_t *node, store_topic_t *t, uint32_t peer) {
+  uint32_t ids[HS_REPL_MAX + 1];
+  size_t n = repl_copies(node, t, ids);
+  return n > 0 && (ids[0] == peer || ids[0] == node->cfg.id);
+}
+
+static void replica_append(node_conn_t *nc, const wire_frame_t *f,
+                           wire_reader_t *r, const char *a, size_t an) {
+  hs_node_t *node = nc->node;
+  store_t *s = &node->store;
+  uint64_t committed, offset;
+  uint32_t count;
+  if (!wire_get_u64(r, "committed", &committed) ||
+      !wire_get_u64(r, "first", &offset) || !wire_get_u32(r, "count", &count))
+    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                            "malformed replicate request: field \"%s\"",
+                            r->bad);
+  store_topic_t *t = store_topic_find(s, a, an);
+  if (!t)
+    return node_reply_error(nc, f->op, f->id, HS_ENO_TOPIC,
+                            "replica has no topic \"%.*s\"", (int)an, a);
+  if (!accepts(node, t, nc->peer_id))
+    return node_reply_error(nc, f->op, f->id, HS_EDENIED,
+                            "node %u is not the home of topic \"%s\" here",
+                            nc->peer_id, t->name);
+  if (offset > t->next)
+    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                            "gap in topic \"%s\": got offset %llu, next "
+                            "is %llu",
+                            t->name, (unsigned long long)offset,
+                            (unsigned long long)t->next);
+  repl_topic_t *rt = repl_state(node, t);
+  if (!rt) return node_reply_error(nc, f->op, f->id, HS_ENOMEM, "out of memory");
+  bool added = false;
+  for (uint32_t i = 0; i < count; i++, offset++) {
+    uint64_t time_ms, producer, seq;
+    const char *pid, *data;
+    size_t pn, dn;
+    if (!wire_get_u64(r, "time", &time_ms) ||
+        !wire_get_str8(r, "publisher", &pid, &pn) ||
+        !wire_get_u64(r, "producer", &producer) ||
+        !wire_get_u64(r, "seq", &seq) ||
+        !wire_get_bytes32(r, "data", &data, &dn))
+      return node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                              "malformed replicate request: field \"%s\"",
+                              r->bad);
+    if (offset < t->next) continue; /* had it already */
+    uint64_t got;
+    if (store_append_seq(s, t, time_ms, pid, pn, producer, seq, data, dn,
+                         &got))
+      return node_reply_error(nc, f->op, f->id, HS_ENOMEM, "out of memory");
+    added = true;
+  }
+  if (!wire_reader_done(r))
+    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                            "malformed replicate request: trailing bytes");
+  if (rt->home) {
+    /* Records handed back to the home: the other replicas get them too. */
+    replica_t *back = replica_find(rt, nc->peer_id);
+    if (back && back->acked < t->next) back->acked = t->next;
+    if (added) repl_append(node, t);
+    repl_advance(node, rt);
+  } else if (committed > rt->committed) {
+    rt->committed = committed;
+  }
+  if (t->waiters && (added || !rt->home)) ops_wake_waiters(node, t);
+  ack(nc, f, t->next, a, an);
 }
 
 void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,
@@ -338,70 +493,40 @@ void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,
       else
         store_subscriber_create(s, a, an);
       return ack(nc, f, 0, a, an);
-    case REPL_TOPIC: {
-      if (!wire_get_str8(r, "owner", &b, &bn) || !wire_reader_done(r)) goto bad;
-      store_topic_t *t;
-      if (store_topic_create(s, a, an, b, bn, &t) == 0)
-        LOG(&node->log, HS_LOG_INFO, "repl", "topic_replicated_here",
-            LF_STRN("topic", a, an), LF_UINT("home", nc->peer_id));
-      return ack(nc, f, 0, a, an);
-    }
+    case REPL_SYNC:
+      return takeover_op_sync(nc, f, r, a, an);
     case REPL_DELETE: {
       if (!wire_reader_done(r)) goto bad;
       store_topic_t *t = store_topic_find(s, a, an);
-      if (t) {
-        ops_drop_topic_waiters(node, t);
-        repl_topic_free(t);
-        store_topic_delete(s, t);
-      }
+      if (t && accepts(node, t, nc->peer_id)) repl_drop_copy(node, t);
       return ack(nc, f, 0, a, an);
     }
-    case REPL_APPEND: {
-      uint64_t offset;
-      uint32_t count;
-      if (!wire_get_u64(r, "first", &offset) || !wire_get_u32(r, "count", &count))
-        goto bad;
-      store_topic_t *t = store_topic_find(s, a, an);
-      if (!t)
-        return node_reply_error(nc, f->op, f->id, HS_ENO_TOPIC,
-                                "replica has no topic \"%.*s\"", (int)an, a);
-      if (offset > t->next)
-        return node_reply_error(nc, f->op, f->id, HS_EINVALID,
-                                "gap in topic \"%s\": got offset %llu, next "
-                                "is %llu",
-                                t->name, (unsigned long long)offset,
-                                (unsigned long long)t->next);
-      bool added = false;
-      for (uint32_t i = 0; i < count; i++, offset++) {
-        uint64_t time_ms;
-        const char *pid, *data;
-        size_t pn, dn;
-        if (!wire_get_u64(r, "time", &time_ms) ||
-            !wire_get_str8(r, "publisher", &pid, &pn) ||
-            !wire_get_bytes32(r, "data", &data, &dn))
-          goto bad;
-        if (offset < t->next) continue; /* had it already */
-        uint64_t got;
-        if (store_append(s, t, time_ms, pid, pn, data, dn, &got))
-          return node_reply_error(nc, f->op, f->id, HS_ENOMEM,
-                                  "out of memory");
-        added = true;
-      }
-      if (!wire_reader_done(r)) goto bad;
-      if (added && t->waiters) ops_wake_waiters(node, t);
-      return ack(nc, f, t->next, a, an);
-    }
+    case REPL_APPEND:
+      return replica_append(nc, f, r, a, an);
     case REPL_CURSOR: {
       uint64_t next;
       if (!wire_get_str8(r, "subscriber", &b, &bn) ||
           !wire_get_u64(r, "next", &next) || !wire_reader_done(r))
         goto bad;
       store_topic_t *t = store_topic_find(s, a, an);
-      if (t && store_subscribe(t, b, bn, next) == 0) {
+      if (t && accepts(node, t, nc->peer_id) &&
+          store_subscribe(t, b, bn, next) == 0) {
         /* The home's word is final (links keep order): even a rewind. */
-        store_cursor(t, b, bn)->next = next;
+        store_cursor(t, b, bn)->next = next > t->next ? t->next : next;
       }
       return ack(nc, f, 0, a, an);
+    }
+    case REPL_COMMIT: {
+      uint64_t committed;
+      if (!wire_get_u64(r, "committed", &committed) || !wire_reader_done(r))
+        goto bad;
+      store_topic_t *t = store_topic_find(s, a, an);
+      repl_topic_t *rt = t ? repl_of(t) : NULL;
+      if (rt && !rt->home && committed > rt->committed) {
+        rt->committed = committed;
+        if (t->waiters) ops_wake_waiters(node, t);
+      }
+      return ack(nc, f, t ? t->next : 0, a, an);
     }
   }
 bad:
@@ -462,18 +587,8 @@ void repl_free_all(hs_node_t *node) {
   const char *k;
   size_t kn;
   void *v;
-  for (size_t i = 0; map_next(&node->store.topics, &i, &k, &kn, &v);) {
-    store_topic_t *t = v;
-    repl_topic_t *rt = state_of(t);
-    if (!rt) continue;
-    while (rt->head) {
-      relay_t *r = rt->head;
-      rt->head = r->queue_next;
-      route_relay_give(node, r);
-    }
-    undirty(node, rt);
-    repl_topic_free(t);
-  }
+  for (size_t i = 0; map_next(&node->store.topics, &i, &k, &kn, &v);)
+    repl_topic_free(node, v);
 }
 
 void repl_stats_json(hs_node_t *node, buf_t *out) {
@@ -485,16 +600,16 @@ void repl_stats_json(hs_node_t *node, buf_t *out) {
   void *v;
   for (size_t i = 0; map_next(&node->store.topics, &i, &k, &kn, &v);) {
     store_topic_t *t = v;
-    repl_topic_t *rt = state_of(t);
-    for (size_t r = 0; rt && r < rt->n; r++) {
+    repl_topic_t *rt = repl_of(t);
+    for (size_t r = 0; rt && rt->home && r < rt->n; r++) {
       size_t j = 0;
-      while (j < n && peers[j] != rt->ids[r]) j++;
+      while (j < n && peers[j] != rt->r[r].id) j++;
       if (j == n) {
         if (n == sizeof peers / sizeof peers[0]) continue;
-        peers[n] = rt->ids[r];
+        peers[n] = rt->r[r].id;
         lag[n++] = 0;
       }
-      lag[j] += t->next - rt->acked[r];
+      if (t->next > rt->r[r].acked) lag[j] += t->next - rt->r[r].acked;
     }
   }
   buf_append(out, ",\"replication\":{", 16);

@@ -58,6 +58,13 @@ hs_client_t *route_link(hs_node_t *node, uint32_t peer) {
   return link;
 }
 
+void route_drop_link(hs_node_t *node, uint32_t peer) {
+  hs_client_t *link = map_del(&node->links, id_key(&peer), 4);
+  /* Its requests fail now (CLOSED), through their callbacks: relayed
+   * clients hear of it and retry elsewhere. */
+  if (link) hs_client_free(link);
+}
+
 void route_close_links(hs_node_t *node) {
   const char *k;
   size_t kn;
@@ -172,7 +179,9 @@ static void rewind_cursor(hs_node_t *node, relay_t *r, const hs_reply_t *reply) 
   uint64_t first = 0, last = 0, t;
   const char *s;
   size_t n;
-  if (!wire_get_u32(&rd, "count", &count) || count == 0) return;
+  if (!wire_get_u64(&rd, "next", &t) || !wire_get_u32(&rd, "count", &count) ||
+      count == 0)
+    return;
   for (uint32_t i = 0; i < count; i++) {
     if (!wire_get_u64(&rd, "offset", i ? &last : &first) ||
         !wire_get_u64(&rd, "time", &t) || !wire_get_str8(&rd, "p", &s, &n) ||
@@ -275,7 +284,8 @@ static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
   }
   r->next_hop = next;
   uint8_t h = (uint8_t)(hops + 1);
-  int rc = client_send_raw(link, f->op, WIRE_F_ROUTED, (const char *)&h, 1,
+  uint16_t flags = WIRE_F_ROUTED | (f->flags & WIRE_F_RETRY);
+  int rc = client_send_raw(link, f->op, flags, (const char *)&h, 1,
                            f->body, f->body_len, extra_wait(f), on_relayed, r);
   if (rc) {
     snprintf(msg, msg_len, "cannot send to node %u: %s", next,

@@ -134,6 +134,15 @@ int stats_json(const stats_t *s, const stats_gauges_t *g, buf_t *out) {
   STATS_COUNTER(pull_wait_timeouts);
   STATS_COUNTER(forwards);
   STATS_COUNTER(replicated);
+  STATS_COUNTER(failures);
+  STATS_COUNTER(failovers);
+  STATS_COUNTER(promotions);
+  STATS_COUNTER(refills);
+  STATS_COUNTER(refilled_messages);
+  STATS_COUNTER(deduplicated);
+  STATS_COUNTER(retries);
+  STATS_COUNTER(heartbeats);
+  STATS_COUNTER(heartbeat_bytes);
 #undef STATS_COUNTER
 
   jw_printf(&w, ",\"hops\":{");

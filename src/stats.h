@@ -46,6 +46,15 @@ typedef struct stats {
   uint64_t forwards;               /* requests sent on to another node */
   uint64_t replicated;             /* changes sent to replicas */
   uint64_t hops[STATS_HOPS];       /* requests served here, by hops taken */
+  uint64_t failures;               /* members this node declared dead */
+  uint64_t failovers;              /* view changes that moved topics */
+  uint64_t promotions;             /* topics this node became home of */
+  uint64_t refills;                /* replicas this node brought up to date */
+  uint64_t refilled_messages;      /* messages those refills sent */
+  uint64_t deduplicated;           /* retried publishes answered, not stored */
+  uint64_t retries;                /* requests clients sent again here */
+  uint64_t heartbeats;             /* pings sent */
+  uint64_t heartbeat_bytes;        /* bytes of pings, their answers, gossip */
 } stats_t;
 
 void stats_init(stats_t *s, uint64_t now_ms);

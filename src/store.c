@@ -1,12 +1,16 @@
 /* store — topic logs in large chunks, cursors and the registries.
  *
  * A record in a chunk is, unaligned (read and written with memcpy):
- *   u64 time_ms | u32 payload length | u8 publisher length |
- *   publisher bytes | payload bytes
- * Chunks form a list head -> tail; appends go into the tail and only a full
+ *   u64 time_ms | u64 producer | u64 seq | u32 payload length |
+ *   u8 publisher length | publisher bytes | payload bytes
+ * (producer and seq are 0 when the publish carried none).
+ * Chunks form a list head <-> tail; appends go into the tail and only a full
  * tail costs a malloc. Retention frees whole chunks from the front and never
  * the tail, so limits are approximate by up to one chunk and a topic with
- * records always keeps at least its newest one. */
+ * records always keeps at least its newest one. A chunk is never empty:
+ * truncation frees a chunk it empties, so a topic may have no chunks while
+ * first == next > 0. The back links serve truncation and dedup lookups,
+ * which work from the newest end. */
 #include "store.h"
 
 #include <stdlib.h>
@@ -15,10 +19,10 @@
 #include "hypersub.h"
 
 #define STORE_CHUNK_DEFAULT ((size_t)1 << 20)
-#define STORE_REC_HEAD (8 + 4 + 1)
+#define STORE_REC_HEAD (8 + 8 + 8 + 4 + 1)
 
 struct store_chunk {
-  store_chunk_t *next;
+  store_chunk_t *next, *prev;
   uint64_t first;    /* offset of the first record */
   uint64_t count;    /* records in the chunk */
   uint64_t bytes;    /* payload bytes of those records */
@@ -99,17 +103,42 @@ store_topic_t *store_topic_find(const store_t *s, const char *name,
   return map_get(&s->topics, name, n);
 }
 
-/* Unlinks the head chunk and takes its records out of every count. */
-static void store_drop_head(store_t *s, store_topic_t *t) {
-  store_chunk_t *c = t->head;
-  t->head = c->next;
-  if (!t->head)
-    t->tail = NULL;
-  t->first += c->count;
+/* Takes a chunk's records out of every count and frees it. */
+static void store_chunk_free(store_t *s, store_topic_t *t, store_chunk_t *c) {
   t->bytes -= c->bytes;
   s->messages -= c->count;
   s->bytes -= c->bytes;
   free(c);
+}
+
+/* Unlinks and frees the head chunk; first moves past its records. */
+static void store_drop_head(store_t *s, store_topic_t *t) {
+  store_chunk_t *c = t->head;
+  t->head = c->next;
+  if (t->head)
+    t->head->prev = NULL;
+  else
+    t->tail = NULL;
+  t->first += c->count;
+  store_chunk_free(s, t, c);
+}
+
+/* Unlinks and frees the tail chunk; the caller sets next. */
+static void store_drop_tail(store_t *s, store_topic_t *t) {
+  store_chunk_t *c = t->tail;
+  t->tail = c->prev;
+  if (t->tail)
+    t->tail->next = NULL;
+  else
+    t->head = NULL;
+  store_chunk_free(s, t, c);
+}
+
+static void store_producers_free(store_topic_t *t) {
+  void *v;
+  for (size_t i = 0; map_next(&t->producers, &i, NULL, NULL, &v);)
+    free(v);
+  map_free(&t->producers);
 }
 
 /* Frees everything the topic holds; the caller removes it from the map. */
@@ -120,6 +149,7 @@ static void store_topic_destroy(store_t *s, store_topic_t *t) {
   for (size_t i = 0; map_next(&t->cursors, &i, NULL, NULL, &cur);)
     free(cur);
   map_free(&t->cursors);
+  store_producers_free(t);
   free(t->name);
   free(t->owner);
   free(t);
@@ -138,33 +168,101 @@ static bool store_over_limits(const store_t *s, const store_topic_t *t) {
          (l->retain_bytes && t->bytes > l->retain_bytes);
 }
 
+/* Removes the entry whose last record is oldest and returns its memory
+ * for reuse. Only a full table gets here, so a scan is fine. */
+static store_producer_t *store_producer_evict(store_topic_t *t) {
+  const char *k;
+  void *v;
+  store_producer_t *old = NULL;
+  uint64_t key = 0;
+  for (size_t i = 0; map_next(&t->producers, &i, &k, NULL, &v);) {
+    store_producer_t *e = v;
+    if (!old || e->offset < old->offset) {
+      old = e;
+      memcpy(&key, k, 8);
+    }
+  }
+  map_del(&t->producers, &key, 8);
+  return old;
+}
+
+/* The producer's entry, made when missing with offset UINT64_MAX until the
+ * append fills it in. NULL when out of memory; an entry evicted to make
+ * room stays gone then, which only costs dedup on its oldest producer. */
+static store_producer_t *store_producer_entry(store_topic_t *t,
+                                              uint64_t producer) {
+  store_producer_t *e = map_get(&t->producers, &producer, 8);
+  if (e)
+    return e;
+  e = t->producers.count >= STORE_PRODUCERS_MAX ? store_producer_evict(t)
+                                                : malloc(sizeof *e);
+  if (!e)
+    return NULL;
+  *e = (store_producer_t){.seq = 0, .offset = UINT64_MAX};
+  if (map_put(&t->producers, &producer, 8, e) != 0) {
+    free(e);
+    return NULL;
+  }
+  return e;
+}
+
+/* A chunk with room for `need` bytes whose first record will be `first`;
+ * not linked yet. */
+static store_chunk_t *store_chunk_new(const store_t *s, size_t need,
+                                      uint64_t first) {
+  size_t size = need > s->limits.chunk_size ? need : s->limits.chunk_size;
+  store_chunk_t *c = malloc(sizeof *c + size);
+  if (c)
+    *c = (store_chunk_t){.first = first, .size = size};
+  return c;
+}
+
 int store_append(store_t *s, store_topic_t *t, uint64_t time_ms,
                  const char *publisher, size_t publisher_len,
                  const void *data, size_t len, uint64_t *offset) {
+  return store_append_seq(s, t, time_ms, publisher, publisher_len, 0, 0,
+                          data, len, offset);
+}
+
+int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
+                     const char *publisher, size_t publisher_len,
+                     uint64_t producer, uint64_t seq, const void *data,
+                     size_t len, uint64_t *offset) {
   /* The header's fields are u32 and u8. */
   if (len > UINT32_MAX || publisher_len > UINT8_MAX)
     return HS_ETOO_LARGE;
   size_t need = STORE_REC_HEAD + publisher_len + len;
-  store_chunk_t *c = t->tail;
-  if (!c || c->size - c->used < need) {
-    size_t size = need > s->limits.chunk_size ? need : s->limits.chunk_size;
-    c = malloc(sizeof *c + size);
-    if (!c)
+  /* Everything that can fail comes before the log changes: a new chunk is
+   * linked only once the dedup entry exists, so no chunk is left empty. */
+  store_chunk_t *fresh = NULL;
+  if (!t->tail || t->tail->size - t->tail->used < need) {
+    fresh = store_chunk_new(s, need, t->next);
+    if (!fresh)
       return HS_ENOMEM;
-    *c = (store_chunk_t){.first = t->next, .size = size};
+  }
+  store_producer_t *e = NULL;
+  if (producer && !(e = store_producer_entry(t, producer))) {
+    free(fresh);
+    return HS_ENOMEM;
+  }
+  if (fresh) {
+    fresh->prev = t->tail;
     if (t->tail)
-      t->tail->next = c;
+      t->tail->next = fresh;
     else
-      t->head = c;
-    t->tail = c;
+      t->head = fresh;
+    t->tail = fresh;
   }
 
+  store_chunk_t *c = t->tail;
   unsigned char *p = c->data + c->used;
   uint32_t len32 = (uint32_t)len;
   uint8_t plen8 = (uint8_t)publisher_len;
   memcpy(p, &time_ms, 8);
-  memcpy(p + 8, &len32, 4);
-  memcpy(p + 12, &plen8, 1);
+  memcpy(p + 8, &producer, 8);
+  memcpy(p + 16, &seq, 8);
+  memcpy(p + 24, &len32, 4);
+  memcpy(p + 28, &plen8, 1);
   /* Guarded: memcpy with a NULL source is undefined even for 0 bytes. */
   if (publisher_len)
     memcpy(p + STORE_REC_HEAD, publisher, publisher_len);
@@ -176,6 +274,10 @@ int store_append(store_t *s, store_topic_t *t, uint64_t time_ms,
   if (c->count == 1 || time_ms > c->max_time)
     c->max_time = time_ms;
 
+  if (e && (e->offset == UINT64_MAX || seq > e->seq)) {
+    e->seq = seq;
+    e->offset = t->next;
+  }
   if (offset)
     *offset = t->next;
   t->next++;
@@ -212,10 +314,12 @@ static size_t store_rec_read(const store_chunk_t *c, size_t pos,
   uint32_t len;
   uint8_t plen;
   memcpy(&time_ms, p, 8);
-  memcpy(&len, p + 8, 4);
-  memcpy(&plen, p + 12, 1);
+  memcpy(&len, p + 24, 4);
+  memcpy(&plen, p + 28, 1);
   if (m) {
     m->time_ms = time_ms;
+    memcpy(&m->producer, p + 8, 8);
+    memcpy(&m->seq, p + 16, 8);
     m->publisher = (const char *)p + STORE_REC_HEAD;
     m->publisher_len = plen;
     m->data = (const char *)p + STORE_REC_HEAD + plen;
@@ -255,6 +359,158 @@ bool store_iter_next(store_iter_t *it, store_msg_t *m) {
   it->pos += store_rec_read(c, it->pos, m);
   m->offset = it->offset++;
   return true;
+}
+
+/* ---- dedup ---------------------------------------------------------------- */
+
+/* The offset of (producer, seq) at or before `last`, or UINT64_MAX. Seqs
+ * increase along the log, so the walk goes back a chunk at a time and stops
+ * at the first chunk holding an older seq of the producer. */
+static uint64_t store_seq_find(const store_topic_t *t, uint64_t producer,
+                               uint64_t seq, uint64_t last) {
+  if (last < t->first || last >= t->next)
+    return UINT64_MAX;
+  const store_chunk_t *c = t->tail;
+  while (c->first > last)
+    c = c->prev;
+  for (; c; c = c->prev) {
+    bool older = false;
+    size_t pos = 0;
+    store_msg_t m;
+    for (uint64_t o = c->first; o < c->first + c->count && o <= last; o++) {
+      pos += store_rec_read(c, pos, &m);
+      if (m.producer != producer)
+        continue;
+      if (m.seq == seq)
+        return o;
+      older |= m.seq < seq;
+    }
+    if (older)
+      break;
+  }
+  return UINT64_MAX;
+}
+
+bool store_dedup(const store_topic_t *t, uint64_t producer, uint64_t seq,
+                 uint64_t *offset) {
+  if (!producer)
+    return false;
+  const store_producer_t *e = map_get(&t->producers, &producer, 8);
+  if (!e || seq > e->seq)
+    return false;
+  if (offset) {
+    /* The last seq's record is the entry's own: no scan for a retry. */
+    bool kept = e->offset >= t->first && e->offset < t->next;
+    *offset = seq != e->seq ? store_seq_find(t, producer, seq, e->offset)
+              : kept        ? e->offset
+                            : UINT64_MAX;
+  }
+  return true;
+}
+
+/* ---- truncate and reset --------------------------------------------------- */
+
+/* Keeps the records of c (the tail) below `next` (> c->first), recounting
+ * what the cut takes away. */
+static void store_chunk_cut(store_t *s, store_topic_t *t, store_chunk_t *c,
+                            uint64_t next) {
+  uint64_t keep = next - c->first, bytes = 0, max_time = 0;
+  size_t pos = 0;
+  store_msg_t m;
+  for (uint64_t k = 0; k < keep; k++) {
+    pos += store_rec_read(c, pos, &m);
+    bytes += m.len;
+    if (k == 0 || m.time_ms > max_time)
+      max_time = m.time_ms;
+  }
+  uint64_t gone = c->bytes - bytes;
+  t->bytes -= gone;
+  s->messages -= c->count - keep;
+  s->bytes -= gone;
+  c->count = keep;
+  c->bytes = bytes;
+  c->max_time = max_time;
+  c->used = pos;
+}
+
+/* Forgets the producers whose entry points at or past `next`, a batch per
+ * pass since the map must not change while it is walked. */
+static void store_producers_drop_from(store_topic_t *t, uint64_t next) {
+  enum { BATCH = 64 };
+  size_t n;
+  do {
+    uint64_t keys[BATCH];
+    const char *k;
+    void *v;
+    n = 0;
+    for (size_t i = 0;
+         n < BATCH && map_next(&t->producers, &i, &k, NULL, &v);)
+      if (((store_producer_t *)v)->offset >= next)
+        memcpy(&keys[n++], k, 8);
+    for (size_t j = 0; j < n; j++)
+      free(map_del(&t->producers, &keys[j], 8));
+  } while (n == BATCH);
+}
+
+/* After a truncation to `next`: an entry at or past next takes the last
+ * remaining record of its producer, found in one pass over the log (the
+ * first match replaces the removed seq, later ones raise it as appends
+ * would); entries with nothing left go. Entries below next are exact
+ * already, and evicted producers stay out. */
+static void store_producers_cut(store_topic_t *t, uint64_t next) {
+  bool stale = false;
+  void *v;
+  for (size_t i = 0; !stale && map_next(&t->producers, &i, NULL, NULL, &v);)
+    stale = ((store_producer_t *)v)->offset >= next;
+  if (!stale)
+    return;
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, t->first);
+  while (store_iter_next(&it, &m)) {
+    store_producer_t *e =
+        m.producer ? map_get(&t->producers, &m.producer, 8) : NULL;
+    if (e && (e->offset >= next || (m.offset > e->offset && m.seq > e->seq))) {
+      e->seq = m.seq;
+      e->offset = m.offset;
+    }
+  }
+  store_producers_drop_from(t, next);
+}
+
+/* Moves every cursor above `max` down to it. */
+static void store_cursors_clamp(store_topic_t *t, uint64_t max) {
+  void *v;
+  for (size_t i = 0; map_next(&t->cursors, &i, NULL, NULL, &v);) {
+    store_cursor_t *cur = v;
+    if (cur->next > max)
+      cur->next = max;
+  }
+}
+
+int store_truncate(store_t *s, store_topic_t *t, uint64_t next) {
+  if (next >= t->next)
+    return 0;
+  while (t->tail && t->tail->first >= next)
+    store_drop_tail(s, t);
+  if (t->tail && next < t->tail->first + t->tail->count)
+    store_chunk_cut(s, t, t->tail, next);
+  t->next = next;
+  if (t->first > next)
+    t->first = next;
+  store_cursors_clamp(t, next);
+  store_producers_cut(t, next);
+  return 0;
+}
+
+void store_topic_reset(store_t *s, store_topic_t *t, uint64_t first) {
+  while (t->head)
+    store_drop_head(s, t);
+  store_producers_free(t);
+  t->first = t->next = first;
+  void *v;
+  for (size_t i = 0; map_next(&t->cursors, &i, NULL, NULL, &v);)
+    ((store_cursor_t *)v)->next = first;
 }
 
 /* ---- cursors ------------------------------------------------------------- */

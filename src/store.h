@@ -5,7 +5,13 @@
  * last chunk, so appending costs no malloc except when a chunk fills.
  * Reading is by offset range through an iterator that points into the
  * chunks (no copy). Retention drops whole chunks from the front. Offsets are
- * never reused: after retention the first offset is > 0. */
+ * never reused: after retention the first offset is > 0. The exceptions are
+ * store_truncate and store_topic_reset, with which a replica realigns its
+ * copy to the home's log.
+ *
+ * A record may carry a producer id and sequence number; each topic remembers
+ * the last seq of each producer so a retried publish is not stored twice
+ * (store_dedup). */
 #ifndef HS_STORE_H
 #define HS_STORE_H
 
@@ -39,11 +45,22 @@ typedef struct store {
 typedef struct store_msg {
   uint64_t offset;
   uint64_t time_ms;
+  uint64_t producer, seq; /* 0, 0: none */
   const char *publisher;
   size_t publisher_len;
   const char *data;
   size_t len;
 } store_msg_t;
+
+/* The dedup table holds at most this many producers per topic; a new one
+ * past it evicts the producer whose last record is oldest. */
+#define STORE_PRODUCERS_MAX 4096
+
+/* A producer's dedup entry: its highest seq in the topic and that record's
+ * offset (which retention may since have dropped). */
+typedef struct store_producer {
+  uint64_t seq, offset;
+} store_producer_t;
 
 struct store_topic {
   char *name; /* NUL-terminated copy */
@@ -55,6 +72,7 @@ struct store_topic {
   uint64_t bytes; /* retained payload bytes */
   store_chunk_t *head, *tail;
   map_t cursors;  /* subscriber id -> store_cursor_t* */
+  map_t producers; /* producer (8 bytes, host order) -> store_producer_t* */
   void *waiters;  /* the node's long-poll waiters; the store never reads it */
   void *repl;     /* the node's replication state; the store never reads it */
 };
@@ -77,8 +95,8 @@ int store_topic_create(store_t *s, const char *name, size_t n,
                        const char *owner, size_t owner_len,
                        store_topic_t **out);
 store_topic_t *store_topic_find(const store_t *s, const char *name, size_t n);
-/* Frees the topic, its records and its cursors. The caller must have dealt
- * with t->waiters first. */
+/* Frees the topic, its records, cursors and dedup table. The caller must
+ * have dealt with t->waiters first. */
 void store_topic_delete(store_t *s, store_topic_t *t);
 
 /* Appends one record at t->next; *offset gets it. The payload and the
@@ -89,6 +107,48 @@ void store_topic_delete(store_t *s, store_topic_t *t);
 int store_append(store_t *s, store_topic_t *t, uint64_t time_ms,
                  const char *publisher, size_t publisher_len,
                  const void *data, size_t len, uint64_t *offset);
+
+/* store_append with a producer id and sequence number stored in the record
+ * (store_append is this with 0, 0). With producer != 0 the producer's dedup
+ * entry becomes (seq, offset) when seq is above its last one, or when the
+ * producer is new to the topic: that costs one malloc, and past
+ * STORE_PRODUCERS_MAX evicts the entry with the oldest offset. The store
+ * does not check for duplicates itself: call store_dedup first. */
+int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
+                     const char *publisher, size_t publisher_len,
+                     uint64_t producer, uint64_t seq, const void *data,
+                     size_t len, uint64_t *offset);
+
+/* True when (producer, seq) is already in t: producer != 0 and seq <= the
+ * last seq recorded for it. This assumes a producer's seqs reach a topic's
+ * home in increasing order (a retry resends in order), so "at or below the
+ * last" means "stored"; a seq skipped over counts as stored too. When true
+ * and offset is given, *offset gets the offset of the record with exactly
+ * that (producer, seq), or UINT64_MAX when retention has dropped it (or it
+ * was skipped). Finding an older seq than the last scans backwards from the
+ * last one's record; a retry of the last seq is found without a scan. An
+ * evicted producer is unknown again: false. */
+bool store_dedup(const store_topic_t *t, uint64_t producer, uint64_t seq,
+                 uint64_t *offset);
+
+/* Removes every record at offset >= next; afterwards t->next == next and
+ * t->first == min(t->first, next), so truncating to or below t->first
+ * empties the log (no chunks) and moves both to next. A no-op when
+ * next >= t->next. Counts stay exact, emptied chunks are freed, cursors
+ * above next move down to it, and each producer whose last seq was removed
+ * gets back its last remaining one, or is forgotten when none is left (a
+ * removed seq is then no dup). Producers whose records retention dropped
+ * before are kept. Iterators and store_msg_t pointers into t are invalid
+ * afterwards. Needs no memory, so it returns 0; an int for the callers'
+ * uniform error checks. */
+int store_truncate(store_t *s, store_topic_t *t, uint64_t next);
+
+/* Drops every record and the dedup table and sets t->first = t->next =
+ * first, for a replica whose copy restarts at the home's first offset or a
+ * copy that starts mid-log; appends continue at first. Every cursor moves
+ * to first (there is nothing else to point at). Iterators and store_msg_t
+ * pointers into t are invalid afterwards. */
+void store_topic_reset(store_t *s, store_topic_t *t, uint64_t first);
 
 /* Reading from an offset on: an offset below t->first starts at t->first. */
 typedef struct store_iter {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cube.h"
+#include "map.h"
 #include "hypersub.h"
 
 #define VIEW_ID_MAX ((1u << CUBE_MAX_DIM) - 1)
@@ -185,6 +186,17 @@ size_t view_prefs(const view_t *v, uint64_t h, uint32_t *out, size_t cap) {
 bool view_is_alive(uint32_t id, void *ud) {
   const view_member_t *m = view_find(ud, id);
   return m && serves(m->state);
+}
+
+uint64_t view_digest(const view_t *v) {
+  uint64_t d = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < v->n; i++) {
+    const view_member_t *m = &v->members[i];
+    uint64_t parts[3] = {m->id, m->state, m->version};
+    d = (d ^ map_hash(parts, sizeof parts)) * 0x100000001b3ull;
+    d = (d ^ map_hash(m->addr, strlen(m->addr))) * 0x100000001b3ull;
+  }
+  return d;
 }
 
 int view_encode(const view_t *v, buf_t *out) {

@@ -84,6 +84,11 @@ size_t view_prefs(const view_t *v, uint64_t h, uint32_t *out, size_t cap);
 /* A cube_alive_fn; ud is the const view_t *: ALIVE or SUSPECT. */
 bool view_is_alive(uint32_t id, void *ud);
 
+/* A 64-bit digest of every member's id, state, version and addr: equal
+ * views have equal digests; unlike the epoch, two different changes rarely
+ * collide. Nodes compare it to decide whether to exchange views. */
+uint64_t view_digest(const view_t *v);
+
 /* Appends v's encoding to out; 0 or HS_ENOMEM (out then as before). */
 int view_encode(const view_t *v, buf_t *out);
 /* Reads one encoded view at r's position into out, which the call

@@ -15,12 +15,16 @@
  *   CREATE_SUBSCRIBER str8 subscriber                     reply: empty
  *   CREATE_TOPIC      str8 publisher, str8 topic          reply: empty
  *   DELETE_TOPIC      str8 publisher, str8 topic          reply: empty
- *   PUBLISH           str8 publisher, str8 topic, u8 ack, bytes32 data
+ *   PUBLISH           str8 publisher, str8 topic, u8 ack, u64 producer,
+ *                     u64 seq, bytes32 data (producer 0: no dedup; else a
+ *                     retry of (producer, seq) is answered, not stored)
  *     reply           u64 offset
  *   SUBSCRIBE         str8 subscriber, str8 topic, u8 from, u64 offset
- *     reply           empty
- *   PULL              str8 subscriber, str8 topic, u32 max, u32 wait_ms
- *     reply           u32 count, then count times:
+ *     reply           u64 the subscriber's cursor
+ *   PULL              str8 subscriber, str8 topic, u32 max, u64 seen,
+ *                     u32 wait_ms (seen: the cursor the client's last
+ *                     answer left, UINT64_MAX if none)
+ *     reply           u64 cursor after it, u32 count, then count times:
  *                     u64 offset, u64 time_ms, str8 publisher, bytes32 data
  *   STOP_NODE         u32 node, u32 restart_after_ms      reply: empty
  *   STATS             empty                               reply: bytes32 json
@@ -32,10 +36,13 @@
  *
  *   REPLICATE         (peers) u8 kind, str8 name, then by kind:
  *                     publisher / subscriber / delete: nothing;
- *                     topic: str8 owner; cursor: str8 subscriber, u64 next;
- *                     append: u64 first offset, u32 count, then count
- *                     times u64 time, str8 publisher, bytes32 data
- *     reply           u64 the replica's next offset, str8 name
+ *                     sync: str8 owner, u64 first, u64 next, u64 committed;
+ *                     cursor: str8 subscriber, u64 next;
+ *                     append: u64 committed, u64 first offset, u32 count,
+ *                     then count times u64 time, str8 publisher,
+ *                     u64 producer, u64 seq, bytes32 data;
+ *                     commit: u64 committed
+ *     reply           u64 the receiver's next offset, str8 name
  *   LOCAL             empty                               reply: bytes32 json
  *                     (the topics this node holds, with a digest each)
  *
@@ -52,6 +59,13 @@
  *                     topic's home for peers are answered empty (their
  *                     client left)
  *
+ *   PING              (peers) u64 epoch, u64 view digest
+ *     reply           u64 epoch, u64 digest, then the view when the
+ *                     digests differed
+ *   GOSSIP            (peers) a view                       reply: as PING's,
+ *                     without a view
+ *
+ * A request with the RETRY flag is a client's second (or later) try.
  * A request with the ROUTED flag (between peers only) carries u8 hops
  * before its body: how many nodes forwarded it so far.
  *

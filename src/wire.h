@@ -26,6 +26,7 @@
 #define WIRE_F_REPLY 0x1
 #define WIRE_F_ERROR 0x2
 #define WIRE_F_ROUTED 0x4 /* from a peer: the body starts with u8 hops */
+#define WIRE_F_RETRY 0x8  /* a client sends this request again */
 
 #define WIRE_OPS(X)                 \
   X(HELLO, 1, "hello")              \
@@ -46,7 +47,9 @@
   X(LIST_TOPICS, 16, "list_topics") \
   X(HOMED, 17, "homed")            \
   X(REWIND, 18, "rewind")          \
-  X(UNPARK, 19, "unpark")
+  X(UNPARK, 19, "unpark")          \
+  X(PING, 20, "ping")              \
+  X(GOSSIP, 21, "gossip")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,
@@ -59,6 +62,7 @@ enum {
 const char *wire_op_name(int op);
 
 enum { WIRE_ROLE_CLIENT = 1, WIRE_ROLE_PEER = 2 };
+
 
 typedef struct wire_frame {
   uint8_t version;

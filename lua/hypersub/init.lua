@@ -230,9 +230,10 @@ local function call(self, cb, method, a, b, c, d)
   local raw = home and home ~= self.node_id and direct_conn(self, home)
   if not raw then return dispatch(self._c, method, cb, a, b, c, d) end
   return dispatch(raw, method, function(r, msg, code)
-    if r == nil and code == "UNAVAILABLE" and self._c then
+    if r == nil and (code == "UNAVAILABLE" or code == "CLOSED") and self._c then
       self._direct.conns[home] = false -- use the cube from now on
       raw:close()
+      self:_learn_members() -- the view moved: find the new homes
       local ok, m2, c2 = dispatch(self._c, method, cb, a, b, c, d)
       if not ok then cb(nil, m2, c2) end
       return
@@ -282,18 +283,12 @@ function M.connect(addr, opts, cb)
     local raw, msg, code = core.client(addrs, timeout, function(node, m, c)
       if not node then return done(nil, m, c) end
       self.node_id = node
-      if not direct then return done(self) end
-      -- A direct client caches the view to find each key's home.
-      self._c:view(function(json, vm, vc)
-        if not json then return done(nil, vm, vc) end
-        local v = decode_stats(json)
-        local d = { addrs = {}, ids = {}, conns = {}, homes = {}, cached = 0, epoch = v.epoch }
-        for _, m in ipairs(v.members) do
-          if m.state == "alive" or m.state == "suspect" then
-            d.addrs[m.id], d.ids[#d.ids + 1] = m.addr, m.id
-          end
-        end
-        self._direct = d
+      if not direct then
+        self:_learn_members()
+        return done(self)
+      end
+      self:_learn_members(function(ok, vm, vc)
+        if not ok then return done(nil, vm, vc) end
         done(self)
       end)
     end, cluster)
@@ -312,6 +307,39 @@ function M.connect(addr, opts, cb)
     return nil, msg, code
   end
   return c
+end
+
+-- Reads the cluster's view: the connection then reconnects through any
+-- live member when its node dies (the given addresses first), and a direct
+-- client finds each key's home in it. cb(true) or cb(nil, msg, code).
+function Client:_learn_members(cb)
+  local raw = self._c
+  raw:view(function(json, vm, vc)
+    if not json then
+      if cb then cb(nil, vm, vc) end
+      return
+    end
+    if raw:is_closed() then return end
+    local v = decode_stats(json)
+    local list, seen = {}, {}
+    for _, a in ipairs(self.addrs) do list[#list + 1], seen[a] = a, true end
+    local d = { addrs = {}, ids = {}, conns = self._direct and self._direct.conns or {},
+      homes = {}, cached = 0, epoch = v.epoch }
+    for _, m in ipairs(v.members) do
+      if m.state == "alive" or m.state == "suspect" then
+        d.addrs[m.id], d.ids[#d.ids + 1] = m.addr, m.id
+        if not seen[m.addr] then list[#list + 1], seen[m.addr] = m.addr, true end
+      end
+    end
+    raw:set_addrs(list)
+    if cb then self._direct = d; cb(true)
+    elseif self._direct then self._direct = d end
+  end)
+end
+
+--- Requests this client sent again because a node died on their way.
+function Client:retries()
+  return self._c and self._c:retries() or 0
 end
 
 function Client:create_publisher(pid, cb)

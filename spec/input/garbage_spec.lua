@@ -267,7 +267,7 @@ describe("garbage and malformed input #input", function()
       { "a request before HELLO", function() return frame(OP.STATS, 7, "") end,
         E.PROTOCOL, "HELLO", 7 },
       { "a publish before HELLO", function()
-          return frame(OP.PUBLISH, 8, string.pack("<s1s1Bs4", "p", "t", 2, "x"))
+          return frame(OP.PUBLISH, 8, string.pack("<s1s1BI8I8s4", "p", "t", 2, 0, 0, "x"))
         end, E.PROTOCOL, "HELLO", 8 },
       { "HELLO with the wrong cluster", function() return frame(OP.HELLO, 9, hello_body("other")) end,
         E.DENIED, "other", 9 },
@@ -331,9 +331,10 @@ describe("garbage and malformed input #input", function()
       assert(c:create_topic("p1", "news"))
       local r = raw(node):start_reading()
       r:hello()
-      local body = string.pack("<s1s1Bs4", "p1", "news", 2, "hello")
+      local body = string.pack("<s1s1BI8I8s4", "p1", "news", 2, 7, 1, "hello")
       -- Where each field ends in the body.
-      local fields = { { "publisher", 3 }, { "topic", 8 }, { "ack", 9 }, { "data", #body } }
+      local fields = { { "publisher", 3 }, { "topic", 8 }, { "ack", 9 }, { "producer", 17 },
+        { "seq", 25 }, { "data", #body } }
       for cut = 0, #body - 1 do
         local want
         for _, fe in ipairs(fields) do
@@ -446,7 +447,7 @@ describe("garbage and malformed input #input", function()
       local r = raw(node):start_reading()
       r:hello()
       r.count_only = true
-      r:send(frame(OP.PULL, 1, string.pack("<s1s1I4I4", "r1", "t", 1, 10000)))
+      r:send(frame(OP.PULL, 1, string.pack("<s1s1I4I8I4", "r1", "t", 1, -1, 10000)))
       wait_stats(c, function(s) return s.pull_waiting == 1 end, "R's pull parked")
       for i = 1, NOISE do
         assert(c:create_subscriber("n" .. i))
@@ -454,13 +455,13 @@ describe("garbage and malformed input #input", function()
         local n = raw(node):start_reading()
         n:hello()
         n.tcp:read_stop()
-        n:send(frame(OP.PULL, 1, string.pack("<s1s1I4I4", "n" .. i, "t", 1, 10000)))
+        n:send(frame(OP.PULL, 1, string.pack("<s1s1I4I8I4", "n" .. i, "t", 1, -1, 10000)))
       end
       wait_stats(c, function(s) return s.pull_waiting == 1 + NOISE end,
         "the noise pulls parked")
       r.on_frame = function(f)
         if f.id == 1 then
-          r:send(frame(OP.PULL, 2, string.pack("<s1s1I4I4", "r2", "t", 1, 0)))
+          r:send(frame(OP.PULL, 2, string.pack("<s1s1I4I8I4", "r2", "t", 1, -1, 0)))
         end
       end
       assert(c:publish("p", "t", string.rep("m", BIG)))
@@ -502,7 +503,7 @@ describe("garbage and malformed input #input", function()
       local pulls0 = base.requests.pull or 0
       local dropped_at, st
       for k = 1, SUBS do
-        r:send(frame(OP.PULL, k, string.pack("<s1s1I4I4", "s" .. k, "big", PER_PULL, 0)))
+        r:send(frame(OP.PULL, k, string.pack("<s1s1I4I8I4", "s" .. k, "big", PER_PULL, -1, 0)))
         st = wait_stats(c, function(s)
           return (s.requests.pull or 0) >= pulls0 + k
         end, "pull " .. k .. " handled")

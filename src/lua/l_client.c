@@ -372,6 +372,31 @@ static int l_pending(lua_State *L) {
   return 1;
 }
 
+static int l_retries(lua_State *L) {
+  l_client_t *lc = check_client(L);
+  lua_pushinteger(L, (lua_Integer)hs_client_retries(lc->c));
+  return 1;
+}
+
+/* client:set_addrs({"host:port", ...}) — where to reconnect from now on */
+static int l_set_addrs(lua_State *L) {
+  l_client_t *lc = check_client(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  size_t n = (size_t)luaL_len(L, 2);
+  if (n == 0 || n > 1024)
+    return luaL_argerror(L, 2, "expected 1 to 1024 addresses");
+  const char **addrs = lua_newuserdatauv(L, n * sizeof *addrs, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_geti(L, 2, (lua_Integer)i + 1);
+    addrs[i] = lua_tostring(L, -1);
+    if (!addrs[i]) return luaL_argerror(L, 2, "addresses must be strings");
+    lua_pop(L, 1); /* the table keeps the string alive */
+  }
+  int rc = hs_client_set_addrs(lc->c, addrs, n);
+  if (rc) return luaL_argerror(L, 2, "an address is not host:port");
+  return 0;
+}
+
 static int l_is_closed(lua_State *L) {
   l_client_t *lc = luaL_checkudata(L, 1, CLIENT_MT);
   lua_pushboolean(L, lc->c == NULL);
@@ -416,6 +441,8 @@ static const luaL_Reg client_methods[] = {
     {"local_topics", l_local},
     {"list_topics", l_list_topics},
     {"pending", l_pending},
+    {"retries", l_retries},
+    {"set_addrs", l_set_addrs},
     {"is_closed", l_is_closed},
     {"close", l_close},
     {NULL, NULL}};

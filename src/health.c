@@ -1,0 +1,255 @@
+/* health — failure detection and the spreading of view changes.
+ *
+ * Every heartbeat_ms a node pings the peers it watches: its live cube
+ * neighbours, the nearest live members when it has fewer than two
+ * neighbours, and whoever pinged it lately (so watching is mutual even in
+ * sparse clusters). Any answer or ping from a peer counts as hearing from
+ * it. A watched peer silent for suspect_ms is SUSPECT (it still serves:
+ * placement does not move, so a short stall costs nothing); silent for
+ * dead_ms it is DEAD, and its topics move to the next nodes of their
+ * preference lists.
+ *
+ * A PING carries the sender's view digest; the answer carries the
+ * receiver's, and its whole view when they differ. A decision made here is
+ * pushed to every live member at once (GOSSIP); the digests in pings mend
+ * whatever a push missed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "cube.h"
+#include "node.h"
+
+typedef struct health_peer {
+  uint32_t id;
+  uint64_t last_heard; /* uv_now ms */
+  uint64_t pinged_ms;  /* when it last pinged us; 0: never */
+  bool in_flight;      /* a ping of ours awaits its answer */
+  bool watched;        /* set by the last tick */
+} health_peer_t;
+
+static health_peer_t *peer_of(hs_node_t *node, uint32_t id) {
+  for (size_t i = 0; i < node->n_watch; i++)
+    if (node->watch[i].id == id) return &node->watch[i];
+  if (node->n_watch == node->cap_watch) {
+    size_t cap = node->cap_watch ? node->cap_watch * 2 : 16;
+    health_peer_t *w = realloc(node->watch, cap * sizeof *w);
+    if (!w) return NULL;
+    node->watch = w;
+    node->cap_watch = cap;
+  }
+  health_peer_t *p = &node->watch[node->n_watch++];
+  *p = (health_peer_t){.id = id, .last_heard = uv_now(node->loop)};
+  return p;
+}
+
+static void heard(hs_node_t *node, uint32_t id) {
+  health_peer_t *p = peer_of(node, id);
+  if (p) p->last_heard = uv_now(node->loop);
+  const view_member_t *m = view_find(&node->view, id);
+  /* We suspected it and it spoke: take the suspicion back ourselves. */
+  if (m && m->state == VIEW_SUSPECT) cluster_set_state(node, id, VIEW_ALIVE);
+}
+
+static bool serves(const view_member_t *m) {
+  return m->state == VIEW_ALIVE || m->state == VIEW_SUSPECT;
+}
+
+/* Marks the peers to watch this tick. */
+static void choose_watched(hs_node_t *node, uint64_t now) {
+  uint32_t self = node->cfg.id;
+  size_t neighbours = 0;
+  for (size_t i = 0; i < node->n_watch; i++) node->watch[i].watched = false;
+  for (size_t i = 0; i < node->view.n; i++) {
+    const view_member_t *m = &node->view.members[i];
+    if (m->id == self || !serves(m)) continue;
+    health_peer_t *p = NULL;
+    if (cube_distance(m->id, self) == 1) {
+      neighbours++;
+      p = peer_of(node, m->id);
+    } else {
+      for (size_t j = 0; j < node->n_watch; j++)
+        if (node->watch[j].id == m->id &&
+            node->watch[j].pinged_ms &&
+            now - node->watch[j].pinged_ms < node->cfg.dead_ms)
+          p = &node->watch[j];
+    }
+    if (p) p->watched = true;
+  }
+  /* Fewer than two neighbours: also watch the nearest other members. */
+  for (size_t want = neighbours; want < 2; want++) {
+    const view_member_t *best = NULL;
+    for (size_t i = 0; i < node->view.n; i++) {
+      const view_member_t *m = &node->view.members[i];
+      if (m->id == self || !serves(m) || cube_distance(m->id, self) == 1)
+        continue;
+      health_peer_t *p = peer_of(node, m->id);
+      if (!p || p->watched) continue;
+      uint64_t key = ((uint64_t)cube_distance(m->id, self) << 32) | m->id;
+      if (!best ||
+          key < (((uint64_t)cube_distance(best->id, self) << 32) | best->id))
+        best = m;
+    }
+    if (!best) break;
+    peer_of(node, best->id)->watched = true;
+  }
+}
+
+static void on_pong(hs_client_t *link, const hs_reply_t *reply, void *ud);
+
+static void send_ping(hs_node_t *node, health_peer_t *p) {
+  hs_client_t *link = route_link(node, p->id);
+  if (!link) return;
+  uint64_t body[2] = {node->view.epoch, view_digest(&node->view)};
+  if (client_send_raw(link, WIRE_PING, 0, (const char *)body, sizeof body,
+                      NULL, 0, 0, on_pong, (void *)(uintptr_t)p->id))
+    return;
+  p->in_flight = true;
+  node->stats.heartbeats++;
+  node->stats.heartbeat_bytes += WIRE_HEADER + sizeof body;
+}
+
+static void on_tick(uv_timer_t *timer) {
+  hs_node_t *node = timer->data;
+  uint64_t now = uv_now(node->loop);
+  choose_watched(node, now);
+  /* Decisions change the view (and may grow node->watch): act on a copy
+   * of the ids first. */
+  for (size_t i = 0; i < node->n_watch; i++) {
+    health_peer_t p = node->watch[i];
+    if (!p.watched) continue;
+    const view_member_t *m = view_find(&node->view, p.id);
+    if (!m) continue;
+    uint64_t silent = now - p.last_heard;
+    if (silent >= node->cfg.dead_ms && m->state != VIEW_DEAD) {
+      node->stats.failures++;
+      cluster_set_state(node, p.id, VIEW_DEAD);
+      continue;
+    }
+    if (silent >= node->cfg.suspect_ms && m->state == VIEW_ALIVE)
+      cluster_set_state(node, p.id, VIEW_SUSPECT);
+  }
+  for (size_t i = 0; i < node->n_watch; i++) {
+    health_peer_t *p = &node->watch[i];
+    const view_member_t *m = view_find(&node->view, p->id);
+    if (p->watched && !p->in_flight && m && serves(m)) send_ping(node, p);
+  }
+  repl_retry(node);
+}
+
+void health_start(hs_node_t *node) {
+  /* Everyone gets a full timeout from now: a start is not a silence. */
+  uint64_t now = uv_now(node->loop);
+  for (size_t i = 0; i < node->n_watch; i++) {
+    node->watch[i].last_heard = now;
+    node->watch[i].in_flight = false;
+  }
+  uv_timer_start(&node->heartbeat_timer, on_tick, node->cfg.heartbeat_ms,
+                 node->cfg.heartbeat_ms);
+}
+
+void health_stop(hs_node_t *node) { uv_timer_stop(&node->heartbeat_timer); }
+
+void health_free(hs_node_t *node) {
+  free(node->watch);
+  node->watch = NULL;
+  node->n_watch = node->cap_watch = 0;
+}
+
+/* ---- the messages -------------------------------------------------------- */
+
+static void push_view(hs_node_t *node, uint32_t to) {
+  hs_client_t *link = route_link(node, to);
+  buf_t b = BUF_INIT;
+  if (link && view_encode(&node->view, &b) == 0 &&
+      client_send_raw(link, WIRE_GOSSIP, 0, b.data, b.len, NULL, 0, 0,
+                      on_pong, (void *)(uintptr_t)UINT32_MAX) == 0)
+    node->stats.heartbeat_bytes += WIRE_HEADER + b.len;
+  buf_free(&b);
+}
+
+void health_spread(hs_node_t *node) {
+  for (size_t i = 0; i < node->view.n; i++) {
+    const view_member_t *m = &node->view.members[i];
+    if (m->id != node->cfg.id && serves(m)) push_view(node, m->id);
+  }
+}
+
+/* An answer to a ping (ud: the peer) or to a gossip push (ud: UINT32_MAX):
+ * u64 epoch, u64 digest, then the peer's view when ours differed. */
+static void on_pong(hs_client_t *link, const hs_reply_t *reply, void *ud) {
+  hs_node_t *node = hs_client_data(link);
+  uint32_t from = (uint32_t)(uintptr_t)ud;
+  if (!node) return; /* the node is closing */
+  health_peer_t *p = from == UINT32_MAX ? NULL : peer_of(node, from);
+  if (p) p->in_flight = false;
+  if (reply->status || !reply->raw || from == UINT32_MAX) return;
+  node->stats.heartbeat_bytes += reply->raw_len;
+  wire_reader_t r;
+  uint64_t epoch, digest;
+  wire_reader_init(&r, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
+  if (!wire_get_u64(&r, "epoch", &epoch) ||
+      !wire_get_u64(&r, "digest", &digest))
+    return;
+  heard(node, from);
+  if (!wire_reader_done(&r)) {
+    view_t theirs;
+    if (view_decode(&r, &theirs)) return;
+    cluster_merge(node, &theirs, from);
+    view_free(&theirs);
+  }
+  /* We know something it does not: tell it. */
+  if (view_digest(&node->view) != digest) push_view(node, from);
+}
+
+static bool from_peer(node_conn_t *nc, const wire_frame_t *f) {
+  if (nc->role == WIRE_ROLE_PEER) return true;
+  node_reply_error(nc, f->op, f->id, HS_EDENIED, "only peers send %s",
+                   wire_op_name(f->op));
+  return false;
+}
+
+/* PING: u64 epoch, u64 digest. */
+void health_op_ping(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r) {
+  hs_node_t *node = nc->node;
+  uint64_t epoch, digest;
+  if (!from_peer(nc, f)) return;
+  if (!wire_get_u64(r, "epoch", &epoch) ||
+      !wire_get_u64(r, "digest", &digest) || !wire_reader_done(r))
+    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                            "malformed ping: field \"%s\"", r->bad);
+  health_peer_t *p = peer_of(node, nc->peer_id);
+  if (p) p->pinged_ms = uv_now(node->loop);
+  if (view_find(&node->view, nc->peer_id)) heard(node, nc->peer_id);
+  uint64_t mine = view_digest(&node->view);
+  size_t at = nc->conn.out.len;
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_put_u64(&w, node->view.epoch);
+  wire_put_u64(&w, mine);
+  if (mine != digest && view_encode(&node->view, w.b)) w.err = HS_ENOMEM;
+  wire_end(&w);
+  node->stats.heartbeat_bytes += nc->conn.out.len - at + WIRE_HEADER + 16;
+}
+
+/* GOSSIP: a view; the answer is a pong without a view. */
+void health_op_gossip(node_conn_t *nc, const wire_frame_t *f,
+                      wire_reader_t *r) {
+  hs_node_t *node = nc->node;
+  view_t theirs;
+  if (!from_peer(nc, f)) return;
+  if (view_decode(r, &theirs) || !wire_reader_done(r)) {
+    view_free(&theirs); /* empty after a failed decode: harmless */
+    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                            "malformed gossip: field \"%s\"",
+                            r->bad ? r->bad : "view");
+  }
+  node->stats.heartbeat_bytes += WIRE_HEADER + f->body_len;
+  cluster_merge(node, &theirs, nc->peer_id);
+  view_free(&theirs);
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
+  wire_put_u64(&w, node->view.epoch);
+  wire_put_u64(&w, view_digest(&node->view));
+  wire_end(&w);
+}
