@@ -398,13 +398,18 @@ bool store_dedup(const store_topic_t *t, uint64_t producer, uint64_t seq,
   const store_producer_t *e = map_get(&t->producers, &producer, 8);
   if (!e || seq > e->seq)
     return false;
-  if (offset) {
+  uint64_t at;
+  if (seq == e->seq) {
     /* The last seq's record is the entry's own: no scan for a retry. */
     bool kept = e->offset >= t->first && e->offset < t->next;
-    *offset = seq != e->seq ? store_seq_find(t, producer, seq, e->offset)
-              : kept        ? e->offset
-                            : UINT64_MAX;
+    at = kept ? e->offset : UINT64_MAX;
+  } else {
+    /* Retries of several publishes may arrive out of order: an older seq
+     * is a duplicate only if its record is found. */
+    at = store_seq_find(t, producer, seq, e->offset);
+    if (at == UINT64_MAX) return false;
   }
+  if (offset) *offset = at;
   return true;
 }
 

@@ -119,15 +119,15 @@ int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
                      uint64_t producer, uint64_t seq, const void *data,
                      size_t len, uint64_t *offset);
 
-/* True when (producer, seq) is already in t: producer != 0 and seq <= the
- * last seq recorded for it. This assumes a producer's seqs reach a topic's
- * home in increasing order (a retry resends in order), so "at or below the
- * last" means "stored"; a seq skipped over counts as stored too. When true
- * and offset is given, *offset gets the offset of the record with exactly
- * that (producer, seq), or UINT64_MAX when retention has dropped it (or it
- * was skipped). Finding an older seq than the last scans backwards from the
- * last one's record; a retry of the last seq is found without a scan. An
- * evicted producer is unknown again: false. */
+/* True when (producer, seq) is already in t: producer != 0 and either seq
+ * is the last seq recorded for it, or a record with exactly that (producer,
+ * seq) is still retained (retries of several publishes can arrive out of
+ * order, so a lower seq may be new). When true and offset is given,
+ * *offset gets that record's offset, or UINT64_MAX for the last seq whose
+ * record retention dropped. An older seq is looked for backwards from the
+ * last one's record; a retry of the last seq is found without a scan. A
+ * seq whose record retention dropped, or of an evicted producer, is not
+ * known: false (it would be stored again). */
 bool store_dedup(const store_topic_t *t, uint64_t producer, uint64_t seq,
                  uint64_t *offset);
 

@@ -31,6 +31,13 @@ usage: hypersub node [FLAGS]
   --policy FILE          a Lua file returning this node's routing policy:
                          a table with next_hop(self, target, view) giving
                          the neighbour to forward to (nil: the default)
+  --heartbeat-ms MS      how often a node pings the peers it watches
+                         (its cube neighbours) (default 100)
+  --suspect-ms MS        silence before a peer is suspected; a suspect
+                         still serves (default 500)
+  --dead-ms MS           silence before a peer is declared dead and its
+                         topics fail over to their replicas (default 1000)
+  --peer-timeout MS      forwarded and replicated requests (default 5000)
   --max-payload BYTES    largest message (default 1048576)
   --max-output BYTES     buffered output per connection before a slow
                          reader is dropped (default 67108864)
@@ -54,7 +61,8 @@ SIGTERM closes it; so does STOP_NODE without a restart.]]
 local INTEGER = {
   id = true, max_payload = true, max_output = true, max_connections = true,
   max_pull = true, retain_messages = true, retain_bytes = true,
-  retain_ms = true,
+  retain_ms = true, heartbeat_ms = true, suspect_ms = true, dead_ms = true,
+  peer_timeout = true,
 }
 local KNOWN = {
   listen = true, config = true, cluster = true, log_level = true,

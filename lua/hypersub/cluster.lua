@@ -207,6 +207,87 @@ function Cluster:where(topic)
   return { home = out[1], replicas = table.move(out, 2, #out, 1, {}) }
 end
 
+-- Polls fn() -> done, detail every few ms (each poll is a round of
+-- requests whose answers wake the wait) until done or timeout.
+local function poll(fn, timeout_ms, what)
+  local deadline = uv.now() + (timeout_ms or 10000)
+  local detail
+  repeat
+    local done
+    done, detail = fn()
+    if done then return true end
+    hypersub.sleep(20)
+    uv.update_time()
+  until uv.now() >= deadline
+  return nil, ("%s not seen within %d ms%s"):format(what, timeout_ms or 10000,
+    detail and (": " .. detail) or "")
+end
+
+--- cl:await_view([timeout_ms]) -> true | nil, message
+-- Waits until every live node's view says alive exactly for the nodes
+-- running and dead for the others (after kill / stop / restart), with one
+-- epoch everywhere.
+function Cluster:await_view(timeout_ms)
+  return poll(function()
+    local epoch
+    for _, id in ipairs(self.ids) do
+      if alive(self._proc[id]) then
+        local c = self:client(id, { timeout = 2000 })
+        local v = c and c:view()
+        if c then c:close() end
+        if not v then return false, "node " .. id .. " did not answer" end
+        if epoch and v.epoch ~= epoch then return false, "epochs differ" end
+        epoch = v.epoch
+        for _, m in ipairs(v.members) do
+          local want = alive(self._proc[m.id]) and "alive" or "dead"
+          if m.state ~= want then
+            return false, ("node %d sees node %d %s"):format(id, m.id, m.state)
+          end
+        end
+      end
+    end
+    return true
+  end, timeout_ms, "one view of the cluster everywhere")
+end
+
+--- cl:holders(topic) -> {[id] = {next=, first=, digest=, cursors=}}: the
+-- live nodes holding a copy, from each node's own account.
+function Cluster:holders(topic)
+  local out = {}
+  for _, id in ipairs(self.ids) do
+    if alive(self._proc[id]) then
+      local c = self:client(id, { timeout = 2000 })
+      local l = c and c:local_topics()
+      if c then c:close() end
+      for _, t in ipairs(l and l.topics or {}) do
+        if t.name == topic then out[id] = t end
+      end
+    end
+  end
+  return out
+end
+
+--- cl:await_copies(topic [, timeout_ms]) -> true | nil, message
+-- Waits until the topic is held by exactly the nodes cl:where names, with
+-- byte-identical logs (a failover's refill is over).
+function Cluster:await_copies(topic, timeout_ms)
+  return poll(function()
+    local w = self:where(topic)
+    local want = { [w.home] = true }
+    for _, r in ipairs(w.replicas) do want[r] = true end
+    local h, digest = self:holders(topic), nil
+    for id in pairs(want) do
+      if not h[id] then return false, ("node %d has no copy"):format(id) end
+      if digest and h[id].digest ~= digest then return false, "copies differ" end
+      digest = h[id].digest
+    end
+    for id in pairs(h) do
+      if not want[id] then return false, ("node %d still has a copy"):format(id) end
+    end
+    return true
+  end, timeout_ms, ("the copies of %q"):format(topic))
+end
+
 --- cl:home(topic) -> the id of the topic's home.
 function Cluster:home(topic)
   return self:where(topic).home

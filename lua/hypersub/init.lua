@@ -496,7 +496,7 @@ local NODE_OPTIONS = {
   max_pull = true, retain_messages = true, retain_bytes = true,
   retain_ms = true, log_level = true, log_format = true, log_file = true,
   replicas = true, peers = true, peer_timeout = true, hop_limit = true,
-  policy = true,
+  policy = true, heartbeat_ms = true, suspect_ms = true, dead_ms = true,
 }
 
 -- peers: {"1=127.0.0.1:7001", ...} or {{id = 1, addr = "..."}, ...}

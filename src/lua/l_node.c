@@ -212,6 +212,15 @@ static int l_node_new(lua_State *L) {
   cfg.peer_timeout_ms = (uint32_t)binding_opt_int(
       L, 1, "peer_timeout", cfg.peer_timeout_ms, 1, 3600 * 1000);
   cfg.hop_limit = (uint32_t)binding_opt_int(L, 1, "hop_limit", 0, 0, 255);
+  cfg.heartbeat_ms = (uint32_t)binding_opt_int(L, 1, "heartbeat_ms",
+                                               cfg.heartbeat_ms, 1, 60000);
+  cfg.suspect_ms = (uint32_t)binding_opt_int(L, 1, "suspect_ms",
+                                             cfg.suspect_ms, 1, 3600 * 1000);
+  cfg.dead_ms = (uint32_t)binding_opt_int(L, 1, "dead_ms", cfg.dead_ms, 1,
+                                          3600 * 1000);
+  if (cfg.dead_ms < cfg.suspect_ms)
+    return luaL_error(L, "option 'dead_ms' (%d) must be at least 'suspect_ms' (%d)",
+                      (int)cfg.dead_ms, (int)cfg.suspect_ms);
   /* peers: a list of {id = n, addr = "host:port"} */
   hs_peer_t *peers = NULL;
   lua_getfield(L, 1, "peers");
