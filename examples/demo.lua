@@ -75,5 +75,9 @@ if not ok then error("the quickstart failed: " .. tostring(failure), 0) end
 rule("the same API on an 8-node hypercube (examples/cluster.lua)")
 local chunk = assert(loadfile(here .. "/cluster.lua"))
 chunk()
+
+rule("failover: kill a topic's home, pull from its replica (examples/failover.lua)")
+chunk = assert(loadfile(here .. "/failover.lua"))
+chunk()
 print()
 print(("hypersub %s: demo done. Next: make test, and README.md"):format(hypersub.version))

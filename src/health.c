@@ -13,6 +13,7 @@
  * receiver's, and its whole view when they differ. A decision made here is
  * pushed to every live member at once (GOSSIP); the digests in pings mend
  * whatever a push missed. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +21,14 @@
 #include "cube.h"
 #include "node.h"
 
+#define BOOT_GRACE 10
+
 typedef struct health_peer {
   uint32_t id;
   uint64_t last_heard; /* uv_now ms */
   uint64_t pinged_ms;  /* when it last pinged us; 0: never */
   bool in_flight;      /* a ping of ours awaits its answer */
+  bool heard_once;     /* it answered since this node started */
   bool watched;        /* set by the last tick */
 } health_peer_t;
 
@@ -45,7 +49,10 @@ static health_peer_t *peer_of(hs_node_t *node, uint32_t id) {
 
 static void heard(hs_node_t *node, uint32_t id) {
   health_peer_t *p = peer_of(node, id);
-  if (p) p->last_heard = uv_now(node->loop);
+  if (p) {
+    p->last_heard = uv_now(node->loop);
+    p->heard_once = true;
+  }
   const view_member_t *m = view_find(&node->view, id);
   /* We suspected it and it spoke: take the suspicion back ourselves. */
   if (m && m->state == VIEW_SUSPECT) cluster_set_state(node, id, VIEW_ALIVE);
@@ -121,6 +128,14 @@ static void on_tick(uv_timer_t *timer) {
     const view_member_t *m = view_find(&node->view, p.id);
     if (!m) continue;
     uint64_t silent = now - p.last_heard;
+    /* A member never heard from may still be starting (a cluster comes up
+     * one process at a time): while this node is young, such a member
+     * gets BOOT_GRACE dead times more. */
+    if (!p.heard_once &&
+        now - node->health_started_ms < (uint64_t)BOOT_GRACE * node->cfg.dead_ms) {
+      uint64_t grace = (uint64_t)BOOT_GRACE * node->cfg.dead_ms;
+      silent = silent > grace ? silent - grace : 0;
+    }
     if (silent >= node->cfg.dead_ms && m->state != VIEW_DEAD) {
       node->stats.failures++;
       cluster_set_state(node, p.id, VIEW_DEAD);
@@ -140,15 +155,34 @@ static void on_tick(uv_timer_t *timer) {
 void health_start(hs_node_t *node) {
   /* Everyone gets a full timeout from now: a start is not a silence. */
   uint64_t now = uv_now(node->loop);
+  node->health_started_ms = now;
   for (size_t i = 0; i < node->n_watch; i++) {
     node->watch[i].last_heard = now;
     node->watch[i].in_flight = false;
+    node->watch[i].heard_once = false;
   }
-  uv_timer_start(&node->heartbeat_timer, on_tick, node->cfg.heartbeat_ms,
-                 node->cfg.heartbeat_ms);
+  /* The first round goes out at once: peers hear of us early. */
+  uv_timer_start(&node->heartbeat_timer, on_tick, 0, node->cfg.heartbeat_ms);
 }
 
 void health_stop(hs_node_t *node) { uv_timer_stop(&node->heartbeat_timer); }
+
+void health_heard(hs_node_t *node, uint32_t id) {
+  if (view_find(&node->view, id)) heard(node, id);
+}
+
+void health_stats_json(hs_node_t *node, buf_t *out) {
+  size_t watched = 0, unheard = 0;
+  for (size_t i = 0; i < node->n_watch; i++) {
+    if (!node->watch[i].watched) continue;
+    watched++;
+    unheard += !node->watch[i].heard_once;
+  }
+  char tmp[96];
+  int n = snprintf(tmp, sizeof tmp, ",\"watching\":%zu,\"unheard\":%zu",
+                   watched, unheard);
+  buf_append(out, tmp, (size_t)n);
+}
 
 void health_free(hs_node_t *node) {
   free(node->watch);

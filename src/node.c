@@ -244,6 +244,7 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   node->max_frame = cfg->max_payload + FRAME_OVERHEAD;
   node->port = cfg->port;
   node->garbage_limit = (log_limit_t)LOG_LIMIT_INIT(10);
+  node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   log_init(&node->log, cfg->id);
   node->log.level = cfg->log_level;
   node->log.format = cfg->log_format;
@@ -405,6 +406,7 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
   if (stats_json(&s, &g, &node->scratch)) return NULL;
   node->scratch.len--; /* reopen the object for the cluster's part */
   repl_stats_json(node, &node->scratch);
+  health_stats_json(node, &node->scratch);
   if (buf_append(&node->scratch, "}", 2)) return NULL; /* with the NUL */
   *len = node->scratch.len - 1;
   return node->scratch.data;

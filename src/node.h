@@ -100,6 +100,7 @@ struct hs_node {
   uv_timer_t heartbeat_timer; /* health.c: pings and failure detection */
   struct health_peer *watch;  /* health.c: what it knows of each peer */
   size_t n_watch, cap_watch;
+  uint64_t health_started_ms;
   uint64_t rejoined_ms; /* when this node last came back after being dead */
   map_t links;       /* peer id (4 bytes) -> hs_client_t*, made on demand */
   uv_check_t repl_check; /* sends the turn's appends to replicas, batched */
@@ -115,6 +116,7 @@ struct hs_node {
   log_t log;
   stats_t stats;
   log_limit_t garbage_limit;
+  log_limit_t retry_limit; /* client_retried lines */
   buf_t scratch; /* stats JSON */
   char error[400]; /* hs_node_last_error */
 
@@ -227,6 +229,11 @@ void cluster_op_view(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
 void health_start(hs_node_t *node);
 void health_stop(hs_node_t *node);
 void health_free(hs_node_t *node);
+/* A peer spoke to us (a HELLO): it is up. */
+void health_heard(hs_node_t *node, uint32_t id);
+/* Appends ,"watching":n,"unheard":n: peers watched, and those of them not
+ * heard from since this node started. */
+void health_stats_json(hs_node_t *node, buf_t *out);
 void health_op_ping(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
 void health_op_gossip(node_conn_t *nc, const wire_frame_t *f,
                       wire_reader_t *r);

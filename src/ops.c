@@ -142,6 +142,7 @@ static void op_hello(node_conn_t *nc, const wire_frame_t *f,
   nc->hello_done = true;
   nc->role = role;
   nc->peer_id = peer_id;
+  if (role == WIRE_ROLE_PEER) health_heard(node, peer_id);
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
   wire_put_u32(&w, node->cfg.id);
@@ -708,10 +709,12 @@ void ops_dispatch(node_conn_t *nc, const wire_frame_t *f) {
     return;
   }
   if ((f->flags & WIRE_F_RETRY) && !(f->flags & WIRE_F_ROUTED)) {
+    uint32_t suppressed = 0;
     node->stats.retries++;
-    LOG(&node->log, HS_LOG_INFO, "node", "client_retried",
-        LF_STR("op", wire_op_name(f->op) ? wire_op_name(f->op) : "unknown"),
-        LF_STR("from", nc->peer));
+    if (log_limit_allow(&node->retry_limit, log_now_ms(), &suppressed))
+      LOG(&node->log, HS_LOG_INFO, "node", "client_retried",
+          LF_STR("op", wire_op_name(f->op) ? wire_op_name(f->op) : "unknown"),
+          LF_STR("from", nc->peer), LF_UINT("suppressed", suppressed));
   }
   wire_frame_t g = *f;
   uint8_t hops = 0;

@@ -226,7 +226,8 @@ end
 --- cl:await_view([timeout_ms]) -> true | nil, message
 -- Waits until every live node's view says alive exactly for the nodes
 -- running and dead for the others (after kill / stop / restart), with one
--- epoch everywhere.
+-- epoch everywhere, and every node has heard from the peers it watches
+-- (so failure detection is armed).
 function Cluster:await_view(timeout_ms)
   return poll(function()
     local epoch
@@ -234,8 +235,12 @@ function Cluster:await_view(timeout_ms)
       if alive(self._proc[id]) then
         local c = self:client(id, { timeout = 2000 })
         local v = c and c:view()
+        local st = c and c:stats()
         if c then c:close() end
-        if not v then return false, "node " .. id .. " did not answer" end
+        if not (v and st) then return false, "node " .. id .. " did not answer" end
+        if (st.unheard or 0) > 0 then
+          return false, ("node %d has not heard from %d of its peers yet"):format(id, st.unheard)
+        end
         if epoch and v.epoch ~= epoch then return false, "epochs differ" end
         epoch = v.epoch
         for _, m in ipairs(v.members) do

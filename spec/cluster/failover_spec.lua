@@ -71,10 +71,40 @@ local function stream(c, pid, topic, n, inflight, at)
   return acked, failed
 end
 
+-- One request on a fresh raw connection (HELLO first): the reply frame's
+-- flags and body. Lets a spec send the very same PUBLISH twice, as a
+-- client's retry would.
+local uv = require "luv"
+local function raw_request(port, op, body)
+  local tcp, buf, replies = uv.new_tcp(), "", {}
+  local function frame(o, id, b) return string.pack("<I4BBHI4", 8 + #b, 1, o, 0, id) .. b end
+  tcp:connect("127.0.0.1", port, function(err)
+    assert(not err, err)
+    tcp:read_start(function(_, data)
+      buf = buf .. (data or "")
+      while #buf >= 4 do
+        local len = string.unpack("<I4", buf)
+        if #buf < len + 4 then break end
+        local _, _, _, flags, id = string.unpack("<I4BBHI4", buf)
+        replies[id] = { flags = flags, body = buf:sub(13, len + 4) }
+        buf = buf:sub(len + 5)
+      end
+    end)
+    tcp:write(frame(1, 1, string.pack("<Bs1I4", 1, "hypersub", 0)) .. frame(op, 2, body))
+  end)
+  assert(process.wait_until(function() return replies[2] end, 10000, "the raw reply"))
+  tcp:read_stop()
+  tcp:close()
+  return replies[2]
+end
+
 describe("failover #cluster", function()
   describe("8 nodes, replicas = 3", function()
     local cl
-    before_each(function() cl = assert(cluster.start { nodes = 8, replicas = 3 }) end)
+    before_each(function()
+      cl = assert(cluster.start { nodes = 8, replicas = 3 })
+      assert(cl:await_view(10000)) -- every node heard from its peers
+    end)
     after_each(function()
       if cl then
         cl:close()
@@ -184,17 +214,45 @@ describe("failover #cluster", function()
       assert.is_true(refilled)
     end)
 
+    it("a publish sent again after its home died is stored once (sequence numbers travel with the log)", function()
+      local via = 0
+      local topic = topic_not_homed_on(cl, "dedup-", via)
+      local c = assert(cl:client(via))
+      assert(c:create_publisher "dp")
+      assert(c:create_topic("dp", topic))
+      local port = tonumber(cl:nodes()[via + 1].addr:match(":(%d+)$"))
+      local body = string.pack("<s1s1BI8I8s4", "dp", topic, 2, 0x5eed, 1, "only once")
+      local function send()
+        local r = raw_request(port, 6, body) -- PUBLISH
+        assert.equal(0, r.flags & 2, "an error reply")
+        return (string.unpack("<I8", r.body))
+      end
+      assert.equal(0, send())
+      assert.equal(0, send()) -- the same (producer, seq): answered, not stored
+      assert.equal(0, assert(c:publish("dp", topic, "next")) - 1)
+      local home = cl:home(topic)
+      assert(cl:await_copies(topic, 10000))
+      assert(cl:kill(home))
+      assert(cl:await_view(10000))
+      assert.equal(0, send()) -- the new home knows it from the replicated log
+      local new_home = cl:home(topic)
+      local st = assert(cl:client(new_home)):stats()
+      assert.equal(1, st.deduplicated)
+      assert(cl:await_copies(topic, 10000))
+      for _, t in pairs(cl:holders(topic)) do assert.equal(2, t.next) end
+    end)
+
     it("requests through a node whose neighbours died still reach every home", function()
       local via = 0
+      local c = assert(cl:client(via, { timeout = 10000 }))
+      assert(c:create_publisher "rp")
+      for i = 1, 40 do assert(c:create_topic("rp", "around-" .. i)) end
       -- Kill two of node 0's three neighbours.
       assert(cl:kill(1))
       assert(cl:kill(2))
       assert(cl:await_view(10000))
-      local c = assert(cl:client(via, { timeout = 10000 }))
-      assert(c:create_publisher "rp")
       for i = 1, 40 do
         local t = "around-" .. i
-        assert(c:create_topic("rp", t))
         assert.equal(0, assert(c:publish("rp", t, "x")))
         local w = assert(c:where(t))
         assert.equal(cl:home(t), w.home)
