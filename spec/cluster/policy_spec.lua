@@ -117,4 +117,12 @@ describe("placement agreement #cluster", function()
     end
     assert.is_true(refused, "no identity homed at node 1 among 50 tries")
   end)
+
+  it("a read_replica policy is refused at load: not supported yet", function()
+    local ok, err = pcall(hypersub.node, {
+      policy = { next_hop = function() end, read_replica = function() end },
+    })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("read_replica is not supported yet", 1, true), err)
+  end)
 end)

@@ -289,6 +289,13 @@ static int l_node_new(lua_State *L) {
                            "next_hop(self, target, view) function");
     }
     lua_pop(L, 1);
+    if (lua_getfield(L, -1, "read_replica") != LUA_TNIL) {
+      hs_node_free(n->node);
+      n->node = NULL;
+      return luaL_error(L, "policy.read_replica is not supported yet: "
+                           "pulls are served by the topic's home");
+    }
+    lua_pop(L, 1);
     n->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     hs_node_set_next_hop(n->node, on_next_hop, n);
   } else {
