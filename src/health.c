@@ -226,7 +226,7 @@ static void on_pong(hs_client_t *link, const hs_reply_t *reply, void *ud) {
       !wire_get_u64(&r, "digest", &digest))
     return;
   heard(node, from);
-  if (!wire_reader_done(&r)) {
+  if (r.p < r.end) { /* its view follows (wire_reader_done would mark r bad) */
     view_t theirs;
     if (view_decode(&r, &theirs)) return;
     cluster_merge(node, &theirs, from);

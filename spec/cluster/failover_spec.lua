@@ -242,6 +242,30 @@ describe("failover #cluster", function()
       for _, t in pairs(cl:holders(topic)) do assert.equal(2, t.next) end
     end)
 
+    it("a killed home restarted rejoins and gets its topic back; nothing is lost", function()
+      local c = assert(cl:client(0, { timeout = 10000 }))
+      local topic = topic_not_homed_on(cl, "back-", 0)
+      assert(c:create_publisher "bp")
+      assert(c:create_subscriber "bs")
+      assert(c:create_topic("bp", topic))
+      assert(c:subscribe("bs", topic))
+      for i = 1, 50 do assert(c:publish("bp", topic, "a" .. i)) end
+      local home = cl:home(topic)
+      assert(cl:kill(home))
+      assert(cl:await_view(10000))
+      for i = 1, 50 do assert(c:publish("bp", topic, "b" .. i)) end
+      assert.is_true(cl:restart(home))
+      assert(cl:await_view(10000)) -- it said it is alive, with a higher version
+      assert(cl:await_copies(topic, 10000)) -- handed back to it
+      assert.equal(home, cl:home(topic))
+      for i = 1, 50 do assert(c:publish("bp", topic, "c" .. i)) end
+      local got = pull_all(c, "bs", topic)
+      assert.equal(150, #got)
+      for i, m in ipairs(got) do assert.equal(i - 1, m.offset) end
+      local log = assert(io.open(cl:nodes()[home + 1].log)):read("a")
+      assert.truthy(log:find("topic_handed_here", 1, true))
+    end)
+
     it("requests through a node whose neighbours died still reach every home", function()
       local via = 0
       local c = assert(cl:client(via, { timeout = 10000 }))
