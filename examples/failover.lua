@@ -49,8 +49,8 @@ local ok, failure = xpcall(function()
       if off then acked = acked + 1 else failed = failed + 1 end
       if acked == 100 and not t_kill then
         t_kill = uv.hrtime()
+        print(("SIGKILL to node %d after %d acknowledged publishes"):format(home, acked))
         assert(cl:kill(home))
-        print(("killed node %d (SIGKILL) after %d acknowledged publishes"):format(home, acked))
       end
       if sent < 200 then one() end
     end))
