@@ -37,12 +37,17 @@ void cluster_listening(hs_node_t *node) {
            node->port);
 }
 
+size_t cluster_copies_in(const hs_node_t *node, const view_t *v, uint64_t h,
+                         uint32_t *out, size_t cap) {
+  size_t want = node->replicas;
+  if (want == HS_REPLICAS_NEIGHBOURS) want = view_dim(v) + 1;
+  if (want > cap) want = cap;
+  return view_prefs(v, h, out, want);
+}
+
 size_t cluster_copies(const hs_node_t *node, uint64_t h, uint32_t *out,
                       size_t cap) {
-  size_t want = node->replicas;
-  if (want == HS_REPLICAS_NEIGHBOURS) want = view_dim(&node->view) + 1;
-  if (want > cap) want = cap;
-  return view_prefs(&node->view, h, out, want);
+  return cluster_copies_in(node, &node->view, h, out, cap);
 }
 
 bool cluster_hello_peer(node_conn_t *nc, const wire_frame_t *f,

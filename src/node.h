@@ -211,6 +211,9 @@ int cluster_init(hs_node_t *node, const hs_node_config_t *cfg);
 void cluster_listening(hs_node_t *node);
 /* cluster.c: the nodes holding copies of a key's hash, home first; returns
  * how many (at most cap). */
+/* cluster.c: the same under another view (the one before a change). */
+size_t cluster_copies_in(const hs_node_t *node, const view_t *v, uint64_t h,
+                         uint32_t *out, size_t cap);
 size_t cluster_copies(const hs_node_t *node, uint64_t h, uint32_t *out,
                       size_t cap);
 /* cluster.c: the peer part of a HELLO: check placement, merge the view.

@@ -400,12 +400,15 @@ static void ack(node_conn_t *nc, const wire_frame_t *f, uint64_t next,
   wire_end(&w);
 }
 
-/* Whether `peer` may change this node's copy of a topic: it is the home in
- * our view, or we are the home and it hands records back to us. */
+bool repl_accepts(hs_node_t *node, const char *name, size_t nn,
+                  uint32_t peer) {
+  uint32_t home;
+  if (!cluster_copies(node, cube_hash(name, nn), &home, 1)) return false;
+  return home == peer || home == node->cfg.id;
+}
+
 static bool accepts(hs_node_t *node, store_topic_t *t, uint32_t peer) {
-  uint32_t ids[HS_REPL_MAX + 1];
-  size_t n = repl_copies(node, t, ids);
-  return n > 0 && (ids[0] == peer || ids[0] == node->cfg.id);
+  return repl_accepts(node, t->name, t->name_len, peer);
 }
 
 static void replica_append(node_conn_t *nc, const wire_frame_t *f,

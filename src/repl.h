@@ -50,6 +50,9 @@ static inline replica_t *replica_find(repl_topic_t *rt, uint32_t id) {
 /* Sends one identity to one peer. */
 void repl_identity_to(hs_node_t *node, uint8_t kind, const char *id,
                       size_t n, uint32_t to);
+/* Whether `peer` may change this node's copy of a topic: it is the home in
+ * our view, or we are the home and it hands records back to us. */
+bool repl_accepts(hs_node_t *node, const char *name, size_t nn, uint32_t peer);
 /* Tells the live replicas the committed offset (for replica reads). */
 void repl_send_commit(hs_node_t *node, repl_topic_t *rt);
 repl_topic_t *repl_state(hs_node_t *node, store_topic_t *t);

@@ -18,6 +18,12 @@
 
 static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud);
 
+static bool in_list(const uint32_t *ids, size_t n, uint32_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == id) return true;
+  return false;
+}
+
 /* Who a SYNC went to and for which topic, to act on its answer or its
  * failure (an error reply does not name the topic). Syncs are rare. */
 typedef struct sync_req {
@@ -112,19 +118,12 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
         LF_UINT("messages", missing), LF_UINT("epoch", node->view.epoch));
     uint32_t ids[HS_REPL_MAX + 1];
     size_t n = repl_copies(node, t, ids);
-    bool keep = false;
-    for (size_t i = 0; i < n; i++) keep |= ids[i] == node->cfg.id;
-    if (!keep) repl_drop_copy(node, t); /* its records are on their way */
+    if (!in_list(ids, n, node->cfg.id))
+      repl_drop_copy(node, t); /* its records are on their way */
   }
 }
 
 /* ---- becoming home, or not --------------------------------------------- */
-
-static bool in_list(const uint32_t *ids, size_t n, uint32_t id) {
-  for (size_t i = 0; i < n; i++)
-    if (ids[i] == id) return true;
-  return false;
-}
 
 /* Sets rt's replicas to ids[1..n), keeping the streams of those that stay
  * and syncing the others; `old` says which held a copy before. */
@@ -170,21 +169,12 @@ static void demote(hs_node_t *node, repl_topic_t *rt, uint32_t new_home) {
   takeover_sync(node, rt->topic, new_home);
 }
 
-/* The copy set of key hash h under view v (home first). */
-static size_t copies_in(const hs_node_t *node, const view_t *v, uint64_t h,
-                        uint32_t *out) {
-  size_t want = node->replicas;
-  if (want == HS_REPLICAS_NEIGHBOURS) want = view_dim(v) + 1;
-  if (want > HS_REPL_MAX + 1) want = HS_REPL_MAX + 1;
-  return view_prefs(v, h, out, want);
-}
-
 static void reconcile_topic(hs_node_t *node, store_topic_t *t,
                             const view_t *old) {
   uint32_t ids[HS_REPL_MAX + 1], was[HS_REPL_MAX + 1];
   uint64_t h = cube_hash(t->name, t->name_len);
-  size_t n = copies_in(node, &node->view, h, ids);
-  size_t n_was = old ? copies_in(node, old, h, was) : 0;
+  size_t n = cluster_copies(node, h, ids, HS_REPL_MAX + 1);
+  size_t n_was = old ? cluster_copies_in(node, old, h, was, HS_REPL_MAX + 1) : 0;
   repl_topic_t *rt = repl_state(node, t);
   if (!rt || n == 0) return;
   uint32_t self = node->cfg.id;
@@ -210,8 +200,8 @@ static void reconcile_identities(hs_node_t *node, map_t *m, uint8_t kind) {
   void *v;
   for (size_t i = 0; map_next(m, &i, &k, &kn, &v);) {
     uint32_t ids[HS_REPL_MAX + 1];
-    size_t n = copies_in(node, &node->view, route_identity_hash(kind, k, kn),
-                         ids);
+    size_t n = cluster_copies(node, route_identity_hash(kind, k, kn), ids,
+                              HS_REPL_MAX + 1);
     if (in_list(ids, n, node->cfg.id) && ids[0] != node->cfg.id) {
       /* A holder that is not the home: the home may be new. */
       repl_identity_to(node, kind, k, kn, ids[0]);
@@ -284,10 +274,10 @@ void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
     return node_reply_error(nc, f->op, f->id, HS_EINVALID,
                             "malformed sync request: field \"%s\"",
                             r->bad ? r->bad : "kind");
-  uint32_t ids[HS_REPL_MAX + 1];
-  size_t n = cluster_copies(node, cube_hash(name, nn), ids, HS_REPL_MAX + 1);
-  bool to_home = n && ids[0] == node->cfg.id;
-  if (!n || (ids[0] != nc->peer_id && !to_home))
+  uint32_t home;
+  bool to_home = cluster_copies(node, cube_hash(name, nn), &home, 1) &&
+                 home == node->cfg.id;
+  if (!repl_accepts(node, name, nn, nc->peer_id))
     return node_reply_error(nc, f->op, f->id, HS_EDENIED,
                             "node %u is not the home of topic \"%.*s\" here",
                             nc->peer_id, (int)nn, name);

@@ -293,6 +293,19 @@ function Cluster:await_copies(topic, timeout_ms)
   end, timeout_ms, ("the copies of %q"):format(topic))
 end
 
+--- cl:topic_away(prefix, id) -> prefix .. n, the first such name for which
+-- node `id` holds no copy (a topic that survives that node's clients, or
+-- whose home can be killed while `id` stays out of the story).
+function Cluster:topic_away(prefix, id)
+  for n = 1, 100000 do
+    local topic, w = prefix .. n, self:where(prefix .. n)
+    local clear = w.home ~= id
+    for _, r in ipairs(w.replicas) do clear = clear and r ~= id end
+    if clear then return topic end
+  end
+  error(("no topic %s<n> avoids node %s"):format(prefix, tostring(id)), 2)
+end
+
 --- cl:home(topic) -> the id of the topic's home.
 function Cluster:home(topic)
   return self:where(topic).home

@@ -5,17 +5,6 @@ local cluster = require "hypersub.cluster"
 local hypersub = require "hypersub"
 local process = require "hypersub.process"
 
--- A topic of `name`..i whose home is not `avoid` (the node the clients use).
-local function topic_not_homed_on(cl, name, avoid)
-  for i = 1, 1000 do
-    local t = name .. i
-    local w = cl:where(t)
-    local hit = w.home == avoid
-    for _, r in ipairs(w.replicas) do hit = hit or r == avoid end
-    if not hit then return t end
-  end
-end
-
 -- Pulls everything the subscriber has not seen, in batches.
 local function pull_all(c, sid, topic)
   local got = {}
@@ -114,7 +103,7 @@ describe("failover #cluster", function()
 
     it("a stream with ack=all, 64 in flight, survives its home's SIGKILL: every ack pulled exactly once", function()
       local via = 0
-      local topic = topic_not_homed_on(cl, "stream-", via)
+      local topic = cl:topic_away("stream-", via)
       local home = cl:home(topic)
       local c = assert(cl:client(via, { timeout = 10000 }))
       assert(c:create_publisher "fp")
@@ -148,7 +137,7 @@ describe("failover #cluster", function()
 
     it("a subscriber pulling across the kill sees every message once, in order", function()
       local via = 0
-      local topic = topic_not_homed_on(cl, "pulls-", via)
+      local topic = cl:topic_away("pulls-", via)
       local home = cl:home(topic)
       local c = assert(cl:client(via, { timeout = 10000 }))
       local reader = assert(cl:client(via, { timeout = 10000 }))
@@ -173,7 +162,7 @@ describe("failover #cluster", function()
 
     it("replicas = 3 and three homes killed one after another: every ack is still there", function()
       local via = 0
-      local topic = topic_not_homed_on(cl, "triple-", via)
+      local topic = cl:topic_away("triple-", via)
       local c = assert(cl:client(via, { timeout = 10000 }))
       assert(c:create_publisher "tp")
       assert(c:create_subscriber "ts")
@@ -216,7 +205,7 @@ describe("failover #cluster", function()
 
     it("a publish sent again after its home died is stored once (sequence numbers travel with the log)", function()
       local via = 0
-      local topic = topic_not_homed_on(cl, "dedup-", via)
+      local topic = cl:topic_away("dedup-", via)
       local c = assert(cl:client(via))
       assert(c:create_publisher "dp")
       assert(c:create_topic("dp", topic))
@@ -244,7 +233,7 @@ describe("failover #cluster", function()
 
     it("a killed home restarted rejoins and gets its topic back; nothing is lost", function()
       local c = assert(cl:client(0, { timeout = 10000 }))
-      local topic = topic_not_homed_on(cl, "back-", 0)
+      local topic = cl:topic_away("back-", 0)
       assert(c:create_publisher "bp")
       assert(c:create_subscriber "bs")
       assert(c:create_topic("bp", topic))
