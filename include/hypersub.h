@@ -172,6 +172,22 @@ int hs_node_stop(hs_node_t *node, uint32_t restart_after_ms);
 typedef uint32_t (*hs_next_hop_cb)(hs_node_t *node, uint32_t target, void *ud);
 void hs_node_set_next_hop(hs_node_t *node, hs_next_hop_cb cb, void *ud);
 
+/* Read policy: which copy of a topic serves a pull that enters the cluster
+ * at this node. candidates: the live copies, home first; hops[i]: cube hops
+ * from this node to candidates[i]; reads[i]: pulls this node has sent to
+ * it so far. Return one of the candidates, or UINT32_MAX for the default
+ * (this node when it holds a copy, else the nearest copy, ties split by
+ * subscriber). Whatever copy serves, the home moves the cursor, so a
+ * subscriber sees the home's sequence: no gap, no repeat. */
+typedef uint32_t (*hs_read_replica_cb)(hs_node_t *node, const char *topic,
+                                       size_t topic_len,
+                                       const uint32_t *candidates,
+                                       const uint32_t *hops,
+                                       const uint64_t *reads, size_t n,
+                                       void *ud);
+void hs_node_set_read_replica(hs_node_t *node, hs_read_replica_cb cb,
+                              void *ud);
+
 /* The membership view, for policies and tools. */
 typedef struct hs_member {
   uint32_t id;

@@ -60,6 +60,7 @@ build = {
         "src/map.c",
         "src/node.c",
         "src/ops.c",
+        "src/read.c",
         "src/repl.c",
         "src/route.c",
         "src/stats.c",

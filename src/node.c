@@ -245,6 +245,7 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   node->port = cfg->port;
   node->garbage_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(10);
+  node->read_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   log_init(&node->log, cfg->id);
   node->log.level = cfg->log_level;
   node->log.format = cfg->log_format;
@@ -377,6 +378,12 @@ HS_API void hs_node_set_next_hop(hs_node_t *node, hs_next_hop_cb cb,
   node->next_hop_ud = ud;
 }
 
+HS_API void hs_node_set_read_replica(hs_node_t *node, hs_read_replica_cb cb,
+                                     void *ud) {
+  node->read_replica_cb = cb;
+  node->read_replica_ud = ud;
+}
+
 HS_API void hs_node_set_log_hook(hs_node_t *node, hs_log_hook_cb cb, void *ud,
                                  hs_log_level_t level) {
   node->log.hook = cb;
@@ -420,6 +427,7 @@ static void node_release(hs_node_t *node) {
   store_free(&node->store);
   view_free(&node->view);
   route_free_relays(node);
+  read_free(node);
   buf_free(&node->scratch);
   log_close(&node->log);
   free(node->host);

@@ -35,6 +35,8 @@ struct relay {
   uint32_t remaining;       /* a LIST_TOPICS: parts still to come */
   int failed;               /* a LIST_TOPICS: a part's error, or 0 */
   uint32_t failed_node;
+  bool claim;               /* a CLAIM sent for a pull served here */
+  uint32_t max;             /* a CLAIM: the pull's max */
   uint16_t key_len;         /* a forwarded PULL: its str8 subscriber and */
   /* Last: route_relay_take zeroes everything before it, not these bytes. */
   char key[2 + 2 * HS_NAME_MAX]; /* str8 topic, to rewind the cursor */
@@ -75,6 +77,10 @@ struct pull_waiter {
   uint64_t started_ns;
   uint8_t sid_len;
   char sid[HS_NAME_MAX + 1];
+  /* A CLAIM parked at the home: answered with a range, not messages. */
+  bool claim;
+  uint32_t server;          /* the copy that will serve the range */
+  uint64_t server_first, server_next; /* what it held when it asked */
 };
 
 struct hs_node {
@@ -110,6 +116,9 @@ struct hs_node {
   bool suspended; /* the request being run waits for a lookup */
   uint32_t (*next_hop_cb)(hs_node_t *, uint32_t target, void *ud);
   void *next_hop_ud;
+  hs_read_replica_cb read_replica_cb; /* read.c: which copy serves a pull */
+  void *read_replica_ud;
+  map_t reads_sent; /* read.c: member id (4 bytes) -> uint64_t* pulls sent */
   uint32_t replicas; /* copies per topic; HS_REPLICAS_NEIGHBOURS: D + 1 */
 
   store_t store;
@@ -117,6 +126,7 @@ struct hs_node {
   stats_t stats;
   log_limit_t garbage_limit;
   log_limit_t retry_limit; /* client_retried lines */
+  log_limit_t read_limit;  /* read policy answers ignored */
   buf_t scratch; /* stats JSON */
   char error[400]; /* hs_node_last_error */
 
@@ -160,6 +170,19 @@ void list_part_done(hs_node_t *node, relay_t *part, const hs_reply_t *reply);
  * list_part_done. */
 int route_send_part(hs_node_t *node, relay_t *part, uint8_t op,
                     const char *body, size_t len, uint32_t target);
+/* route.c: sends a request made here for relay r toward `target` (flags:
+ * WIRE_F_RETRY or 0). 0, or an error with a message in msg. */
+int route_send(hs_node_t *node, relay_t *r, uint8_t op, uint16_t flags,
+               const char *body, size_t len, uint32_t target, char *msg,
+               size_t msg_len);
+/* route.c: asks the topic's home (key: str8 subscriber, str8 topic) to
+ * move the cursor back to `from` if it is at `expect`: the messages in
+ * between found nobody to take them. */
+void route_rewind(hs_node_t *node, const char *key, size_t key_len,
+                  uint64_t from, uint64_t expect);
+/* route.c: the same for the messages of a PULL reply body. */
+void route_rewind_pull(hs_node_t *node, const char *key, size_t key_len,
+                       const char *body, size_t len);
 
 /* repl.c: the view changed: take over topics this node now homes, refill
  * replicas that joined a copy set, drop copies no longer ours. */
@@ -203,6 +226,30 @@ void ops_wake_waiters(hs_node_t *node, store_topic_t *t);
 void ops_drop_topic_waiters(hs_node_t *node, store_topic_t *t);
 /* ops.c: frees a waiter without replying (its connection is closing). */
 void ops_waiter_free(pull_waiter_t *w);
+
+/* read.c: pulls served by any copy of their topic. */
+/* The copy that serves a pull entering the cluster here: the policy's
+ * choice, or this node when it holds a copy, else the nearest copy. */
+uint32_t read_choose(hs_node_t *node, const wire_frame_t *pull);
+/* Sends a pull to `server` as a READ. */
+void read_forward(node_conn_t *nc, const wire_frame_t *pull, uint8_t hops,
+                  uint32_t server);
+void read_op_read(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
+/* The pull at a replica: claims a range at the home, then serves it. */
+void read_from_copy(node_conn_t *nc, const wire_frame_t *f,
+                    store_topic_t *t, const char *sid, size_t sn,
+                    uint32_t max, uint64_t seen, uint32_t wait_ms);
+/* A CLAIM's answer came back (route.c's relay callback). */
+void read_claim_done(hs_node_t *node, relay_t *r, const hs_reply_t *reply);
+void read_free(hs_node_t *node);
+/* ops.c: the home's side of a CLAIM. */
+void ops_op_claim(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
+/* ops.c: writes a PULL reply body (u64 cursor, u32 count, messages) of the
+ * messages from `from` (at most max, below end, within a frame); returns
+ * how many. *next gets the offset after the last. */
+uint32_t ops_put_messages(hs_node_t *node, wire_writer_t *w,
+                          store_topic_t *t, uint64_t from, uint64_t end,
+                          uint32_t max, uint64_t *next);
 
 /* cluster.c: sets up the view from the configuration (this node and its
  * peers, all alive). 0 or HS_EINVALID / HS_ENOMEM. */

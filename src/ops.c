@@ -5,11 +5,17 @@
 
 #include "cube.h"
 #include "node.h"
+#include "repl.h"
 
 typedef void (*op_fn)(node_conn_t *nc, const wire_frame_t *f,
                       wire_reader_t *r);
 
 /* ---- helpers ------------------------------------------------------------ */
+
+static uint32_t home_of(const hs_node_t *node, uint64_t h) {
+  uint32_t home;
+  return cluster_copies(node, h, &home, 1) ? home : node->cfg.id;
+}
 
 static void bad_request(node_conn_t *nc, const wire_frame_t *f,
                         wire_reader_t *r) {
@@ -332,43 +338,127 @@ static void op_subscribe(node_conn_t *nc, const wire_frame_t *f,
   wire_end(&w);
 }
 
-/* Writes a PULL reply with the messages after the cursor (at most `max`,
- * and no more than fits a frame) and moves the cursor past them. */
-static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
-                           const char *sid, size_t sn, store_cursor_t *cur,
-                           uint32_t max) {
-  hs_node_t *node = nc->node;
-  buf_t *out = &nc->conn.out;
-  wire_writer_t w;
-  wire_begin(&w, out, WIRE_PULL, WIRE_F_REPLY, id);
-  size_t next_at = out->len;
-  wire_put_u64(&w, cur->next);
-  size_t count_at = out->len;
-  wire_put_u32(&w, 0);
-  size_t budget = node->max_frame - WIRE_HEADER - 4;
+/* The messages from `from` below `end` a PULL reply carries: at most max,
+ * and no more than fits a frame (the first always goes). Written to w
+ * when w is not NULL; the home counts them this way for a CLAIM, and the
+ * replica's copy, byte-identical, then fills the same frame. */
+static uint32_t span(hs_node_t *node, wire_writer_t *w, store_topic_t *t,
+                     uint64_t from, uint64_t end, uint32_t max,
+                     uint64_t *next) {
+  size_t budget = node->max_frame - WIRE_HEADER - 32;
   uint32_t n = 0;
   store_iter_t it;
   store_msg_t m;
-  uint64_t end = repl_readable(t);
-  store_iter_init(&it, t, cur->next);
+  *next = from;
+  store_iter_init(&it, t, from);
   while (n < max && store_iter_next(&it, &m) && m.offset < end) {
     size_t need = 8 + 8 + 1 + m.publisher_len + 4 + m.len;
     if (n > 0 && need > budget) break;
     budget -= need < budget ? need : budget;
-    wire_put_u64(&w, m.offset);
-    wire_put_u64(&w, m.time_ms);
-    wire_put_str8(&w, m.publisher, m.publisher_len);
-    wire_put_bytes32(&w, m.data, m.len);
-    cur->next = m.offset + 1;
+    if (w) {
+      wire_put_u64(w, m.offset);
+      wire_put_u64(w, m.time_ms);
+      wire_put_str8(w, m.publisher, m.publisher_len);
+      wire_put_bytes32(w, m.data, m.len);
+    }
+    *next = m.offset + 1;
     n++;
   }
-  if (w.err == 0) {
-    memcpy(out->data + next_at, &cur->next, 8);
+  return n;
+}
+
+uint32_t ops_put_messages(hs_node_t *node, wire_writer_t *w,
+                          store_topic_t *t, uint64_t from, uint64_t end,
+                          uint32_t max, uint64_t *next) {
+  buf_t *out = w->b;
+  size_t next_at = out->len;
+  wire_put_u64(w, from);
+  size_t count_at = out->len;
+  wire_put_u32(w, 0);
+  uint32_t n = span(node, w, t, from, end, max, next);
+  if (w->err == 0) {
+    memcpy(out->data + next_at, next, 8);
     memcpy(out->data + count_at, &n, 4);
   }
-  wire_end(&w);
   node->stats.messages_pulled += n;
-  if (n) repl_cursor(node, t, sid, sn, cur->next);
+  return n;
+}
+
+/* Writes a PULL reply with the messages after the cursor and moves the
+ * cursor past them. */
+static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
+                           const char *sid, size_t sn, store_cursor_t *cur,
+                           uint32_t max) {
+  hs_node_t *node = nc->node;
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, WIRE_PULL, WIRE_F_REPLY, id);
+  uint64_t next;
+  uint32_t n = ops_put_messages(node, &w, t, cur->next, repl_readable(t), max,
+                                &next);
+  wire_end(&w);
+  if (n) {
+    cur->next = next;
+    repl_cursor(node, t, sid, sn, cur->next);
+  }
+}
+
+/* What a CLAIM from `server` may be granted: committed offsets its copy
+ * holds (what it had when it asked, or has acknowledged since). */
+static uint64_t claim_end(const store_topic_t *t, uint32_t server,
+                          uint64_t server_next) {
+  replica_t *rep = replica_find(t->repl, server);
+  uint64_t held = rep && rep->acked > server_next ? rep->acked : server_next;
+  uint64_t end = repl_readable(t);
+  return held < end ? held : end;
+}
+
+/* Answers a CLAIM: the range [cursor, ...) the server hands out, the
+ * cursor moved past it; or, when the server lacks the cursor's offset
+ * (its copy starts later), the messages themselves. */
+static void reply_claim(node_conn_t *nc, uint32_t id, store_topic_t *t,
+                        const char *sid, size_t sn, store_cursor_t *cur,
+                        uint32_t max, uint32_t server, uint64_t server_first,
+                        uint64_t server_next) {
+  hs_node_t *node = nc->node;
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, WIRE_CLAIM, WIRE_F_REPLY, id);
+  uint64_t from = cur->next < t->first ? t->first : cur->next, next;
+  uint32_t n;
+  if (from < server_first) {
+    wire_put_u8(&w, 1);
+    n = ops_put_messages(node, &w, t, from, repl_readable(t), max, &next);
+  } else {
+    n = span(node, NULL, t, from, claim_end(t, server, server_next), max,
+             &next);
+    wire_put_u8(&w, 0);
+    wire_put_u64(&w, from);
+    wire_put_u32(&w, n);
+  }
+  wire_end(&w);
+  node->stats.claims++;
+  if (n) {
+    cur->next = next;
+    repl_cursor(node, t, sid, sn, cur->next);
+  }
+}
+
+/* Whether a parked pull or claim has something to take now. */
+static bool waiter_ready(const pull_waiter_t *w, const store_cursor_t *cur) {
+  const store_topic_t *t = w->topic;
+  uint64_t end = w->claim && cur->next >= w->server_first
+                     ? claim_end(t, w->server, w->server_next)
+                     : repl_readable(t);
+  return cur->next < end;
+}
+
+/* Answers a parked pull or claim with what there is (maybe nothing). */
+static void waiter_reply(pull_waiter_t *w, store_cursor_t *cur,
+                         uint32_t max) {
+  if (w->claim)
+    reply_claim(w->nc, w->req_id, w->topic, w->sid, w->sid_len, cur, max,
+                w->server, w->server_first, w->server_next);
+  else
+    reply_messages(w->nc, w->req_id, w->topic, w->sid, w->sid_len, cur, max);
 }
 
 static void waiter_closed(uv_handle_t *h) { free(h->data); }
@@ -397,9 +487,10 @@ static void on_wait_timeout(uv_timer_t *timer) {
   store_cursor_t *cur = store_cursor(w->topic, w->sid, w->sid_len);
   w->node->stats.pull_wait_timeouts++;
   if (cur)
-    reply_messages(nc, w->req_id, w->topic, w->sid, w->sid_len, cur, w->max);
+    waiter_reply(w, cur, w->max);
   else
-    node_reply_error(nc, WIRE_PULL, w->req_id, HS_ENOT_SUBSCRIBED,
+    node_reply_error(nc, w->claim ? WIRE_CLAIM : WIRE_PULL, w->req_id,
+                     HS_ENOT_SUBSCRIBED,
                      "subscriber \"%s\" is not subscribed to topic \"%s\"",
                      w->sid, w->topic->name);
   ops_waiter_free(w);
@@ -407,11 +498,15 @@ static void on_wait_timeout(uv_timer_t *timer) {
   node_send(nc);
 }
 
-static void park(node_conn_t *nc, const wire_frame_t *f, store_topic_t *t,
-                 const char *sid, size_t sn, uint32_t max, uint32_t wait_ms) {
+static pull_waiter_t *park(node_conn_t *nc, const wire_frame_t *f,
+                           store_topic_t *t, const char *sid, size_t sn,
+                           uint32_t max, uint32_t wait_ms) {
   hs_node_t *node = nc->node;
   pull_waiter_t *w = calloc(1, sizeof *w);
-  if (!w) return out_of_memory(nc, f);
+  if (!w) {
+    out_of_memory(nc, f);
+    return NULL;
+  }
   uv_timer_init(node->loop, &w->timer);
   w->timer.data = w;
   w->node = node;
@@ -431,6 +526,7 @@ static void park(node_conn_t *nc, const wire_frame_t *f, store_topic_t *t,
   node->n_waiting++;
   node->stats.pull_waits++;
   uv_timer_start(&w->timer, on_wait_timeout, wait_ms, 0);
+  return w;
 }
 
 void ops_wake_waiters(hs_node_t *node, store_topic_t *t) {
@@ -438,9 +534,9 @@ void ops_wake_waiters(hs_node_t *node, store_topic_t *t) {
     next = w->topic_next;
     store_cursor_t *cur = store_cursor(t, w->sid, w->sid_len);
     /* Another pull of the same subscriber may have taken the news. */
-    if (!cur || cur->next >= repl_readable(t)) continue;
+    if (!cur || !waiter_ready(w, cur)) continue;
     node_conn_t *nc = w->nc;
-    reply_messages(nc, w->req_id, t, w->sid, w->sid_len, cur, w->max);
+    waiter_reply(w, cur, w->max);
     ops_waiter_free(w);
     node->stats.frames_out++;
     node_send(nc);
@@ -453,8 +549,8 @@ void ops_drop_topic_waiters(hs_node_t *node, store_topic_t *t) {
   while (t->waiters) {
     pull_waiter_t *w = t->waiters;
     node_conn_t *nc = w->nc;
-    node_reply_error(nc, WIRE_PULL, w->req_id, HS_ENO_TOPIC,
-                     "topic \"%s\" was deleted", t->name);
+    node_reply_error(nc, w->claim ? WIRE_CLAIM : WIRE_PULL, w->req_id,
+                     HS_ENO_TOPIC, "topic \"%s\" was deleted", t->name);
     ops_waiter_free(w);
     node->stats.frames_out++;
     node_send(nc);
@@ -496,6 +592,14 @@ static void op_pull(node_conn_t *nc, const wire_frame_t *f,
       !name_ok(nc, f, "topic name", topic, tn) ||
       !subscriber_ok(nc, f, sid, sn))
     return;
+  if (max == 0 || max > node->cfg.max_pull) max = node->cfg.max_pull;
+  uint32_t home = home_of(node, cube_hash(topic, tn));
+  if (home != node->cfg.id) { /* a copy here serves it (read.c) */
+    store_topic_t *t = store_topic_find(&node->store, topic, tn);
+    if (t && repl_of(t) && !repl_of(t)->handing_over)
+      return read_from_copy(nc, f, t, sid, sn, max, seen, wait_ms);
+    return route_forward(nc, f, nc->hops, home); /* no copy after all */
+  }
   store_topic_t *t = find_topic(nc, f, topic, tn);
   if (!t) return;
   store_cursor_t *cur = store_cursor(t, sid, sn);
@@ -504,12 +608,66 @@ static void op_pull(node_conn_t *nc, const wire_frame_t *f,
                             "subscriber \"%.*s\" is not subscribed to topic "
                             "\"%.*s\"",
                             (int)sn, sid, (int)tn, topic);
-  if (max == 0 || max > node->cfg.max_pull) max = node->cfg.max_pull;
   pull_align(node, t, sid, sn, cur, seen, f->flags & WIRE_F_RETRY);
   if (cur->next < repl_readable(t) || wait_ms == 0)
     reply_messages(nc, f->id, t, sid, sn, cur, max);
   else
     park(nc, f, t, sid, sn, max, wait_ms);
+}
+
+/* READ: a pull the node it entered sent to this copy (read.c). */
+static void op_read(node_conn_t *nc, const wire_frame_t *f,
+                    wire_reader_t *r) {
+  uint32_t server;
+  if (!wire_get_u32(r, "server", &server)) return bad_request(nc, f, r);
+  wire_frame_t pull = *f;
+  pull.op = WIRE_PULL;
+  pull.body += 4;
+  pull.body_len -= 4;
+  wire_reader_t pr;
+  wire_reader_init(&pr, pull.body, pull.body_len);
+  op_pull(nc, &pull, &pr);
+}
+
+/* CLAIM: a copy of a topic homed here will serve a pull; move the cursor
+ * over the offsets it may hand out, as a pull served here would. */
+void ops_op_claim(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r) {
+  hs_node_t *node = nc->node;
+  const char *sid, *topic;
+  size_t sn, tn;
+  uint32_t server, max, wait_ms;
+  uint64_t first, next, seen;
+  if (!wire_get_str8(r, "subscriber", &sid, &sn) ||
+      !wire_get_str8(r, "topic", &topic, &tn) ||
+      !wire_get_u32(r, "server", &server) || !wire_get_u64(r, "first", &first) ||
+      !wire_get_u64(r, "next", &next) || !wire_get_u32(r, "max", &max) ||
+      !wire_get_u64(r, "seen", &seen) ||
+      !wire_get_u32(r, "wait_ms", &wait_ms) || !wire_reader_done(r))
+    return bad_request(nc, f, r);
+  store_topic_t *t = find_topic(nc, f, topic, tn);
+  if (!t) return;
+  if (repl_of(t) && !repl_of(t)->home)
+    return node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                            "node %u does not serve topic \"%s\" yet",
+                            node->cfg.id, t->name);
+  store_cursor_t *cur = store_cursor(t, sid, sn);
+  if (!cur)
+    return node_reply_error(nc, f->op, f->id, HS_ENOT_SUBSCRIBED,
+                            "subscriber \"%.*s\" is not subscribed to topic "
+                            "\"%.*s\"",
+                            (int)sn, sid, (int)tn, topic);
+  if (max == 0 || max > node->cfg.max_pull) max = node->cfg.max_pull;
+  pull_align(node, t, sid, sn, cur, seen, f->flags & WIRE_F_RETRY);
+  pull_waiter_t probe = {.topic = t, .claim = true, .server = server,
+                         .server_first = first, .server_next = next};
+  if (waiter_ready(&probe, cur) || wait_ms == 0)
+    return reply_claim(nc, f->id, t, sid, sn, cur, max, server, first, next);
+  pull_waiter_t *w = park(nc, f, t, sid, sn, max, wait_ms);
+  if (!w) return;
+  w->claim = true;
+  w->server = server;
+  w->server_first = first;
+  w->server_next = next;
 }
 
 /* ---- node control ------------------------------------------------------- */
@@ -587,7 +745,7 @@ static void op_unpark(node_conn_t *nc, const wire_frame_t *f,
       continue;
     node_conn_t *to = w->nc;
     store_cursor_t *cur = store_cursor(t, w->sid, w->sid_len);
-    if (cur) reply_messages(to, w->req_id, t, w->sid, w->sid_len, cur, 0);
+    if (cur) waiter_reply(w, cur, 0);
     ops_waiter_free(w);
     nc->node->stats.frames_out++;
     node_send(to);
@@ -639,12 +797,9 @@ static const op_fn handlers[WIRE_OP_MAX] = {
     [WIRE_UNPARK] = op_unpark,
     [WIRE_PING] = health_op_ping,
     [WIRE_GOSSIP] = health_op_gossip,
+    [WIRE_READ] = op_read,
+    [WIRE_CLAIM] = ops_op_claim,
 };
-
-static uint32_t home_of(const hs_node_t *node, uint64_t h) {
-  uint32_t home;
-  return cluster_copies(node, h, &home, 1) ? home : node->cfg.id;
-}
 
 /* The node a request must run on: the home of its topic or identity, the
  * node it names (STOP_NODE), or this one. */
@@ -677,6 +832,14 @@ static uint32_t route_target(const hs_node_t *node, const wire_frame_t *f) {
     case WIRE_PULL:
     case WIRE_REWIND:
     case WIRE_UNPARK:
+    case WIRE_CLAIM:
+      if (!wire_get_str8(&r, "id", &a, &an) ||
+          !wire_get_str8(&r, "topic", &b, &bn))
+        return self;
+      return home_of(node, cube_hash(b, bn));
+    case WIRE_READ: /* to the copy named; its home if that one died */
+      if (!wire_get_u32(&r, "server", &id)) return self;
+      if (view_is_alive(id, (void *)&node->view)) return id;
       if (!wire_get_str8(&r, "id", &a, &an) ||
           !wire_get_str8(&r, "topic", &b, &bn))
         return self;
@@ -742,7 +905,24 @@ void ops_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
     node_send(nc);
     return;
   }
+  if (f->op == WIRE_CLAIM && nc->role != WIRE_ROLE_PEER) {
+    node_reply_error(nc, f->op, f->id, HS_EPROTOCOL,
+                     "CLAIM is sent between peers only");
+    node_send(nc);
+    return;
+  }
   uint32_t target = route_target(node, f);
+  if (f->op == WIRE_PULL && hops == 0 && target != node->cfg.id) {
+    /* A pull entering the cluster here: any live copy may serve it. */
+    uint32_t server = read_choose(node, f);
+    if (server == node->cfg.id)
+      target = server;
+    else if (server != target) {
+      read_forward(nc, f, hops, server);
+      node_send(nc);
+      return;
+    }
+  }
   if (target != node->cfg.id) {
     route_forward(nc, f, hops, target);
     node_send(nc);
@@ -762,7 +942,9 @@ void ops_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
     return;
   }
   node->stats.requests[f->op]++;
-  node->stats.hops[hops < STATS_HOPS ? hops : STATS_HOPS - 1]++;
+  /* The histogram is of routed work: heartbeats have their own counts. */
+  if (f->op != WIRE_PING && f->op != WIRE_GOSSIP)
+    node->stats.hops[hops < STATS_HOPS ? hops : STATS_HOPS - 1]++;
   /* Answered now, not parked for a long poll or a lookup. */
   if (nc->conn.out.len != before) {
     node->stats.frames_out++;

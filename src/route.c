@@ -170,12 +170,18 @@ static void send_to_topic_home(hs_node_t *node, uint8_t op, const char *key,
  * cursor back over the messages, if nobody moved it since (REWIND). */
 static void rewind_cursor(hs_node_t *node, relay_t *r, const hs_reply_t *reply) {
   uint16_t flags;
-  uint32_t count;
   if (!reply->raw || reply->raw_len < WIRE_HEADER + 4) return;
   memcpy(&flags, reply->raw + 6, 2);
   if (flags & WIRE_F_ERROR) return;
+  route_rewind_pull(node, r->key, r->key_len, reply->raw + WIRE_HEADER,
+                    reply->raw_len - WIRE_HEADER);
+}
+
+void route_rewind_pull(hs_node_t *node, const char *key, size_t key_len,
+                       const char *body, size_t len) {
+  uint32_t count;
   wire_reader_t rd;
-  wire_reader_init(&rd, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
+  wire_reader_init(&rd, body, len);
   uint64_t first = 0, last = 0, t;
   const char *s;
   size_t n;
@@ -189,11 +195,15 @@ static void rewind_cursor(hs_node_t *node, relay_t *r, const hs_reply_t *reply) 
       return;
   }
   if (count == 1) last = first;
-  uint64_t range[2] = {first, last + 1}; /* from, expect */
-  send_to_topic_home(node, WIRE_REWIND, r->key, r->key_len, range,
-                     sizeof range);
+  route_rewind(node, key, key_len, first, last + 1);
+}
+
+void route_rewind(hs_node_t *node, const char *key, size_t key_len,
+                  uint64_t from, uint64_t expect) {
+  uint64_t range[2] = {from, expect};
+  send_to_topic_home(node, WIRE_REWIND, key, key_len, range, sizeof range);
   LOG(&node->log, HS_LOG_INFO, "route", "pull_undelivered",
-      LF_UINT("from", first), LF_UINT("to", last));
+      LF_UINT("from", from), LF_UINT("to", expect - 1));
 }
 
 static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
@@ -205,6 +215,11 @@ static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     return;
   }
   node_conn_t *nc = r->nc;
+  if (r->claim) { /* a pull this copy serves (read.c) */
+    read_claim_done(node, r, reply);
+    route_relay_give(node, r);
+    return;
+  }
   if (r->gather) { /* a part of a LIST_TOPICS */
     list_part_done(node, r, reply);
     route_relay_give(node, r);
@@ -233,10 +248,12 @@ static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   route_relay_give(node, r);
 }
 
-/* How much longer than the peer timeout a request may take: a pull's wait. */
+/* How much longer than the peer timeout a request may take: a pull's wait
+ * (the last field of PULL, READ and CLAIM). */
 static uint32_t extra_wait(const wire_frame_t *f) {
   uint32_t wait = 0;
-  if (f->op == WIRE_PULL && f->body_len >= 4)
+  if ((f->op == WIRE_PULL || f->op == WIRE_READ || f->op == WIRE_CLAIM) &&
+      f->body_len >= 4)
     memcpy(&wait, f->body + f->body_len - 4, 4);
   return wait;
 }
@@ -309,16 +326,17 @@ void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
   }
   r->node = node;
   r->id = f->id;
-  r->op = f->op;
-  if (f->op == WIRE_PULL) { /* keep who pulls what, to rewind if need be */
+  r->op = f->op == WIRE_READ ? WIRE_PULL : f->op; /* answered as a PULL */
+  if (r->op == WIRE_PULL) { /* keep who pulls what, to rewind if need be */
     wire_reader_t rd;
     const char *a, *b;
     size_t an, bn;
-    wire_reader_init(&rd, f->body, f->body_len);
+    size_t skip = f->op == WIRE_READ ? 4 : 0; /* READ's u32 server */
+    wire_reader_init(&rd, f->body + skip, f->body_len - skip);
     if (wire_get_str8(&rd, "subscriber", &a, &an) &&
         wire_get_str8(&rd, "topic", &b, &bn)) {
       r->key_len = (uint16_t)(2 + an + bn);
-      memcpy(r->key, f->body, r->key_len);
+      memcpy(r->key, f->body + skip, r->key_len);
     }
   }
   char msg[160];
@@ -335,12 +353,19 @@ void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
 
 int route_send_part(hs_node_t *node, relay_t *part, uint8_t op,
                     const char *body, size_t len, uint32_t target) {
+  char msg[160];
+  return route_send(node, part, op, 0, body, len, target, msg, sizeof msg);
+}
+
+int route_send(hs_node_t *node, relay_t *r, uint8_t op, uint16_t flags,
+               const char *body, size_t len, uint32_t target, char *msg,
+               size_t msg_len) {
   wire_frame_t f = {.version = HS_WIRE_VERSION,
                     .op = op,
+                    .flags = flags,
                     .body = body,
                     .body_len = len};
-  char msg[160];
-  return send_on(node, part, &f, 0, target, UINT32_MAX, msg, sizeof msg);
+  return send_on(node, r, &f, 0, target, UINT32_MAX, msg, msg_len);
 }
 
 /* ---- identity lookups --------------------------------------------------- */

@@ -141,6 +141,8 @@ int stats_json(const stats_t *s, const stats_gauges_t *g, buf_t *out) {
   STATS_COUNTER(refilled_messages);
   STATS_COUNTER(deduplicated);
   STATS_COUNTER(retries);
+  STATS_COUNTER(replica_reads);
+  STATS_COUNTER(claims);
   STATS_COUNTER(heartbeats);
   STATS_COUNTER(heartbeat_bytes);
 #undef STATS_COUNTER

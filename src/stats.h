@@ -53,6 +53,8 @@ typedef struct stats {
   uint64_t refilled_messages;      /* messages those refills sent */
   uint64_t deduplicated;           /* retried publishes answered, not stored */
   uint64_t retries;                /* requests clients sent again here */
+  uint64_t replica_reads;          /* pulls served here from a replica's copy */
+  uint64_t claims;                 /* cursor ranges granted to replicas */
   uint64_t heartbeats;             /* pings sent */
   uint64_t heartbeat_bytes;        /* bytes of pings, their answers, gossip */
 } stats_t;

@@ -65,6 +65,17 @@
  *   GOSSIP            (peers) a view                       reply: as PING's,
  *                     without a view
  *
+ *   READ              u32 server, then a PULL body: the pull, to be served
+ *                     by that copy of the topic (the node it entered chose
+ *                     it; see read.c)         reply: as PULL's (op PULL)
+ *   CLAIM             (peers) str8 subscriber, str8 topic, u32 server,
+ *                     u64 server's first, u64 server's next, u32 max,
+ *                     u64 seen, u32 wait_ms: the home moves the cursor
+ *                     over what the server may hand out
+ *     reply           u8 0, u64 from, u32 count: the server sends those
+ *                     offsets from its copy; or u8 1, then a PULL reply
+ *                     body: the home served them (the server lacks them)
+ *
  * A request with the RETRY flag is a client's second (or later) try.
  * A request with the ROUTED flag (between peers only) carries u8 hops
  * before its body: how many nodes forwarded it so far.

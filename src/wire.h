@@ -49,7 +49,9 @@
   X(REWIND, 18, "rewind")          \
   X(UNPARK, 19, "unpark")          \
   X(PING, 20, "ping")              \
-  X(GOSSIP, 21, "gossip")
+  X(GOSSIP, 21, "gossip")          \
+  X(READ, 22, "read")              \
+  X(CLAIM, 23, "claim")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,

@@ -118,11 +118,18 @@ describe("placement agreement #cluster", function()
     assert.is_true(refused, "no identity homed at node 1 among 50 tries")
   end)
 
-  it("a read_replica policy is refused at load: not supported yet", function()
-    local ok, err = pcall(hypersub.node, {
-      policy = { next_hop = function() end, read_replica = function() end },
-    })
-    assert.is_false(ok)
-    assert.truthy(tostring(err):find("read_replica is not supported yet", 1, true), err)
+  it("a policy needs next_hop or read_replica, as functions", function()
+    for _, policy in ipairs {
+      {},
+      { next_hop = 5 },
+      { read_replica = "node 3" },
+      { next_hop = function() end, read_replica = true },
+    } do
+      local ok, err = pcall(hypersub.node, { policy = policy })
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("read_replica(self, topic, candidates, stats)", 1, true), err)
+    end
+    local n = assert(hypersub.node { policy = { read_replica = function() end } })
+    n:close()
   end)
 end)

@@ -148,6 +148,44 @@ static uint32_t on_next_hop(hs_node_t *node, uint32_t target, void *ud) {
   return next;
 }
 
+/* policy.read_replica(self, topic, candidates, stats): candidates are the
+ * topic's live copies, home first; stats[id] = {hops = cube hops from this
+ * node, reads = pulls this node has sent to it}. Asked once per pull (the
+ * policy asked for it); an error or nil gives the C default. */
+static uint32_t on_read_replica(hs_node_t *node, const char *topic,
+                                size_t topic_len, const uint32_t *ids,
+                                const uint32_t *hops, const uint64_t *reads,
+                                size_t n, void *ud) {
+  l_node_t *ln = ud;
+  lua_State *L = ln->L;
+  (void)node;
+  int top = lua_gettop(L);
+  uint32_t pick = UINT32_MAX;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ln->policy_ref);
+  lua_getfield(L, -1, "read_replica");
+  lua_insert(L, -2); /* read_replica(self = the policy module, ...) */
+  lua_pushlstring(L, topic, topic_len);
+  lua_createtable(L, (int)n, 0);
+  lua_createtable(L, 0, (int)n);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushinteger(L, ids[i]);
+    lua_rawseti(L, -3, (lua_Integer)i + 1);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, hops[i]);
+    lua_setfield(L, -2, "hops");
+    lua_pushinteger(L, (lua_Integer)reads[i]);
+    lua_setfield(L, -2, "reads");
+    lua_rawseti(L, -2, ids[i]);
+  }
+  if (binding_pcall_hook(L, 4, 1, "read policy read_replica") == 0) {
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (ok && v >= 0 && v <= UINT32_MAX) pick = (uint32_t)v;
+  }
+  lua_settop(L, top);
+  return pick;
+}
+
 static const char *state_name(hs_node_state_t s) {
   return s == HS_NODE_RUNNING  ? "running"
          : s == HS_NODE_STOPPED ? "stopped"
@@ -281,23 +319,27 @@ static int l_node_new(lua_State *L) {
   hs_node_on_state(n->node, on_state, n);
   lua_getfield(L, 1, "policy");
   if (!lua_isnil(L, -1)) {
-    if (!lua_istable(L, -1) ||
-        lua_getfield(L, -1, "next_hop") != LUA_TFUNCTION) {
+    int next_hop = LUA_TNIL, read_replica = LUA_TNIL;
+    if (lua_istable(L, -1)) {
+      next_hop = lua_getfield(L, -1, "next_hop");
+      read_replica = lua_getfield(L, -2, "read_replica");
+      lua_pop(L, 2);
+    }
+    if ((next_hop != LUA_TFUNCTION && read_replica != LUA_TFUNCTION) ||
+        (next_hop != LUA_TFUNCTION && next_hop != LUA_TNIL) ||
+        (read_replica != LUA_TFUNCTION && read_replica != LUA_TNIL)) {
       hs_node_free(n->node);
       n->node = NULL;
       return luaL_error(L, "option 'policy' must be a table with a "
-                           "next_hop(self, target, view) function");
+                           "next_hop(self, target, view) function, a "
+                           "read_replica(self, topic, candidates, stats) "
+                           "function, or both");
     }
-    lua_pop(L, 1);
-    if (lua_getfield(L, -1, "read_replica") != LUA_TNIL) {
-      hs_node_free(n->node);
-      n->node = NULL;
-      return luaL_error(L, "policy.read_replica is not supported yet: "
-                           "pulls are served by the topic's home");
-    }
-    lua_pop(L, 1);
     n->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    hs_node_set_next_hop(n->node, on_next_hop, n);
+    if (next_hop == LUA_TFUNCTION)
+      hs_node_set_next_hop(n->node, on_next_hop, n);
+    if (read_replica == LUA_TFUNCTION)
+      hs_node_set_read_replica(n->node, on_read_replica, n);
   } else {
     lua_pop(L, 1);
   }
