@@ -28,9 +28,11 @@ usage: hypersub node [FLAGS]
   --peer ID=HOST:PORT    another member of the cluster; repeat for each
   --replicas R           copies of each topic, home included (default 3),
                          or "neighbours": the home and every cube neighbour
-  --policy FILE          a Lua file returning this node's routing policy:
-                         a table with next_hop(self, target, view) giving
-                         the neighbour to forward to (nil: the default)
+  --policy FILE          a Lua file returning this node's policies: a table
+                         with next_hop(self, target, view) giving the
+                         neighbour to forward to, and/or read_replica(self,
+                         topic, candidates, stats) giving the copy that
+                         serves a pull (nil: the default)
   --heartbeat-ms MS      how often a node pings the peers it watches
                          (its cube neighbours) (default 100)
   --suspect-ms MS        silence before a peer is suspected; a suspect
