@@ -109,8 +109,13 @@ typedef struct hs_peer {
  * a copy (D + 1 copies), as in the seed. */
 #define HS_REPLICAS_NEIGHBOURS 0
 
+/* config.id with config.join: the lowest id no member has. */
+#define HS_ID_ANY UINT32_MAX
+
 typedef struct hs_node_config {
   uint32_t id;                /* node id; 0 by default */
+  const char *join;           /* a member's "host:port": join its cluster
+                                 (peers are learnt from it); NULL: none */
   const char *host;           /* listen address, default "127.0.0.1" */
   int port;                   /* 0 picks a free port */
   const char *cluster;        /* cluster name checked at HELLO, "hypersub" */
@@ -152,7 +157,8 @@ uint32_t hs_node_id(const hs_node_t *node);
 typedef enum {
   HS_NODE_RUNNING = 1,
   HS_NODE_STOPPED,   /* stopped and not coming back */
-  HS_NODE_RESTARTING /* stopped; a timer will restart it */
+  HS_NODE_RESTARTING, /* stopped; a timer will restart it */
+  HS_NODE_JOINING     /* listening, asking the cluster for its place */
 } hs_node_state_t;
 hs_node_state_t hs_node_state(const hs_node_t *node);
 

@@ -58,6 +58,7 @@ build = {
         "src/list.c",
         "src/log.c",
         "src/map.c",
+        "src/membership.c",
         "src/node.c",
         "src/ops.c",
         "src/read.c",

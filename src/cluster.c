@@ -13,11 +13,19 @@
 int cluster_init(hs_node_t *node, const hs_node_config_t *cfg) {
   view_init(&node->view);
   node->replicas = cfg->replicas;
-  char self[VIEW_ADDR_MAX + 1];
   /* The port is known once listening; node_listen updates it. */
-  snprintf(self, sizeof self, strchr(node->host, ':') ? "[%s]:%d" : "%s:%d",
-           node->host, cfg->port);
-  int rc = view_upsert(&node->view, cfg->id, self, VIEW_ALIVE, 1);
+  snprintf(node->self_addr, sizeof node->self_addr,
+           strchr(node->host, ':') ? "[%s]:%d" : "%s:%d", node->host,
+           cfg->port);
+  /* A joining node learns its id and the members from the cluster. */
+  if (cfg->join) {
+    struct sockaddr_storage ss;
+    return cfg->n_peers || conn_parse_addr(cfg->join, &ss) ||
+                   (cfg->id != HS_ID_ANY && cfg->id >= (1u << CUBE_MAX_DIM))
+               ? HS_EINVALID
+               : 0;
+  }
+  int rc = view_upsert(&node->view, cfg->id, node->self_addr, VIEW_ALIVE, 1);
   for (size_t i = 0; rc >= 0 && i < cfg->n_peers; i++) {
     const hs_peer_t *p = &cfg->peers[i];
     if (p->id == cfg->id || view_find(&node->view, p->id)) return HS_EINVALID;
@@ -31,10 +39,11 @@ int cluster_init(hs_node_t *node, const hs_node_config_t *cfg) {
 void cluster_listening(hs_node_t *node) {
   /* Our own entry learns the bound port before any peer has seen it, so it
    * is set in place rather than versioned. */
-  view_member_t *me = (view_member_t *)view_find(&node->view, node->cfg.id);
-  snprintf(me->addr, sizeof me->addr,
+  snprintf(node->self_addr, sizeof node->self_addr,
            strchr(node->host, ':') ? "[%s]:%d" : "%s:%d", node->host,
            node->port);
+  view_member_t *me = (view_member_t *)view_find(&node->view, node->cfg.id);
+  if (me) memcpy(me->addr, node->self_addr, sizeof me->addr);
 }
 
 size_t cluster_copies_in(const hs_node_t *node, const view_t *v, uint64_t h,
@@ -144,6 +153,7 @@ static void view_changed(hs_node_t *node, const view_t *old, uint32_t from) {
         (!was || view_is_alive(m->id, (void *)old)))
       route_drop_link(node, m->id);
   }
+  member_quorum_check(node);
   if (placement_moved(node, old)) {
     node->stats.failovers++;
     repl_reconcile(node, old);
@@ -154,9 +164,14 @@ static void view_changed(hs_node_t *node, const view_t *old, uint32_t from) {
  * higher version of our own entry, alive. */
 static bool refute(hs_node_t *node) {
   const view_member_t *me = view_find(&node->view, node->cfg.id);
-  if (!me || me->state == VIEW_ALIVE) return false;
-  if (me->state == VIEW_DEAD) node->rejoined_ms = uv_now(node->loop);
+  if (!me || me->state == VIEW_ALIVE || node->leaving) return false;
+  bool was_dead = me->state == VIEW_DEAD || me->state == VIEW_LEFT;
   view_set_state(&node->view, node->cfg.id, VIEW_ALIVE);
+  if (was_dead) {
+    /* The others went on without us: what we wrote since is not theirs. */
+    repl_fence(node, "this node was declared dead and came back");
+    node->rejoined = true;
+  }
   return true;
 }
 
@@ -168,6 +183,10 @@ int cluster_merge(hs_node_t *node, const view_t *theirs, uint32_t from) {
   if (changed > 0) view_changed(node, &old, from);
   view_free(&old);
   if (refuted) health_spread(node);
+  if (node->rejoined) { /* fetch what it should hold, as a joiner does */
+    node->rejoined = false;
+    member_catch_up_start(node);
+  }
   return changed > 0 ? changed : 0;
 }
 
@@ -179,6 +198,22 @@ void cluster_set_state(hs_node_t *node, uint32_t id, view_state_t state) {
     health_spread(node);
   }
   view_free(&old);
+}
+
+int cluster_admit(hs_node_t *node, uint32_t id, const char *addr) {
+  view_t old;
+  if (view_copy(&old, &node->view)) return HS_ENOMEM;
+  const view_member_t *m = view_find(&node->view, id);
+  int rc = view_upsert(&node->view, id, addr, VIEW_ALIVE, m ? m->version + 1 : 1);
+  if (rc > 0) {
+    LOG(&node->log, HS_LOG_INFO, "cluster", "node_admitted", LF_UINT("node", id),
+        LF_STR("addr", addr), LF_UINT("epoch", node->view.epoch),
+        LF_UINT("dim", view_dim(&node->view)));
+    view_changed(node, &old, node->cfg.id);
+    health_spread(node);
+  }
+  view_free(&old);
+  return rc < 0 ? rc : 0;
 }
 
 void cluster_put_view(hs_node_t *node, wire_writer_t *w) {

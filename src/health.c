@@ -30,6 +30,7 @@ typedef struct health_peer {
   bool in_flight;      /* a ping of ours awaits its answer */
   bool heard_once;     /* it answered since this node started */
   bool watched;        /* set by the last tick */
+  bool was_watched;    /* set by the tick before */
 } health_peer_t;
 
 static health_peer_t *peer_of(hs_node_t *node, uint32_t id) {
@@ -66,7 +67,10 @@ static bool serves(const view_member_t *m) {
 static void choose_watched(hs_node_t *node, uint64_t now) {
   uint32_t self = node->cfg.id;
   size_t neighbours = 0;
-  for (size_t i = 0; i < node->n_watch; i++) node->watch[i].watched = false;
+  for (size_t i = 0; i < node->n_watch; i++) {
+    node->watch[i].was_watched = node->watch[i].watched;
+    node->watch[i].watched = false;
+  }
   for (size_t i = 0; i < node->view.n; i++) {
     const view_member_t *m = &node->view.members[i];
     if (m->id == self || !serves(m)) continue;
@@ -99,6 +103,15 @@ static void choose_watched(hs_node_t *node, uint64_t now) {
     }
     if (!best) break;
     peer_of(node, best->id)->watched = true;
+  }
+  /* Silence counts from when watching began: a peer known from an old
+   * HELLO but not watched since is not silent, merely unasked. */
+  for (size_t i = 0; i < node->n_watch; i++) {
+    health_peer_t *p = &node->watch[i];
+    if (p->watched && !p->was_watched && p->last_heard < now) {
+      p->last_heard = now;
+      p->in_flight = false;
+    }
   }
 }
 
@@ -150,6 +163,7 @@ static void on_tick(uv_timer_t *timer) {
     if (p->watched && !p->in_flight && m && serves(m)) send_ping(node, p);
   }
   repl_retry(node);
+  member_tick(node);
 }
 
 void health_start(hs_node_t *node) {

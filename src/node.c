@@ -238,24 +238,28 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   node->host = strdup(cfg->host ? cfg->host : "127.0.0.1");
   node->cluster = strdup(cfg->cluster);
   node->log_file = dup_or_null(cfg->log_file);
+  node->join = dup_or_null(cfg->join);
   node->cfg.host = node->host;
   node->cfg.cluster = node->cluster;
   node->cfg.log_file = node->log_file;
+  node->cfg.join = node->join;
   node->max_frame = cfg->max_payload + FRAME_OVERHEAD;
   node->port = cfg->port;
   node->garbage_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   node->read_limit = (log_limit_t)LOG_LIMIT_INIT(10);
-  log_init(&node->log, cfg->id);
+  log_init(&node->log, cfg->join && cfg->id == HS_ID_ANY ? -1 : (int64_t)cfg->id);
   node->log.level = cfg->log_level;
   node->log.format = cfg->log_format;
   if (!node->host || !node->cluster || (cfg->log_file && !node->log_file) ||
+      (cfg->join && !node->join) ||
       (cfg->log_file && log_open(&node->log, cfg->log_file))) {
     int rc = node->host && node->cluster ? HS_EIO : HS_ENOMEM;
     log_close(&node->log);
     free(node->host);
     free(node->cluster);
     free(node->log_file);
+    free(node->join);
     free(node);
     return rc;
   }
@@ -266,6 +270,7 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
     free(node->host);
     free(node->cluster);
     free(node->log_file);
+    free(node->join);
     free(node);
     return rc;
   }
@@ -304,9 +309,28 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("max_payload", node->cfg.max_payload),
       LF_UINT("members", node->view.n), LF_UINT("dim", view_dim(&node->view)),
       LF_UINT("epoch", node->view.epoch), LF_STR("version", HS_VERSION));
-  if (node->view.n > 1) health_start(node);
+  if (node->cfg.join) {
+    set_state(node, HS_NODE_JOINING);
+    return member_join_start(node);
+  }
+  if (node->view.n > 1) {
+    health_start(node);
+    member_catch_up_start(node); /* a restarted member gets its topics */
+  }
   set_state(node, HS_NODE_RUNNING);
   return 0;
+}
+
+void node_joined(hs_node_t *node, bool ok) {
+  member_stop_joining(node);
+  if (!ok) {
+    node->state = HS_NODE_RUNNING; /* so that node_halt stops it */
+    node_halt(node, NULL, 0);
+    return;
+  }
+  health_start(node);
+  member_catch_up_start(node);
+  set_state(node, HS_NODE_RUNNING);
 }
 
 static void on_restart(uv_timer_t *t) {
@@ -414,6 +438,7 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
   node->scratch.len--; /* reopen the object for the cluster's part */
   repl_stats_json(node, &node->scratch);
   health_stats_json(node, &node->scratch);
+  member_stats_json(node, &node->scratch);
   if (buf_append(&node->scratch, "}", 2)) return NULL; /* with the NUL */
   *len = node->scratch.len - 1;
   return node->scratch.data;
@@ -428,11 +453,13 @@ static void node_release(hs_node_t *node) {
   view_free(&node->view);
   route_free_relays(node);
   read_free(node);
+  member_free(node);
   buf_free(&node->scratch);
   log_close(&node->log);
   free(node->host);
   free(node->cluster);
   free(node->log_file);
+  free(node->join);
   free(node);
 }
 
@@ -445,6 +472,7 @@ HS_API void hs_node_free(hs_node_t *node) {
   if (!node || node->freeing) return;
   node->freeing = true;
   node->state_cb = NULL;
+  member_stop_joining(node);
   if (node->state == HS_NODE_RUNNING)
     LOG(&node->log, HS_LOG_INFO, "node", "node_closed",
         LF_UINT("id", node->cfg.id));

@@ -86,7 +86,7 @@ struct pull_waiter {
 struct hs_node {
   uv_loop_t *loop;
   hs_node_config_t cfg; /* strings below are the node's own copies */
-  char *host, *cluster, *log_file;
+  char *host, *cluster, *log_file, *join;
   size_t max_frame;
   int port;
   hs_node_state_t state;
@@ -107,7 +107,19 @@ struct hs_node {
   struct health_peer *watch;  /* health.c: what it knows of each peer */
   size_t n_watch, cap_watch;
   uint64_t health_started_ms;
-  uint64_t rejoined_ms; /* when this node last came back after being dead */
+  /* membership.c */
+  bool joining;      /* waiting for the JOIN answer: serves nothing yet */
+  bool leaving;      /* LEFT in its own view: handing its topics over */
+  bool catching_up;  /* asking members which topics it should hold */
+  bool rejoined;     /* came back from the dead: catch up after the merge */
+  bool quorum_lost;  /* sees no majority of the members alive */
+  char self_addr[VIEW_ADDR_MAX + 1]; /* "host:port" it listens on */
+  hs_client_t *join_client;
+  uint64_t catch_started_ms, leave_started_ms;
+  size_t catch_pending;  /* HOLDING answers still to come */
+  uint32_t catch_round;  /* which catching up they answer */
+  map_t catch_expect;    /* topic names members said we should hold */
+  relay_t *leave_relay;  /* the LEAVE request, answered once handed over */
   map_t links;       /* peer id (4 bytes) -> hs_client_t*, made on demand */
   uv_check_t repl_check; /* sends the turn's appends to replicas, batched */
   void *repl_dirty;      /* topics with appends not sent yet (repl.c) */
@@ -189,6 +201,11 @@ void route_rewind_pull(hs_node_t *node, const char *key, size_t key_len,
 void repl_reconcile(hs_node_t *node, const view_t *old);
 /* repl.c: a heartbeat tick: sync again replicas whose stream broke. */
 void repl_retry(hs_node_t *node);
+/* repl.c: this node may have been cut off (it lost quorum, or learnt it
+ * was declared dead): publishes waiting for "all" fail, and each copy drops
+ * its records past the committed offset, which no client was told are
+ * safe and which the side that went on may have written differently. */
+void repl_fence(hs_node_t *node, const char *why);
 /* repl.c: offsets below this may be served to pullers: on the home, those
  * every replica holds; on a replica, what the home said was committed. */
 uint64_t repl_readable(const store_topic_t *t);
@@ -250,6 +267,30 @@ void ops_op_claim(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
 uint32_t ops_put_messages(hs_node_t *node, wire_writer_t *w,
                           store_topic_t *t, uint64_t from, uint64_t end,
                           uint32_t max, uint64_t *next);
+
+/* membership.c: joining, leaving, catching up, quorum. */
+int member_join_start(hs_node_t *node);
+void member_stop_joining(hs_node_t *node);
+void member_op_join(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
+void member_op_leave(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
+void member_op_holding(node_conn_t *nc, const wire_frame_t *f,
+                       wire_reader_t *r);
+/* The member JOIN requests go to: the lowest live id. */
+uint32_t member_coordinator(const hs_node_t *node);
+/* Asks every live member which topics this node should hold. */
+void member_catch_up_start(hs_node_t *node);
+/* A heartbeat tick (and any news): is catching up or leaving done? */
+void member_tick(hs_node_t *node);
+/* The view changed: does this node still see a majority alive? */
+void member_quorum_check(hs_node_t *node);
+/* Appends ,"catching_up":0|1,"quorum":true|false. */
+void member_stats_json(hs_node_t *node, buf_t *out);
+void member_free(hs_node_t *node);
+/* node.c: the JOIN answer came (ok: id and view are set): serve, or stop. */
+void node_joined(hs_node_t *node, bool ok);
+/* cluster.c: a JOIN admitted `id` at `addr`: into the view, acted on,
+ * spread. 0 or HS_ENOMEM. */
+int cluster_admit(hs_node_t *node, uint32_t id, const char *addr);
 
 /* cluster.c: sets up the view from the configuration (this node and its
  * peers, all alive). 0 or HS_EINVALID / HS_ENOMEM. */

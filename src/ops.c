@@ -48,23 +48,46 @@ static void reply_ok(node_conn_t *nc, const wire_frame_t *f) {
   wire_end(&w);
 }
 
+/* Whether this node may serve a topic it homes now; false when it has
+ * answered UNAVAILABLE (the client retries): it sees no majority alive, or
+ * is still catching up and lacks the topic (`t` NULL). */
+static bool may_serve(node_conn_t *nc, const wire_frame_t *f,
+                      const store_topic_t *t) {
+  hs_node_t *node = nc->node;
+  if (node->quorum_lost) {
+    node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                     "node %u sees no majority of the cluster alive and "
+                     "serves no topic until it does",
+                     node->cfg.id);
+    return false;
+  }
+  if (!t && node->catching_up) {
+    node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                     "node %u is still receiving the topics it holds; try "
+                     "again",
+                     node->cfg.id);
+    return false;
+  }
+  const repl_topic_t *rt = t ? repl_of(t) : NULL;
+  if (rt && rt->filling_to > t->next) {
+    node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                     "topic \"%s\" is being handed to node %u by node %u; "
+                     "try again",
+                     t->name, node->cfg.id, rt->filling_from);
+    return false;
+  }
+  return true;
+}
+
 static store_topic_t *find_topic(node_conn_t *nc, const wire_frame_t *f,
                                  const char *topic, size_t tn) {
   hs_node_t *node = nc->node;
   store_topic_t *t = store_topic_find(&node->store, topic, tn);
-  if (t) return t;
-  /* Back from the dead: the topics it homes are still being handed to it
-   * by their interim homes; the client retries. */
-  if (node->rejoined_ms &&
-      uv_now(node->loop) - node->rejoined_ms < 2 * (uint64_t)node->cfg.dead_ms)
-    node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
-                     "node %u rejoined the cluster and is still receiving "
-                     "its topics; try again",
-                     node->cfg.id);
-  else
+  if (!may_serve(nc, f, t)) return NULL;
+  if (!t)
     node_reply_error(nc, f->op, f->id, HS_ENO_TOPIC,
                      "topic \"%.*s\" does not exist", (int)tn, topic);
-  return NULL;
+  return t;
 }
 
 /* Whether a publisher or subscriber exists. True: go on. False: answered
@@ -141,6 +164,12 @@ static void op_hello(node_conn_t *nc, const wire_frame_t *f,
     conn_shutdown(&nc->conn);
     return;
   }
+  if (role == WIRE_ROLE_PEER && node->joining) {
+    node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                     "node is still joining the cluster");
+    conn_shutdown(&nc->conn);
+    return;
+  }
   if (role == WIRE_ROLE_PEER && !cluster_hello_peer(nc, f, r, peer_id)) {
     conn_shutdown(&nc->conn);
     return;
@@ -201,7 +230,8 @@ static void op_create_topic(node_conn_t *nc, const wire_frame_t *f,
   const char *pid, *topic;
   size_t pn, tn;
   if (!get_publisher_topic(nc, f, r, &pid, &pn, &topic, &tn) ||
-      !publisher_ok(nc, f, pid, pn))
+      !publisher_ok(nc, f, pid, pn) ||
+      !may_serve(nc, f, store_topic_find(&nc->node->store, topic, tn)))
     return;
   store_topic_t *t;
   int rc = store_topic_create(&nc->node->store, topic, tn, pid, pn, &t);
@@ -799,6 +829,9 @@ static const op_fn handlers[WIRE_OP_MAX] = {
     [WIRE_GOSSIP] = health_op_gossip,
     [WIRE_READ] = op_read,
     [WIRE_CLAIM] = ops_op_claim,
+    [WIRE_JOIN] = member_op_join,
+    [WIRE_LEAVE] = member_op_leave,
+    [WIRE_HOLDING] = member_op_holding,
 };
 
 /* The node a request must run on: the home of its topic or identity, the
@@ -844,7 +877,10 @@ static uint32_t route_target(const hs_node_t *node, const wire_frame_t *f) {
           !wire_get_str8(&r, "topic", &b, &bn))
         return self;
       return home_of(node, cube_hash(b, bn));
+    case WIRE_JOIN:
+      return member_coordinator(node);
     case WIRE_STOP_NODE:
+    case WIRE_LEAVE:
     case WIRE_HOMED:
       if (!wire_get_u32(&r, "node", &id) || !view_find(&node->view, id))
         return self;
@@ -862,6 +898,12 @@ void ops_dispatch(node_conn_t *nc, const wire_frame_t *f) {
                      "a node takes requests, not replies");
     node_send(nc);
     conn_shutdown(&nc->conn);
+    return;
+  }
+  if (node->joining && f->op != WIRE_HELLO) {
+    node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                     "this node is joining the cluster; try again");
+    node_send(nc);
     return;
   }
   if (!nc->hello_done && f->op != WIRE_HELLO) {

@@ -169,6 +169,25 @@ void repl_fail_waiting(hs_node_t *node, repl_topic_t *rt, int code,
   rt->tail = NULL;
 }
 
+void repl_fence(hs_node_t *node, const char *why) {
+  const char *k;
+  size_t kn;
+  void *v;
+  for (size_t i = 0; map_next(&node->store.topics, &i, &k, &kn, &v);) {
+    store_topic_t *t = v;
+    repl_topic_t *rt = repl_of(t);
+    if (!rt || (rt->home && rt->n == 0)) continue; /* no copy but this one */
+    repl_fail_waiting(node, rt, HS_EUNAVAILABLE, why);
+    uint64_t keep = rt->committed > t->first ? rt->committed : t->first;
+    if (t->next <= keep) continue;
+    LOG(&node->log, HS_LOG_WARN, "repl", "uncommitted_dropped",
+        LF_STR("topic", t->name), LF_UINT("from", keep),
+        LF_UINT("next", t->next), LF_STR("why", why));
+    if (t->waiters) ops_drop_topic_waiters(node, t);
+    store_truncate(&node->store, t, keep);
+  }
+}
+
 static void repl_topic_free(hs_node_t *node, store_topic_t *t) {
   repl_topic_t *rt = repl_of(t);
   if (!rt) return;
@@ -461,6 +480,7 @@ static void replica_append(node_conn_t *nc, const wire_frame_t *f,
   if (!wire_reader_done(r))
     return node_reply_error(nc, f->op, f->id, HS_EINVALID,
                             "malformed replicate request: trailing bytes");
+  if (rt->filling_to && t->next >= rt->filling_to) rt->filling_to = 0;
   if (rt->home) {
     /* Records handed back to the home: the other replicas get them too. */
     replica_t *back = replica_find(rt, nc->peer_id);

@@ -33,6 +33,10 @@ struct repl_topic {
   repl_topic_t *dirty_prev, *dirty_next; /* node->repl_dirty */
   bool dirty;         /* records or a commit to send this turn */
   bool commit_due;    /* replicas have not heard the latest committed */
+  /* A topic handed here: the former home's records up to filling_to are
+   * on their way; until they are in, requests get UNAVAILABLE. */
+  uint64_t filling_to;
+  uint32_t filling_from;
   size_t n;
   replica_t r[HS_REPL_MAX];
   relay_t *head, *tail; /* publishes waiting for "all", oldest first */

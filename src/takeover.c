@@ -243,6 +243,13 @@ void repl_retry(hs_node_t *node) {
       }
       continue;
     }
+    if (rt->filling_to && !view_is_alive(rt->filling_from, &node->view)) {
+      /* Its former home died while handing it over: serve what came. */
+      LOG(&node->log, HS_LOG_WARN, "repl", "handover_cut",
+          LF_STR("topic", t->name), LF_UINT("from", rt->filling_from),
+          LF_UINT("next", t->next), LF_UINT("expected", rt->filling_to));
+      rt->filling_to = 0;
+    }
     for (size_t j = 0; j < rt->n; j++) {
       replica_t *r = &rt->r[j];
       if (r->state != REPLICA_BROKEN) continue;
@@ -302,6 +309,11 @@ void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
   wire_put_u64(&w, mine);
   wire_put_str8(&w, name, nn);
   wire_end(&w);
+  if (to_home && next > mine && next > rt->filling_to) {
+    /* Handed over: serve once the sender's records are in. */
+    rt->filling_to = next;
+    rt->filling_from = nc->peer_id;
+  }
   if (to_home && !rt->home) reconcile_topic(node, t, NULL);
   /* We hold records the sender lacks: send them back. */
   if (mine > next) repl_send_range(node, t, nc->peer_id, next, mine);

@@ -51,7 +51,10 @@
   X(PING, 20, "ping")              \
   X(GOSSIP, 21, "gossip")          \
   X(READ, 22, "read")              \
-  X(CLAIM, 23, "claim")
+  X(CLAIM, 23, "claim")            \
+  X(JOIN, 24, "join")              \
+  X(LEAVE, 25, "leave")            \
+  X(HOLDING, 26, "holding")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,
