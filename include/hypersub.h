@@ -295,6 +295,9 @@ int hs_client_pull(hs_client_t *c, const char *sid, const char *topic,
                    uint32_t max, uint32_t wait_ms, hs_reply_cb cb, void *ud);
 int hs_client_stop_node(hs_client_t *c, uint32_t node_id,
                         uint32_t restart_after_ms, hs_reply_cb cb, void *ud);
+/* The node hands its topics to the others and stops; answered once done. */
+int hs_client_leave(hs_client_t *c, uint32_t node_id, hs_reply_cb cb,
+                    void *ud);
 int hs_client_stats(hs_client_t *c, hs_reply_cb cb, void *ud);
 /* Where a topic lives: reply.nodes (home first) and reply.epoch. */
 int hs_client_where(hs_client_t *c, const char *topic, hs_reply_cb cb,

@@ -144,7 +144,7 @@ static pending_t pending_take(hs_client_t *c, pending_t *p) {
 
 static bool retryable(const hs_client_t *c, uint8_t op) {
   return c->role == WIRE_ROLE_CLIENT && op != WIRE_STOP_NODE &&
-         op != WIRE_HELLO;
+         op != WIRE_LEAVE && op != WIRE_HELLO;
 }
 
 static void journal_release(hs_client_t *c, const pending_t *p) {
@@ -376,6 +376,8 @@ static int decode_reply(hs_client_t *c, const wire_frame_t *f, hs_reply_t *out) 
       out->n_nodes = n;
       break;
     }
+    case WIRE_JOIN: /* id and view: the joining node reads reply.raw */
+      return 0;
     default:
       break;
   }
@@ -893,6 +895,19 @@ HS_API int hs_client_stop_node(hs_client_t *c, uint32_t node_id,
   wire_put_u32(&w, node_id);
   wire_put_u32(&w, restart_after_ms);
   return end_request(c, &w, WIRE_STOP_NODE, id, 0, cb, ud);
+}
+
+/* A leave answers once the node's topics are handed over. */
+#define LEAVE_EXTRA_MS 30000
+
+HS_API int hs_client_leave(hs_client_t *c, uint32_t node_id, hs_reply_cb cb,
+                           void *ud) {
+  int rc;
+  uint32_t id;
+  wire_writer_t w;
+  if ((rc = begin_request(c, &w, WIRE_LEAVE, &id))) return rc;
+  wire_put_u32(&w, node_id);
+  return end_request(c, &w, WIRE_LEAVE, id, LEAVE_EXTRA_MS, cb, ud);
 }
 
 int client_send_raw(hs_client_t *c, uint8_t op, uint16_t flags,

@@ -108,6 +108,12 @@ static int pick_id(hs_node_t *node, uint32_t wanted, const char *addr,
                    uint32_t *id, char *why, size_t why_len) {
   const view_t *v = &node->view;
   if (wanted == HS_ID_ANY) {
+    /* A JOIN sent again (its answer was lost) gets the same id. */
+    for (size_t i = 0; i < v->n; i++)
+      if (v->members[i].state != VIEW_LEFT && !strcmp(v->members[i].addr, addr)) {
+        *id = v->members[i].id;
+        return 0;
+      }
     for (uint32_t i = 0;; i++) {
       const view_member_t *m = view_find(v, i);
       if (!m || m->state == VIEW_LEFT) {
@@ -391,8 +397,9 @@ void member_op_leave(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r) {
   LOG(&node->log, HS_LOG_WARN, "cluster", "leaving", LF_STR("by", nc->peer),
       LF_UINT("topics", node->store.topics.count));
   cluster_set_state(node, node->cfg.id, VIEW_LEFT);
-  node->suspended = true; /* answered by check_leave */
-  check_leave(node);
+  /* Answered by check_leave on a later heartbeat tick: by then the view
+   * saying LEFT has gone out on the links, which stopping closes. */
+  node->suspended = true;
 }
 
 /* ---- quorum --------------------------------------------------------------- */

@@ -26,6 +26,9 @@ usage: hypersub node [FLAGS]
                          flags given on the command line win
   --cluster NAME         cluster name checked at HELLO (default hypersub)
   --peer ID=HOST:PORT    another member of the cluster; repeat for each
+  --join HOST:PORT       join a running cluster through any member (instead
+                         of --peer); with --id, ask for that id, else the
+                         lowest free one is given
   --replicas R           copies of each topic, home included (default 3),
                          or "neighbours": the home and every cube neighbour
   --policy FILE          a Lua file returning this node's policies: a table
@@ -69,7 +72,7 @@ local INTEGER = {
 local KNOWN = {
   listen = true, config = true, cluster = true, log_level = true,
   log_format = true, log_file = true, peer = true, replicas = true,
-  policy = true,
+  policy = true, join = true,
 }
 for k in pairs(INTEGER) do KNOWN[k] = true end
 

@@ -6,10 +6,12 @@
 --   local c = cl:client()          -- round robin over the live nodes; cl:client(id) for one
 --   print(cl:home "news", cl:where("news").replicas[1])
 --   cl:kill(3); cl:restart(3)
+--   local id = cl:join()           -- one more node, through a running member
+--   cl:leave(id)                   -- it hands its topics over and exits
 --   cl:close()                     -- every process killed and reaped (also via <close>/__gc)
 --
--- Every node knows every other one from its --peer flags (a static
--- cluster). Each node logs to <cl.dir>/node<id>.log; its stdout and stderr
+-- The nodes started together know each other from their --peer flags;
+-- nodes added later join through a running member (--join). Each node logs to <cl.dir>/node<id>.log; its stdout and stderr
 -- (READY, sanitizer reports) go to <cl.dir>/node<id>.out. Nothing is deleted.
 local hypersub = require "hypersub"
 local process = require "hypersub.process"
@@ -139,6 +141,7 @@ function M.start(opts)
     dir = dir, ids = ids, replicas = replicas, dim = dim_of(ids),
     timeout = opts.timeout or 20000,
     _port = {}, _flags = {}, _proc = {}, _clients = {}, _next = 0, _retired = {},
+    _left = {}, _opts = opts,
   }, Cluster)
   local ports = M.free_ports(#ids)
   for i, id in ipairs(ids) do self._port[id] = ports[i] end
@@ -198,7 +201,7 @@ end
 -- in the nodes' view) but hold nothing.
 function Cluster:where(topic)
   local copies = self.replicas == "neighbours" and self.dim + 1 or self.replicas
-  local order = hypersub.placement(topic, self.ids)
+  local order = hypersub.placement(topic, self:members())
   local out = {}
   for _, id in ipairs(order) do
     if #out == copies then break end
@@ -243,8 +246,11 @@ function Cluster:await_view(timeout_ms)
         end
         if epoch and v.epoch ~= epoch then return false, "epochs differ" end
         epoch = v.epoch
+        if #v.members ~= #self.ids then
+          return false, ("node %d knows %d members, not %d"):format(id, #v.members, #self.ids)
+        end
         for _, m in ipairs(v.members) do
-          local want = alive(self._proc[m.id]) and "alive" or "dead"
+          local want = self._left[m.id] and "left" or alive(self._proc[m.id]) and "alive" or "dead"
           if m.state ~= want then
             return false, ("node %d sees node %d %s"):format(id, m.id, m.state)
           end
@@ -319,9 +325,97 @@ function Cluster:nodes()
     out[#out + 1] = {
       id = id, addr = "127.0.0.1:" .. self._port[id], pid = p and p.pid,
       log = ("%s/node%d.log"):format(self.dir, id), alive = alive(p),
+      left = self._left[id] == true,
     }
   end
   return out
+end
+
+--- cl:members() -> the ids of the nodes that have not left, ascending.
+function Cluster:members()
+  local out = {}
+  for _, id in ipairs(self.ids) do
+    if not self._left[id] then out[#out + 1] = id end
+  end
+  return out
+end
+
+--- cl:join([id]) -> id | nil, message: starts one more node that joins
+-- the cluster through a running member; without `id` the cluster gives
+-- it the lowest free one (the driver predicts it, to name the log file).
+function Cluster:join(id)
+  local members = {}
+  for _, m in ipairs(self:members()) do members[m] = true end
+  local want = id
+  if want == nil then
+    want = 0
+    while members[want] do want = want + 1 end
+  elseif math.type(want) ~= "integer" or want < 0 or members[want] then
+    error(("bad argument to 'join': %s is a member already or not an id"):format(tostring(id)), 2)
+  end
+  local via
+  for _, m in ipairs(self:members()) do
+    if alive(self._proc[m]) then via = m break end
+  end
+  if not via then return nil, "no running member to join through" end
+  local old = self._proc[want]
+  if alive(old) then return nil, ("node %d is still running"):format(want) end
+  if old then
+    old:close()
+    self._retired[#self._retired + 1] = old
+  end
+  self._port[want] = self._port[want] or M.free_ports(1)[1]
+  local opts = self._opts
+  local flags = {
+    "--join", "127.0.0.1:" .. self._port[via],
+    "--listen", "127.0.0.1:" .. self._port[want],
+    "--replicas", tostring(self.replicas),
+    "--log-file", ("%s/node%d.log"):format(self.dir, want),
+    "--log-level", opts.log_level or "info",
+  }
+  for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
+  if id then table.move({ "--id", tostring(id) }, 1, 2, #flags + 1, flags) end
+  self._flags[want] = flags
+  local p, why, done = nil, nil, false
+  launch(self, want, function(proc, msg) p, why, done = proc, msg, true end)
+  process.wait_until(function() return done end, self.timeout + 5000,
+    ("READY from joining node %d"):format(want))
+  if not p then return nil, ("node %d did not join: %s"):format(want, why or "timeout") end
+  self._proc[want] = p
+  if p.id ~= want then
+    return nil, ("the cluster gave id %d, not the lowest free id %d"):format(p.id, want)
+  end
+  -- Restarted later, it asks for the same id again.
+  table.move({ "--id", tostring(want) }, 1, 2, #flags + 1, flags)
+  self._left[want] = nil
+  local known = false
+  for _, k in ipairs(self.ids) do known = known or k == want end
+  if not known then
+    self.ids[#self.ids + 1] = want
+    table.sort(self.ids)
+  end
+  self.dim = dim_of(self:members())
+  return want
+end
+
+--- cl:leave(id) -> true | nil, message: node `id` hands its topics over
+-- and exits cleanly (LEAVE); the others mark it left.
+function Cluster:leave(id)
+  local p = proc_of(self, id, "leave")
+  if not alive(p) then return nil, ("node %d is not running"):format(id) end
+  local c, msg = self:client(id, { timeout = 5000 })
+  if not c then return nil, msg end
+  p.expected_exit = true
+  local ok, err = c:leave(id)
+  c:close()
+  if not ok then return nil, err end
+  local code, sig = p:wait(10000)
+  if code ~= 0 then
+    return nil, ("node %d exited with code %s, signal %s"):format(id, tostring(code), tostring(sig))
+  end
+  self._left[id] = true
+  self.dim = dim_of(self:members())
+  return true
 end
 
 --- cl:wait(id [, ms]) -> code, signal once node `id` has exited

@@ -172,6 +172,7 @@ local KEYED = {
   create_topic = "topic", delete_topic = "topic", publish = "topic",
   subscribe = "topic", pull = "topic",
   create_publisher = "p:", create_subscriber = "s:", stop_node = "node",
+  leave = "node",
 }
 
 -- The node that owns a request's key, from the client's cached view (a
@@ -417,6 +418,15 @@ function Client:stop_node(id, opts, cb)
   return call(self, cb, "stop_node", id, after)
 end
 
+--- c:leave(id [, cb]) -> true once node `id` has handed its topics to the
+-- others and stopped (it is LEFT in every view; its id is free again).
+function Client:leave(id, cb)
+  if math.type(id) ~= "integer" then
+    error("bad argument #1 to 'leave' (integer expected)", 2)
+  end
+  return call(self, cb, "leave", id)
+end
+
 --- c:stats([cb]) -> the node's counters and latency figures
 function Client:stats(cb)
   return call(self, cb, "stats")
@@ -489,7 +499,9 @@ M.split_addr = split_addr
 -- Starts a node on luv's loop. opts: listen = "host:port" (port 0 picks a
 -- free one; default 127.0.0.1:0), id, cluster, max_payload, max_output,
 -- max_connections, max_pull, retain_messages, retain_bytes, retain_ms,
--- log_level, log_format ("text"|"json"), log_file.
+-- log_level, log_format ("text"|"json"), log_file; join = "host:port" of
+-- any member joins its cluster (id: the one asked for, else the lowest
+-- free one): the call returns once the node has its place, or nil, message.
 local NODE_OPTIONS = {
   listen = true, host = true, port = true, id = true, cluster = true,
   max_payload = true, max_output = true, max_connections = true,
@@ -497,6 +509,7 @@ local NODE_OPTIONS = {
   retain_ms = true, log_level = true, log_format = true, log_file = true,
   replicas = true, peers = true, peer_timeout = true, hop_limit = true,
   policy = true, heartbeat_ms = true, suspect_ms = true, dead_ms = true,
+  join = true,
 }
 
 -- peers: {"1=127.0.0.1:7001", ...} or {{id = 1, addr = "..."}, ...}
@@ -529,7 +542,16 @@ function M.node(opts, hook)
     cfg.listen = nil
   end
   if cfg.peers then cfg.peers = normalise_peers(cfg.peers) end
-  return core.node(cfg, hook)
+  local node, msg, code = core.node(cfg, hook)
+  if not node or not cfg.join then return node, msg, code end
+  -- Joining: the loop runs until the cluster has answered.
+  while node:state() == "joining" do uv.run("once") end
+  if node:state() ~= "running" then
+    msg = node:last_error()
+    node:close()
+    return nil, msg, msg:match("^could not join the cluster via [^:]+:%d+: (%u[%u_]*)") or "UNAVAILABLE"
+  end
+  return node
 end
 
 -- Methods written in Lua on the C node type.

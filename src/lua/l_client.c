@@ -318,6 +318,18 @@ static int l_stop_node(lua_State *L) {
               ref, "stop_node");
 }
 
+/* client:leave(id, cb) */
+static int l_leave(lua_State *L) {
+  l_client_t *lc = check_client(L);
+  lua_Integer id = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, id >= 0 && id <= UINT32_MAX, 2, "out of range");
+  int ref = take_cb(L, 3);
+  return sent(L, lc,
+              hs_client_leave(lc->c, (uint32_t)id, on_reply,
+                              pack(ref, WIRE_LEAVE)),
+              ref, "leave");
+}
+
 static int l_stats(lua_State *L) {
   l_client_t *lc = check_client(L);
   int ref = take_cb(L, 2);
@@ -435,6 +447,7 @@ static const luaL_Reg client_methods[] = {
     {"subscribe", l_subscribe},
     {"pull", l_pull},
     {"stop_node", l_stop_node},
+    {"leave", l_leave},
     {"stats", l_stats},
     {"where", l_where},
     {"view", l_view},

@@ -187,9 +187,10 @@ static uint32_t on_read_replica(hs_node_t *node, const char *topic,
 }
 
 static const char *state_name(hs_node_state_t s) {
-  return s == HS_NODE_RUNNING  ? "running"
-         : s == HS_NODE_STOPPED ? "stopped"
-                                : "restarting";
+  return s == HS_NODE_RUNNING   ? "running"
+         : s == HS_NODE_STOPPED  ? "stopped"
+         : s == HS_NODE_JOINING  ? "joining"
+                                 : "restarting";
 }
 
 static void on_state(hs_node_t *node, hs_node_state_t state, void *ud) {
@@ -212,7 +213,9 @@ static int l_node_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   hs_node_config_t cfg;
   hs_node_config_init(&cfg);
-  cfg.id = (uint32_t)binding_opt_int(L, 1, "id", 0, 0, (1 << 20) - 1);
+  cfg.join = binding_opt_str(L, 1, "join", NULL);
+  cfg.id = (uint32_t)binding_opt_int(L, 1, "id", cfg.join ? -1 : 0, -1,
+                                     (1 << 20) - 1); /* -1: HS_ID_ANY */
   cfg.host = binding_opt_str(L, 1, "host", cfg.host);
   cfg.port = (int)binding_opt_int(L, 1, "port", 0, 0, 65535);
   cfg.cluster = binding_opt_str(L, 1, "cluster", cfg.cluster);
@@ -375,6 +378,12 @@ static int l_node_id(lua_State *L) {
   return 1;
 }
 
+/* node:last_error() -> what the last failure was about ("" if none). */
+static int l_node_last_error(lua_State *L) {
+  lua_pushstring(L, hs_node_last_error(check_node(L)->node));
+  return 1;
+}
+
 static int l_node_state(lua_State *L) {
   l_node_t *n = luaL_checkudata(L, 1, NODE_MT);
   lua_pushstring(L, n->node ? state_name(hs_node_state(n->node)) : "closed");
@@ -463,6 +472,7 @@ static const luaL_Reg node_methods[] = {
     {"state", l_node_state},       {"stop", l_node_stop},
     {"on_log", l_node_on_log},     {"on_state", l_node_on_state},
     {"stats_json", l_node_stats_json}, {"close", l_node_close},
+    {"last_error", l_node_last_error},
     {NULL, NULL}};
 
 int binding_open_node(lua_State *L) {
