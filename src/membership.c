@@ -220,11 +220,14 @@ static void on_holding(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   wire_reader_t r;
   if (reply->status == 0) {
     wire_reader_init(&r, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
-    if (wire_get_bytes32(&r, "names", &names, &len)) {
+    for (int part = 0; part < 3 && wire_get_bytes32(&r, "names", &names, &len);
+         part++) {
       for (const char *p = names, *end = names + len; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (n) map_put(&node->catch_expect, p, n, node);
+        if (n && part == 0) map_put(&node->catch_expect, p, n, node);
+        if (n && part == 1) store_publisher_create(&node->store, p, n);
+        if (n && part == 2) store_subscriber_create(&node->store, p, n);
         p += n + 1;
       }
     }
@@ -248,6 +251,30 @@ static void send_back(hs_node_t *node, store_topic_t *t, uint32_t asker,
   } else if (asker_is_home && !rt->handing_over) {
     takeover_sync(node, t, asker);
   }
+}
+
+/* bytes32: the identities of a kind held here whose copies include the
+ * asker, one per line: it takes them in with the answer, so a lookup at
+ * it finds them as soon as it has caught up. */
+static void put_identities(hs_node_t *node, wire_writer_t *w, map_t *m,
+                           uint8_t kind, uint32_t asker) {
+  buf_t names = BUF_INIT;
+  const char *k;
+  size_t kn;
+  void *v;
+  for (size_t i = 0; map_next(m, &i, &k, &kn, &v);) {
+    uint32_t ids[HS_REPL_MAX + 1];
+    size_t n = cluster_copies(node, route_identity_hash(kind, k, kn), ids,
+                              HS_REPL_MAX + 1);
+    for (size_t j = 0; j < n; j++) {
+      if (ids[j] != asker) continue;
+      buf_append(&names, k, kn);
+      buf_append(&names, "\n", 1);
+      break;
+    }
+  }
+  wire_put_bytes32(w, names.data ? names.data : "", names.len);
+  buf_free(&names);
 }
 
 /* HOLDING: body = the asker's view. Answers the names of the topics held
@@ -286,7 +313,9 @@ void member_op_holding(node_conn_t *nc, const wire_frame_t *f,
   }
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
-  wire_put_bytes32(&w, names->data, names->len);
+  wire_put_bytes32(&w, names->data ? names->data : "", names->len);
+  put_identities(node, &w, &node->store.publishers, ROUTE_PUBLISHER, asker);
+  put_identities(node, &w, &node->store.subscribers, ROUTE_SUBSCRIBER, asker);
   wire_end(&w);
 }
 

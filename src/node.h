@@ -215,7 +215,7 @@ void repl_identity(hs_node_t *node, uint8_t kind, const char *id, size_t n);
 int repl_topic_created(hs_node_t *node, store_topic_t *t);
 void repl_topic_deleted(hs_node_t *node, store_topic_t *t);
 /* Drops this node's copy of a topic (its waiters hear NO_TOPIC). */
-void repl_drop_copy(hs_node_t *node, store_topic_t *t);
+void repl_drop_copy(hs_node_t *node, store_topic_t *t, bool deleted);
 /* True when the append went to replicas (so "all" has something to wait
  * for). */
 bool repl_append(hs_node_t *node, store_topic_t *t);
@@ -239,8 +239,10 @@ void repl_op_local(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
 void route_free_relays(hs_node_t *node);
 /* ops.c: a message was appended to `t`: serve the long polls parked on it. */
 void ops_wake_waiters(hs_node_t *node, store_topic_t *t);
-/* ops.c: replies NO_TOPIC to, and frees, every waiter of a topic going away. */
-void ops_drop_topic_waiters(hs_node_t *node, store_topic_t *t);
+/* ops.c: answers (code: "topic X <why>") and frees every waiter of a
+ * topic going away: deleted (NO_TOPIC), or moved (UNAVAILABLE: retry). */
+void ops_drop_topic_waiters(hs_node_t *node, store_topic_t *t, int code,
+                            const char *why);
 /* ops.c: frees a waiter without replying (its connection is closing). */
 void ops_waiter_free(pull_waiter_t *w);
 

@@ -108,6 +108,13 @@ static bool identity_ok(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
                      pub ? "publisher" : "subscriber", (int)n, id);
     return false;
   }
+  if (node->catching_up && !node->looked_up) {
+    node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                     "node %u is still receiving the identities it holds; "
+                     "try again",
+                     node->cfg.id);
+    return false;
+  }
   node_reply_error(nc, f->op, f->id,
                    pub ? HS_ENO_PUBLISHER : HS_ENO_SUBSCRIBER,
                    "%s \"%.*s\" does not exist",
@@ -262,7 +269,7 @@ static void op_delete_topic(node_conn_t *nc, const wire_frame_t *f,
                             "\"%.*s\"",
                             t->name, t->owner, (int)pn, pid);
   uint64_t messages = t->next - t->first;
-  ops_drop_topic_waiters(node, t);
+  ops_drop_topic_waiters(node, t, HS_ENO_TOPIC, "was deleted");
   repl_topic_deleted(node, t);
   store_topic_delete(&node->store, t);
   LOG(&node->log, HS_LOG_INFO, "store", "topic_deleted",
@@ -295,7 +302,11 @@ static void op_publish(node_conn_t *nc, const wire_frame_t *f,
                             "ack mode %u is not none (0), home (1) or all (2)",
                             ack);
   if (!name_ok(nc, f, "publisher id", pid, pn) ||
-      !name_ok(nc, f, "topic name", topic, tn) ||
+      !name_ok(nc, f, "topic name", topic, tn))
+    return;
+  /* The topic's owner exists (it made the topic): no lookup needed. */
+  store_topic_t *held = store_topic_find(&node->store, topic, tn);
+  if (!(held && held->owner_len == pn && !memcmp(held->owner, pid, pn)) &&
       !publisher_ok(nc, f, pid, pn))
     return;
   store_topic_t *t = find_topic(nc, f, topic, tn);
@@ -574,13 +585,13 @@ void ops_wake_waiters(hs_node_t *node, store_topic_t *t) {
   (void)node;
 }
 
-void ops_drop_topic_waiters(hs_node_t *node, store_topic_t *t) {
-  (void)node;
+void ops_drop_topic_waiters(hs_node_t *node, store_topic_t *t, int code,
+                            const char *why) {
   while (t->waiters) {
     pull_waiter_t *w = t->waiters;
     node_conn_t *nc = w->nc;
-    node_reply_error(nc, w->claim ? WIRE_CLAIM : WIRE_PULL, w->req_id,
-                     HS_ENO_TOPIC, "topic \"%s\" was deleted", t->name);
+    node_reply_error(nc, w->claim ? WIRE_CLAIM : WIRE_PULL, w->req_id, code,
+                     "topic \"%s\" %s", t->name, why);
     ops_waiter_free(w);
     node->stats.frames_out++;
     node_send(nc);
@@ -619,17 +630,21 @@ static void op_pull(node_conn_t *nc, const wire_frame_t *f,
       !wire_get_u32(r, "wait_ms", &wait_ms) || !wire_reader_done(r))
     return bad_request(nc, f, r);
   if (!name_ok(nc, f, "subscriber id", sid, sn) ||
-      !name_ok(nc, f, "topic name", topic, tn) ||
-      !subscriber_ok(nc, f, sid, sn))
+      !name_ok(nc, f, "topic name", topic, tn))
     return;
-  if (max == 0 || max > node->cfg.max_pull) max = node->cfg.max_pull;
+  /* A cursor proves the subscriber exists: no lookup at the identity's
+   * home (which may be new and still receiving it). A copy leaves the
+   * check to the home, which has the cursor. */
   uint32_t home = home_of(node, cube_hash(topic, tn));
+  store_topic_t *held = store_topic_find(&node->store, topic, tn);
+  if (max == 0 || max > node->cfg.max_pull) max = node->cfg.max_pull;
   if (home != node->cfg.id) { /* a copy here serves it (read.c) */
-    store_topic_t *t = store_topic_find(&node->store, topic, tn);
-    if (t && repl_of(t) && !repl_of(t)->handing_over)
-      return read_from_copy(nc, f, t, sid, sn, max, seen, wait_ms);
+    if (held && repl_of(held) && !repl_of(held)->handing_over)
+      return read_from_copy(nc, f, held, sid, sn, max, seen, wait_ms);
     return route_forward(nc, f, nc->hops, home); /* no copy after all */
   }
+  if (!(held && store_cursor(held, sid, sn)) && !subscriber_ok(nc, f, sid, sn))
+    return;
   store_topic_t *t = find_topic(nc, f, topic, tn);
   if (!t) return;
   store_cursor_t *cur = store_cursor(t, sid, sn);
@@ -681,6 +696,7 @@ void ops_op_claim(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r) {
                             "node %u does not serve topic \"%s\" yet",
                             node->cfg.id, t->name);
   store_cursor_t *cur = store_cursor(t, sid, sn);
+  if (!cur && !subscriber_ok(nc, f, sid, sn)) return; /* NO_SUBSCRIBER */
   if (!cur)
     return node_reply_error(nc, f->op, f->id, HS_ENOT_SUBSCRIBED,
                             "subscriber \"%.*s\" is not subscribed to topic "
@@ -797,6 +813,11 @@ static void op_lookup(node_conn_t *nc, const wire_frame_t *f,
                    : kind == ROUTE_SUBSCRIBER
                        ? store_subscriber_exists(s, id, n)
                        : 0;
+  if (!exists && nc->node->catching_up)
+    return node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                            "node %u is still receiving the identities it "
+                            "holds; try again",
+                            nc->node->cfg.id);
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
   wire_put_u8(&w, exists);

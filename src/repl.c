@@ -183,7 +183,9 @@ void repl_fence(hs_node_t *node, const char *why) {
     LOG(&node->log, HS_LOG_WARN, "repl", "uncommitted_dropped",
         LF_STR("topic", t->name), LF_UINT("from", keep),
         LF_UINT("next", t->next), LF_STR("why", why));
-    if (t->waiters) ops_drop_topic_waiters(node, t);
+    if (t->waiters)
+      ops_drop_topic_waiters(node, t, HS_EUNAVAILABLE,
+                             "lost its records past the committed offset here");
     store_truncate(&node->store, t, keep);
   }
 }
@@ -211,8 +213,10 @@ void repl_topic_deleted(hs_node_t *node, store_topic_t *t) {
   repl_topic_free(node, t);
 }
 
-void repl_drop_copy(hs_node_t *node, store_topic_t *t) {
-  ops_drop_topic_waiters(node, t);
+void repl_drop_copy(hs_node_t *node, store_topic_t *t, bool deleted) {
+  /* A copy that moved elsewhere: its pulls are retried at the new one. */
+  ops_drop_topic_waiters(node, t, deleted ? HS_ENO_TOPIC : HS_EUNAVAILABLE,
+                         deleted ? "was deleted" : "moved to other nodes");
   repl_topic_free(node, t);
   store_topic_delete(&node->store, t);
 }
@@ -521,7 +525,7 @@ void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,
     case REPL_DELETE: {
       if (!wire_reader_done(r)) goto bad;
       store_topic_t *t = store_topic_find(s, a, an);
-      if (t && accepts(node, t, nc->peer_id)) repl_drop_copy(node, t);
+      if (t && accepts(node, t, nc->peer_id)) repl_drop_copy(node, t, true);
       return ack(nc, f, 0, a, an);
     }
     case REPL_APPEND:

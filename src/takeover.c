@@ -28,6 +28,7 @@ static bool in_list(const uint32_t *ids, size_t n, uint32_t id) {
  * failure (an error reply does not name the topic). Syncs are rare. */
 typedef struct sync_req {
   uint32_t to;
+  bool all_cursors; /* the SYNC carried every cursor */
   size_t nn;
   char name[HS_NAME_MAX];
 } sync_req_t;
@@ -63,6 +64,25 @@ void takeover_sync(hs_node_t *node, store_topic_t *t, uint32_t to) {
   wire_put_u64(&w, t->first);
   wire_put_u64(&w, t->next);
   wire_put_u64(&w, rt ? rt->committed : 0);
+  /* The cursors travel with the topic, so a new home never answers
+   * NOT_SUBSCRIBED for a subscription it has not heard of yet. As many as
+   * fit half a frame; the rest follow the answer (repl_send_cursors). */
+  size_t count_at = w.b->len;
+  uint32_t n = 0;
+  wire_put_u32(&w, 0);
+  const char *k;
+  size_t kn;
+  void *v;
+  size_t room = node->max_frame / 2;
+  for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
+    if (1 + kn + 8 > room) break;
+    room -= 1 + kn + 8;
+    wire_put_str8(&w, k, kn);
+    wire_put_u64(&w, ((const store_cursor_t *)v)->next);
+    n++;
+  }
+  if (!w.err) memcpy(w.b->data + count_at, &n, 4);
+  req->all_cursors = n == t->cursors.count;
   if (client_frame_end(link, &w, WIRE_REPLICATE, id, on_synced, req)) {
     free(req);
     sync_failed(t, to);
@@ -97,7 +117,7 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     rep->state = REPLICA_LIVE;
     rep->acked = next;
     rep->sent = next > t->next ? next : t->next;
-    repl_send_cursors(node, t, to);
+    if (!req.all_cursors) repl_send_cursors(node, t, to);
     if (missing || rep->fresh) {
       node->stats.refills++;
       node->stats.refilled_messages += missing;
@@ -112,14 +132,14 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   }
   if (!rt->home && rt->handing_over) {
     rt->handing_over = false;
-    repl_send_cursors(node, t, to);
+    if (!req.all_cursors) repl_send_cursors(node, t, to);
     LOG(&node->log, HS_LOG_INFO, "repl", "topic_handed_over",
         LF_STR("topic", t->name), LF_UINT("to", to),
         LF_UINT("messages", missing), LF_UINT("epoch", node->view.epoch));
     uint32_t ids[HS_REPL_MAX + 1];
     size_t n = repl_copies(node, t, ids);
     if (!in_list(ids, n, node->cfg.id))
-      repl_drop_copy(node, t); /* its records are on their way */
+      repl_drop_copy(node, t, false); /* its records are on their way */
   }
 }
 
@@ -188,7 +208,7 @@ static void reconcile_topic(hs_node_t *node, store_topic_t *t,
     LOG(&node->log, HS_LOG_INFO, "repl", "topic_dropped_here",
         LF_STR("topic", t->name), LF_UINT("home", ids[0]),
         LF_UINT("epoch", node->view.epoch));
-    repl_drop_copy(node, t);
+    repl_drop_copy(node, t, false);
   }
 }
 
@@ -275,9 +295,11 @@ void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
   const char *owner;
   size_t on;
   uint64_t first, next, committed;
+  uint32_t n_cursors;
   if (!wire_get_str8(r, "owner", &owner, &on) ||
       !wire_get_u64(r, "first", &first) || !wire_get_u64(r, "next", &next) ||
-      !wire_get_u64(r, "committed", &committed) || !wire_reader_done(r))
+      !wire_get_u64(r, "committed", &committed) ||
+      !wire_get_u32(r, "cursors", &n_cursors))
     return node_reply_error(nc, f->op, f->id, HS_EINVALID,
                             "malformed sync request: field \"%s\"",
                             r->bad ? r->bad : "kind");
@@ -303,6 +325,21 @@ void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
   repl_topic_t *rt = repl_state(node, t);
   if (!rt) return node_reply_error(nc, f->op, f->id, HS_ENOMEM, "out of memory");
   if (!rt->home && committed > rt->committed) rt->committed = committed;
+  /* The sender's cursors, unclamped: the records they point past may be
+   * on their way still. A home keeps its own (it moves them). */
+  for (uint32_t i = 0; i < n_cursors; i++) {
+    const char *sid;
+    size_t sn;
+    uint64_t at;
+    if (!wire_get_str8(r, "subscriber", &sid, &sn) ||
+        !wire_get_u64(r, "cursor", &at))
+      break;
+    if (rt->home && !(to_home && store_cursor(t, sid, sn) == NULL)) continue;
+    if (store_subscribe(t, sid, sn, at) == 0) store_cursor(t, sid, sn)->next = at;
+  }
+  if (!wire_reader_done(r))
+    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
+                            "malformed sync request: field \"%s\"", r->bad);
   uint64_t mine = t->next;
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);

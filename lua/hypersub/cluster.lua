@@ -289,7 +289,15 @@ function Cluster:await_copies(topic, timeout_ms)
     local h, digest = self:holders(topic), nil
     for id in pairs(want) do
       if not h[id] then return false, ("node %d has no copy"):format(id) end
-      if digest and h[id].digest ~= digest then return false, "copies differ" end
+      if digest and h[id].digest ~= digest then
+        local parts = {}
+        for hid, t in pairs(h) do
+          parts[#parts + 1] = ("node %d: first %d, next %d, digest %s"):format(
+            hid, t.first, t.next, tostring(t.digest))
+        end
+        table.sort(parts)
+        return false, "copies differ (" .. table.concat(parts, "; ") .. ")"
+      end
       digest = h[id].digest
     end
     for id in pairs(h) do
