@@ -160,7 +160,9 @@ static void on_tick(uv_timer_t *timer) {
   for (size_t i = 0; i < node->n_watch; i++) {
     health_peer_t *p = &node->watch[i];
     const view_member_t *m = view_find(&node->view, p->id);
-    if (p->watched && !p->in_flight && m && serves(m)) send_ping(node, p);
+    /* A leaving node stops pinging: its links drain before it stops. */
+    if (p->watched && !p->in_flight && m && serves(m) && !node->leaving)
+      send_ping(node, p);
   }
   repl_retry(node);
   member_tick(node);

@@ -372,13 +372,26 @@ static size_t handing_over(hs_node_t *node) {
   return n;
 }
 
+/* Requests still unanswered on the links to live members: the view saying
+ * LEFT, the hand-overs' records. Stopping would drop them. */
+static size_t unanswered(hs_node_t *node) {
+  size_t n = 0;
+  for (size_t i = 0; i < node->view.n; i++) {
+    uint32_t id = node->view.members[i].id;
+    if (id == node->cfg.id || !view_is_alive(id, &node->view)) continue;
+    hs_client_t *link = map_get(&node->links, &id, 4);
+    if (link) n += hs_client_pending(link);
+  }
+  return n;
+}
+
 static void check_leave(hs_node_t *node) {
-  size_t left = handing_over(node);
+  size_t left = handing_over(node) + unanswered(node);
   uint64_t took = uv_now(node->loop) - node->leave_started_ms;
   if (left && took <= (uint64_t)MEMBER_PATIENCE * node->cfg.dead_ms) return;
   if (left)
     LOG(&node->log, HS_LOG_WARN, "cluster", "leave_incomplete",
-        LF_UINT("topics", left), LF_UINT("ms", took));
+        LF_UINT("waiting_for", left), LF_UINT("ms", took));
   else
     LOG(&node->log, HS_LOG_INFO, "cluster", "left", LF_UINT("ms", took),
         LF_UINT("epoch", node->view.epoch));
@@ -388,7 +401,8 @@ static void check_leave(hs_node_t *node) {
   if (keep) {
     if (left)
       node_reply_error(keep, WIRE_LEAVE, r->id, HS_EUNAVAILABLE,
-                       "node %u left with %zu topics not handed over",
+                       "node %u left with %zu hand-overs or view updates "
+                       "unanswered",
                        node->cfg.id, left);
     else {
       wire_writer_t w;

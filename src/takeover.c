@@ -28,7 +28,6 @@ static bool in_list(const uint32_t *ids, size_t n, uint32_t id) {
  * failure (an error reply does not name the topic). Syncs are rare. */
 typedef struct sync_req {
   uint32_t to;
-  bool all_cursors; /* the SYNC carried every cursor */
   size_t nn;
   char name[HS_NAME_MAX];
 } sync_req_t;
@@ -66,7 +65,7 @@ void takeover_sync(hs_node_t *node, store_topic_t *t, uint32_t to) {
   wire_put_u64(&w, rt ? rt->committed : 0);
   /* The cursors travel with the topic, so a new home never answers
    * NOT_SUBSCRIBED for a subscription it has not heard of yet. As many as
-   * fit half a frame; the rest follow the answer (repl_send_cursors). */
+   * fit half a frame; all of them follow the answer (repl_send_cursors). */
   size_t count_at = w.b->len;
   uint32_t n = 0;
   wire_put_u32(&w, 0);
@@ -82,7 +81,6 @@ void takeover_sync(hs_node_t *node, store_topic_t *t, uint32_t to) {
     n++;
   }
   if (!w.err) memcpy(w.b->data + count_at, &n, 4);
-  req->all_cursors = n == t->cursors.count;
   if (client_frame_end(link, &w, WIRE_REPLICATE, id, on_synced, req)) {
     free(req);
     sync_failed(t, to);
@@ -117,7 +115,8 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     rep->state = REPLICA_LIVE;
     rep->acked = next;
     rep->sent = next > t->next ? next : t->next;
-    if (!req.all_cursors) repl_send_cursors(node, t, to);
+    /* Cursors moved since the SYNC went out follow its answer. */
+    repl_send_cursors(node, t, to);
     if (missing || rep->fresh) {
       node->stats.refills++;
       node->stats.refilled_messages += missing;
@@ -132,7 +131,7 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   }
   if (!rt->home && rt->handing_over) {
     rt->handing_over = false;
-    if (!req.all_cursors) repl_send_cursors(node, t, to);
+    repl_send_cursors(node, t, to);
     LOG(&node->log, HS_LOG_INFO, "repl", "topic_handed_over",
         LF_STR("topic", t->name), LF_UINT("to", to),
         LF_UINT("messages", missing), LF_UINT("epoch", node->view.epoch));
