@@ -31,6 +31,7 @@ typedef struct health_peer {
   bool heard_once;     /* it answered since this node started */
   bool watched;        /* set by the last tick */
   bool was_watched;    /* set by the tick before */
+  uint64_t probed_ms;  /* a dead member: when we last pinged it */
 } health_peer_t;
 
 static health_peer_t *peer_of(hs_node_t *node, uint32_t id) {
@@ -129,6 +130,21 @@ static void send_ping(hs_node_t *node, health_peer_t *p) {
   node->stats.heartbeat_bytes += WIRE_HEADER + sizeof body;
 }
 
+/* Members this node holds dead are pinged once per dead time: a healed
+ * partition or a node that was only stalled answers, the views meet in
+ * the answer, and whoever finds itself dead says otherwise. */
+static void probe_dead(hs_node_t *node, uint64_t now) {
+  if (node->leaving) return;
+  for (size_t i = 0; i < node->view.n; i++) {
+    const view_member_t *m = &node->view.members[i];
+    if (m->state != VIEW_DEAD || m->id == node->cfg.id) continue;
+    health_peer_t *p = peer_of(node, m->id);
+    if (!p || p->in_flight || now - p->probed_ms < node->cfg.dead_ms) continue;
+    p->probed_ms = now;
+    send_ping(node, p);
+  }
+}
+
 static void on_tick(uv_timer_t *timer) {
   hs_node_t *node = timer->data;
   uint64_t now = uv_now(node->loop);
@@ -164,6 +180,7 @@ static void on_tick(uv_timer_t *timer) {
     if (p->watched && !p->in_flight && m && serves(m) && !node->leaving)
       send_ping(node, p);
   }
+  probe_dead(node, now);
   repl_retry(node);
   member_tick(node);
 }

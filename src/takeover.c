@@ -309,6 +309,14 @@ void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
     return node_reply_error(nc, f->op, f->id, HS_EDENIED,
                             "node %u is not the home of topic \"%.*s\" here",
                             nc->peer_id, (int)nn, name);
+  uint32_t ids[HS_REPL_MAX + 1];
+  size_t n_ids = cluster_copies(node, cube_hash(name, nn), ids, HS_REPL_MAX + 1);
+  if (!in_list(ids, n_ids, node->cfg.id))
+    return node_reply_error(nc, f->op, f->id, HS_EDENIED,
+                            "node %u holds no copy of topic \"%.*s\" in "
+                            "view %llu",
+                            node->cfg.id, (int)nn, name,
+                            (unsigned long long)node->view.epoch);
   store_topic_t *t = store_topic_find(s, name, nn);
   if (!t) {
     if (store_topic_create(s, name, nn, owner, on, &t))

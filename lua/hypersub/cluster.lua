@@ -83,7 +83,7 @@ end
 local function node_flags(self, id, opts)
   local flags = {
     "--id", tostring(id),
-    "--listen", "127.0.0.1:" .. self._port[id],
+    "--listen", self:addr(id),
     "--replicas", tostring(self.replicas),
     "--log-file", ("%s/node%d.log"):format(self.dir, id),
     "--log-level", opts.log_level or "info",
@@ -91,7 +91,7 @@ local function node_flags(self, id, opts)
   for _, other in ipairs(self.ids) do
     if other ~= id then
       flags[#flags + 1] = "--peer"
-      flags[#flags + 1] = ("%d=127.0.0.1:%d"):format(other, self._port[other])
+      flags[#flags + 1] = ("%d=%s"):format(other, self:addr(other))
     end
   end
   for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
@@ -107,6 +107,7 @@ local function launch(self, id, done)
     local ok, p, why = pcall(process.start_node, self._flags[id], {
       log = ("%s/node%d.out"):format(self.dir, id),
       timeout = self.timeout,
+      wrap = self._wrap[id],
     })
     if not ok then p, why = nil, tostring(p) end
     done(p, why)
@@ -117,12 +118,15 @@ end
 -- opts: nodes = N (ids 0..N-1) or ids = {...}; replicas = R | "neighbours"
 -- (default 3); log_level (default "info"); flags = {extra flags for every
 -- node}; node_flags = {[id] = {extra flags for that node}}; timeout = ms
--- each node gets to print READY (default 20000). Every process
+-- each node gets to print READY (default 20000); hosts = {[id] = "ip"}
+-- (default 127.0.0.1) and wrap = {[id] = {argv prefix}} start a node
+-- elsewhere, e.g. {"ip", "netns", "exec", "ns1"} in a network namespace.
+-- Every process
 -- is started first, then every READY awaited. On failure whatever started is
 -- killed and reaped.
 local OPTIONS = {
   nodes = true, ids = true, replicas = true, log_level = true, flags = true,
-  node_flags = true, timeout = true,
+  node_flags = true, timeout = true, hosts = true, wrap = true,
 }
 
 function M.start(opts)
@@ -141,7 +145,7 @@ function M.start(opts)
     dir = dir, ids = ids, replicas = replicas, dim = dim_of(ids),
     timeout = opts.timeout or 20000,
     _port = {}, _flags = {}, _proc = {}, _clients = {}, _next = 0, _retired = {},
-    _left = {}, _opts = opts,
+    _left = {}, _opts = opts, _host = opts.hosts or {}, _wrap = opts.wrap or {},
   }, Cluster)
   local ports = M.free_ports(#ids)
   for i, id in ipairs(ids) do self._port[id] = ports[i] end
@@ -191,7 +195,7 @@ function Cluster:client(id, opts)
     if id == nil then return nil, "UNAVAILABLE: no node is running", "UNAVAILABLE" end
   end
   proc_of(self, id, "client")
-  local c, msg, code = hypersub.connect("127.0.0.1:" .. self._port[id], opts)
+  local c, msg, code = hypersub.connect(self:addr(id), opts)
   if c then self._clients[#self._clients + 1] = c end
   return c, msg, code
 end
@@ -331,12 +335,17 @@ function Cluster:nodes()
   for _, id in ipairs(self.ids) do
     local p = self._proc[id]
     out[#out + 1] = {
-      id = id, addr = "127.0.0.1:" .. self._port[id], pid = p and p.pid,
+      id = id, addr = self:addr(id), pid = p and p.pid,
       log = ("%s/node%d.log"):format(self.dir, id), alive = alive(p),
       left = self._left[id] == true,
     }
   end
   return out
+end
+
+--- cl:addr(id) -> "host:port" of node `id`.
+function Cluster:addr(id)
+  return ("%s:%d"):format(self._host[id] or "127.0.0.1", self._port[id])
 end
 
 --- cl:members() -> the ids of the nodes that have not left, ascending.
@@ -375,8 +384,8 @@ function Cluster:join(id)
   self._port[want] = self._port[want] or M.free_ports(1)[1]
   local opts = self._opts
   local flags = {
-    "--join", "127.0.0.1:" .. self._port[via],
-    "--listen", "127.0.0.1:" .. self._port[want],
+    "--join", self:addr(via),
+    "--listen", self:addr(want),
     "--replicas", tostring(self.replicas),
     "--log-file", ("%s/node%d.log"):format(self.dir, want),
     "--log-level", opts.log_level or "info",

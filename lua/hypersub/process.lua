@@ -200,6 +200,7 @@ end
 
 --- Starts `hypersub node` with the given flags (listen defaults to a free
 -- loopback port) and waits for READY. Returns proc with .id, .port, .addr.
+-- opts.wrap: an argv prefix the runtime is started under.
 -- The node watches a stdin pipe held by this process, so it exits when this
 -- process does, even when it is killed.
 function M.start_node(flags, opts)
@@ -215,7 +216,14 @@ function M.start_node(flags, opts)
     args[#args + 1] = "--listen"
     args[#args + 1] = "127.0.0.1:0"
   end
-  local p = M.spawn(M.runtime(), args, opts)
+  local program = M.runtime()
+  if opts.wrap then -- e.g. {"ip", "netns", "exec", "ns1"}: run it there
+    local wrapped = table.move(opts.wrap, 2, #opts.wrap, 1, {})
+    wrapped[#wrapped + 1] = program
+    table.move(args, 1, #args, #wrapped + 1, wrapped)
+    program, args = opts.wrap[1], wrapped
+  end
+  local p = M.spawn(program, args, opts)
   local id, port = p:wait_line("^READY (%d+) (%d+)$", opts.timeout or 10000)
   if not id then
     local why = port
