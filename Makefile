@@ -129,9 +129,10 @@ $(BUILD)/bench/hs-loadgen: bench/loadgen/hs.c $(LOADGEN_COMMON) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ bench/loadgen/hs.c bench/loadgen/common.c $(CORE_OBJ) $(LDFLAGS) -luv -lm
 
-$(BUILD)/bench/%-loadgen: bench/loadgen/%.c $(LOADGEN_COMMON)
+# The peers' generators speak their text protocols over plain sockets.
+$(BUILD)/bench/%-loadgen: bench/loadgen/%.c $(LOADGEN_COMMON) bench/loadgen/sock.c bench/loadgen/sock.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< bench/loadgen/common.c $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $< bench/loadgen/common.c bench/loadgen/sock.c $(LDFLAGS)
 
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory bench-build
