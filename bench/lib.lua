@@ -102,9 +102,10 @@ function M.gen_start(name, args, opts)
   return M.track(p)
 end
 
---- Waits for the generator to exit; returns its RESULT as a table, or
--- raises with what it printed on stderr.
-function M.gen_result(p, timeout_ms)
+--- Waits for the generator to exit; returns its RESULT as a table (or
+-- true when `bare`: the readiness modes print none), or raises with what
+-- it printed on stderr.
+function M.gen_result(p, timeout_ms, bare)
   local code, sig = p:wait(timeout_ms or 600000)
   if code ~= 0 then
     p:close()
@@ -113,6 +114,7 @@ function M.gen_result(p, timeout_ms)
       p.stderr or ""), 0)
   end
   p:close()
+  if bare then return true end
   for _, line in ipairs(p.lines) do
     local json = line:match("^RESULT (.*)$")
     if json then return cjson.decode(json) end
@@ -123,6 +125,11 @@ end
 --- Runs a generator to its end and returns its RESULT.
 function M.gen(name, args)
   return M.gen_result(M.gen_start(name, args))
+end
+
+--- Runs a generator's readiness mode to its end (raises unless it exits 0).
+function M.gen_ready(name, args)
+  return M.gen_result(M.gen_start(name, args), 60000, true)
 end
 
 --- Flags from a table: {n = 5, size = 100} -> {"--n", "5", "--size", "100"}.

@@ -107,12 +107,26 @@ static void nats_connect(sock_t *s, const char *addr) {
   }
 }
 
+/* Like next_msg, but gives up after `ms`: 0 then. */
+static int next_msg_within(sock_t *s, msg_t *m, int ms) {
+  while (!try_msg(s, m)) {
+    sock_flush(s);
+    struct pollfd p = {.fd = s->fd, .events = POLLIN};
+    if (poll(&p, 1, ms) <= 0) return 0;
+    sock_fill_now(s);
+  }
+  return 1;
+}
+
 /* A JetStream API request; the reply's JSON (NUL-terminated, malloc'd)
- * or NULL when no server answered (the API is not up yet). */
+ * or NULL when no server answered within a second (the API is not up yet:
+ * while the cluster forms, a request can be dropped without an answer). */
 static char *api(sock_t *s, const char *subj, const char *json) {
   pub(s, subj, "api", json, strlen(json));
   msg_t m;
-  do next_msg(s, &m); while (!is_reply(&m, "api"));
+  do {
+    if (!next_msg_within(s, &m, 1000)) return NULL;
+  } while (!is_reply(&m, "api"));
   if (m.status) return NULL;
   char *out = strndup(m.data, m.len);
   return out;

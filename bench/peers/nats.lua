@@ -34,8 +34,7 @@ function M.start()
   for i = 1, 3 do assert(lib.await_port("127.0.0.1", ports[i], 20000)) end
   servers = table.concat(servers, ",")
   -- Ready when a replicated stream can be made (retried inside, bounded).
-  lib.gen_result(lib.gen_start("nats", { "ready", "--servers", servers,
-    "--stream", "PROBE", "--timeout", "30000" }))
+  lib.gen_ready("nats", { "ready", "--servers", servers, "--stream", "PROBE", "--timeout", "30000" })
   local runs = 0
   local function system(key, label, storage)
     return { key = key, label = label, gen = function(_, mode, o)

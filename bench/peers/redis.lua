@@ -32,7 +32,7 @@ function M.start()
   procs[3] = server(dir, ports[3], ports[1])
   local addr = "127.0.0.1:" .. ports[1]
   -- Ready when a write is acknowledged by both replicas (bounded inside).
-  lib.gen_result(lib.gen_start("resp", { "ready", "--addr", addr, "--timeout", "20000" }))
+  lib.gen_ready("resp", { "ready", "--addr", addr, "--timeout", "20000" })
   local runs = 0
   local function system(key, label, wait)
     return { key = key, label = label, gen = function(_, mode, o)
