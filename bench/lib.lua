@@ -19,9 +19,10 @@ M.FULL = {
 }
 M.QUICK = {
   sync_n = 1000, pipe_n = 30000, pull_n = 30000, poll_n = 300,
-  sweep = { 16, 1024, 65536 }, sweep_bytes = 8 << 20,
-  api_n = 1000, conc_n = 10000, failover_rounds = 3, failover_ms = 3000,
-  scale = { 2, 4, 8, 16, 32, 64 }, scale_requests = 100, hb_window_ms = 1000,
+  sweep = { 16, 4096, 65536 }, sweep_bytes = 8 << 20,
+  sweep_systems = { hypersub = true, js_mem = true, redis_wait = true },
+  api_n = 1000, conc_n = 10000, failover_rounds = 3, failover_ms = 2500,
+  scale = { 2, 8, 32, 64 }, scale_requests = 200, hb_window_ms = 500,
 }
 
 -- The repository root: bench/.. of this file.

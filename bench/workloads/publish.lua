@@ -32,8 +32,10 @@ function M.run(ctx)
   R.rows[#R.rows + 1] = rate
   R.rows[#R.rows + 1] = mbps
 
-  -- 3. payload sweep: the same number of bytes at each size
+  -- 3. payload sweep: the same number of bytes at each size (a quick run
+  -- sweeps only the acknowledged publishes)
   for _, sys in ipairs(ctx.systems) do
+    if cfg.sweep_systems and not cfg.sweep_systems[sys.key] then goto next end
     R.sweep[sys.key] = {}
     for _, size in ipairs(cfg.sweep) do
       ctx.say(("payload sweep: %s, %d B"):format(sys.label, size))
@@ -43,6 +45,7 @@ function M.run(ctx)
       s.size, s.rate = size, lib.stat(rs, "rate").med
       table.insert(R.sweep[sys.key], s)
     end
+    ::next::
   end
 end
 
