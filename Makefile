@@ -5,6 +5,8 @@
 #   make test     install what is missing, build, run every spec
 #   make asan     the same specs against an AddressSanitizer + UBSan build
 #   make install  PREFIX=/usr/local
+#   make bench    install what is missing (NATS, Redis too), build, run the
+#                 benchmark suite (BENCH_ARGS=--quick for the short one)
 
 PREFIX   ?= /usr/local
 BUILD    ?= build
@@ -38,7 +40,7 @@ SPEC_ENV  = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
             HYPERSUB_TEST_BIN="$(CURDIR)/$(BUILD)/test"
 BUSTED   := lua5.4 /usr/bin/busted
 
-.PHONY: all deps build test demo asan asan-build install clean
+.PHONY: all deps build test demo asan asan-build install clean bench bench-build bench-deps
 
 all: build
 
@@ -110,6 +112,31 @@ install: build
 	install -m 755 $(BUILD)/hypersub $(DESTDIR)$(PREFIX)/bin/hypersub
 	install -m 755 $(BUILD)/lib/hypersub/core.so $(DESTDIR)$(LIB_DIR)/hypersub/core.so
 	cp -R lua/hypersub/. $(DESTDIR)$(LUA_DIR)/hypersub/
+
+# The benchmark suite (bench/README in README.md's Performance section): the
+# load generators in C, the peers it compares against from Debian.
+BENCH_PKGS := nats-server redis-server redis-tools
+LOADGEN    := $(BUILD)/bench/hs-loadgen $(BUILD)/bench/nats-loadgen $(BUILD)/bench/resp-loadgen
+LOADGEN_COMMON := bench/loadgen/common.c bench/loadgen/common.h
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
+
+bench-build: build $(LOADGEN)
+
+# Linked against the core's objects: the C client without the Lua layer.
+$(BUILD)/bench/hs-loadgen: bench/loadgen/hs.c $(LOADGEN_COMMON) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ bench/loadgen/hs.c bench/loadgen/common.c $(CORE_OBJ) $(LDFLAGS) -luv -lm
+
+# The peers' generators speak their text protocols over plain sockets.
+$(BUILD)/bench/%-loadgen: bench/loadgen/%.c $(LOADGEN_COMMON) bench/loadgen/sock.c bench/loadgen/sock.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< bench/loadgen/common.c bench/loadgen/sock.c $(LDFLAGS)
+
+bench: deps bench-deps
+	@$(MAKE) --no-print-directory bench-build
+	@$(SPEC_ENV) $(BUILD)/hypersub bench/run.lua $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -1,6 +1,6 @@
 -- bench/quick.lua — a first, single-node look at the hot path, beside Redis
 -- measured in the same run on the same machine. The full suite (cluster,
--- replicas, JetStream, plots) is bench/'s next step.
+-- replicas, JetStream, plots) is bench/run.lua (`make bench`).
 --
 --   build/hypersub bench/quick.lua [N]
 --

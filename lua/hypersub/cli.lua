@@ -11,6 +11,10 @@ usage: hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
        hypersub status --node ADDR     the cluster as ADDR sees it: members,
                                        states, epoch, and the topics each
                                        node homes and replicates
+       hypersub bench [--quick]        the benchmark suite (from a source
+                                       tree): builds the load generators,
+                                       installs NATS and Redis if missing,
+                                       writes bench/results/
        hypersub --version | --help
 
 Run `hypersub node --help` for the node's flags.]]
@@ -278,6 +282,23 @@ function M.script(args)
   return 0
 end
 
+--- `hypersub bench [--quick] [...]`: bench/run.lua of the source tree this
+-- module lives in, after `make bench-deps bench-build` there (what
+-- `make bench` does).
+function M.bench(args)
+  local here = package.searchpath("hypersub.cli", package.path) or ""
+  local root = here:match("^(.*)/lua/hypersub/cli%.lua$")
+  local driver = root and root .. "/bench/run.lua"
+  if not (driver and uv.fs_access(driver, "R")) then
+    return fail("bench needs a source tree (bench/run.lua next to lua/hypersub/)")
+  end
+  local ok = os.execute(("make --no-print-directory -C '%s' bench-deps bench-build >&2"):format(root))
+  if not ok then return fail("make bench-build failed") end
+  local script = { driver, [0] = args[0] }
+  for i = 2, #args do script[#script + 1] = args[i] end
+  return M.script(script)
+end
+
 function M.main(args)
   local cmd = args[1]
   if cmd == nil or cmd == "--help" or cmd == "-h" or cmd == "help" then
@@ -290,6 +311,7 @@ function M.main(args)
   end
   if cmd == "node" then return M.node(args) end
   if cmd == "status" then return M.status(args) end
+  if cmd == "bench" then return M.bench(args) end
   if cmd:sub(1, 1) == "-" then return fail(("unknown flag %s\n%s"):format(cmd, USAGE)) end
   return M.script(args)
 end

@@ -1,0 +1,272 @@
+--- bench/report.lua — bench/results/: results.md (the tables), results.json
+-- (every number), and SVG plots; returns the Markdown to print.
+local cjson = require "cjson"
+local plot = require "plot"
+
+local M = {}
+
+-- The columns of the comparison tables, in order.
+M.COLUMNS = {
+  { key = "hypersub", head = "hypersub (8 nodes, R=3, ack=all)" },
+  { key = "js_mem", head = "JetStream R3 memory" },
+  { key = "js_file", head = "JetStream R3 file" },
+  { key = "redis_wait", head = "Redis XADD + WAIT 2" },
+  { key = "redis", head = "Redis XADD (no WAIT)" },
+}
+
+local function num(v, unit)
+  if v == nil then return "—" end
+  if unit == "msgs/s" or unit == "req/s" then
+    if v >= 1e6 then return ("%.2fM"):format(v / 1e6) end
+    if v >= 1e4 then return ("%.0fk"):format(v / 1e3) end
+    return ("%.0f"):format(v)
+  end
+  if unit == "µs" and v >= 1000 then return ("%.2f ms"):format(v / 1000) end
+  if unit == "µs" then return ("%.0f µs"):format(v) end
+  if unit == "ms" then return ("%.0f ms"):format(v) end
+  return ("%.1f"):format(v)
+end
+
+local function cell(s, unit)
+  if not s then return "—" end
+  return ("%s (%s–%s)"):format(num(s.med, unit), num(s.min, unit), num(s.max, unit))
+end
+
+-- hypersub's advantage: >1 means hypersub is better.
+local function ratio(ours, theirs, better)
+  if not (ours and theirs) or ours.med == 0 or theirs.med == 0 then return nil end
+  return better == "higher" and ours.med / theirs.med or theirs.med / ours.med
+end
+
+local function rx(r) return r and ("%.2f×"):format(r) or "—" end
+
+local function find_row(R, section, metric, unit)
+  for _, row in ipairs(R.rows) do
+    if row.section:find(section, 1, true) and row.metric == metric and row.unit == unit then return row end
+  end
+end
+
+--- The targets of the issue, each {what, figure, met}.
+function M.targets(R)
+  local out = {}
+  local function add(what, r, goal, fmt)
+    out[#out + 1] = { what = what, figure = r and (fmt or "%.2f×"):format(r) or "not measured",
+      met = r and r >= goal }
+  end
+  local p50 = find_row(R, "2.", "p50 latency", "µs")
+  local pipe = find_row(R, "3.", "throughput", "msgs/s")
+  local pull = find_row(R, "4.", "batches of 100", "msgs/s")
+  if p50 then
+    add("sync publish p50 ≤ half JetStream's (memory)", ratio(p50.cells.hypersub, p50.cells.js_mem, "lower"), 2)
+    add("sync publish p50 ≤ half JetStream's (file)", ratio(p50.cells.hypersub, p50.cells.js_file, "lower"), 2)
+    add("sync publish p50 below Redis XADD+WAIT's", ratio(p50.cells.hypersub, p50.cells.redis_wait, "lower"), 1)
+  end
+  if pipe then
+    add("pipelined ack=all ≥ 5× JetStream (memory)", ratio(pipe.cells.hypersub, pipe.cells.js_mem, "higher"), 5)
+    add("pipelined ack=all ≥ 2× Redis XADD + WAIT per batch", ratio(pipe.cells.hypersub, pipe.cells.redis_wait, "higher"), 2)
+  end
+  if pull then add("pull ≥ Redis XREAD", ratio(pull.cells.hypersub, pull.cells.redis, "higher"), 1) end
+  for _, g in ipairs { "sync", "longpoll" } do
+    local f = R.failover[g]
+    if f then
+      out[#out + 1] = { what = ("unavailability on a home's SIGKILL ≤ 1 s (%s)"):format(
+          g == "sync" and "sync publish" or "long-poll pull"),
+        figure = ("%.0f ms"):format(f.window_ms.med), met = f.window_ms.med <= 1000 }
+    end
+  end
+  for _, s in ipairs(R.seed) do
+    if s.seed_rps then add(("seed API %s ≥ 50× the seed"):format(s.api), s.ratio, 50, "%.1f×") end
+  end
+  return out
+end
+
+local function plots(R, dir)
+  local made = {}
+  local sweep = {}
+  for _, c in ipairs(M.COLUMNS) do
+    if R.sweep[c.key] then
+      local pts = {}
+      for _, s in ipairs(R.sweep[c.key]) do pts[#pts + 1] = { s.size, s.med } end
+      sweep[#sweep + 1] = { name = c.head, points = pts }
+    end
+  end
+  if plot.line(dir .. "/sweep.svg", { title = "Pipelined publish (256 in flight) by payload size",
+      xlabel = "payload (bytes)", ylabel = "MB/s (payload)", logx = 4, logy = 10, series = sweep }) then
+    made[#made + 1] = "sweep.svg"
+  end
+  local fo = {}
+  for _, g in ipairs { "sync", "longpoll" } do
+    if R.failover_series[g] then
+      fo[#fo + 1] = { name = g == "sync" and "sync publish ack=all" or "long-poll, publish -> pulled",
+        points = R.failover_series[g] }
+    end
+  end
+  if #fo > 0 and plot.line(dir .. "/failover.svg", { title = "Latency across a SIGKILL of the topics' home",
+      xlabel = "seconds since the kill", ylabel = "latency (ms)", logy = 10,
+      vline = { x = 0, label = "SIGKILL" }, series = fo }) then
+    made[#made + 1] = "failover.svg"
+  end
+  local mean, max, lg, hb = {}, {}, {}, {}
+  for _, s in ipairs(R.scale) do
+    mean[#mean + 1], max[#max + 1], lg[#lg + 1] = { s.nodes, s.hops_mean }, { s.nodes, s.hops_max }, { s.nodes, s.log2 }
+    hb[#hb + 1] = { s.nodes, s.heartbeat.med }
+  end
+  if plot.line(dir .. "/scale.svg", { title = "Hops per request by cluster size", xlabel = "nodes",
+      ylabel = "hops", logx = 2, series = { { name = "mean hops", points = mean },
+      { name = "max hops", points = max }, { name = "log2 N", points = lg, dash = true } } }) then
+    made[#made + 1] = "scale.svg"
+  end
+  return made
+end
+
+function M.markdown(R, made)
+  local E = R.env
+  local o = {}
+  local function add(s, ...) o[#o + 1] = select("#", ...) > 0 and s:format(...) or s end
+  add("Made by `%s` on %s at commit %s. Machine: **%d cores** (%s), load average %.2f at the start; "
+    .. "nodes, peers and load generators all share it.", E.command, E.date, E.commit, E.cores, E.cpu, E.load)
+  add("")
+  add("Each figure is the median of %d runs, with min–max in brackets. Every run starts with a "
+    .. "warm-up (a tenth of its operations, at least 200 for failover) that is not counted, on a "
+    .. "fresh topic, stream or key; reads only fetch what was written in that run. 100-byte payloads "
+    .. "unless named. A ratio is hypersub's advantage: above 1 hypersub is better.", E.runs)
+  add("")
+  add("Peers: %s; %s.", E.nats_version or "NATS not run", E.redis_version or "Redis not run")
+  add("")
+  add("### 1. The seed's API benchmark (%d sequential requests of each)", E.api_n)
+  add("")
+  add("| API | seed's Python system | hypersub req/s | mean latency | × the seed |")
+  add("| --- | --- | --- | --- | --- |")
+  for _, s in ipairs(R.seed) do
+    add("| `%s` | %s | %s | %s | %s |", s.api, s.seed_rps and ("%d/s"):format(s.seed_rps) or "—",
+      cell(s.rps, "req/s"), num(s.latency_us.med, "µs"), s.ratio and ("%.1f×"):format(s.ratio) or "—")
+  end
+  add("")
+  add("### 2–4. Publish and pull beside NATS JetStream and Redis Streams")
+  add("")
+  local head, rule = { "| workload | metric" }, { "| --- | ---" }
+  for i, c in ipairs(M.COLUMNS) do
+    head[#head + 1] = " | " .. c.head
+    rule[#rule + 1] = " | ---"
+    if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
+  end
+  add(table.concat(head) .. " |")
+  add(table.concat(rule) .. " |")
+  for _, row in ipairs(R.rows) do
+    local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
+    for i, c in ipairs(M.COLUMNS) do
+      line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
+      if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells.hypersub, row.cells[c.key], row.better)) end
+    end
+    add(table.concat(line) .. " |")
+  end
+  add("")
+  add("Redis publishes: WAIT 2 after each XADD (sync), one WAIT 2 after each batch of 256 XADD "
+    .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
+    .. "durable pull consumer with `ack_policy: none` (its cheapest read) fetching batches of 100 "
+    .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100`, "
+    .. "long-poll with `wait`.")
+  add("")
+  if next(R.sweep) then
+    add("#### 3. Payload sweep, 256 in flight: MB/s of payload")
+    add("")
+    local h, r = { "| payload" }, { "| ---" }
+    for _, c in ipairs(M.COLUMNS) do
+      if R.sweep[c.key] then h[#h + 1] = " | " .. c.head r[#r + 1] = " | ---" end
+    end
+    add(table.concat(h) .. " |")
+    add(table.concat(r) .. " |")
+    for i, s in ipairs(R.sweep.hypersub or {}) do
+      local line = { ("| %d B"):format(s.size) }
+      for _, c in ipairs(M.COLUMNS) do
+        local x = R.sweep[c.key] and R.sweep[c.key][i]
+        if R.sweep[c.key] then
+          line[#line + 1] = x and (" | %s (%s msgs/s)"):format(cell(x, "MB/s"), num(x.rate, "msgs/s")) or " | —"
+        end
+      end
+      add(table.concat(line) .. " |")
+    end
+    add("")
+  end
+  if R.failover.sync then
+    add("### 5. Single node failure: SIGKILL of the topics' home (%d fresh clusters)", R.failover.sync.rounds)
+    add("")
+    add("| workload | unavailability window | p50 before the kill | p50 after |")
+    add("| --- | --- | --- | --- |")
+    for _, g in ipairs { "sync", "longpoll" } do
+      local f = R.failover[g]
+      add("| %s | %s | %s | %s |", g == "sync" and "sync publish, ack=all" or "long-poll, publish → pulled",
+        cell(f.window_ms, "ms"), cell(f.p50_before_us, "µs"), cell(f.p50_after_us, "µs"))
+    end
+    add("")
+    add("The window is the longest time without a completed operation; clients enter through a node "
+      .. "that holds no copy, and default failure detection declares a node dead after 1000 ms of silence.")
+    add("")
+  end
+  if #R.concurrency > 0 then
+    add("### 6. High concurrency: pipelined ack=all publishes, clients as separate processes")
+    add("")
+    add("| clients | topics | total msgs/s |")
+    add("| --- | --- | --- |")
+    for _, c in ipairs(R.concurrency) do
+      add("| %d | %s | %s |", c.clients, c.topics, cell(c.rate, "msgs/s"))
+    end
+    add("")
+  end
+  add("### 7. Join and leave under load")
+  add("")
+  add("Not measured: join/leave is not implemented yet.")
+  add("")
+  if #R.scale > 0 then
+    add("### 8. Scale: node processes on this machine")
+    add("")
+    add("| nodes | log2 N | mean hops | max hops | peer links per node (idle / after traffic) | heartbeat bytes per node per s |")
+    add("| --- | --- | --- | --- | --- | --- |")
+    for _, s in ipairs(R.scale) do
+      add("| %d | %.0f | %.2f | %d | %.1f / %.1f | %s |", s.nodes, s.log2, s.hops_mean, s.hops_max,
+        s.links_idle, s.links_busy, cell(s.heartbeat, "B/s"))
+    end
+    add("")
+  end
+  add("### Targets")
+  add("")
+  add("| target | figure | met |")
+  add("| --- | --- | --- |")
+  for _, t in ipairs(M.targets(R)) do
+    add("| %s | %s | %s |", t.what, t.figure, t.met == nil and "—" or (t.met and "yes" or "**no**"))
+  end
+  add("")
+  add("### Load generators' CPU share (CPU time / wall time of the measured phase)")
+  add("")
+  add("| generator | workload | median | max |")
+  add("| --- | --- | --- | --- |")
+  local seen, order = {}, {}
+  for _, c in ipairs(R.cpu) do
+    local k = c.system .. "\0" .. c.what
+    if not seen[k] then seen[k] = {} order[#order + 1] = { c.system, c.what, k } end
+    table.insert(seen[k], c.share)
+  end
+  local lib = require "lib"
+  for _, k in ipairs(order) do
+    local med, _, hi = lib.median(seen[k[3]])
+    add("| %s | %s | %.0f%% | %.0f%% |", k[1], k[2], med * 100, hi * 100)
+  end
+  add("")
+  for _, p in ipairs(made) do add("![%s](%s)", p, p) end
+  return table.concat(o, "\n") .. "\n"
+end
+
+function M.write(R, dir)
+  os.execute("mkdir -p '" .. dir .. "'")
+  local made = plots(R, dir)
+  local md = M.markdown(R, made)
+  local f = assert(io.open(dir .. "/results.md", "w"))
+  f:write(md)
+  f:close()
+  f = assert(io.open(dir .. "/results.json", "w"))
+  f:write(cjson.encode(R), "\n")
+  f:close()
+  return md
+end
+
+return M
