@@ -1,6 +1,7 @@
 --- bench/plot.lua — line charts as SVG, written by hand so the suite needs
 -- no plotting package. plot.line(path, {title =, xlabel =, ylabel =,
 -- logx = base|nil, logy = base|nil, vline = {x =, label =},
+-- bands = {{x0 =, x1 =, label =}, ...} (shaded spans, e.g. events),
 -- series = {{name =, points = {{x, y}, ...}}, ...}}).
 local M = {}
 
@@ -73,6 +74,13 @@ function M.line(path, o)
   add('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#333"/>', L, T, W - L - R, H - T - B)
   add('<text x="%.1f" y="%d" text-anchor="middle">%s</text>', L + (W - L - R) / 2, H - 14, esc(o.xlabel))
   add('<text transform="translate(18,%.1f) rotate(-90)" text-anchor="middle">%s</text>', T + (H - T - B) / 2, esc(o.ylabel))
+  for i, b in ipairs(o.bands or {}) do
+    local x0, x1 = fx(b.x0), fx(b.x1)
+    add('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#000" fill-opacity="0.12"/>',
+      x0, T, math.max(2, x1 - x0), H - T - B)
+    -- labels on two alternating rows, so neighbours do not overlap
+    add('<text x="%.1f" y="%d" font-size="11">%s</text>', x0 + 3, T + 13 + (i - 1) % 2 * 13, esc(b.label))
+  end
   if o.vline then
     local x = fx(o.vline.x)
     add('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-dasharray="4 3"/>', x, T, x, H - B)

@@ -24,6 +24,7 @@ local function num(v, unit)
   if unit == "µs" and v >= 1000 then return ("%.2f ms"):format(v / 1000) end
   if unit == "µs" then return ("%.0f µs"):format(v) end
   if unit == "ms" then return ("%.0f ms"):format(v) end
+  if unit == "n" then return ("%.0f"):format(v) end
   return ("%.1f"):format(v)
 end
 
@@ -105,6 +106,13 @@ local function plots(R, dir)
       xlabel = "seconds since the kill", ylabel = "latency (ms)", logy = 10,
       vline = { x = 0, label = "SIGKILL" }, series = fo }) then
     made[#made + 1] = "failover.svg"
+  end
+  local jl = R.join_leave_series
+  if jl and plot.line(dir .. "/join_leave.svg", { title = "Publish throughput while nodes join and leave",
+      xlabel = "seconds since the measured phase began",
+      ylabel = ("acks/s (%d ms buckets)"):format(jl.bucket_ms), series = {
+      { name = "pipelined publish, ack=all", points = jl.points } }, bands = jl.bands }) then
+    made[#made + 1] = "join_leave.svg"
   end
   local mean, max, lg, hb = {}, {}, {}, {}
   for _, s in ipairs(R.scale) do
@@ -213,10 +221,41 @@ function M.markdown(R, made)
     end
     add("")
   end
-  add("### 7. Join and leave under load")
-  add("")
-  add("Not measured: join/leave is not implemented yet.")
-  add("")
+  local J = R.join_leave
+  if J then
+    add("### 7. Join and leave under load (%d fresh clusters)", J.rounds)
+    add("")
+    if J.env then
+      add("Measured by `%s` on %s at commit %s, load average %.2f at the start.",
+        J.env.command, J.env.date, J.env.commit, J.env.load[1] or J.env.load)
+      add("")
+    end
+    add("Steady publish rate before the first event: %s msgs/s.", cell(J.base_rate, "msgs/s"))
+    add("")
+    add("| event | takes | longest gap without an ack: publish | long-poll | publish rate during it | client errors |")
+    add("| --- | --- | --- | --- | --- | --- |")
+    for _, e in ipairs(J.events) do
+      add("| %s | %s | %s | %s | %s | %s |", e.name, cell(e.takes_ms, "ms"), cell(e.gap_ms, "ms"),
+        cell(e.poll_gap_ms, "ms"), cell(e.rate, "msgs/s"), cell(e.errors, "n"))
+    end
+    add("")
+    local codes = {}
+    for code, n in pairs(J.codes) do codes[#codes + 1] = ("%s ×%d"):format(code, n) end
+    table.sort(codes)
+    add("Errors the clients saw over a whole run: %s; by code over all runs: %s.",
+      cell(J.errors, "n"), #codes > 0 and table.concat(codes, ", ") or "none")
+    add("")
+    add("Pipelined ack=all publishes (256 in flight) and a long-poll puller (publish → pulled) run "
+      .. "through node 0, which never leaves; the publish topic holds no copy on node 0. An event "
+      .. "takes its call (a join until the new node is ready, a leave until the node has handed its "
+      .. "topics over and exited) and then every node agreeing on the view; its gap is the longest "
+      .. "time without an acknowledgement from its start to the next event's start, after calm "
+      .. "periods of %.1f s between events. The original node that leaves is the publish topic's home "
+      .. "(else one of its copies). The client retries UNAVAILABLE and CLOSED within its timeout; "
+      .. "errors are what outlasted that. The plot is the round whose longest gap is the median.",
+      (J.calm_ms or 0) / 1000)
+    add("")
+  end
   if #R.scale > 0 then
     add("### 8. Scale: node processes on this machine")
     add("")

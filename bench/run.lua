@@ -1,8 +1,8 @@
 --- bench/run.lua — the benchmark suite's driver (`make bench`,
 -- `hypersub bench [--quick]`):
 --
---   build/hypersub bench/run.lua [--quick] [--only seed,publish,pull,concurrency,failover,scale]
---                                [--no-peers]
+--   build/hypersub bench/run.lua [--quick] [--no-peers]
+--     [--only seed,publish,pull,concurrency,failover,join_leave,scale]
 --
 -- Starts what it needs (an 8-node hypersub cluster, three nats-server, a
 -- Redis primary with two replicas), runs every workload, stops everything
@@ -52,7 +52,9 @@ local R = {
   rows = {}, cpu = {}, sweep = {}, seed = {}, failover = {}, failover_series = {},
   concurrency = {}, scale = {},
   env = {
-    command = quick and "make bench BENCH_ARGS=--quick" or "make bench",
+    -- a part of the suite is named by its own command line
+    command = (only or not peers) and "build/hypersub bench/run.lua " .. table.concat(args, " ")
+      or quick and "make bench BENCH_ARGS=--quick" or "make bench",
     date = os.date("!%Y-%m-%d %H:%M UTC"), cores = #cpu, cpu = cpu[1] and cpu[1].model or "?",
     load = uv.loadavg(), runs = lib.RUNS, quick = quick,
     commit = sh("git -C '" .. lib.root .. "' rev-parse --short HEAD") or "?",
@@ -101,6 +103,7 @@ local function main()
     ctx.ours:stop()
   end
   if wanted("failover") then require("workloads.failover").run(ctx) end
+  if wanted("join_leave") then require("workloads.join_leave").run(ctx) end
   if wanted("scale") then require("workloads.scale").run(ctx) end
 end
 

@@ -59,6 +59,7 @@ struct hs_client {
   uint64_t connect_deadline;
   char last_error[200];
   int refused; /* the code of a refused handshake, e.g. HS_EDENIED */
+  uint32_t conn_refused; /* connects refused (no listener) in a row */
   buf_t queue; /* frames waiting for the handshake */
   pending_t *slots;
   size_t cap, count;
@@ -507,12 +508,14 @@ static void on_connect(uv_connect_t *req, int status) {
   hs_client_t *c = cc->client;
   if (cc->conn.closing) return;
   if (status < 0) {
+    if (status == UV_ECONNREFUSED) c->conn_refused++;
     snprintf(c->last_error, sizeof c->last_error, "%s: %s",
              c->addrs[c->addr_next - 1], uv_strerror(status));
     conn_close(&cc->conn, HS_EIO);
     return;
   }
   c->state = C_HELLO;
+  c->conn_refused = 0;
   wire_writer_t w;
   wire_begin(&w, &cc->conn.out, WIRE_HELLO, 0, HELLO_ID);
   wire_put_u8(&w, c->role);
@@ -909,6 +912,8 @@ HS_API int hs_client_leave(hs_client_t *c, uint32_t node_id, hs_reply_cb cb,
   wire_put_u32(&w, node_id);
   return end_request(c, &w, WIRE_LEAVE, id, LEAVE_EXTRA_MS, cb, ud);
 }
+
+uint32_t client_conn_refused(const hs_client_t *c) { return c->conn_refused; }
 
 int client_send_raw(hs_client_t *c, uint8_t op, uint16_t flags,
                     const char *prefix, size_t prefix_len, const char *body,

@@ -29,6 +29,10 @@ int client_send_raw(hs_client_t *c, uint8_t op, uint16_t flags,
                     size_t body_len, uint32_t extra_ms, hs_reply_cb cb,
                     void *ud);
 
+/* How many connects in a row found no listener (ECONNREFUSED); 0 once
+ * one succeeds. A peer's process that died leaves its port closed. */
+uint32_t client_conn_refused(const hs_client_t *c);
+
 /* Builds a request frame in place in the link's output: begin, write the
  * body with wire_put_*, end. */
 int client_frame_begin(hs_client_t *c, uint8_t op, wire_writer_t *w,

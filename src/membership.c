@@ -209,6 +209,28 @@ void member_catch_up_start(hs_node_t *node) {
   member_tick(node);
 }
 
+/* A line "name next" of a HOLDING answer: the asker should hold `name`,
+ * up to `next` at least (the highest any member said). Kept as next + 1
+ * in the map's value. */
+static void expect(hs_node_t *node, const char *line, size_t n) {
+  const char *sp = memchr(line, ' ', n);
+  if (!sp) return;
+  size_t nn = (size_t)(sp - line);
+  char digits[24];
+  size_t dn = n - nn - 1 < sizeof digits - 1 ? n - nn - 1 : sizeof digits - 1;
+  memcpy(digits, sp + 1, dn);
+  digits[dn] = 0;
+  uintptr_t next = (uintptr_t)strtoull(digits, NULL, 10) + 1;
+  uintptr_t had = (uintptr_t)map_get(&node->catch_expect, line, nn);
+  if (next > had) map_put(&node->catch_expect, line, nn, (void *)next);
+}
+
+uint64_t member_expected_next(const hs_node_t *node, const char *name,
+                              size_t n) {
+  uintptr_t v = (uintptr_t)map_get(&node->catch_expect, name, n);
+  return v ? (uint64_t)(v - 1) : 0;
+}
+
 static void on_holding(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   hs_node_t *node = hs_client_data(link);
   if (!node || !node->catching_up ||
@@ -225,7 +247,7 @@ static void on_holding(hs_client_t *link, const hs_reply_t *reply, void *ud) {
       for (const char *p = names, *end = names + len; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (n && part == 0) map_put(&node->catch_expect, p, n, node);
+        if (n && part == 0) expect(node, p, n);
         if (n && part == 1) store_publisher_create(&node->store, p, n);
         if (n && part == 2) store_subscriber_create(&node->store, p, n);
         p += n + 1;
@@ -305,8 +327,11 @@ void member_op_holding(node_conn_t *nc, const wire_frame_t *f,
     size_t n = cluster_copies(node, cube_hash(k, kn), ids, HS_REPL_MAX + 1);
     for (size_t j = 0; j < n; j++) {
       if (ids[j] != asker) continue;
+      char next[24];
+      int nl = snprintf(next, sizeof next, " %llu\n",
+                        (unsigned long long)((store_topic_t *)v)->next);
       buf_append(names, k, kn);
-      buf_append(names, "\n", 1);
+      buf_append(names, next, (size_t)nl);
       send_back(node, v, asker, j == 0);
       break;
     }
@@ -331,8 +356,8 @@ static size_t still_missing(hs_node_t *node) {
     bool ours = false;
     for (size_t j = 0; j < n; j++) ours = ours || ids[j] == node->cfg.id;
     store_topic_t *t = store_topic_find(&node->store, k, kn);
-    repl_topic_t *rt = t ? repl_of(t) : NULL;
-    if (ours && (!t || (rt && rt->filling_to > t->next))) missing++;
+    uint64_t want = (uint64_t)((uintptr_t)v - 1);
+    if (ours && (!t || t->next < want)) missing++;
   }
   return missing;
 }

@@ -277,6 +277,9 @@ void member_op_join(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
 void member_op_leave(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
 void member_op_holding(node_conn_t *nc, const wire_frame_t *f,
                        wire_reader_t *r);
+/* While catching up: the offset members said a topic reaches (0: none). */
+uint64_t member_expected_next(const hs_node_t *node, const char *name,
+                              size_t n);
 /* The member JOIN requests go to: the lowest live id. */
 uint32_t member_coordinator(const hs_node_t *node);
 /* Asks every live member which topics this node should hold. */

@@ -61,7 +61,12 @@ static bool may_serve(node_conn_t *nc, const wire_frame_t *f,
                      node->cfg.id);
     return false;
   }
-  if (!t && node->catching_up) {
+  /* Catching up: not before every member answered, and not a topic
+   * whose records are still coming (a write now would land at an offset
+   * the copies already used). */
+  if (node->catching_up &&
+      (node->catch_pending || !t ||
+       member_expected_next(node, t->name, t->name_len) > t->next)) {
     node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
                      "node %u is still receiving the topics it holds; try "
                      "again",

@@ -198,7 +198,7 @@ static store_producer_t *store_producer_entry(store_topic_t *t,
                                                 : malloc(sizeof *e);
   if (!e)
     return NULL;
-  *e = (store_producer_t){.seq = 0, .offset = UINT64_MAX};
+  *e = (store_producer_t){.seq = 0, .offset = UINT64_MAX, .tail = 0};
   if (map_put(&t->producers, &producer, 8, e) != 0) {
     free(e);
     return NULL;
@@ -278,6 +278,7 @@ int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
     e->seq = seq;
     e->offset = t->next;
   }
+  if (e) e->tail = t->next;
   if (offset)
     *offset = t->next;
   t->next++;
@@ -363,12 +364,21 @@ bool store_iter_next(store_iter_t *it, store_msg_t *m) {
 
 /* ---- dedup ---------------------------------------------------------------- */
 
+/* Retries make seqs arrive out of order by at most a client's requests in
+ * flight; a chunk with a seq this much older ends the search. */
+#define STORE_REORDER 65536
+
 /* The offset of (producer, seq) at or before `last`, or UINT64_MAX. Seqs
- * increase along the log, so the walk goes back a chunk at a time and stops
- * at the first chunk holding an older seq of the producer. */
+ * mostly increase along the log, so the walk goes back a chunk at a time
+ * and stops at the first chunk holding a seq of the producer older than
+ * any reordering explains. */
 static uint64_t store_seq_find(const store_topic_t *t, uint64_t producer,
                                uint64_t seq, uint64_t last) {
-  if (last < t->first || last >= t->next)
+  if (t->next == t->first)
+    return UINT64_MAX;
+  if (last >= t->next) /* its latest record was cut off */
+    last = t->next - 1;
+  if (last < t->first)
     return UINT64_MAX;
   const store_chunk_t *c = t->tail;
   while (c->first > last)
@@ -383,7 +393,7 @@ static uint64_t store_seq_find(const store_topic_t *t, uint64_t producer,
         continue;
       if (m.seq == seq)
         return o;
-      older |= m.seq < seq;
+      older |= m.seq + STORE_REORDER < seq;
     }
     if (older)
       break;
@@ -406,7 +416,7 @@ bool store_dedup(const store_topic_t *t, uint64_t producer, uint64_t seq,
   } else {
     /* Retries of several publishes may arrive out of order: an older seq
      * is a duplicate only if its record is found. */
-    at = store_seq_find(t, producer, seq, e->offset);
+    at = store_seq_find(t, producer, seq, e->tail > e->offset ? e->tail : e->offset);
     if (at == UINT64_MAX) return false;
   }
   if (offset) *offset = at;
@@ -479,6 +489,7 @@ static void store_producers_cut(store_topic_t *t, uint64_t next) {
       e->seq = m.seq;
       e->offset = m.offset;
     }
+    if (e && m.offset < next) e->tail = m.offset;
   }
   store_producers_drop_from(t, next);
 }

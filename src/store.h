@@ -59,7 +59,8 @@ typedef struct store_msg {
 /* A producer's dedup entry: its highest seq in the topic and that record's
  * offset (which retention may since have dropped). */
 typedef struct store_producer {
-  uint64_t seq, offset;
+  uint64_t seq, offset; /* its highest seq, and where that is */
+  uint64_t tail;        /* its latest record (retries come out of order) */
 } store_producer_t;
 
 struct store_topic {

@@ -341,7 +341,14 @@ void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
     if (!wire_get_str8(r, "subscriber", &sid, &sn) ||
         !wire_get_u64(r, "cursor", &at))
       break;
-    if (rt->home && !(to_home && store_cursor(t, sid, sn) == NULL)) continue;
+    store_cursor_t *cur = store_cursor(t, sid, sn);
+    /* A home keeps its own cursors; one taking the topic over keeps the
+     * furthest it hears of (copies may lag the former home). */
+    if (rt->home && cur) {
+      if (to_home && at > cur->next) cur->next = at;
+      continue;
+    }
+    if (to_home && cur && cur->next > at) continue;
     if (store_subscribe(t, sid, sn, at) == 0) store_cursor(t, sid, sn)->next = at;
   }
   if (!wire_reader_done(r))

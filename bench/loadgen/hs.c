@@ -11,10 +11,16 @@
  *                latency publish -> pulled (two connections)
  * flags: --n ops measured, --warmup ops first (not counted), --size bytes,
  *        --ack none|home|all, --duration-ms run by time instead of --n,
- *        --series FILE (sync, longpoll: "t_us latency_us" per op),
+ *        --series FILE (sync, longpoll: "t_us latency_us" per op; pipe with
+ *        --bucket-ms: "t_us acks errors gap_us gap_end_us" per bucket, gap =
+ *        the longest time without an ack that ended in it),
+ *        --errors FILE ("t_us CODE" per failed request),
  *        --barrier 1 (after the warm-up print READY, wait for a line on stdin).
+ * SIGUSR1 ends a --duration-ms run early (the driver stops it when its
+ * events are over). sync, pipe and longpoll print STARTED after the warm-up.
  * The first address is the one connected to; the rest are where the client
  * reconnects when that node dies. Prints RESULT {json} (see common.h). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +32,18 @@
 static uv_loop_t *loop;
 static const char *topic, *pub = "bench-p", *sub = "bench-s";
 static hs_ack_t ack = HS_ACK_ALL;
+static FILE *errors_f; /* --errors */
+static int stopped;    /* SIGUSR1 seen */
+
+static void note_error(int status) {
+  if (errors_f) fprintf(errors_f, "%.0f %s\n", now_us(), hs_err_name(status));
+}
+
+static void on_stop(uv_signal_t *h, int sig) {
+  (void)sig;
+  stopped = 1;
+  uv_close((uv_handle_t *)h, NULL);
+}
 
 typedef struct {
   int done, status;
@@ -84,10 +102,30 @@ static void barrier(int on) {
 /* ---- pipelined publishes -------------------------------------------------- */
 
 typedef struct {
+  double acks, errors, gap, gap_end;
+} bucket_t;
+
+typedef struct {
   hs_client_t *c;
   const char *data;
   size_t size, sent, done, target, inflight, failed;
+  bucket_t *buckets; /* NULL: none kept (warm-up, or no --bucket-ms) */
+  size_t n_buckets;
+  double t0, bucket_us, last_ack;
 } pipe_t;
+
+/* Counts an answer into its time bucket; a gap is charged to the bucket
+ * where it ends, so one that spans buckets is still seen whole. */
+static void pipe_count(pipe_t *p, int status) {
+  double t = now_us();
+  size_t i = (size_t)((t - p->t0) / p->bucket_us);
+  if (i >= p->n_buckets) i = p->n_buckets - 1;
+  bucket_t *b = &p->buckets[i];
+  if (status) { b->errors++; return; }
+  b->acks++;
+  if (t - p->last_ack > b->gap) b->gap = t - p->last_ack, b->gap_end = t;
+  p->last_ack = t;
+}
 
 static void pipe_send(pipe_t *p);
 
@@ -95,7 +133,8 @@ static void on_piped(hs_client_t *c, const hs_reply_t *r, void *ud) {
   (void)c;
   pipe_t *p = ud;
   p->done++;
-  if (r->status) p->failed++;
+  if (r->status) p->failed++, note_error(r->status);
+  if (p->buckets) pipe_count(p, r->status);
   if (p->sent < p->target) pipe_send(p);
 }
 
@@ -111,6 +150,31 @@ static void pipe_run(pipe_t *p, size_t n) {
   p->target = n;
   for (size_t i = 0; i < p->inflight && p->sent < n; i++) pipe_send(p);
   while (p->done < n) uv_run(loop, UV_RUN_ONCE);
+}
+
+/* Keeps `inflight` outstanding until `until` (µs) or SIGUSR1, then sends
+ * no more and waits for the rest. */
+static void pipe_timed(pipe_t *p, double until) {
+  p->sent = p->done = 0;
+  p->target = SIZE_MAX;
+  for (size_t i = 0; i < p->inflight; i++) pipe_send(p);
+  while (!stopped && now_us() < until) uv_run(loop, UV_RUN_ONCE);
+  p->target = p->sent;
+  while (p->done < p->sent) uv_run(loop, UV_RUN_ONCE);
+}
+
+static void buckets_write(const char *path, const pipe_t *p) {
+  FILE *f = fopen(path, "w");
+  if (!f) die("cannot write %s", path);
+  size_t last = 0; /* up to the last bucket with an answer */
+  for (size_t i = 0; i < p->n_buckets; i++)
+    if (p->buckets[i].acks || p->buckets[i].errors) last = i + 1;
+  for (size_t i = 0; i < last; i++) {
+    const bucket_t *b = &p->buckets[i];
+    fprintf(f, "%.0f %.0f %.0f %.0f %.0f\n", p->t0 + (double)i * p->bucket_us,
+            b->acks, b->errors, b->gap, b->gap_end);
+  }
+  fclose(f);
 }
 
 /* ---- long-polled pulls ------------------------------------------------------ */
@@ -157,9 +221,17 @@ int main(int argc, char **argv) {
   const char *series = flag_str(argc, argv, "--series", NULL);
   int use_barrier = (int)flag_int(argc, argv, "--barrier", 0);
   long timeout = flag_int(argc, argv, "--timeout", 10000);
+  double bucket_us = (double)flag_int(argc, argv, "--bucket-ms", 0) * 1e3;
+  const char *errors_path = flag_str(argc, argv, "--errors", NULL);
   if (size < 8) size = 8; /* room for the time stamp */
+  if (errors_path && !(errors_f = fopen(errors_path, "w")))
+    die("cannot write %s", errors_path);
 
   loop = uv_default_loop();
+  uv_signal_t stop_sig;
+  uv_signal_init(loop, &stop_sig);
+  uv_signal_start_oneshot(&stop_sig, on_stop, SIGUSR1);
+  uv_unref((uv_handle_t *)&stop_sig); /* it keeps no loop run alive */
   hs_client_t *c = connect_to(addrs, n_addrs, timeout);
   char *data = malloc(size);
   payload_fill(data, size, 0);
@@ -177,7 +249,7 @@ int main(int argc, char **argv) {
         t0 = now_us();
         cpu0 = cpu_s();
       }
-      if (i >= warm && (duration > 0 ? now_us() - t0 >= duration : ops >= n)) break;
+      if (i >= warm && (stopped || (duration > 0 ? now_us() - t0 >= duration : ops >= n))) break;
       call_t k = {0};
       double t = now_us();
       if (hs_client_publish(c, pub, topic, data, size, ack, on_call, &k))
@@ -185,7 +257,7 @@ int main(int argc, char **argv) {
       int rc = wait_call(&k);
       double done = now_us();
       if (i < warm) continue;
-      if (rc) { failed++; continue; }
+      if (rc) { failed++; note_error(rc); continue; }
       ops++;
       samples_push(&lat, done - t);
       samples_push(&times, done);
@@ -197,13 +269,25 @@ int main(int argc, char **argv) {
                 .inflight = (size_t)flag_int(argc, argv, "--inflight", 256)};
     pipe_run(&p, warm);
     barrier(use_barrier);
+    printf("STARTED\n");
+    fflush(stdout);
     p.failed = 0;
     t0 = now_us();
     cpu0 = cpu_s();
-    pipe_run(&p, n);
+    if (duration > 0 && bucket_us > 0) {
+      p.t0 = p.last_ack = t0;
+      p.bucket_us = bucket_us;
+      p.n_buckets = (size_t)(duration / bucket_us) + 2;
+      if (!(p.buckets = calloc(p.n_buckets, sizeof *p.buckets))) die("out of memory");
+    }
+    if (duration > 0) pipe_timed(&p, t0 + duration);
+    else pipe_run(&p, n);
     t1 = now_us();
     failed = p.failed;
-    ops = n - p.failed;
+    ops = p.done - p.failed;
+    if (series && p.buckets) buckets_write(series, &p);
+    series = NULL; /* written, or not kept in this mode */
+    free(p.buckets);
   } else if (!strcmp(mode, "pull")) {
     setup(c, 1);
     call_t k = {0};
@@ -244,7 +328,7 @@ int main(int argc, char **argv) {
         t0 = now_us();
         cpu0 = cpu_s();
       }
-      if (i >= warm && (duration > 0 ? now_us() - t0 >= duration : ops >= n)) break;
+      if (i >= warm && (stopped || (duration > 0 ? now_us() - t0 >= duration : ops >= n))) break;
       poll_t q = {.lat = i >= warm ? &lat : NULL, .times = &times};
       call_t pk = {0};
       if (hs_client_pull(sc, sub, topic, (uint32_t)batch, 2000, on_polled, &q))
@@ -252,16 +336,19 @@ int main(int argc, char **argv) {
       payload_fill(data, size, now_us());
       if (hs_client_publish(c, pub, topic, data, size, ack, on_call, &pk))
         die("publish could not be sent");
-      wait_call(&pk);
+      if (wait_call(&pk)) note_error(pk.status);
       while (!q.done) uv_run(loop, UV_RUN_ONCE);
       /* A poll that came back empty (its wait ran out during a failover)
-       * is armed again until the message arrives. */
-      while (q.got == 0) {
+       * is armed again until the message arrives; not after a failed
+       * publish, whose message may never come. */
+      while (q.got == 0 && !pk.status) {
+        if (q.status) note_error(q.status);
         q.done = 0;
         if (hs_client_pull(sc, sub, topic, (uint32_t)batch, 2000, on_polled, &q))
           die("pull could not be sent");
         while (!q.done) uv_run(loop, UV_RUN_ONCE);
       }
+      if (q.got == 0 && q.status) note_error(q.status);
       if (pk.status) failed++;
       if (i >= warm) ops += q.got;
     }
@@ -275,6 +362,8 @@ int main(int argc, char **argv) {
   if (series) series_write(series, &times, &lat);
   report(mode, ops, t0, t1, cpu, size, &lat);
   if (failed) fprintf(stderr, "hs-loadgen: %zu requests failed\n", failed);
+  if (errors_f) fclose(errors_f);
+  if (!uv_is_closing((uv_handle_t *)&stop_sig)) uv_close((uv_handle_t *)&stop_sig, NULL);
   hs_client_free(c);
   uv_run(loop, UV_RUN_DEFAULT); /* let the client's handles close */
   free(data);

@@ -84,7 +84,7 @@ local function assert_exactly_once(load)
       for _, m in ipairs(got) do
         assert(m.offset > last, ("%s %s: offset %d after %d"):format(s, t, m.offset, last))
         last = m.offset
-        assert(not seen[m.data], "delivered twice: " .. m.data)
+        assert(not seen[m.data], ("delivered twice: %s at offsets %s and %d"):format(m.data, tostring(seen[m.data]), m.offset))
         seen[m.data] = m.offset
       end
       local acked, missing = 0, {}
@@ -158,7 +158,20 @@ describe("churn #cluster", function()
     end
     assert(process.wait_until(function() return #held() == copies end, 5000, "the victim's copies"))
     local before = held()
-    for _ = 1, 3 do
+    local marker = assert(cl:client(via, { timeout = 15000 }))
+    assert(marker:create_publisher "marker")
+    for round = 1, 3 do
+      -- Each round starts from a settled cluster: the victim caught up, and
+      -- a publish acknowledged by every copy of each topic since.
+      assert(process.wait_until(function()
+        local log = assert(io.open(cl:nodes()[victim + 1].log)):read("a")
+        local n = 0
+        for _ in log:gmatch("caught_up") do n = n + 1 end
+        return n >= round
+      end, 10000, "the victim to catch up"))
+      for _, t in ipairs(TOPICS) do
+        assert(marker:publish("marker", t, "marker-" .. round, { ack = "all" }))
+      end
       assert(cl:kill(victim))
       assert(cl:await_view(10000))
       assert(cl:restart(victim))
