@@ -250,9 +250,11 @@ static void on_pong(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   if (!node) return; /* the node is closing */
   health_peer_t *p = from == UINT32_MAX ? NULL : peer_of(node, from);
   if (p) p->in_flight = false;
-  if (reply->status && p && p->watched && client_conn_refused(link) >= 2) {
-    /* Twice no listener on its port, a heartbeat apart: its process is
-     * gone (a stalled one still accepts). No need to wait for dead_ms. */
+  if (reply->status && p && p->watched && p->heard_once &&
+      client_conn_refused(link) >= 2) {
+    /* Twice no listener on its port, a heartbeat apart, where it answered
+     * before: its process is gone (a stalled one still accepts). No need
+     * to wait for dead_ms. One never heard from may not listen yet. */
     const view_member_t *m = view_find(&node->view, from);
     if (m && m->state != VIEW_DEAD && m->state != VIEW_LEFT) {
       LOG(&node->log, HS_LOG_WARN, "cluster", "peer_gone",

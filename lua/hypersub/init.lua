@@ -175,6 +175,9 @@ local KEYED = {
   leave = "node",
 }
 
+-- How often a direct client reads the cluster's view again while in use.
+local VIEW_REFRESH_MS = 1000
+
 -- The node that owns a request's key, from the client's cached view (a
 -- direct client only); nil when the request is not keyed.
 local function home_of(self, method, a, b)
@@ -228,6 +231,13 @@ local function call(self, cb, method, a, b, c, d)
     end)
   end
   local home = home_of(self, method, a, b)
+  local dv = self._direct
+  if home and not dv.refreshing and uv.now() - dv.learned >= VIEW_REFRESH_MS then
+    -- The view moves (failures, joins): read it again now and then, so
+    -- requests keep going to the current homes rather than being forwarded.
+    dv.refreshing, dv.learned = true, uv.now()
+    self:_learn_members(function() dv.refreshing = false end)
+  end
   local raw = home and home ~= self.node_id and direct_conn(self, home)
   if not raw then return dispatch(self._c, method, cb, a, b, c, d) end
   return dispatch(raw, method, function(r, msg, code)
@@ -325,7 +335,7 @@ function Client:_learn_members(cb)
     local list, seen = {}, {}
     for _, a in ipairs(self.addrs) do list[#list + 1], seen[a] = a, true end
     local d = { addrs = {}, ids = {}, conns = self._direct and self._direct.conns or {},
-      homes = {}, cached = 0, epoch = v.epoch }
+      homes = {}, cached = 0, epoch = v.epoch, learned = uv.now() }
     for _, m in ipairs(v.members) do
       if m.state == "alive" or m.state == "suspect" then
         d.addrs[m.id], d.ids[#d.ids + 1] = m.addr, m.id
@@ -333,8 +343,13 @@ function Client:_learn_members(cb)
       end
     end
     raw:set_addrs(list)
-    if cb then self._direct = d; cb(true)
-    elseif self._direct then self._direct = d end
+    if cb and not self._direct then self._direct = d
+    elseif self._direct and self._direct.epoch ~= d.epoch then
+      -- a new view: homes that failed before may be back
+      for id, conn in pairs(d.conns) do if conn == false then d.conns[id] = nil end end
+      self._direct = d
+    elseif self._direct then self._direct.learned = d.learned end
+    if cb then cb(true) end
   end)
 end
 

@@ -5,7 +5,10 @@ local hypersub = require "hypersub"
 
 describe("direct clients #cluster", function()
   local cl
-  setup(function() cl = assert(cluster.start { nodes = 8, replicas = 3 }) end)
+  setup(function()
+    cl = assert(cluster.start { nodes = 8, replicas = 3 })
+    assert(cl:await_view()) -- a steady view: homes do not move under the test
+  end)
   teardown(function()
     if cl then
       cl:close()
