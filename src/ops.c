@@ -74,6 +74,13 @@ static bool may_serve(node_conn_t *nc, const wire_frame_t *f,
     return false;
   }
   const repl_topic_t *rt = t ? repl_of(t) : NULL;
+  if (rt && rt->home && rt->settling && rt->filling_to <= t->next) {
+    node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
+                     "topic \"%s\" moved to node %u, which is hearing "
+                     "from its replicas first; try again",
+                     t->name, node->cfg.id);
+    return false;
+  }
   if (rt && rt->filling_to > t->next) {
     node_reply_error(nc, f->op, f->id, HS_EUNAVAILABLE,
                      "topic \"%s\" is being handed to node %u by node %u; "
@@ -443,6 +450,9 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
                                 &next);
   wire_end(&w);
   if (n) {
+    LOG(&node->log, HS_LOG_DEBUG, "store", "pulled",
+        LF_STRN("subscriber", sid, sn), LF_STR("topic", t->name),
+        LF_UINT("from", cur->next), LF_UINT("count", n));
     cur->next = next;
     repl_cursor(node, t, sid, sn, cur->next);
   }
@@ -483,6 +493,9 @@ static void reply_claim(node_conn_t *nc, uint32_t id, store_topic_t *t,
   wire_end(&w);
   node->stats.claims++;
   if (n) {
+    LOG(&node->log, HS_LOG_DEBUG, "store", "claimed",
+        LF_STRN("subscriber", sid, sn), LF_STR("topic", t->name),
+        LF_UINT("server", server), LF_UINT("from", from), LF_UINT("count", n));
     cur->next = next;
     repl_cursor(node, t, sid, sn, cur->next);
   }

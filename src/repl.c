@@ -486,6 +486,7 @@ static void replica_append(node_conn_t *nc, const wire_frame_t *f,
                             "malformed replicate request: trailing bytes");
   if (rt->filling_to && t->next >= rt->filling_to) rt->filling_to = 0;
   if (rt->home) {
+    takeover_settle(node, rt);
     /* Records handed back to the home: the other replicas get them too. */
     replica_t *back = replica_find(rt, nc->peer_id);
     if (back && back->acked < t->next) back->acked = t->next;
@@ -536,10 +537,16 @@ void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,
           !wire_get_u64(r, "next", &next) || !wire_reader_done(r))
         goto bad;
       store_topic_t *t = store_topic_find(s, a, an);
+      repl_topic_t *rt = t ? repl_of(t) : NULL;
       if (t && accepts(node, t, nc->peer_id) &&
           store_subscribe(t, b, bn, next) == 0) {
-        /* The home's word is final (links keep order): even a rewind. */
-        store_cursor(t, b, bn)->next = next > t->next ? t->next : next;
+        store_cursor_t *cur = store_cursor(t, b, bn);
+        if (next > t->next) next = t->next;
+        /* The home's word is final (links keep order): even a rewind. A
+         * home hears cursors only from its former home, handing the topic
+         * over, which may echo what it heard from us: only moves forward
+         * count. */
+        if (!(rt && rt->home) || next > cur->next) cur->next = next;
       }
       return ack(nc, f, 0, a, an);
     }

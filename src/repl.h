@@ -37,6 +37,9 @@ struct repl_topic {
    * on their way; until they are in, requests get UNAVAILABLE. */
   uint64_t filling_to;
   uint32_t filling_from;
+  /* Promoted: no new record until every replica answered its SYNC and
+   * handed back what it holds past us (takeover_settle). */
+  bool settling;
   size_t n;
   replica_t r[HS_REPL_MAX];
   relay_t *head, *tail; /* publishes waiting for "all", oldest first */
@@ -78,6 +81,9 @@ size_t repl_copies(const hs_node_t *node, const store_topic_t *t,
 /* Sends SYNC for t to `to`: it answers with its next offset, and each side
  * then sends the other the records it lacks. */
 void takeover_sync(hs_node_t *node, store_topic_t *t, uint32_t to);
+/* Ends a promoted home's settling once every replica's stream is live and
+ * the records they held past the home are in. */
+void takeover_settle(hs_node_t *node, repl_topic_t *rt);
 /* The replica side of SYNC. */
 void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
                       wire_reader_t *r, const char *name, size_t nn);

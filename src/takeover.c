@@ -111,6 +111,12 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   uint64_t missing = next < t->next ? t->next - (next < t->first ? t->first : next) : 0;
   if (missing) repl_send_range(node, t, to, next, t->next);
   replica_t *rep = rt->home ? replica_find(rt, to) : NULL;
+  if (rep && rt->settling && next > t->next && next > rt->filling_to) {
+    /* It holds records of the former home past ours: they are on their
+     * way back (takeover_op_sync), and come before any new one. */
+    rt->filling_to = next;
+    rt->filling_from = to;
+  }
   if (rep && rep->state == REPLICA_SYNCING) {
     rep->state = REPLICA_LIVE;
     rep->acked = next;
@@ -127,6 +133,7 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     }
     rep->fresh = false;
     repl_advance(node, rt);
+    takeover_settle(node, rt);
     return;
   }
   if (!rt->home && rt->handing_over) {
@@ -167,10 +174,27 @@ static void set_replicas(hs_node_t *node, repl_topic_t *rt, const uint32_t *ids,
       takeover_sync(node, rt->topic, rt->r[i].id);
 }
 
+/* A new home writes nothing before it has heard every replica: another
+ * copy may hold records of the former home past ours, and a record
+ * written now would take one of their offsets. Requests get UNAVAILABLE
+ * meanwhile (clients retry), as during any hand-over. */
+void takeover_settle(hs_node_t *node, repl_topic_t *rt) {
+  store_topic_t *t = rt->topic;
+  if (!rt->settling || !rt->home || rt->filling_to > t->next) return;
+  for (size_t i = 0; i < rt->n; i++)
+    if (rt->r[i].state != REPLICA_LIVE) return;
+  rt->settling = false;
+  rt->filling_to = 0;
+  LOG(&node->log, HS_LOG_INFO, "repl", "topic_settled",
+      LF_STR("topic", t->name), LF_UINT("next", t->next),
+      LF_UINT("replicas", rt->n), LF_UINT("epoch", node->view.epoch));
+}
+
 static void promote(hs_node_t *node, repl_topic_t *rt) {
   store_topic_t *t = rt->topic;
   rt->home = true;
   rt->handing_over = false;
+  rt->settling = true;
   rt->n = 0; /* every replica is synced: we do not know their state */
   node->stats.promotions++;
   LOG(&node->log, HS_LOG_WARN, "repl", "topic_promoted_here",
@@ -201,6 +225,7 @@ static void reconcile_topic(hs_node_t *node, store_topic_t *t,
     if (!rt->home) promote(node, rt);
     set_replicas(node, rt, ids, n, was, n_was);
     repl_advance(node, rt);
+    takeover_settle(node, rt); /* at once when there is no replica */
   } else if (rt->home) {
     demote(node, rt, ids[0]);
   } else if (!in_list(ids, n, self) && !rt->handing_over) {
@@ -268,6 +293,7 @@ void repl_retry(hs_node_t *node) {
           LF_STR("topic", t->name), LF_UINT("from", rt->filling_from),
           LF_UINT("next", t->next), LF_UINT("expected", rt->filling_to));
       rt->filling_to = 0;
+      takeover_settle(node, rt);
     }
     for (size_t j = 0; j < rt->n; j++) {
       replica_t *r = &rt->r[j];
