@@ -28,7 +28,9 @@ description = {
 hypersub is a topic-based publish/subscribe system with a C core on libuv
 and a Lua 5.4 API. Nodes form a hypercube: any node takes any request and
 carries it to the topic's home, and topics are replicated to the nodes
-nearest to it. Failover and membership changes are not there yet.
+nearest to it. A dead node's topics fail over to their replicas, nodes
+join and leave while the cluster serves, and a minority side of a
+partition refuses rather than diverges.
 ]],
 }
 

@@ -65,6 +65,15 @@
  *   GOSSIP            (peers) a view                       reply: as PING's,
  *                     without a view
  *
+ *   JOIN              u32 id (HS_ID_ANY: the lowest free), str8 addr,
+ *                     u32 replicas; goes to the coordinator (lowest live
+ *                     id)                   reply: u32 id, then the view
+ *   LEAVE             u32 node             reply: empty, once its topics
+ *                     are handed over; then it stops
+ *   HOLDING           (peers) the asker's view   reply: bytes32 topics
+ *                     ("name next" per line), bytes32 publishers,
+ *                     bytes32 subscribers (one name per line)
+ *
  *   READ              u32 server, then a PULL body: the pull, to be served
  *                     by that copy of the topic (the node it entered chose
  *                     it; see read.c)         reply: as PULL's (op PULL)
