@@ -41,9 +41,9 @@ static void set_paths(lua_State *L, const char *argv0) {
   /* build/hypersub and build/asan/hypersub both reach the tree's lua/. */
   const char *ups[] = {"/../lua", "/../../lua"};
   for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++) {
-    char dir[PATH_MAX + 16];
-    snprintf(dir, sizeof dir, "%s%s/hypersub/init.lua", exe, ups[i]);
-    if (access(dir, R_OK) == 0) {
+    char dir[PATH_MAX + 32];
+    int len = snprintf(dir, sizeof dir, "%s%s/hypersub/init.lua", exe, ups[i]);
+    if (len > 0 && (size_t)len < sizeof dir && access(dir, R_OK) == 0) {
       luaL_addstring(&b, exe);
       luaL_addstring(&b, ups[i]);
       luaL_addstring(&b, "/?.lua;");
