@@ -1039,6 +1039,10 @@ HS_API void hs_client_free(hs_client_t *c) {
   uv_close((uv_handle_t *)&c->timer, timer_closed);
 }
 
+size_t client_buffered(const hs_client_t *c) {
+  return c->state == C_READY ? conn_buffered(&c->cc->conn) : c->queue.len;
+}
+
 int client_frame_begin(hs_client_t *c, uint8_t op, wire_writer_t *w,
                        uint32_t *id) {
   return begin_request(c, w, op, id);

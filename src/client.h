@@ -33,6 +33,9 @@ int client_send_raw(hs_client_t *c, uint8_t op, uint16_t flags,
  * one succeeds. A peer's process that died leaves its port closed. */
 uint32_t client_conn_refused(const hs_client_t *c);
 
+/* Bytes queued on the link and not yet handed to the socket. */
+size_t client_buffered(const hs_client_t *c);
+
 /* Builds a request frame in place in the link's output: begin, write the
  * body with wire_put_*, end. */
 int client_frame_begin(hs_client_t *c, uint8_t op, wire_writer_t *w,

@@ -236,11 +236,26 @@ static size_t frame_budget(const hs_node_t *node) {
   return node->max_frame - 1024;
 }
 
-/* Sends records [from, end) of t to one peer, in as few range frames as
- * fit: kind, str8 topic, u64 committed, u64 first, u32 count, then count
- * times u64 time, str8 publisher, u64 producer, u64 seq, bytes32 data. */
+/* How much a replica's stream may queue on its link before it waits for
+ * acknowledgements: a refill of a long log goes out as the link drains
+ * rather than all at once (the link would refuse it). */
+#define REPL_HIGH_WATER (8u << 20)
+
+static uint64_t send_frames(hs_node_t *node, store_topic_t *t, uint32_t to,
+                            uint64_t from, uint64_t end, bool bounded);
+
 void repl_send_range(hs_node_t *node, store_topic_t *t, uint32_t to,
                      uint64_t from, uint64_t end) {
+  send_frames(node, t, to, from, end, false);
+}
+
+/* Sends records [from, end) of t to one peer, in as few range frames as
+ * fit: kind, str8 topic, u64 committed, u64 first, u32 count, then count
+ * times u64 time, str8 publisher, u64 producer, u64 seq, bytes32 data.
+ * Bounded, it stops once the link holds REPL_HIGH_WATER bytes not yet
+ * written. Returns the offset it reached. */
+static uint64_t send_frames(hs_node_t *node, store_topic_t *t, uint32_t to,
+                            uint64_t from, uint64_t end, bool bounded) {
   hs_client_t *link = route_link(node, to);
   repl_topic_t *rt = repl_of(t);
   uint64_t committed = rt ? rt->committed : 0;
@@ -248,13 +263,16 @@ void repl_send_range(hs_node_t *node, store_topic_t *t, uint32_t to,
   store_msg_t m;
   store_iter_init(&it, t, from);
   bool more = store_iter_next(&it, &m) && m.offset < end;
+  uint64_t reached = from;
   while (more) {
+    if (bounded && link && client_buffered(link) > REPL_HIGH_WATER)
+      return reached; /* the rest once acknowledgements come back */
     wire_writer_t w;
     uint32_t id, count = 0;
     if (!link || client_frame_begin(link, WIRE_REPLICATE, &w, &id)) {
       LOG(&node->log, HS_LOG_WARN, "repl", "send_failed",
           LF_UINT("replica", to), LF_STR("topic", t->name));
-      return;
+      return reached;
     }
     wire_put_u8(&w, REPL_APPEND);
     wire_put_str8(&w, t->name, t->name_len);
@@ -273,14 +291,16 @@ void repl_send_range(hs_node_t *node, store_topic_t *t, uint32_t to,
       wire_put_bytes32(&w, m.data, m.len);
       used += need;
       count++;
+      reached = m.offset + 1;
       more = store_iter_next(&it, &m) && m.offset < end;
     }
     if (!w.err) memcpy(w.b->data + count_at, &count, 4);
     if (client_frame_end(link, &w, WIRE_REPLICATE, id, on_ack,
                          (void *)(uintptr_t)to))
-      return;
+      return from; /* the link failed: the replica is synced again */
     node->stats.replicated += count;
   }
+  return end;
 }
 
 void repl_flush(uv_check_t *check) {
@@ -293,8 +313,7 @@ void repl_flush(uv_check_t *check) {
       replica_t *r = &rt->r[i];
       if (r->state != REPLICA_LIVE || r->sent >= t->next) continue;
       uint64_t from = r->sent < t->first ? t->first : r->sent;
-      repl_send_range(node, t, r->id, from, t->next);
-      r->sent = t->next;
+      r->sent = send_frames(node, t, r->id, from, t->next, true);
     }
   }
   uv_check_stop(check);
@@ -409,6 +428,7 @@ static void on_ack(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   replica_t *rep = replica_find(rt, from);
   if (!rep || rep->state == REPLICA_SYNCING) return;
   if (next > rep->acked) rep->acked = next;
+  if (rep->sent < t->next) repl_mark_dirty(node, rt); /* it waited for room */
   repl_advance(node, rt);
 }
 
@@ -541,12 +561,14 @@ void repl_op_replicate(node_conn_t *nc, const wire_frame_t *f,
       if (t && accepts(node, t, nc->peer_id) &&
           store_subscribe(t, b, bn, next) == 0) {
         store_cursor_t *cur = store_cursor(t, b, bn);
-        if (next > t->next) next = t->next;
-        /* The home's word is final (links keep order): even a rewind. A
-         * home hears cursors only from its former home, handing the topic
-         * over, which may echo what it heard from us: only moves forward
-         * count. */
-        if (!(rt && rt->home) || next > cur->next) cur->next = next;
+        /* The home's word is final (links keep order): even a rewind; the
+         * records it points past may still be on their way. A home hears
+         * cursors only from its former home, handing the topic over, which
+         * may echo what it heard from us: only moves forward count. */
+        if (!(rt && rt->home))
+          cur->next = next;
+        else if (next > cur->next)
+          cur->next = next > t->next ? t->next : next;
       }
       return ack(nc, f, 0, a, an);
     }

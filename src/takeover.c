@@ -109,8 +109,10 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   repl_topic_t *rt = t ? repl_of(t) : NULL;
   if (!rt || !wire_get_u64(&r, "next", &next)) return;
   uint64_t missing = next < t->next ? t->next - (next < t->first ? t->first : next) : 0;
-  if (missing) repl_send_range(node, t, to, next, t->next);
   replica_t *rep = rt->home ? replica_find(rt, to) : NULL;
+  bool streamed = rep && rep->state == REPLICA_SYNCING;
+  /* A replica's records go out with its stream, as the link drains. */
+  if (missing && !streamed) repl_send_range(node, t, to, next, t->next);
   if (rep && rt->settling && next > t->next && next > rt->filling_to) {
     /* It holds records of the former home past ours: they are on their
      * way back (takeover_op_sync), and come before any new one. */
@@ -120,7 +122,8 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   if (rep && rep->state == REPLICA_SYNCING) {
     rep->state = REPLICA_LIVE;
     rep->acked = next;
-    rep->sent = next > t->next ? next : t->next;
+    rep->sent = next < t->first ? t->first : next;
+    if (missing) repl_mark_dirty(node, rt);
     /* Cursors moved since the SYNC went out follow its answer. */
     repl_send_cursors(node, t, to);
     if (missing || rep->fresh) {
@@ -297,6 +300,9 @@ void repl_retry(hs_node_t *node) {
     }
     for (size_t j = 0; j < rt->n; j++) {
       replica_t *r = &rt->r[j];
+      /* A stream that waited for room on a link another topic filled. */
+      if (r->state == REPLICA_LIVE && r->sent < t->next)
+        repl_mark_dirty(node, rt);
       if (r->state != REPLICA_BROKEN) continue;
       r->state = REPLICA_SYNCING;
       takeover_sync(node, t, r->id);
