@@ -281,6 +281,7 @@ static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
                    uint8_t hops, uint32_t target, uint32_t came_from,
                    char *msg, size_t msg_len) {
   if (hops >= hop_limit(node)) {
+    node->stats.no_route++;
     snprintf(msg, msg_len, "no route to node %u within %u hops", target,
              hop_limit(node));
     return HS_EUNAVAILABLE;
@@ -290,6 +291,7 @@ static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
    * go straight to the target over a link of its own. */
   if (next == UINT32_MAX && view_is_alive(target, &node->view)) next = target;
   if (next == UINT32_MAX) {
+    node->stats.no_route++;
     snprintf(msg, msg_len, "no live node leads from node %u to node %u",
              node->cfg.id, target);
     return HS_EUNAVAILABLE;

@@ -133,6 +133,7 @@ int stats_json(const stats_t *s, const stats_gauges_t *g, buf_t *out) {
   STATS_COUNTER(pull_waits);
   STATS_COUNTER(pull_wait_timeouts);
   STATS_COUNTER(forwards);
+  STATS_COUNTER(no_route);
   STATS_COUNTER(replicated);
   STATS_COUNTER(failures);
   STATS_COUNTER(failovers);

@@ -44,6 +44,7 @@ typedef struct stats {
   uint64_t messages_published, messages_pulled;
   uint64_t pull_waits, pull_wait_timeouts;
   uint64_t forwards;               /* requests sent on to another node */
+  uint64_t no_route;               /* requests no live way led on from here */
   uint64_t replicated;             /* changes sent to replicas */
   uint64_t hops[STATS_HOPS];       /* requests served here, by hops taken */
   uint64_t failures;               /* members this node declared dead */
