@@ -150,9 +150,9 @@ int stats_json(const stats_t *s, const stats_gauges_t *g, buf_t *out) {
 
   jw_printf(&w, ",\"hops\":{");
   first = true;
-  for (int h = 0; h < STATS_HOPS; h++) {
-    char key[8];
-    snprintf(key, sizeof key, "%d", h);
+  for (unsigned h = 0; h < STATS_HOPS; h++) {
+    char key[16];
+    snprintf(key, sizeof key, "%u", h);
     if (s->hops[h]) jw_u64(&w, &first, key, s->hops[h]);
   }
   jw_printf(&w, "}");
