@@ -288,11 +288,9 @@ static void put_identities(hs_node_t *node, wire_writer_t *w, map_t *m,
     uint32_t ids[HS_REPL_MAX + 1];
     size_t n = cluster_copies(node, route_identity_hash(kind, k, kn), ids,
                               HS_REPL_MAX + 1);
-    for (size_t j = 0; j < n; j++) {
-      if (ids[j] != asker) continue;
+    if (ids_contain(ids, n, asker)) {
       buf_append(&names, k, kn);
       buf_append(&names, "\n", 1);
-      break;
     }
   }
   wire_put_bytes32(w, names.data ? names.data : "", names.len);
@@ -353,8 +351,7 @@ static size_t still_missing(hs_node_t *node) {
   for (size_t i = 0; map_next(&node->catch_expect, &i, &k, &kn, &v);) {
     uint32_t ids[HS_REPL_MAX + 1];
     size_t n = cluster_copies(node, cube_hash(k, kn), ids, HS_REPL_MAX + 1);
-    bool ours = false;
-    for (size_t j = 0; j < n; j++) ours = ours || ids[j] == node->cfg.id;
+    bool ours = ids_contain(ids, n, node->cfg.id);
     store_topic_t *t = store_topic_find(&node->store, k, kn);
     uint64_t want = (uint64_t)((uintptr_t)v - 1);
     if (ours && (!t || t->next < want)) missing++;

@@ -309,6 +309,12 @@ size_t cluster_copies_in(const hs_node_t *node, const view_t *v, uint64_t h,
                          uint32_t *out, size_t cap);
 size_t cluster_copies(const hs_node_t *node, uint64_t h, uint32_t *out,
                       size_t cap);
+/* Whether `id` is among the n ids (a copy set from cluster_copies). */
+static inline bool ids_contain(const uint32_t *ids, size_t n, uint32_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == id) return true;
+  return false;
+}
 /* cluster.c: the peer part of a HELLO: check placement, merge the view.
  * Replies itself on failure and returns false. */
 bool cluster_hello_peer(node_conn_t *nc, const wire_frame_t *f,

@@ -18,10 +18,12 @@
 
 static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud);
 
-static bool in_list(const uint32_t *ids, size_t n, uint32_t id) {
-  for (size_t i = 0; i < n; i++)
-    if (ids[i] == id) return true;
-  return false;
+/* Records up to `next` are on their way from `from`: requests wait for
+ * them (UNAVAILABLE) before this home serves or writes. */
+static void await_records(repl_topic_t *rt, uint64_t next, uint32_t from) {
+  if (next <= rt->topic->next || next <= rt->filling_to) return;
+  rt->filling_to = next;
+  rt->filling_from = from;
 }
 
 /* Who a SYNC went to and for which topic, to act on its answer or its
@@ -113,12 +115,9 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   bool streamed = rep && rep->state == REPLICA_SYNCING;
   /* A replica's records go out with its stream, as the link drains. */
   if (missing && !streamed) repl_send_range(node, t, to, next, t->next);
-  if (rep && rt->settling && next > t->next && next > rt->filling_to) {
-    /* It holds records of the former home past ours: they are on their
-     * way back (takeover_op_sync), and come before any new one. */
-    rt->filling_to = next;
-    rt->filling_from = to;
-  }
+  /* A replica holding records of the former home past ours sends them
+   * back (takeover_op_sync); they come before any new one. */
+  if (rep && rt->settling) await_records(rt, next, to);
   if (rep && rep->state == REPLICA_SYNCING) {
     rep->state = REPLICA_LIVE;
     rep->acked = next;
@@ -147,7 +146,7 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
         LF_UINT("messages", missing), LF_UINT("epoch", node->view.epoch));
     uint32_t ids[HS_REPL_MAX + 1];
     size_t n = repl_copies(node, t, ids);
-    if (!in_list(ids, n, node->cfg.id))
+    if (!ids_contain(ids, n, node->cfg.id))
       repl_drop_copy(node, t, false); /* its records are on their way */
   }
 }
@@ -168,7 +167,7 @@ static void set_replicas(hs_node_t *node, repl_topic_t *rt, const uint32_t *ids,
     }
     keep[k++] = (replica_t){.id = ids[i],
                             .state = REPLICA_SYNCING,
-                            .fresh = !in_list(old, n_old, ids[i])};
+                            .fresh = !ids_contain(old, n_old, ids[i])};
   }
   memcpy(rt->r, keep, k * sizeof *keep);
   rt->n = k;
@@ -231,7 +230,7 @@ static void reconcile_topic(hs_node_t *node, store_topic_t *t,
     takeover_settle(node, rt); /* at once when there is no replica */
   } else if (rt->home) {
     demote(node, rt, ids[0]);
-  } else if (!in_list(ids, n, self) && !rt->handing_over) {
+  } else if (!ids_contain(ids, n, self) && !rt->handing_over) {
     LOG(&node->log, HS_LOG_INFO, "repl", "topic_dropped_here",
         LF_STR("topic", t->name), LF_UINT("home", ids[0]),
         LF_UINT("epoch", node->view.epoch));
@@ -249,7 +248,7 @@ static void reconcile_identities(hs_node_t *node, map_t *m, uint8_t kind) {
     uint32_t ids[HS_REPL_MAX + 1];
     size_t n = cluster_copies(node, route_identity_hash(kind, k, kn), ids,
                               HS_REPL_MAX + 1);
-    if (in_list(ids, n, node->cfg.id) && ids[0] != node->cfg.id) {
+    if (ids_contain(ids, n, node->cfg.id) && ids[0] != node->cfg.id) {
       /* A holder that is not the home: the home may be new. */
       repl_identity_to(node, kind, k, kn, ids[0]);
     } else if (n && ids[0] == node->cfg.id) {
@@ -343,7 +342,7 @@ void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
                             nc->peer_id, (int)nn, name);
   uint32_t ids[HS_REPL_MAX + 1];
   size_t n_ids = cluster_copies(node, cube_hash(name, nn), ids, HS_REPL_MAX + 1);
-  if (!in_list(ids, n_ids, node->cfg.id))
+  if (!ids_contain(ids, n_ids, node->cfg.id))
     return node_reply_error(nc, f->op, f->id, HS_EDENIED,
                             "node %u holds no copy of topic \"%.*s\" in "
                             "view %llu",
@@ -392,11 +391,7 @@ void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
   wire_put_u64(&w, mine);
   wire_put_str8(&w, name, nn);
   wire_end(&w);
-  if (to_home && next > mine && next > rt->filling_to) {
-    /* Handed over: serve once the sender's records are in. */
-    rt->filling_to = next;
-    rt->filling_from = nc->peer_id;
-  }
+  if (to_home) await_records(rt, next, nc->peer_id); /* handed over */
   if (to_home && !rt->home) reconcile_topic(node, t, NULL);
   /* We hold records the sender lacks: send them back. */
   if (mine > next) repl_send_range(node, t, nc->peer_id, next, mine);

@@ -199,6 +199,25 @@ static void on_polled(hs_client_t *c, const hs_reply_t *r, void *ud) {
   }
 }
 
+/* The warm-up is over: wait for the driver (--barrier), say STARTED, and
+ * start the clocks of the measured phase. */
+static void measure_start(int use_barrier, int say_started, double *t0,
+                          double *cpu0) {
+  barrier(use_barrier);
+  if (say_started) {
+    printf("STARTED\n");
+    fflush(stdout);
+  }
+  *t0 = now_us();
+  *cpu0 = cpu_s();
+}
+
+/* Whether the measured phase is over: stopped (SIGUSR1), its time is up
+ * (--duration-ms) or its n operations are done. */
+static int measured_enough(double t0, double duration, size_t ops, size_t n) {
+  return stopped || (duration > 0 ? now_us() - t0 >= duration : ops >= n);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) die("usage: hs-loadgen sync|pipe|pull|longpoll --addr A --topic T ...");
   const char *mode = argv[1];
@@ -242,14 +261,8 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "sync")) {
     setup(c, 0);
     for (size_t i = 0;; i++) {
-      if (i == warm) {
-        barrier(use_barrier);
-        printf("STARTED\n");
-        fflush(stdout);
-        t0 = now_us();
-        cpu0 = cpu_s();
-      }
-      if (i >= warm && (stopped || (duration > 0 ? now_us() - t0 >= duration : ops >= n))) break;
+      if (i == warm) measure_start(use_barrier, 1, &t0, &cpu0);
+      if (i >= warm && measured_enough(t0, duration, ops, n)) break;
       call_t k = {0};
       double t = now_us();
       if (hs_client_publish(c, pub, topic, data, size, ack, on_call, &k))
@@ -268,12 +281,8 @@ int main(int argc, char **argv) {
     pipe_t p = {.c = c, .data = data, .size = size,
                 .inflight = (size_t)flag_int(argc, argv, "--inflight", 256)};
     pipe_run(&p, warm);
-    barrier(use_barrier);
-    printf("STARTED\n");
-    fflush(stdout);
     p.failed = 0;
-    t0 = now_us();
-    cpu0 = cpu_s();
+    measure_start(use_barrier, 1, &t0, &cpu0);
     if (duration > 0 && bucket_us > 0) {
       p.t0 = p.last_ack = t0;
       p.bucket_us = bucket_us;
@@ -298,11 +307,7 @@ int main(int argc, char **argv) {
     if (p.failed) die("fill: %zu publishes failed", p.failed);
     size_t got = 0;
     while (got < warm + n) {
-      if (got >= warm && t0 == 0) {
-        barrier(use_barrier);
-        t0 = now_us();
-        cpu0 = cpu_s();
-      }
+      if (got >= warm && t0 == 0) measure_start(use_barrier, 0, &t0, &cpu0);
       poll_t q = {0};
       double t = now_us();
       if (hs_client_pull(c, sub, topic, (uint32_t)batch, 0, on_polled, &q))
@@ -321,14 +326,8 @@ int main(int argc, char **argv) {
     hs_client_subscribe(sc, sub, topic, HS_FROM_EARLIEST, 0, on_call, &k);
     if (wait_call(&k)) die("subscribe: %s", k.msg);
     for (size_t i = 0;; i++) {
-      if (i == warm) {
-        barrier(use_barrier);
-        printf("STARTED\n");
-        fflush(stdout);
-        t0 = now_us();
-        cpu0 = cpu_s();
-      }
-      if (i >= warm && (stopped || (duration > 0 ? now_us() - t0 >= duration : ops >= n))) break;
+      if (i == warm) measure_start(use_barrier, 1, &t0, &cpu0);
+      if (i >= warm && measured_enough(t0, duration, ops, n)) break;
       poll_t q = {.lat = i >= warm ? &lat : NULL, .times = &times};
       call_t pk = {0};
       if (hs_client_pull(sc, sub, topic, (uint32_t)batch, 2000, on_polled, &q))
