@@ -11,18 +11,32 @@
 PREFIX   ?= /usr/local
 BUILD    ?= build
 CC       ?= cc
-LUA_INC  := /usr/include/lua5.4
-LUA_DIR  := $(PREFIX)/share/lua/5.4
-LIB_DIR  := $(PREFIX)/lib/lua/5.4
+LUA_INC  ?= /usr/include/lua5.4
+LUA_DIR  ?= $(PREFIX)/share/lua/5.4
+LIB_DIR  ?= $(PREFIX)/lib/lua/5.4
+BIN_DIR  ?= $(PREFIX)/bin
 
 OPT      ?= -O2
 SAN      ?=
-CFLAGS   += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-missing-field-initializers \
-            -fPIC -fvisibility=hidden $(SAN) -Iinclude -Isrc -I$(LUA_INC)
-LDFLAGS  += $(SAN)
+# Quiet by default: one line per file; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-4s %s\n' $(1) $(2)
+endif
 
-CORE_SRC := $(wildcard src/*.c)
-CORE_SRC := $(filter-out src/main.c,$(CORE_SRC))
+# CFLAGS and LDFLAGS are the caller's (luarocks passes its own); ours come
+# first and theirs last.
+HS_CFLAGS = -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-missing-field-initializers \
+            -fPIC -fvisibility=hidden $(SAN) -Iinclude -Isrc -I$(LUA_INC) $(CFLAGS)
+HS_LDFLAGS = $(SAN) $(LDFLAGS)
+
+# One folder per layer (README "Source layout"); src/lua is the binding.
+LAYERS   := core proto cube store net client cluster repl node
+CORE_SRC := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
+CORE_HDR := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.h))
 BIND_SRC := $(wildcard src/lua/*.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 BIND_OBJ := $(BIND_SRC:src/lua/%.c=$(BUILD)/obj/lua/%.o)
@@ -40,11 +54,14 @@ SPEC_ENV  = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
             HYPERSUB_TEST_BIN="$(CURDIR)/$(BUILD)/test"
 BUSTED   := lua5.4 /usr/bin/busted
 
-.PHONY: all deps build test demo asan asan-build install clean bench bench-build bench-deps
+.PHONY: all deps build runtime test demo asan asan-build install clean bench bench-build bench-deps
 
 all: build
 
-build: $(BUILD)/hypersub $(BUILD)/lib/hypersub/core.so $(TEST_BIN)
+build: runtime $(TEST_BIN)
+
+# What an installation needs (the rock builds this).
+runtime: $(BUILD)/hypersub $(BUILD)/lib/hypersub/core.so
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -57,33 +74,39 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/hypersub.h
+$(BUILD)/obj/%.o: src/%.c $(CORE_HDR) include/hypersub.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(HS_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/lua/%.o: src/lua/%.c $(wildcard src/lua/*.h src/*.h) include/hypersub.h
+$(BUILD)/obj/lua/%.o: src/lua/%.c $(wildcard src/lua/*.h) $(CORE_HDR) include/hypersub.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(HS_CFLAGS) -c $< -o $@
 
 # Loaded by a stock lua5.4: links luv (to share its loop) but not liblua5.4,
 # which the interpreter already holds.
 $(BUILD)/lib/hypersub/core.so: $(CORE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ -llua5.4-luv -luv -lm
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared $(HS_LDFLAGS) -o $@ $^ -llua5.4-luv -luv -lm
 
 # The runtime: Lua, luv and the core linked in; -rdynamic lets C modules it
 # loads (cjson) find the Lua API.
 $(BUILD)/hypersub: $(BUILD)/obj/main.o $(CORE_OBJ) $(BIND_OBJ)
-	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ -llua5.4 -llua5.4-luv -luv -lm -ldl
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HS_LDFLAGS) -rdynamic -o $@ $^ -llua5.4 -llua5.4-luv -luv -lm -ldl
 
 $(BUILD)/obj/main.o: src/main.c $(wildcard src/lua/*.h) include/hypersub.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DHS_LUA_DIR='"$(LUA_DIR)"' -DHS_LIB_DIR='"$(LIB_DIR)"' -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(HS_CFLAGS) -DHS_LUA_DIR='"$(LUA_DIR)"' -DHS_LIB_DIR='"$(LIB_DIR)"' -c $< -o $@
 
 # C unit tests of the pure parts; spec/unit/c_spec.lua runs them.
 $(BUILD)/test/%: spec/unit/c/%.c $(CORE_OBJ) $(wildcard spec/unit/c/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ispec/unit/c -o $@ $< $(CORE_OBJ) $(LDFLAGS) -luv -lm
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HS_CFLAGS) -Ispec/unit/c -o $@ $< $(CORE_OBJ) $(HS_LDFLAGS) -luv -lm
 
 test: deps
 	@$(MAKE) --no-print-directory build
@@ -107,9 +130,9 @@ asan-run:
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  HYPERSUB_ASAN=1 $(BUSTED) $(BUSTED_ARGS)
 
-install: build
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIB_DIR)/hypersub $(DESTDIR)$(LUA_DIR)/hypersub
-	install -m 755 $(BUILD)/hypersub $(DESTDIR)$(PREFIX)/bin/hypersub
+install: runtime
+	install -d $(DESTDIR)$(BIN_DIR) $(DESTDIR)$(LIB_DIR)/hypersub $(DESTDIR)$(LUA_DIR)/hypersub
+	install -m 755 $(BUILD)/hypersub $(DESTDIR)$(BIN_DIR)/hypersub
 	install -m 755 $(BUILD)/lib/hypersub/core.so $(DESTDIR)$(LIB_DIR)/hypersub/core.so
 	cp -R lua/hypersub/. $(DESTDIR)$(LUA_DIR)/hypersub/
 
@@ -127,12 +150,14 @@ bench-build: build $(LOADGEN)
 # Linked against the core's objects: the C client without the Lua layer.
 $(BUILD)/bench/hs-loadgen: bench/loadgen/hs.c $(LOADGEN_COMMON) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ bench/loadgen/hs.c bench/loadgen/common.c $(CORE_OBJ) $(LDFLAGS) -luv -lm
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HS_CFLAGS) -o $@ bench/loadgen/hs.c bench/loadgen/common.c $(CORE_OBJ) $(HS_LDFLAGS) -luv -lm
 
 # The peers' generators speak their text protocols over plain sockets.
 $(BUILD)/bench/%-loadgen: bench/loadgen/%.c $(LOADGEN_COMMON) bench/loadgen/sock.c bench/loadgen/sock.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< bench/loadgen/common.c bench/loadgen/sock.c $(LDFLAGS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HS_CFLAGS) -o $@ $< bench/loadgen/common.c bench/loadgen/sock.c $(HS_LDFLAGS)
 
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory bench-build

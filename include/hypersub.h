@@ -53,6 +53,25 @@ const char *hs_err_name(int err);
 /* A short description of the code, e.g. "no such topic". */
 const char *hs_err_message(int err);
 
+/* ---- names and placement --------------------------------------------------
+ * The rules every node applies, for tools and scripts that reason about a
+ * cluster (the Lua cluster driver, `hypersub.placement`). */
+
+/* Ids and topic names: 1..HS_NAME_MAX bytes of 0x21..0x7e other than '"'
+ * and '\\'. 0 or HS_EINVALID. */
+int hs_name_check(const char *s, size_t n);
+
+/* The largest node id: ids are 0 .. 2^20 - 1. */
+#define HS_ID_MAX ((1u << 20) - 1)
+
+/* The stable 64-bit placement hash of a key (never changes between
+ * builds: nodes must agree). */
+uint64_t hs_hash(const void *key, size_t n);
+
+/* Orders ids[0..n) (distinct, each <= HS_ID_MAX) in place by preference
+ * for `key`, home first, in the cube of the largest id's dimension. */
+void hs_placement(const void *key, size_t key_len, uint32_t *ids, size_t n);
+
 /* ---- logging -------------------------------------------------------------
  * Every event is structured: component, event name and typed fields.
  * Text:  2026-11-24T14:00:00.123Z INFO node=0 store: topic_created topic="news"

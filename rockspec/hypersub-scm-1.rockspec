@@ -4,16 +4,9 @@
 --   luarocks --lua-version 5.4 make --deps-mode=none rockspec/hypersub-scm-1.rockspec
 --
 -- (run from the repository root: `luarocks make` takes the current directory
--- as the sources, and leaves src/*.o, src/lua/*.o and hypersub/core.so
--- there). Compiled with luarocks' CFLAGS (-O2 -fPIC), not the Makefile's:
--- no -fvisibility=hidden, so the core's internal symbols are exported too. luv, lua-cjson and libuv come from Debian (lua-luv,
--- lua-luv-dev, lua-cjson, libuv1-dev), not from luarocks: hence
--- --deps-mode=none. The `hypersub` runtime binary is not built here; `make
--- install` installs it.
---
--- Every source is listed by name: a new src/*.c (other than src/main.c),
--- src/lua/*.c or lua/hypersub/*.lua must be added below;
--- spec/rockspec_spec.lua fails until it is.
+-- as the sources and builds them with the Makefile, under build/). luv,
+-- lua-cjson and libuv come from Debian (lua-luv, lua-luv-dev, lua-cjson,
+-- libuv1-dev), not from luarocks: hence --deps-mode=none.
 rockspec_format = "3.0"
 package = "hypersub"
 version = "scm-1"
@@ -45,48 +38,18 @@ external_dependencies = {
 }
 
 build = {
-  type = "builtin",
-  modules = {
-    ["hypersub.core"] = {
-      sources = {
-        -- the C core: src/*.c except src/main.c (the runtime)
-        "src/buf.c",
-        "src/client.c",
-        "src/cluster.c",
-        "src/conn.c",
-        "src/cube.c",
-        "src/errors.c",
-        "src/health.c",
-        "src/list.c",
-        "src/log.c",
-        "src/map.c",
-        "src/membership.c",
-        "src/node.c",
-        "src/ops.c",
-        "src/read.c",
-        "src/repl.c",
-        "src/route.c",
-        "src/stats.c",
-        "src/store.c",
-        "src/takeover.c",
-        "src/view.c",
-        "src/wire.c",
-        -- the Lua binding
-        "src/lua/binding.c",
-        "src/lua/l_client.c",
-        "src/lua/l_core.c",
-        "src/lua/l_node.c",
-      },
-      -- luv.h is Debian's /usr/include/lua5.4/luv/luv.h, under LUA_INCDIR
-      incdirs = { "include", "src", "$(LUA_INCDIR)", "$(LIBUV_INCDIR)" },
-      libdirs = { "$(LIBUV_LIBDIR)" },
-      -- luv's library shares its loop with the luv module; not liblua5.4,
-      -- which the interpreter already holds.
-      libraries = { "lua5.4-luv", "uv", "m" },
-    },
-    hypersub = "lua/hypersub/init.lua",
-    ["hypersub.cli"] = "lua/hypersub/cli.lua",
-    ["hypersub.cluster"] = "lua/hypersub/cluster.lua",
-    ["hypersub.process"] = "lua/hypersub/process.lua",
+  -- The Makefile builds the core (every src/<layer>/*.c), the binding and
+  -- the runtime, and installs them with the Lua modules into the tree.
+  type = "make",
+  build_target = "runtime",
+  build_variables = {
+    CFLAGS = "$(CFLAGS)",
+    LUA_INC = "$(LUA_INCDIR)",
+  },
+  install_variables = {
+    PREFIX = "$(PREFIX)",
+    BIN_DIR = "$(BINDIR)",
+    LIB_DIR = "$(LIBDIR)",
+    LUA_DIR = "$(LUADIR)",
   },
 }

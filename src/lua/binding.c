@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "wire.h"
+#include "proto/wire.h"
 
 int binding_error(lua_State *L, int code, const char *msg, size_t len) {
   lua_pushnil(L);

@@ -9,7 +9,6 @@
 
 #include "hypersub.h"
 
-#define HS_LUA_API __attribute__((visibility("default")))
 
 /* Pushes nil, "CODE: message", "CODE" and returns 3. */
 int binding_error(lua_State *L, int code, const char *msg, size_t len);

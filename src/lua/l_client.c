@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "binding.h"
-#include "wire.h"
+#include "proto/wire.h"
 
 #define CLIENT_MT "hypersub.client"
 

@@ -7,8 +7,8 @@
 #include <signal.h>
 
 #include "binding.h"
-#include "cube.h"
-#include "wire.h"
+#include "cube/cube.h"
+#include "proto/wire.h"
 
 /* Writing to a socket whose peer left raises SIGPIPE, which kills the
  * process by default; libuv reports EPIPE instead once it is ignored. A
@@ -112,7 +112,7 @@ static void push_errors(lua_State *L) {
 #undef PUSH_ERR
 }
 
-HS_LUA_API int luaopen_hypersub_core(lua_State *L) {
+HS_API int luaopen_hypersub_core(lua_State *L) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "luv");
   lua_call(L, 1, 1);

@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cube.h"
+#include "cube/cube.h"
 #include "unit.h"
 
 static bool all_alive(uint32_t id, void *ud) {

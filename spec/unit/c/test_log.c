@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "unit.h"
 
 /* A log writing to a fresh file under /tmp. */

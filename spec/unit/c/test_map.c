@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "hypersub.h"
-#include "map.h"
+#include "core/map.h"
 #include "unit.h"
 
 #define V(i) ((void *)(uintptr_t)(i))

@@ -3,7 +3,8 @@
 #include <string.h>
 
 #include "hypersub.h"
-#include "stats.h"
+#include "core/stats.h"
+#include "proto/wire.h"
 #include "unit.h"
 
 static stats_hist_t hist; /* big: keep them off the stack */
@@ -128,7 +129,7 @@ CASE(json_contents) {
   stats_gauges_t g = {.node_id = 5, .now_ms = 3500, .connections = 2,
                       .topics = 7, .pull_waiting = 1};
   buf_t b = BUF_INIT;
-  CHECK(stats_json(&st, &g, &b) == 0);
+  CHECK(stats_json(&st, &g, wire_op_name, &b) == 0);
   CHECK(balanced(b.data, b.len));
   CHECK(has(&b, "{\"node\":5,\"uptime_ms\":2500,\"connections\":2,"
                 "\"topics\":7,\"publishers\":0,\"subscribers\":0,"
@@ -160,7 +161,7 @@ CASE(json_empty) {
   stats_gauges_t g = {.node_id = 0, .now_ms = 10}; /* clock went back */
   buf_t b = BUF_INIT;
   CHECK(buf_append(&b, "x", 1) == 0); /* appends after what is there */
-  CHECK(stats_json(&st, &g, &b) == 0);
+  CHECK(stats_json(&st, &g, wire_op_name, &b) == 0);
   CHECK(b.data[0] == 'x');
   CHECK(balanced(b.data + 1, b.len - 1));
   CHECK(has(&b, "x{\"node\":0,\"uptime_ms\":0,"));
@@ -178,7 +179,7 @@ CASE(json_several_ops) {
   stats_hist_add(&st.latency[WIRE_PULL], 40);
   stats_gauges_t g = {.now_ms = 0};
   buf_t b = BUF_INIT;
-  CHECK(stats_json(&st, &g, &b) == 0);
+  CHECK(stats_json(&st, &g, wire_op_name, &b) == 0);
   CHECK(balanced(b.data, b.len));
   CHECK(has(&b, "\"requests\":{\"hello\":1,\"pull\":9,\"stats\":2}"));
   CHECK(has(&b, "\"latency_us\":{\"hello\":{\"count\":1,\"mean\":10,"

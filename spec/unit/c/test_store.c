@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "hypersub.h"
-#include "store.h"
+#include "store/store.h"
 #include "unit.h"
 
 #define S(str) str, sizeof(str) - 1

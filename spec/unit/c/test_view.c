@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cube.h"
+#include "cube/cube.h"
 #include "hypersub.h"
 #include "unit.h"
-#include "view.h"
+#include "cube/view.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "hypersub.h"
 #include "unit.h"
-#include "wire.h"
+#include "proto/wire.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_FRAME ((size_t)64 << 20)

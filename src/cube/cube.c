@@ -1,0 +1,66 @@
+#include "cube/cube.h"
+
+#include "core/map.h"
+#include "hypersub.h"
+
+uint64_t cube_hash(const void *key, size_t n) {
+  uint64_t x = map_hash(key, n);
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+
+unsigned cube_dim(uint32_t max_id) {
+  unsigned d = 0;
+  while (d < 32 && (max_id >> d) != 0) d++;
+  return d;
+}
+
+/* Sort key: distance first, then the XOR itself, both in one integer. */
+static uint64_t pref_key(uint32_t id, uint32_t hd) {
+  return ((uint64_t)cube_distance(id, hd) << 32) | (id ^ hd);
+}
+
+void cube_prefs(uint64_t h, unsigned dim, uint32_t *ids, size_t n) {
+  uint32_t hd = dim >= 32 ? (uint32_t)h : (uint32_t)(h & ((1ull << dim) - 1));
+  /* Insertion sort: clusters are small (n <= a few hundred) and callers
+   * cache the result per view epoch. */
+  for (size_t i = 1; i < n; i++) {
+    uint32_t id = ids[i];
+    uint64_t k = pref_key(id, hd);
+    size_t j = i;
+    while (j > 0 && pref_key(ids[j - 1], hd) > k) {
+      ids[j] = ids[j - 1];
+      j--;
+    }
+    ids[j] = id;
+  }
+}
+
+uint32_t cube_next_hop(uint32_t self, uint32_t target, unsigned dim,
+                       uint32_t came_from, cube_alive_fn alive, void *ud) {
+  if (self == target) return target;
+  uint32_t diff = self ^ target;
+  for (unsigned b = 0; b < dim; b++) {
+    uint32_t n = self ^ (1u << b);
+    if ((diff >> b & 1) && alive(n, ud)) return n;
+  }
+  for (unsigned b = 0; b < dim; b++) {
+    uint32_t n = self ^ (1u << b);
+    if (!(diff >> b & 1) && n != came_from && alive(n, ud)) return n;
+  }
+  return UINT32_MAX;
+}
+
+HS_API uint64_t hs_hash(const void *key, size_t n) { return cube_hash(key, n); }
+
+HS_API void hs_placement(const void *key, size_t key_len, uint32_t *ids,
+                         size_t n) {
+  uint32_t max = 0;
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] > max) max = ids[i];
+  cube_prefs(cube_hash(key, key_len), cube_dim(max), ids, n);
+}

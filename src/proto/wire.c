@@ -1,0 +1,248 @@
+#include "proto/wire.h"
+
+#include "hypersub.h"
+
+/* Fields are copied in host order and documented as little-endian. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "hypersub's wire codec assumes a little-endian host"
+#endif
+
+/* Request and reply bodies (see wire.h for the field types):
+ *
+ *   HELLO             u8 role, str8 cluster, u32 node (peers; 0 for clients)
+ *     reply           u32 node, u32 max_frame
+ *   CREATE_PUBLISHER  str8 publisher                      reply: empty
+ *   CREATE_SUBSCRIBER str8 subscriber                     reply: empty
+ *   CREATE_TOPIC      str8 publisher, str8 topic          reply: empty
+ *   DELETE_TOPIC      str8 publisher, str8 topic          reply: empty
+ *   PUBLISH           str8 publisher, str8 topic, u8 ack, u64 producer,
+ *                     u64 seq, bytes32 data (producer 0: no dedup; else a
+ *                     retry of (producer, seq) is answered, not stored)
+ *     reply           u64 offset
+ *   SUBSCRIBE         str8 subscriber, str8 topic, u8 from, u64 offset
+ *     reply           u64 the subscriber's cursor
+ *   PULL              str8 subscriber, str8 topic, u32 max, u64 seen,
+ *                     u32 wait_ms (seen: the cursor the client's last
+ *                     answer left, UINT64_MAX if none)
+ *     reply           u64 cursor after it, u32 count, then count times:
+ *                     u64 offset, u64 time_ms, str8 publisher, bytes32 data
+ *   STOP_NODE         u32 node, u32 restart_after_ms      reply: empty
+ *   STATS             empty                               reply: bytes32 json
+ *   WHERE             str8 topic
+ *     reply           u64 epoch, u8 count, count times u32 node (home first)
+ *   VIEW              empty                               reply: bytes32 json
+ *   LOOKUP            u8 kind (1 publisher, 2 subscriber), str8 id
+ *     reply           u8 exists (0 or 1), from the identity's home
+ *
+ *   REPLICATE         (peers) u8 kind, str8 name, then by kind:
+ *                     publisher / subscriber / delete: nothing;
+ *                     sync: str8 owner, u64 first, u64 next, u64 committed;
+ *                     cursor: str8 subscriber, u64 next;
+ *                     append: u64 committed, u64 first offset, u32 count,
+ *                     then count times u64 time, str8 publisher,
+ *                     u64 producer, u64 seq, bytes32 data;
+ *                     commit: u64 committed
+ *     reply           u64 the receiver's next offset, str8 name
+ *   LOCAL             empty                               reply: bytes32 json
+ *                     (the topics this node holds, with a digest each)
+ *
+ *   LIST_TOPICS       str8 prefix (may be empty)
+ *     reply           bytes32 names, one per line, sorted: the cluster's
+ *   HOMED             u32 node, str8 prefix (goes to that node)
+ *     reply           bytes32 names, one per line: the topics it homes
+ *
+ *   REWIND            str8 subscriber, str8 topic, u64 from, u64 expect
+ *     reply           empty; the cursor moves back to `from` if it is at
+ *                     `expect` (a pull's answer found its client gone)
+ *   UNPARK            str8 subscriber, str8 topic
+ *     reply           empty; the pulls of that subscriber parked at the
+ *                     topic's home for peers are answered empty (their
+ *                     client left)
+ *
+ *   PING              (peers) u64 epoch, u64 view digest
+ *     reply           u64 epoch, u64 digest, then the view when the
+ *                     digests differed
+ *   GOSSIP            (peers) a view                       reply: as PING's,
+ *                     without a view
+ *
+ *   JOIN              u32 id (HS_ID_ANY: the lowest free), str8 addr,
+ *                     u32 replicas; goes to the coordinator (lowest live
+ *                     id)                   reply: u32 id, then the view
+ *   LEAVE             u32 node             reply: empty, once its topics
+ *                     are handed over; then it stops
+ *   HOLDING           (peers) the asker's view   reply: bytes32 topics
+ *                     ("name next" per line), bytes32 publishers,
+ *                     bytes32 subscribers (one name per line)
+ *
+ *   READ              u32 server, then a PULL body: the pull, to be served
+ *                     by that copy of the topic (the node it entered chose
+ *                     it; see read.c)         reply: as PULL's (op PULL)
+ *   CLAIM             (peers) str8 subscriber, str8 topic, u32 server,
+ *                     u64 server's first, u64 server's next, u32 max,
+ *                     u64 seen, u32 wait_ms: the home moves the cursor
+ *                     over what the server may hand out
+ *     reply           u8 0, u64 from, u32 count: the server sends those
+ *                     offsets from its copy; or u8 1, then a PULL reply
+ *                     body: the home served them (the server lacks them)
+ *
+ * A request with the RETRY flag is a client's second (or later) try.
+ * A request with the ROUTED flag (between peers only) carries u8 hops
+ * before its body: how many nodes forwarded it so far.
+ *
+ * A peer's HELLO (role 2) carries after the client fields: u32 replicas,
+ * then its membership view (view.h's encoding); the reply adds the
+ * answering node's view the same way.
+ */
+
+const char *wire_op_name(int op) {
+  switch (op) {
+#define WIRE_OP_NAME(name, num, str) \
+  case num:                          \
+    return str;
+    WIRE_OPS(WIRE_OP_NAME)
+#undef WIRE_OP_NAME
+  }
+  return NULL;
+}
+
+long wire_frame_decode(const char *p, size_t n, size_t max_frame,
+                       wire_frame_t *f, const char **why) {
+  if (n < 4) return 0;
+  uint32_t len;
+  memcpy(&len, p, 4);
+  if (len < WIRE_HEADER - 4) {
+    *why = "frame length shorter than its header";
+    return HS_EPROTOCOL;
+  }
+  if ((size_t)len + 4 > max_frame) {
+    *why = "frame longer than the limit";
+    return HS_ETOO_LARGE;
+  }
+  if (n >= 5 && (uint8_t)p[4] != HS_WIRE_VERSION) {
+    *why = "unsupported wire version";
+    return HS_EPROTOCOL;
+  }
+  if (n < (size_t)len + 4) return 0;
+  f->version = (uint8_t)p[4];
+  f->op = (uint8_t)p[5];
+  memcpy(&f->flags, p + 6, 2);
+  memcpy(&f->id, p + 8, 4);
+  f->body = p + WIRE_HEADER;
+  f->body_len = (size_t)len + 4 - WIRE_HEADER;
+  return (long)len + 4;
+}
+
+void wire_begin(wire_writer_t *w, buf_t *b, uint8_t op, uint16_t flags,
+                uint32_t id) {
+  w->b = b;
+  w->start = b->len;
+  w->err = 0;
+  char *h = buf_reserve(b, WIRE_HEADER);
+  if (!h) {
+    w->err = HS_ENOMEM;
+    return;
+  }
+  uint32_t zero = 0;
+  uint8_t version = HS_WIRE_VERSION;
+  memcpy(h, &zero, 4);
+  memcpy(h + 4, &version, 1);
+  memcpy(h + 5, &op, 1);
+  memcpy(h + 6, &flags, 2);
+  memcpy(h + 8, &id, 4);
+  buf_commit(b, WIRE_HEADER);
+}
+
+void wire_put(wire_writer_t *w, const void *p, size_t n) {
+  if (w->err) return;
+  char *dst = buf_reserve(w->b, n);
+  if (!dst) {
+    w->err = HS_ENOMEM;
+    return;
+  }
+  if (n) memcpy(dst, p, n);
+  buf_commit(w->b, n);
+}
+
+int wire_end(wire_writer_t *w) {
+  size_t len = w->b->len - w->start - 4;
+  if (w->err || len > UINT32_MAX) {
+    w->b->len = w->start;
+    return w->err ? w->err : HS_ETOO_LARGE;
+  }
+  uint32_t len32 = (uint32_t)len;
+  memcpy(w->b->data + w->start, &len32, 4);
+  return 0;
+}
+
+int wire_put_error(buf_t *b, uint8_t op, uint32_t id, int code,
+                   const char *msg, size_t msg_len) {
+  wire_writer_t w;
+  if (msg_len > UINT16_MAX) msg_len = UINT16_MAX;
+  wire_begin(&w, b, op, WIRE_F_REPLY | WIRE_F_ERROR, id);
+  wire_put_u16(&w, (uint16_t)-code);
+  wire_put_str16(&w, msg, msg_len);
+  return wire_end(&w);
+}
+
+static bool get_var(wire_reader_t *r, const char *field, size_t len_size,
+                    const char **s, size_t *n) {
+  uint8_t l8 = 0;
+  uint16_t l16 = 0;
+  uint32_t l32 = 0;
+  size_t len;
+  if (len_size == 1) {
+    if (!wire_get_u8(r, field, &l8)) return false;
+    len = l8;
+  } else if (len_size == 2) {
+    if (!wire_get_u16(r, field, &l16)) return false;
+    len = l16;
+  } else {
+    if (!wire_get_u32(r, field, &l32)) return false;
+    len = l32;
+  }
+  if ((size_t)(r->end - r->p) < len) {
+    r->bad = field;
+    return false;
+  }
+  *s = r->p;
+  *n = len;
+  r->p += len;
+  return true;
+}
+
+bool wire_get_str8(wire_reader_t *r, const char *field, const char **s,
+                   size_t *n) {
+  return get_var(r, field, 1, s, n);
+}
+
+bool wire_get_str16(wire_reader_t *r, const char *field, const char **s,
+                    size_t *n) {
+  return get_var(r, field, 2, s, n);
+}
+
+bool wire_get_bytes32(wire_reader_t *r, const char *field, const char **s,
+                      size_t *n) {
+  return get_var(r, field, 4, s, n);
+}
+
+bool wire_reader_done(wire_reader_t *r) {
+  if (r->bad) return false;
+  if (r->p != r->end) {
+    r->bad = "trailing bytes";
+    return false;
+  }
+  return true;
+}
+
+int wire_name_check(const char *s, size_t n) {
+  if (n == 0 || n > HS_NAME_MAX) return HS_EINVALID;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return HS_EINVALID;
+  }
+  return 0;
+}
+
+HS_API int hs_name_check(const char *s, size_t n) {
+  return s ? wire_name_check(s, n) : HS_EINVALID;
+}
