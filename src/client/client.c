@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "core/addr.h"
 #include "net/conn.h"
 #include "hypersub.h"
 #include "core/map.h"
@@ -552,7 +553,7 @@ static void connect_next(hs_client_t *c) {
   while (c->addr_next < c->n_addrs) {
     const char *addr = c->addrs[c->addr_next++];
     struct sockaddr_storage ss;
-    if (conn_parse_addr(addr, &ss)) {
+    if (addr_parse(addr, &ss)) {
       snprintf(c->last_error, sizeof c->last_error,
                "\"%s\" is not host:port", addr);
       continue;
@@ -609,7 +610,7 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
     return HS_EINVALID;
   for (size_t i = 0; i < cfg->n_addrs; i++) {
     struct sockaddr_storage ss;
-    if (!cfg->addrs[i] || conn_parse_addr(cfg->addrs[i], &ss))
+    if (!cfg->addrs[i] || addr_parse(cfg->addrs[i], &ss))
       return HS_EINVALID;
   }
   hs_client_t *c = calloc(1, sizeof *c);
@@ -660,7 +661,7 @@ HS_API int hs_client_set_addrs(hs_client_t *c, const char *const *addrs,
   if (!n) return HS_EINVALID;
   for (size_t i = 0; i < n; i++) {
     struct sockaddr_storage ss;
-    if (!addrs[i] || conn_parse_addr(addrs[i], &ss)) return HS_EINVALID;
+    if (!addrs[i] || addr_parse(addrs[i], &ss)) return HS_EINVALID;
   }
   char **copy = calloc(n, sizeof *copy);
   if (!copy) return HS_ENOMEM;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "hypersub.h"
 
 struct map_slot {
@@ -25,13 +26,7 @@ static int map_live(const map_slot_t *sl) {
 }
 
 uint64_t map_hash(const void *key, size_t n) {
-  const unsigned char *p = key;
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
+  return hash_fnv1a(HASH_FNV_INIT, key, n);
 }
 
 /* The slot holding the key, or NULL. */

@@ -1,16 +1,11 @@
+/* cube — the hypercube's pure functions (cube.h says what each does). */
 #include "cube/cube.h"
 
-#include "core/map.h"
+#include "core/hash.h"
 #include "hypersub.h"
 
 uint64_t cube_hash(const void *key, size_t n) {
-  uint64_t x = map_hash(key, n);
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
+  return hash_mix64(hash_fnv1a(HASH_FNV_INIT, key, n));
 }
 
 unsigned cube_dim(uint32_t max_id) {
@@ -19,20 +14,15 @@ unsigned cube_dim(uint32_t max_id) {
   return d;
 }
 
-/* Sort key: distance first, then the XOR itself, both in one integer. */
-static uint64_t pref_key(uint32_t id, uint32_t hd) {
-  return ((uint64_t)cube_distance(id, hd) << 32) | (id ^ hd);
-}
-
 void cube_prefs(uint64_t h, unsigned dim, uint32_t *ids, size_t n) {
-  uint32_t hd = dim >= 32 ? (uint32_t)h : (uint32_t)(h & ((1ull << dim) - 1));
+  uint32_t hd = cube_cut(h, dim);
   /* Insertion sort: clusters are small (n <= a few hundred) and callers
    * cache the result per view epoch. */
   for (size_t i = 1; i < n; i++) {
     uint32_t id = ids[i];
-    uint64_t k = pref_key(id, hd);
+    uint64_t k = cube_pref_key(id, hd);
     size_t j = i;
-    while (j > 0 && pref_key(ids[j - 1], hd) > k) {
+    while (j > 0 && cube_pref_key(ids[j - 1], hd) > k) {
       ids[j] = ids[j - 1];
       j--;
     }

@@ -30,6 +30,17 @@ static inline unsigned cube_distance(uint32_t a, uint32_t b) {
   return (unsigned)__builtin_popcount(a ^ b);
 }
 
+/* h cut to dim bits: the vertex placement measures distance from. */
+static inline uint32_t cube_cut(uint64_t h, unsigned dim) {
+  return dim >= 32 ? (uint32_t)h : (uint32_t)(h & ((1ull << dim) - 1));
+}
+
+/* The preference order's key of id for the cut hash hd: distance first,
+ * then the XOR itself (distinct for distinct ids, so the order is total). */
+static inline uint64_t cube_pref_key(uint32_t id, uint32_t hd) {
+  return ((uint64_t)cube_distance(id, hd) << 32) | (id ^ hd);
+}
+
 /* Orders ids[0..n) in place by preference for hash h in dimension dim. */
 void cube_prefs(uint64_t h, unsigned dim, uint32_t *ids, size_t n);
 

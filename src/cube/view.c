@@ -1,10 +1,11 @@
+/* view — the membership view and its merge rule (view.h says how). */
 #include "cube/view.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "cube/cube.h"
-#include "core/map.h"
+#include "core/hash.h"
 #include "hypersub.h"
 
 #define VIEW_ID_MAX ((1u << CUBE_MAX_DIM) - 1)
@@ -12,7 +13,6 @@
 #define VIEW_MEMBER_MIN (4 + 1 + 8 + 1)
 
 static bool state_ok(int s) { return s >= VIEW_ALIVE && s <= VIEW_LEFT; }
-static bool serves(view_state_t s) { return s == VIEW_ALIVE || s == VIEW_SUSPECT; }
 
 void view_init(view_t *v) {
   v->members = NULL;
@@ -135,7 +135,7 @@ int view_set_state(view_t *v, uint32_t id, view_state_t state) {
 size_t view_live(const view_t *v, uint32_t *ids, size_t cap) {
   size_t k = 0;
   for (size_t i = 0; i < v->n; i++) {
-    if (!serves(v->members[i].state)) continue;
+    if (!view_serves(v->members[i].state)) continue;
     if (k < cap) ids[k] = v->members[i].id;
     k++;
   }
@@ -148,12 +148,6 @@ unsigned view_dim(const view_t *v) {
   return 0;
 }
 
-/* cube_prefs' order: distance to hd first, then the XOR itself. The XOR is
- * distinct for distinct ids, so the order is total. */
-static uint64_t pref_key(uint32_t id, uint32_t hd) {
-  return ((uint64_t)cube_distance(id, hd) << 32) | (id ^ hd);
-}
-
 size_t view_prefs(const view_t *v, uint64_t h, uint32_t *out, size_t cap) {
   unsigned dim = view_dim(v);
   size_t live = view_live(v, out, cap);
@@ -163,15 +157,15 @@ size_t view_prefs(const view_t *v, uint64_t h, uint32_t *out, size_t cap) {
   }
   /* More live members than room: select the cap best, in order, without
    * allocating (each pass takes the smallest key above the last one). */
-  uint32_t hd = (uint32_t)(h & ((1ull << dim) - 1)); /* dim <= CUBE_MAX_DIM */
+  uint32_t hd = cube_cut(h, dim);
   uint64_t last = 0;
   for (size_t k = 0; k < cap; k++) {
     uint64_t best = UINT64_MAX;
     uint32_t best_id = 0;
     for (size_t i = 0; i < v->n; i++) {
       const view_member_t *m = &v->members[i];
-      if (!serves(m->state)) continue;
-      uint64_t key = pref_key(m->id, hd);
+      if (!view_serves(m->state)) continue;
+      uint64_t key = cube_pref_key(m->id, hd);
       if ((k == 0 || key > last) && key < best) {
         best = key;
         best_id = m->id;
@@ -185,7 +179,7 @@ size_t view_prefs(const view_t *v, uint64_t h, uint32_t *out, size_t cap) {
 
 bool view_is_alive(uint32_t id, void *ud) {
   const view_member_t *m = view_find(ud, id);
-  return m && serves(m->state);
+  return m && view_serves(m->state);
 }
 
 uint64_t view_digest(const view_t *v) {
@@ -193,8 +187,9 @@ uint64_t view_digest(const view_t *v) {
   for (size_t i = 0; i < v->n; i++) {
     const view_member_t *m = &v->members[i];
     uint64_t parts[3] = {m->id, m->state, m->version};
-    d = (d ^ map_hash(parts, sizeof parts)) * 0x100000001b3ull;
-    d = (d ^ map_hash(m->addr, strlen(m->addr))) * 0x100000001b3ull;
+    d = (d ^ hash_fnv1a(HASH_FNV_INIT, parts, sizeof parts)) * 0x100000001b3ull;
+    d = (d ^ hash_fnv1a(HASH_FNV_INIT, m->addr, strlen(m->addr))) *
+        0x100000001b3ull;
   }
   return d;
 }

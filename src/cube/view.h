@@ -23,10 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/addr.h"
 #include "core/buf.h"
 #include "proto/wire.h"
 
-#define VIEW_ADDR_MAX 63 /* bytes of "host:port", without the NUL */
+#define VIEW_ADDR_MAX ADDR_MAX /* bytes of "host:port", without the NUL */
 
 typedef enum {
   VIEW_ALIVE = 1,
@@ -47,6 +48,11 @@ typedef struct view {
   size_t n, cap;
   uint64_t epoch; /* sum of every member's version */
 } view_t;
+
+/* Members in these states serve: placement and routing count them. */
+static inline bool view_serves(view_state_t s) {
+  return s == VIEW_ALIVE || s == VIEW_SUSPECT;
+}
 
 /* Makes v an empty view (no memory held). */
 void view_init(view_t *v);

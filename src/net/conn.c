@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "hypersub.h"
 
 /* Reads land in the tail of the input buffer; ask for at least this much. */
@@ -242,41 +243,10 @@ void conn_close(conn_t *c, int reason) {
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-int conn_parse_addr(const char *addr, struct sockaddr_storage *out) {
-  char host[256];
-  const char *colon = strrchr(addr, ':');
-  if (!colon || colon == addr) return HS_EINVALID;
-  size_t hn = (size_t)(colon - addr);
-  if (addr[0] == '[') { /* [::1]:7000 */
-    if (hn < 2 || addr[hn - 1] != ']') return HS_EINVALID;
-    addr++;
-    hn -= 2;
-  }
-  if (hn >= sizeof host) return HS_EINVALID;
-  memcpy(host, addr, hn);
-  host[hn] = 0;
-  char *end;
-  long port = strtol(colon + 1, &end, 10);
-  if (*end || end == colon + 1 || port < 0 || port > 65535) return HS_EINVALID;
-  if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
-  if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0) return 0;
-  if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0) return 0;
-  return HS_EINVALID;
-}
-
 void conn_peer_name(const conn_t *c, char *out, size_t n) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
-  char host[64] = "?";
-  int port = 0;
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-    if (ss.ss_family == AF_INET) {
-      uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-      uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    }
-  }
-  snprintf(out, n, "%s:%d", host, port);
+  memset(&ss, 0, sizeof ss);
+  uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+  addr_name(&ss, out, n);
 }

@@ -82,8 +82,6 @@ static inline size_t conn_buffered(const conn_t *c) {
   return c->out.len + c->tcp.write_queue_size;
 }
 
-/* "127.0.0.1:7000" or "[::1]:7000" into a sockaddr. 0 or HS_EINVALID. */
-int conn_parse_addr(const char *addr, struct sockaddr_storage *out);
 /* The peer's "host:port" for logs. */
 void conn_peer_name(const conn_t *c, char *out, size_t n);
 

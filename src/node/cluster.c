@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cube/cube.h"
+#include "core/addr.h"
 #include "node/node.h"
 
 
@@ -13,13 +14,12 @@ int cluster_init(hs_node_t *node, const hs_node_config_t *cfg) {
   view_init(&node->view);
   node->replicas = cfg->replicas;
   /* The port is known once listening; node_listen updates it. */
-  snprintf(node->self_addr, sizeof node->self_addr,
-           strchr(node->host, ':') ? "[%s]:%d" : "%s:%d", node->host,
-           cfg->port);
+  addr_format(node->self_addr, sizeof node->self_addr, node->host,
+              cfg->port);
   /* A joining node learns its id and the members from the cluster. */
   if (cfg->join) {
     struct sockaddr_storage ss;
-    return cfg->n_peers || conn_parse_addr(cfg->join, &ss) ||
+    return cfg->n_peers || addr_parse(cfg->join, &ss) ||
                    (cfg->id != HS_ID_ANY && cfg->id >= (1u << CUBE_MAX_DIM))
                ? HS_EINVALID
                : 0;
@@ -29,7 +29,7 @@ int cluster_init(hs_node_t *node, const hs_node_config_t *cfg) {
     const hs_peer_t *p = &cfg->peers[i];
     if (p->id == cfg->id || view_find(&node->view, p->id)) return HS_EINVALID;
     struct sockaddr_storage ss;
-    if (!p->addr || conn_parse_addr(p->addr, &ss)) return HS_EINVALID;
+    if (!p->addr || addr_parse(p->addr, &ss)) return HS_EINVALID;
     rc = view_upsert(&node->view, p->id, p->addr, VIEW_ALIVE, 1);
   }
   return rc < 0 ? rc : 0;
@@ -38,24 +38,15 @@ int cluster_init(hs_node_t *node, const hs_node_config_t *cfg) {
 void cluster_listening(hs_node_t *node) {
   /* Our own entry learns the bound port before any peer has seen it, so it
    * is set in place rather than versioned. */
-  snprintf(node->self_addr, sizeof node->self_addr,
-           strchr(node->host, ':') ? "[%s]:%d" : "%s:%d", node->host,
-           node->port);
+  addr_format(node->self_addr, sizeof node->self_addr, node->host,
+              node->port);
   view_member_t *me = (view_member_t *)view_find(&node->view, node->cfg.id);
   if (me) memcpy(me->addr, node->self_addr, sizeof me->addr);
 }
 
-size_t cluster_copies_in(const hs_node_t *node, const view_t *v, uint64_t h,
-                         uint32_t *out, size_t cap) {
-  size_t want = node->replicas;
-  if (want == HS_REPLICAS_NEIGHBOURS) want = view_dim(v) + 1;
-  if (want > cap) want = cap;
-  return view_prefs(v, h, out, want);
-}
-
 size_t cluster_copies(const hs_node_t *node, uint64_t h, uint32_t *out,
                       size_t cap) {
-  return cluster_copies_in(node, &node->view, h, out, cap);
+  return place_copies(&node->view, node->replicas, h, out, cap);
 }
 
 bool cluster_hello_peer(node_conn_t *nc, const wire_frame_t *f,
@@ -83,7 +74,7 @@ bool cluster_hello_peer(node_conn_t *nc, const wire_frame_t *f,
   }
   for (size_t i = 0; i < theirs.n; i++) {
     struct sockaddr_storage ss;
-    if (conn_parse_addr(theirs.members[i].addr, &ss) == 0) continue;
+    if (addr_parse(theirs.members[i].addr, &ss) == 0) continue;
     view_free(&theirs);
     node_reply_error(nc, f->op, f->id, HS_EINVALID,
                      "peer HELLO: member %u has an address that is not "

@@ -25,6 +25,7 @@
 
 #include "client/client.h"
 #include "cube/cube.h"
+#include "core/addr.h"
 #include "node/node.h"
 #include "node/repl.h"
 
@@ -151,7 +152,7 @@ void member_op_join(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r) {
       nc, f->op, f->id, HS_EINVALID, "join: address of %zu bytes", an);
   memcpy(addrz, addr, an);
   addrz[an] = 0;
-  if (conn_parse_addr(addrz, &ss))
+  if (addr_parse(addrz, &ss))
     return node_reply_error(nc, f->op, f->id, HS_EINVALID,
                             "join: \"%s\" is not host:port", addrz);
   if (replicas != node->replicas)
@@ -173,11 +174,6 @@ void member_op_join(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r) {
   wire_put_u32(&w, id);
   cluster_put_view(node, &w);
   wire_end(&w);
-}
-
-uint32_t member_coordinator(const hs_node_t *node) {
-  uint32_t first;
-  return view_live(&node->view, &first, 1) ? first : node->cfg.id;
 }
 
 /* ---- catching up ---------------------------------------------------------- */
@@ -286,9 +282,9 @@ static void put_identities(hs_node_t *node, wire_writer_t *w, map_t *m,
   void *v;
   for (size_t i = 0; map_next(m, &i, &k, &kn, &v);) {
     uint32_t ids[HS_REPL_MAX + 1];
-    size_t n = cluster_copies(node, route_identity_hash(kind, k, kn), ids,
+    size_t n = cluster_copies(node, place_identity(kind, k, kn), ids,
                               HS_REPL_MAX + 1);
-    if (ids_contain(ids, n, asker)) {
+    if (place_contains(ids, n, asker)) {
       buf_append(&names, k, kn);
       buf_append(&names, "\n", 1);
     }
@@ -337,8 +333,8 @@ void member_op_holding(node_conn_t *nc, const wire_frame_t *f,
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
   wire_put_bytes32(&w, names->data ? names->data : "", names->len);
-  put_identities(node, &w, &node->store.publishers, ROUTE_PUBLISHER, asker);
-  put_identities(node, &w, &node->store.subscribers, ROUTE_SUBSCRIBER, asker);
+  put_identities(node, &w, &node->store.publishers, PLACE_PUBLISHER, asker);
+  put_identities(node, &w, &node->store.subscribers, PLACE_SUBSCRIBER, asker);
   wire_end(&w);
 }
 
@@ -351,7 +347,7 @@ static size_t still_missing(hs_node_t *node) {
   for (size_t i = 0; map_next(&node->catch_expect, &i, &k, &kn, &v);) {
     uint32_t ids[HS_REPL_MAX + 1];
     size_t n = cluster_copies(node, cube_hash(k, kn), ids, HS_REPL_MAX + 1);
-    bool ours = ids_contain(ids, n, node->cfg.id);
+    bool ours = place_contains(ids, n, node->cfg.id);
     store_topic_t *t = store_topic_find(&node->store, k, kn);
     uint64_t want = (uint64_t)((uintptr_t)v - 1);
     if (ours && (!t || t->next < want)) missing++;

@@ -1,3 +1,4 @@
+#include "core/addr.h"
 #include "node/node.h"
 
 #include <stdarg.h>
@@ -183,7 +184,7 @@ static int node_listen(hs_node_t *node) {
   char addr[300];
   snprintf(addr, sizeof addr, strchr(node->host, ':') ? "[%s]:%d" : "%s:%d",
            node->host, node->port);
-  if (conn_parse_addr(addr, &ss)) {
+  if (addr_parse(addr, &ss)) {
     snprintf(node->error, sizeof node->error, "\"%s\" is not an IP address",
              node->host);
     return HS_EINVALID;

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/stats.h"
 #include "store/store.h"
+#include "cube/place.h"
 #include "cube/view.h"
 
 typedef struct node_conn node_conn_t;
@@ -48,7 +49,6 @@ struct relay {
 enum { REPL_PUBLISHER = 1, REPL_SUBSCRIBER, REPL_SYNC, REPL_DELETE,
        REPL_APPEND, REPL_CURSOR, REPL_COMMIT };
 
-enum { ROUTE_PUBLISHER = 1, ROUTE_SUBSCRIBER = 2 };
 
 struct node_conn {
   conn_t conn;
@@ -165,7 +165,6 @@ void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
 int route_lookup(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
                  const char *id, size_t n);
 void route_lookup_done(hs_node_t *node, relay_t *r, const hs_reply_t *reply);
-uint64_t route_identity_hash(uint8_t kind, const char *id, size_t n);
 uint32_t route_identity_home(const hs_node_t *node, uint8_t kind,
                              const char *id, size_t n);
 void route_orphan_relays(node_conn_t *nc);
@@ -280,8 +279,6 @@ void member_op_holding(node_conn_t *nc, const wire_frame_t *f,
 /* While catching up: the offset members said a topic reaches (0: none). */
 uint64_t member_expected_next(const hs_node_t *node, const char *name,
                               size_t n);
-/* The member JOIN requests go to: the lowest live id. */
-uint32_t member_coordinator(const hs_node_t *node);
 /* Asks every live member which topics this node should hold. */
 void member_catch_up_start(hs_node_t *node);
 /* A heartbeat tick (and any news): is catching up or leaving done? */
@@ -304,17 +301,8 @@ int cluster_init(hs_node_t *node, const hs_node_config_t *cfg);
 void cluster_listening(hs_node_t *node);
 /* cluster.c: the nodes holding copies of a key's hash, home first; returns
  * how many (at most cap). */
-/* cluster.c: the same under another view (the one before a change). */
-size_t cluster_copies_in(const hs_node_t *node, const view_t *v, uint64_t h,
-                         uint32_t *out, size_t cap);
 size_t cluster_copies(const hs_node_t *node, uint64_t h, uint32_t *out,
                       size_t cap);
-/* Whether `id` is among the n ids (a copy set from cluster_copies). */
-static inline bool ids_contain(const uint32_t *ids, size_t n, uint32_t id) {
-  for (size_t i = 0; i < n; i++)
-    if (ids[i] == id) return true;
-  return false;
-}
 /* cluster.c: the peer part of a HELLO: check placement, merge the view.
  * Replies itself on failure and returns false. */
 bool cluster_hello_peer(node_conn_t *nc, const wire_frame_t *f,

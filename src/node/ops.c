@@ -108,7 +108,7 @@ static store_topic_t *find_topic(node_conn_t *nc, const wire_frame_t *f,
 static bool identity_ok(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
                         const char *id, size_t n) {
   hs_node_t *node = nc->node;
-  bool pub = kind == ROUTE_PUBLISHER;
+  bool pub = kind == PLACE_PUBLISHER;
   if (pub ? store_publisher_exists(&node->store, id, n)
           : store_subscriber_exists(&node->store, id, n))
     return true;
@@ -136,12 +136,12 @@ static bool identity_ok(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
 
 static bool publisher_ok(node_conn_t *nc, const wire_frame_t *f,
                          const char *pid, size_t pn) {
-  return identity_ok(nc, f, ROUTE_PUBLISHER, pid, pn);
+  return identity_ok(nc, f, PLACE_PUBLISHER, pid, pn);
 }
 
 static bool subscriber_ok(node_conn_t *nc, const wire_frame_t *f,
                           const char *sid, size_t sn) {
-  return identity_ok(nc, f, ROUTE_SUBSCRIBER, sid, sn);
+  return identity_ok(nc, f, PLACE_SUBSCRIBER, sid, sn);
 }
 
 static void out_of_memory(node_conn_t *nc, const wire_frame_t *f) {
@@ -226,7 +226,7 @@ static void op_create_identity(node_conn_t *nc, const wire_frame_t *f,
   LOG(&nc->node->log, HS_LOG_INFO, "store",
       pub ? "publisher_created" : "subscriber_created",
       LF_STRN(what, id, n));
-  repl_identity(nc->node, pub ? ROUTE_PUBLISHER : ROUTE_SUBSCRIBER, id, n);
+  repl_identity(nc->node, pub ? PLACE_PUBLISHER : PLACE_SUBSCRIBER, id, n);
   reply_ok(nc, f);
 }
 
@@ -827,8 +827,8 @@ static void op_lookup(node_conn_t *nc, const wire_frame_t *f,
       !wire_reader_done(r))
     return bad_request(nc, f, r);
   store_t *s = &nc->node->store;
-  uint8_t exists = kind == ROUTE_PUBLISHER ? store_publisher_exists(s, id, n)
-                   : kind == ROUTE_SUBSCRIBER
+  uint8_t exists = kind == PLACE_PUBLISHER ? store_publisher_exists(s, id, n)
+                   : kind == PLACE_SUBSCRIBER
                        ? store_subscriber_exists(s, id, n)
                        : 0;
   if (!exists && nc->node->catching_up)
@@ -890,8 +890,8 @@ static uint32_t route_target(const hs_node_t *node, const wire_frame_t *f) {
       if (!wire_get_str8(&r, "id", &a, &an)) return self;
       return route_identity_home(node,
                                  f->op == WIRE_CREATE_PUBLISHER
-                                     ? ROUTE_PUBLISHER
-                                     : ROUTE_SUBSCRIBER,
+                                     ? PLACE_PUBLISHER
+                                     : PLACE_SUBSCRIBER,
                                  a, an);
     case WIRE_LOOKUP:
       if (!wire_get_u8(&r, "kind", &kind) || !wire_get_str8(&r, "id", &a, &an))
@@ -917,7 +917,7 @@ static uint32_t route_target(const hs_node_t *node, const wire_frame_t *f) {
         return self;
       return home_of(node, cube_hash(b, bn));
     case WIRE_JOIN:
-      return member_coordinator(node);
+      return place_coordinator(&node->view, node->cfg.id);
     case WIRE_STOP_NODE:
     case WIRE_LEAVE:
     case WIRE_HOMED:

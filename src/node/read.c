@@ -17,6 +17,7 @@
 
 #include "cube/cube.h"
 #include "node/node.h"
+#include "core/hash.h"
 #include "node/repl.h"
 
 /* ---- choosing the copy --------------------------------------------------- */
@@ -47,7 +48,7 @@ static size_t default_choice(const hs_node_t *node, const uint32_t *ids,
     }
     if (hops[i] == best) ties++;
   }
-  size_t pick = (size_t)(map_hash(sid, sn) % ties);
+  size_t pick = (size_t)(hash_fnv1a(HASH_FNV_INIT, sid, sn) % ties);
   for (size_t i = 0; i < n; i++)
     if (hops[i] == best && pick-- == 0) return i;
   return 0;

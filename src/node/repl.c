@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "core/hash.h"
 #include "cube/cube.h"
 #include "node/repl.h"
 
@@ -113,9 +114,9 @@ static size_t put_head(char *out, uint8_t kind, const char *a, size_t an,
 
 void repl_identity(hs_node_t *node, uint8_t kind, const char *id, size_t n) {
   uint32_t ids[HS_REPL_MAX];
-  size_t k = replicas_of(node, route_identity_hash(kind, id, n), ids);
+  size_t k = replicas_of(node, place_identity(kind, id, n), ids);
   char head[2 + 2 + HS_NAME_MAX];
-  size_t hl = put_head(head, kind == ROUTE_PUBLISHER ? REPL_PUBLISHER
+  size_t hl = put_head(head, kind == PLACE_PUBLISHER ? REPL_PUBLISHER
                                                      : REPL_SUBSCRIBER,
                        id, n, NULL, 0);
   for (size_t i = 0; i < k; i++) send_one(node, ids[i], head, hl);
@@ -124,7 +125,7 @@ void repl_identity(hs_node_t *node, uint8_t kind, const char *id, size_t n) {
 void repl_identity_to(hs_node_t *node, uint8_t kind, const char *id,
                       size_t n, uint32_t to) {
   char head[2 + 2 + HS_NAME_MAX];
-  size_t hl = put_head(head, kind == ROUTE_PUBLISHER ? REPL_PUBLISHER
+  size_t hl = put_head(head, kind == PLACE_PUBLISHER ? REPL_PUBLISHER
                                                      : REPL_SUBSCRIBER,
                        id, n, NULL, 0);
   send_one(node, to, head, hl);
@@ -615,9 +616,9 @@ void repl_op_local(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r) {
     store_iter_init(&it, t, t->first);
     while (store_iter_next(&it, &m)) {
       uint64_t parts[3] = {m.offset, m.time_ms,
-                           map_hash(m.publisher, m.publisher_len)};
-      digest ^= map_hash(parts, sizeof parts);
-      digest = digest * 0x100000001b3ull ^ map_hash(m.data, m.len);
+                           hash_fnv1a(HASH_FNV_INIT, m.publisher, m.publisher_len)};
+      digest ^= hash_fnv1a(HASH_FNV_INIT, parts, sizeof parts);
+      digest = digest * 0x100000001b3ull ^ hash_fnv1a(HASH_FNV_INIT, m.data, m.len);
     }
     char tmp[160];
     int n = snprintf(tmp, sizeof tmp,

@@ -452,17 +452,6 @@ void route_lookup_done(hs_node_t *node, relay_t *r, const hs_reply_t *reply) {
 
 uint32_t route_identity_home(const hs_node_t *node, uint8_t kind,
                              const char *id, size_t n) {
-  uint32_t home;
-  if (cluster_copies(node, route_identity_hash(kind, id, n), &home, 1) == 0)
-    return node->cfg.id;
-  return home;
-}
-
-uint64_t route_identity_hash(uint8_t kind, const char *id, size_t n) {
-  /* Identities hash apart from topics of the same name. */
-  char key[2 + HS_NAME_MAX];
-  key[0] = kind == ROUTE_PUBLISHER ? 'p' : 's';
-  key[1] = ':';
-  memcpy(key + 2, id, n);
-  return cube_hash(key, n + 2);
+  return place_home(&node->view, node->replicas, place_identity(kind, id, n),
+                    node->cfg.id);
 }

@@ -146,7 +146,7 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
         LF_UINT("messages", missing), LF_UINT("epoch", node->view.epoch));
     uint32_t ids[HS_REPL_MAX + 1];
     size_t n = repl_copies(node, t, ids);
-    if (!ids_contain(ids, n, node->cfg.id))
+    if (!place_contains(ids, n, node->cfg.id))
       repl_drop_copy(node, t, false); /* its records are on their way */
   }
 }
@@ -167,7 +167,7 @@ static void set_replicas(hs_node_t *node, repl_topic_t *rt, const uint32_t *ids,
     }
     keep[k++] = (replica_t){.id = ids[i],
                             .state = REPLICA_SYNCING,
-                            .fresh = !ids_contain(old, n_old, ids[i])};
+                            .fresh = !place_contains(old, n_old, ids[i])};
   }
   memcpy(rt->r, keep, k * sizeof *keep);
   rt->n = k;
@@ -219,7 +219,7 @@ static void reconcile_topic(hs_node_t *node, store_topic_t *t,
   uint32_t ids[HS_REPL_MAX + 1], was[HS_REPL_MAX + 1];
   uint64_t h = cube_hash(t->name, t->name_len);
   size_t n = cluster_copies(node, h, ids, HS_REPL_MAX + 1);
-  size_t n_was = old ? cluster_copies_in(node, old, h, was, HS_REPL_MAX + 1) : 0;
+  size_t n_was = old ? place_copies(old, node->replicas, h, was, HS_REPL_MAX + 1) : 0;
   repl_topic_t *rt = repl_state(node, t);
   if (!rt || n == 0) return;
   uint32_t self = node->cfg.id;
@@ -230,7 +230,7 @@ static void reconcile_topic(hs_node_t *node, store_topic_t *t,
     takeover_settle(node, rt); /* at once when there is no replica */
   } else if (rt->home) {
     demote(node, rt, ids[0]);
-  } else if (!ids_contain(ids, n, self) && !rt->handing_over) {
+  } else if (!place_contains(ids, n, self) && !rt->handing_over) {
     LOG(&node->log, HS_LOG_INFO, "repl", "topic_dropped_here",
         LF_STR("topic", t->name), LF_UINT("home", ids[0]),
         LF_UINT("epoch", node->view.epoch));
@@ -246,9 +246,9 @@ static void reconcile_identities(hs_node_t *node, map_t *m, uint8_t kind) {
   void *v;
   for (size_t i = 0; map_next(m, &i, &k, &kn, &v);) {
     uint32_t ids[HS_REPL_MAX + 1];
-    size_t n = cluster_copies(node, route_identity_hash(kind, k, kn), ids,
+    size_t n = cluster_copies(node, place_identity(kind, k, kn), ids,
                               HS_REPL_MAX + 1);
-    if (ids_contain(ids, n, node->cfg.id) && ids[0] != node->cfg.id) {
+    if (place_contains(ids, n, node->cfg.id) && ids[0] != node->cfg.id) {
       /* A holder that is not the home: the home may be new. */
       repl_identity_to(node, kind, k, kn, ids[0]);
     } else if (n && ids[0] == node->cfg.id) {
@@ -268,8 +268,8 @@ void repl_reconcile(hs_node_t *node, const view_t *old) {
     all[k++] = v;
   for (size_t i = 0; i < k; i++) reconcile_topic(node, all[i], old);
   free(all);
-  reconcile_identities(node, &node->store.publishers, ROUTE_PUBLISHER);
-  reconcile_identities(node, &node->store.subscribers, ROUTE_SUBSCRIBER);
+  reconcile_identities(node, &node->store.publishers, PLACE_PUBLISHER);
+  reconcile_identities(node, &node->store.subscribers, PLACE_SUBSCRIBER);
 }
 
 void repl_retry(hs_node_t *node) {
@@ -342,7 +342,7 @@ void takeover_op_sync(node_conn_t *nc, const wire_frame_t *f,
                             nc->peer_id, (int)nn, name);
   uint32_t ids[HS_REPL_MAX + 1];
   size_t n_ids = cluster_copies(node, cube_hash(name, nn), ids, HS_REPL_MAX + 1);
-  if (!ids_contain(ids, n_ids, node->cfg.id))
+  if (!place_contains(ids, n_ids, node->cfg.id))
     return node_reply_error(nc, f->op, f->id, HS_EDENIED,
                             "node %u holds no copy of topic \"%.*s\" in "
                             "view %llu",

@@ -1,0 +1,338 @@
+/* msg — the bodies of the client API's requests and replies; lists and
+ * the dispatch by op. msg_peer.c has the bodies only nodes send. */
+#include "proto/msg.h"
+
+#include "hypersub.h"
+#include "proto/msg_util.h"
+
+/* ---- lists ------------------------------------------------------------------ */
+
+void msg_count_begin(wire_writer_t *w, msg_count_t *c) {
+  c->at = w->b->len;
+  c->n = 0;
+  wire_put_u32(w, 0);
+}
+
+void msg_list_end(wire_writer_t *w, const msg_count_t *c) {
+  if (!w->err) memcpy(w->b->data + c->at, &c->n, 4);
+}
+
+/* Checks n entries with `check` (each must fit in what is left) and leaves
+ * the list ready to walk. The count is bounded by the bytes left before
+ * anything is sized by it. */
+bool msg_list_take(wire_reader_t *r, const char *field, uint32_t n,
+                   size_t min_size, bool (*check)(wire_reader_t *),
+                   msg_list_t *l) {
+  if ((size_t)n > (size_t)(r->end - r->p) / min_size) {
+    if (!r->bad) r->bad = field;
+    return false;
+  }
+  l->r = *r;
+  l->left = n;
+  for (uint32_t i = 0; i < n; i++)
+    if (!check(r)) return false;
+  l->r.end = r->p;
+  return true;
+}
+
+/* ---- HELLO ------------------------------------------------------------------ */
+
+bool msg_hello_get(wire_reader_t *r, msg_hello_t *m) {
+  *m = (msg_hello_t){0};
+  if (!wire_get_u8(r, "role", &m->role) || !msg_get_str8(r, "cluster", &m->cluster) ||
+      !wire_get_u32(r, "node", &m->node))
+    return false;
+  if (m->role != WIRE_ROLE_PEER) return wire_reader_done(r);
+  if (!wire_get_u32(r, "replicas", &m->replicas)) return false;
+  m->view = msg_rest(r);
+  return true;
+}
+
+void msg_hello_put(wire_writer_t *w, const msg_hello_t *m) {
+  wire_put_u8(w, m->role);
+  wire_put_str8(w, m->cluster.s, m->cluster.n);
+  wire_put_u32(w, m->node);
+  if (m->role != WIRE_ROLE_PEER) return;
+  wire_put_u32(w, m->replicas);
+  wire_put(w, m->view.s, m->view.n);
+}
+
+bool msg_hello_reply_get(wire_reader_t *r, msg_hello_reply_t *m) {
+  if (!wire_get_u32(r, "node", &m->node) ||
+      !wire_get_u32(r, "max_frame", &m->max_frame))
+    return false;
+  m->view = msg_rest(r);
+  return true;
+}
+
+void msg_hello_reply_put(wire_writer_t *w, const msg_hello_reply_t *m) {
+  wire_put_u32(w, m->node);
+  wire_put_u32(w, m->max_frame);
+  wire_put(w, m->view.s, m->view.n);
+}
+
+/* ---- names, topics, publish ---------------------------------------------------- */
+
+bool msg_id_get(wire_reader_t *r, msg_id_t *m) {
+  return msg_get_str8(r, "id", &m->id) && wire_reader_done(r);
+}
+
+void msg_id_put(wire_writer_t *w, const msg_id_t *m) {
+  wire_put_str8(w, m->id.s, m->id.n);
+}
+
+bool msg_topic_get(wire_reader_t *r, msg_topic_t *m) {
+  return msg_get_str8(r, "publisher", &m->publisher) &&
+         msg_get_str8(r, "topic", &m->topic) && wire_reader_done(r);
+}
+
+void msg_topic_put(wire_writer_t *w, const msg_topic_t *m) {
+  wire_put_str8(w, m->publisher.s, m->publisher.n);
+  wire_put_str8(w, m->topic.s, m->topic.n);
+}
+
+bool msg_publish_get(wire_reader_t *r, msg_publish_t *m) {
+  return msg_get_str8(r, "publisher", &m->publisher) &&
+         msg_get_str8(r, "topic", &m->topic) && wire_get_u8(r, "ack", &m->ack) &&
+         wire_get_u64(r, "producer", &m->producer) &&
+         wire_get_u64(r, "seq", &m->seq) &&
+         msg_get_bytes32(r, "data", &m->data) && wire_reader_done(r);
+}
+
+void msg_publish_put(wire_writer_t *w, const msg_publish_t *m) {
+  wire_put_str8(w, m->publisher.s, m->publisher.n);
+  wire_put_str8(w, m->topic.s, m->topic.n);
+  wire_put_u8(w, m->ack);
+  wire_put_u64(w, m->producer);
+  wire_put_u64(w, m->seq);
+  wire_put_bytes32(w, m->data.s, m->data.n);
+}
+
+bool msg_offset_get(wire_reader_t *r, msg_offset_t *m) {
+  return wire_get_u64(r, "offset", &m->offset) && wire_reader_done(r);
+}
+
+void msg_offset_put(wire_writer_t *w, const msg_offset_t *m) {
+  wire_put_u64(w, m->offset);
+}
+
+/* ---- subscribe and pull ---------------------------------------------------------- */
+
+bool msg_subscribe_get(wire_reader_t *r, msg_subscribe_t *m) {
+  return msg_get_str8(r, "subscriber", &m->subscriber) &&
+         msg_get_str8(r, "topic", &m->topic) && wire_get_u8(r, "from", &m->from) &&
+         wire_get_u64(r, "offset", &m->offset) && wire_reader_done(r);
+}
+
+void msg_subscribe_put(wire_writer_t *w, const msg_subscribe_t *m) {
+  wire_put_str8(w, m->subscriber.s, m->subscriber.n);
+  wire_put_str8(w, m->topic.s, m->topic.n);
+  wire_put_u8(w, m->from);
+  wire_put_u64(w, m->offset);
+}
+
+/* A PULL body, also READ's tail. */
+static bool pull_fields(wire_reader_t *r, msg_pull_t *m) {
+  return msg_get_str8(r, "subscriber", &m->subscriber) &&
+         msg_get_str8(r, "topic", &m->topic) && wire_get_u32(r, "max", &m->max) &&
+         wire_get_u64(r, "seen", &m->seen) &&
+         wire_get_u32(r, "wait_ms", &m->wait_ms);
+}
+
+bool msg_pull_get(wire_reader_t *r, msg_pull_t *m) {
+  return pull_fields(r, m) && wire_reader_done(r);
+}
+
+void msg_pull_put(wire_writer_t *w, const msg_pull_t *m) {
+  wire_put_str8(w, m->subscriber.s, m->subscriber.n);
+  wire_put_str8(w, m->topic.s, m->topic.n);
+  wire_put_u32(w, m->max);
+  wire_put_u64(w, m->seen);
+  wire_put_u32(w, m->wait_ms);
+}
+
+bool msg_read_get(wire_reader_t *r, msg_read_t *m) {
+  return wire_get_u32(r, "server", &m->server) && pull_fields(r, &m->pull) &&
+         wire_reader_done(r);
+}
+
+void msg_read_put(wire_writer_t *w, const msg_read_t *m) {
+  wire_put_u32(w, m->server);
+  msg_pull_put(w, &m->pull);
+}
+
+static bool message_fields(wire_reader_t *r, msg_message_t *m) {
+  return wire_get_u64(r, "message.offset", &m->offset) &&
+         wire_get_u64(r, "message.time", &m->time_ms) &&
+         msg_get_str8(r, "message.publisher", &m->publisher) &&
+         msg_get_bytes32(r, "message.data", &m->data);
+}
+
+static bool message_check(wire_reader_t *r) {
+  msg_message_t m;
+  return message_fields(r, &m);
+}
+
+/* The messages list without the done check (a CLAIM reply embeds it). */
+static bool messages_fields(wire_reader_t *r, msg_messages_t *m) {
+  return wire_get_u64(r, "next", &m->next) &&
+         wire_get_u32(r, "count", &m->count) &&
+         msg_list_take(r, "count", m->count, msg_message_size(0, 0),
+                       message_check, &m->list);
+}
+
+bool msg_messages_get(wire_reader_t *r, msg_messages_t *m) {
+  return messages_fields(r, m) && wire_reader_done(r);
+}
+
+bool msg_message_next(msg_messages_t *m, msg_message_t *out) {
+  if (!m->list.left) return false;
+  m->list.left--;
+  return message_fields(&m->list.r, out);
+}
+
+void msg_messages_begin(wire_writer_t *w, msg_count_t *c) {
+  wire_put_u64(w, 0); /* the cursor after them, known at the end */
+  msg_count_begin(w, c);
+}
+
+void msg_messages_add(wire_writer_t *w, msg_count_t *c,
+                      const msg_message_t *m) {
+  wire_put_u64(w, m->offset);
+  wire_put_u64(w, m->time_ms);
+  wire_put_str8(w, m->publisher.s, m->publisher.n);
+  wire_put_bytes32(w, m->data.s, m->data.n);
+  c->n++;
+}
+
+void msg_messages_end(wire_writer_t *w, const msg_count_t *c, uint64_t next) {
+  if (w->err) return;
+  memcpy(w->b->data + c->at - 8, &next, 8);
+  msg_list_end(w, c);
+}
+
+/* ---- control and listings ------------------------------------------------------- */
+
+bool msg_stop_get(wire_reader_t *r, msg_stop_t *m) {
+  return wire_get_u32(r, "node", &m->node) &&
+         wire_get_u32(r, "restart_after_ms", &m->restart_after_ms) &&
+         wire_reader_done(r);
+}
+
+void msg_stop_put(wire_writer_t *w, const msg_stop_t *m) {
+  wire_put_u32(w, m->node);
+  wire_put_u32(w, m->restart_after_ms);
+}
+
+bool msg_empty_get(wire_reader_t *r) { return wire_reader_done(r); }
+
+bool msg_text_get(wire_reader_t *r, msg_text_t *m) {
+  return msg_get_bytes32(r, "text", &m->text) && wire_reader_done(r);
+}
+
+void msg_text_put(wire_writer_t *w, const msg_text_t *m) {
+  wire_put_bytes32(w, m->text.s ? m->text.s : "", m->text.n);
+}
+
+bool msg_where_get(wire_reader_t *r, msg_where_t *m) {
+  return msg_get_str8(r, "topic", &m->topic) && wire_reader_done(r);
+}
+
+void msg_where_put(wire_writer_t *w, const msg_where_t *m) {
+  wire_put_str8(w, m->topic.s, m->topic.n);
+}
+
+bool msg_where_reply_get(wire_reader_t *r, msg_where_reply_t *m) {
+  if (!wire_get_u64(r, "epoch", &m->epoch) || !wire_get_u8(r, "count", &m->count))
+    return false;
+  for (unsigned i = 0; i < m->count; i++)
+    if (!wire_get_u32(r, "node", &m->nodes[i])) return false;
+  return wire_reader_done(r);
+}
+
+void msg_where_reply_put(wire_writer_t *w, const msg_where_reply_t *m) {
+  wire_put_u64(w, m->epoch);
+  wire_put_u8(w, m->count);
+  for (unsigned i = 0; i < m->count; i++) wire_put_u32(w, m->nodes[i]);
+}
+
+bool msg_prefix_get(wire_reader_t *r, msg_prefix_t *m) {
+  return msg_get_str8(r, "prefix", &m->prefix) && wire_reader_done(r);
+}
+
+void msg_prefix_put(wire_writer_t *w, const msg_prefix_t *m) {
+  wire_put_str8(w, m->prefix.s ? m->prefix.s : "", m->prefix.n);
+}
+
+bool msg_node_get(wire_reader_t *r, msg_node_t *m) {
+  return wire_get_u32(r, "node", &m->node) && wire_reader_done(r);
+}
+
+void msg_node_put(wire_writer_t *w, const msg_node_t *m) {
+  wire_put_u32(w, m->node);
+}
+
+bool msg_error_get(wire_reader_t *r, msg_error_t *m) {
+  return wire_get_u16(r, "code", &m->code) &&
+         msg_get_str16(r, "message", &m->message) && wire_reader_done(r);
+}
+
+void msg_error_put(wire_writer_t *w, const msg_error_t *m) {
+  wire_put_u16(w, m->code);
+  wire_put_str16(w, m->message.s, m->message.n);
+}
+
+/* ---- every request ------------------------------------------------------------- */
+
+bool msg_request_get(uint8_t op, wire_reader_t *r, msg_t *m) {
+  switch (op) {
+    case WIRE_HELLO: return msg_hello_get(r, &m->hello);
+    case WIRE_CREATE_PUBLISHER:
+    case WIRE_CREATE_SUBSCRIBER: return msg_id_get(r, &m->id);
+    case WIRE_CREATE_TOPIC:
+    case WIRE_DELETE_TOPIC: return msg_topic_get(r, &m->topic);
+    case WIRE_PUBLISH: return msg_publish_get(r, &m->publish);
+    case WIRE_SUBSCRIBE: return msg_subscribe_get(r, &m->subscribe);
+    case WIRE_PULL: return msg_pull_get(r, &m->pull);
+    case WIRE_STOP_NODE: return msg_stop_get(r, &m->stop);
+    case WIRE_STATS:
+    case WIRE_VIEW:
+    case WIRE_LOCAL: return msg_empty_get(r);
+    case WIRE_WHERE: return msg_where_get(r, &m->where);
+    case WIRE_LOOKUP: return msg_lookup_get(r, &m->lookup);
+    case WIRE_REPLICATE: return msg_replicate_get(r, &m->replicate);
+    case WIRE_LIST_TOPICS: return msg_prefix_get(r, &m->prefix);
+    case WIRE_HOMED: return msg_homed_get(r, &m->homed);
+    case WIRE_REWIND: return msg_rewind_get(r, &m->rewind);
+    case WIRE_UNPARK: return msg_key_get(r, &m->key);
+    case WIRE_PING: return msg_ping_get(r, &m->ping);
+    case WIRE_GOSSIP:
+    case WIRE_HOLDING: return msg_view_get(r, &m->view);
+    case WIRE_READ: return msg_read_get(r, &m->read);
+    case WIRE_CLAIM: return msg_claim_get(r, &m->claim);
+    case WIRE_JOIN: return msg_join_get(r, &m->join);
+    case WIRE_LEAVE: return msg_node_get(r, &m->node);
+  }
+  if (!r->bad) r->bad = "op";
+  return false;
+}
+
+bool msg_request_key(uint8_t op, const msg_t *m, msg_key_t *key) {
+  switch (op) {
+    case WIRE_PULL: *key = (msg_key_t){m->pull.subscriber, m->pull.topic}; return true;
+    case WIRE_READ:
+      *key = (msg_key_t){m->read.pull.subscriber, m->read.pull.topic};
+      return true;
+    case WIRE_CLAIM:
+      *key = (msg_key_t){m->claim.subscriber, m->claim.topic};
+      return true;
+    case WIRE_REWIND:
+      *key = (msg_key_t){m->rewind.subscriber, m->rewind.topic};
+      return true;
+    case WIRE_UNPARK: *key = m->key; return true;
+    case WIRE_SUBSCRIBE:
+      *key = (msg_key_t){m->subscribe.subscriber, m->subscribe.topic};
+      return true;
+  }
+  return false;
+}
