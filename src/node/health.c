@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/client.h"
+#include "net/link.h"
 #include "cube/cube.h"
 #include "node/node.h"
 
@@ -116,14 +116,14 @@ static void choose_watched(hs_node_t *node, uint64_t now) {
   }
 }
 
-static void on_pong(hs_client_t *link, const hs_reply_t *reply, void *ud);
+static void on_pong(link_t *link, const link_reply_t *reply, void *ud);
 
 static void send_ping(hs_node_t *node, health_peer_t *p) {
-  hs_client_t *link = route_link(node, p->id);
+  link_t *link = route_link(node, p->id);
   if (!link) return;
   uint64_t body[2] = {node->view.epoch, view_digest(&node->view)};
-  if (client_send_raw(link, WIRE_PING, 0, (const char *)body, sizeof body,
-                      NULL, 0, 0, on_pong, (void *)(uintptr_t)p->id))
+  if (link_send(link, WIRE_PING, 0, (const char *)body, sizeof body, NULL, 0,
+                0, on_pong, (void *)(uintptr_t)p->id))
     return;
   p->in_flight = true;
   node->stats.heartbeats++;
@@ -226,10 +226,10 @@ void health_free(hs_node_t *node) {
 /* ---- the messages -------------------------------------------------------- */
 
 static void push_view(hs_node_t *node, uint32_t to) {
-  hs_client_t *link = route_link(node, to);
+  link_t *link = route_link(node, to);
   buf_t b = BUF_INIT;
   if (link && view_encode(&node->view, &b) == 0 &&
-      client_send_raw(link, WIRE_GOSSIP, 0, b.data, b.len, NULL, 0, 0,
+      link_send(link, WIRE_GOSSIP, 0, b.data, b.len, NULL, 0, 0,
                       on_pong, (void *)(uintptr_t)UINT32_MAX) == 0)
     node->stats.heartbeat_bytes += WIRE_HEADER + b.len;
   buf_free(&b);
@@ -244,14 +244,14 @@ void health_spread(hs_node_t *node) {
 
 /* An answer to a ping (ud: the peer) or to a gossip push (ud: UINT32_MAX):
  * u64 epoch, u64 digest, then the peer's view when ours differed. */
-static void on_pong(hs_client_t *link, const hs_reply_t *reply, void *ud) {
-  hs_node_t *node = hs_client_data(link);
+static void on_pong(link_t *link, const link_reply_t *reply, void *ud) {
+  hs_node_t *node = link_data(link);
   uint32_t from = (uint32_t)(uintptr_t)ud;
   if (!node) return; /* the node is closing */
   health_peer_t *p = from == UINT32_MAX ? NULL : peer_of(node, from);
   if (p) p->in_flight = false;
   if (reply->status && p && p->watched && p->heard_once &&
-      client_conn_refused(link) >= 2) {
+      link_refused(link) >= 2) {
     /* Twice no listener on its port, a heartbeat apart, where it answered
      * before: its process is gone (a stalled one still accepts). No need
      * to wait for dead_ms. One never heard from may not listen yet. */
@@ -264,11 +264,11 @@ static void on_pong(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     }
     return;
   }
-  if (reply->status || !reply->raw || from == UINT32_MAX) return;
-  node->stats.heartbeat_bytes += reply->raw_len;
+  if (reply->status || !reply->frame || from == UINT32_MAX) return;
+  node->stats.heartbeat_bytes += WIRE_HEADER + reply->frame->body_len;
   wire_reader_t r;
   uint64_t epoch, digest;
-  wire_reader_init(&r, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
+  wire_reader_init(&r, reply->frame->body, reply->frame->body_len);
   if (!wire_get_u64(&r, "epoch", &epoch) ||
       !wire_get_u64(&r, "digest", &digest))
     return;

@@ -84,17 +84,17 @@ static void finish(hs_node_t *node, relay_t *g) {
   route_relay_give(node, g);
 }
 
-void list_part_done(hs_node_t *node, relay_t *part, const hs_reply_t *reply) {
+void list_part_done(hs_node_t *node, relay_t *part, const link_reply_t *reply) {
   relay_t *g = part->gather;
   wire_reader_t r;
   const char *names;
   size_t len;
-  if (reply->status || !reply->raw) {
+  if (reply->status || !reply->frame) {
     g->failed = reply->status ? reply->status : HS_EUNAVAILABLE;
     g->failed_node = part->target;
   } else {
-    wire_reader_init(&r, reply->raw + WIRE_HEADER,
-                     reply->raw_len - WIRE_HEADER);
+    wire_reader_init(&r, reply->frame->body,
+                     reply->frame->body_len);
     if (wire_get_bytes32(&r, "names", &names, &len))
       buf_append(&g->names, names, len);
   }

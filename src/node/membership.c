@@ -23,7 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/client.h"
+#include "net/link.h"
+#include "proto/msg.h"
 #include "cube/cube.h"
 #include "core/addr.h"
 #include "node/node.h"
@@ -33,49 +34,57 @@
  * node goes on and says what is missing. */
 #define MEMBER_PATIENCE 10
 
-static void on_joined(hs_client_t *c, const hs_reply_t *reply, void *ud);
+static void on_joined(link_t *c, const link_reply_t *reply, void *ud);
 
 /* ---- joining -------------------------------------------------------------- */
 
 int member_join_start(hs_node_t *node) {
-  hs_client_config_t cc;
-  hs_client_config_init(&cc);
   const char *addrs[1] = {node->cfg.join};
-  cc.addrs = addrs;
-  cc.n_addrs = 1;
-  cc.cluster = node->cluster;
-  cc.timeout_ms = node->cfg.peer_timeout_ms;
-  int rc = hs_client_new(node->loop, &cc, NULL, NULL, &node->join_client);
+  link_config_t lc = {
+      .addrs = addrs,
+      .n_addrs = 1,
+      .timeout_ms = node->cfg.peer_timeout_ms,
+      .max_output = node->cfg.max_output,
+      .hello = {.role = WIRE_ROLE_CLIENT,
+                .cluster = msg_str(node->cluster, strlen(node->cluster))},
+      .flusher = &node->flusher,
+  };
+  int rc = link_new(node->loop, &lc, &node->join_client);
   if (rc) return rc;
-  char body[4 + 1 + VIEW_ADDR_MAX + 4];
-  size_t an = strlen(node->self_addr);
-  uint32_t replicas = node->replicas;
-  memcpy(body, &node->cfg.id, 4); /* HS_ID_ANY: the lowest free one */
-  body[4] = (char)an;
-  memcpy(body + 5, node->self_addr, an);
-  memcpy(body + 5 + an, &replicas, 4);
+  /* id HS_ID_ANY: the lowest free one */
+  msg_join_t m = {node->cfg.id,
+                  msg_str(node->self_addr, strlen(node->self_addr)),
+                  node->replicas};
+  wire_writer_t w;
+  uint32_t id;
+  if ((rc = link_begin(node->join_client, WIRE_JOIN, 0, &w, &id))) return rc;
+  msg_join_put(&w, &m);
+  if ((rc = link_end(node->join_client, &w, id, 0, on_joined, node))) return rc;
   node->joining = true;
   LOG(&node->log, HS_LOG_INFO, "cluster", "join_asked",
       LF_STR("via", node->cfg.join), LF_STR("addr", node->self_addr));
-  return client_send_raw(node->join_client, WIRE_JOIN, 0, body, 9 + an, NULL,
-                         0, 0, on_joined, node);
+  return 0;
 }
 
-static void on_joined(hs_client_t *c, const hs_reply_t *reply, void *ud) {
+static void on_joined(link_t *c, const link_reply_t *reply, void *ud) {
   hs_node_t *node = ud;
   (void)c;
   if (!node->joining) return; /* the node is going away */
-  uint32_t id;
   view_t view;
+  msg_join_reply_t m;
   wire_reader_t r;
   int rc = reply->status;
   if (!rc) {
-    wire_reader_init(&r, reply->raw + WIRE_HEADER,
-                     reply->raw_len - WIRE_HEADER);
-    rc = !wire_get_u32(&r, "id", &id) || view_decode(&r, &view) ||
-                 !view_find(&view, id)
-             ? HS_EPROTOCOL
-             : 0;
+    wire_reader_init(&r, reply->frame->body, reply->frame->body_len);
+    wire_reader_t vr;
+    rc = HS_EPROTOCOL;
+    if (msg_join_reply_get(&r, &m)) {
+      wire_reader_init(&vr, m.view.s, m.view.n);
+      if (view_decode(&vr, &view) == 0) {
+        rc = view_find(&view, m.id) && wire_reader_done(&vr) ? 0 : HS_EPROTOCOL;
+        if (rc) view_free(&view);
+      }
+    }
   }
   if (rc) {
     snprintf(node->error, sizeof node->error,
@@ -88,19 +97,19 @@ static void on_joined(hs_client_t *c, const hs_reply_t *reply, void *ud) {
     node_joined(node, false);
     return;
   }
-  node->cfg.id = id;
-  node->log.node = id;
+  node->cfg.id = m.id;
+  node->log.node = m.id;
   view_free(&node->view);
   node->view = view;
-  LOG(&node->log, HS_LOG_INFO, "cluster", "joined", LF_UINT("id", id),
+  LOG(&node->log, HS_LOG_INFO, "cluster", "joined", LF_UINT("id", m.id),
       LF_UINT("epoch", view.epoch), LF_UINT("members", view.n),
-      LF_UINT("dim", view_dim(&view)), LF_UINT("from", reply->node_id));
+      LF_UINT("dim", view_dim(&view)), LF_UINT("from", link_node(c)));
   node_joined(node, true);
 }
 
 void member_stop_joining(hs_node_t *node) {
   node->joining = false;
-  if (node->join_client) hs_client_free(node->join_client);
+  if (node->join_client) link_free(node->join_client);
   node->join_client = NULL;
 }
 
@@ -178,7 +187,7 @@ void member_op_join(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r) {
 
 /* ---- catching up ---------------------------------------------------------- */
 
-static void on_holding(hs_client_t *link, const hs_reply_t *reply, void *ud);
+static void on_holding(link_t *link, const link_reply_t *reply, void *ud);
 
 void member_catch_up_start(hs_node_t *node) {
   uint32_t ids[1024];
@@ -193,8 +202,8 @@ void member_catch_up_start(hs_node_t *node) {
   node->catch_round++; /* answers to an earlier round are not counted */
   for (size_t i = 0; i < n; i++) {
     if (ids[i] == node->cfg.id) continue;
-    hs_client_t *link = route_link(node, ids[i]);
-    if (link && client_send_raw(link, WIRE_HOLDING, 0, b.data, b.len, NULL, 0,
+    link_t *link = route_link(node, ids[i]);
+    if (link && link_send(link, WIRE_HOLDING, 0, b.data, b.len, NULL, 0,
                                 0, on_holding,
                                 (void *)(uintptr_t)node->catch_round) == 0)
       node->catch_pending++;
@@ -227,8 +236,8 @@ uint64_t member_expected_next(const hs_node_t *node, const char *name,
   return v ? (uint64_t)(v - 1) : 0;
 }
 
-static void on_holding(hs_client_t *link, const hs_reply_t *reply, void *ud) {
-  hs_node_t *node = hs_client_data(link);
+static void on_holding(link_t *link, const link_reply_t *reply, void *ud) {
+  hs_node_t *node = link_data(link);
   if (!node || !node->catching_up ||
       (uintptr_t)ud != (uintptr_t)node->catch_round)
     return;
@@ -237,7 +246,7 @@ static void on_holding(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   size_t len;
   wire_reader_t r;
   if (reply->status == 0) {
-    wire_reader_init(&r, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
+    wire_reader_init(&r, reply->frame->body, reply->frame->body_len);
     for (int part = 0; part < 3 && wire_get_bytes32(&r, "names", &names, &len);
          part++) {
       for (const char *p = names, *end = names + len; p < end;) {
@@ -397,8 +406,8 @@ static size_t unanswered(hs_node_t *node) {
   for (size_t i = 0; i < node->view.n; i++) {
     uint32_t id = node->view.members[i].id;
     if (id == node->cfg.id || !view_is_alive(id, &node->view)) continue;
-    hs_client_t *link = map_get(&node->links, &id, 4);
-    if (link) n += hs_client_pending(link);
+    link_t *link = map_get(&node->links, &id, 4);
+    if (link) n += link_pending(link);
   }
   return n;
 }

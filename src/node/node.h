@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "net/conn.h"
+#include "net/link.h"
 #include "hypersub.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -46,8 +47,6 @@ struct relay {
 
 /* Most replicas a topic can have besides its home. */
 #define HS_REPL_MAX 31
-enum { REPL_PUBLISHER = 1, REPL_SUBSCRIBER, REPL_SYNC, REPL_DELETE,
-       REPL_APPEND, REPL_CURSOR, REPL_COMMIT };
 
 
 struct node_conn {
@@ -114,13 +113,13 @@ struct hs_node {
   bool rejoined;     /* came back from the dead: catch up after the merge */
   bool quorum_lost;  /* sees no majority of the members alive */
   char self_addr[VIEW_ADDR_MAX + 1]; /* "host:port" it listens on */
-  hs_client_t *join_client;
+  link_t *join_client;
   uint64_t catch_started_ms, leave_started_ms;
   size_t catch_pending;  /* HOLDING answers still to come */
   uint32_t catch_round;  /* which catching up they answer */
   map_t catch_expect;    /* topic names members said we should hold */
   relay_t *leave_relay;  /* the LEAVE request, answered once handed over */
-  map_t links;       /* peer id (4 bytes) -> hs_client_t*, made on demand */
+  map_t links;       /* peer id (4 bytes) -> link_t*, made on demand */
   uv_check_t repl_check; /* sends the turn's appends to replicas, batched */
   void *repl_dirty;      /* topics with appends not sent yet (repl.c) */
   relay_t *spare_relays;
@@ -154,7 +153,7 @@ void ops_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
              bool looked_up);
 
 /* route.c */
-hs_client_t *route_link(hs_node_t *node, uint32_t peer);
+link_t *route_link(hs_node_t *node, uint32_t peer);
 void route_close_links(hs_node_t *node);
 /* Closes the link to a peer that died; what waited on it fails. */
 void route_drop_link(hs_node_t *node, uint32_t peer);
@@ -164,7 +163,7 @@ void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
 /* Asks the identity's home whether it exists, then runs f again. */
 int route_lookup(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
                  const char *id, size_t n);
-void route_lookup_done(hs_node_t *node, relay_t *r, const hs_reply_t *reply);
+void route_lookup_done(hs_node_t *node, relay_t *r, const link_reply_t *reply);
 uint32_t route_identity_home(const hs_node_t *node, uint8_t kind,
                              const char *id, size_t n);
 void route_orphan_relays(node_conn_t *nc);
@@ -176,7 +175,7 @@ void route_relay_give(hs_node_t *node, relay_t *r);
 void list_op_list_topics(node_conn_t *nc, const wire_frame_t *f,
                          wire_reader_t *r);
 void list_op_homed(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);
-void list_part_done(hs_node_t *node, relay_t *part, const hs_reply_t *reply);
+void list_part_done(hs_node_t *node, relay_t *part, const link_reply_t *reply);
 /* route.c: sends a request made here toward `target`; its reply goes to
  * list_part_done. */
 int route_send_part(hs_node_t *node, relay_t *part, uint8_t op,
@@ -258,7 +257,7 @@ void read_from_copy(node_conn_t *nc, const wire_frame_t *f,
                     store_topic_t *t, const char *sid, size_t sn,
                     uint32_t max, uint64_t seen, uint32_t wait_ms);
 /* A CLAIM's answer came back (route.c's relay callback). */
-void read_claim_done(hs_node_t *node, relay_t *r, const hs_reply_t *reply);
+void read_claim_done(hs_node_t *node, relay_t *r, const link_reply_t *reply);
 void read_free(hs_node_t *node);
 /* ops.c: the home's side of a CLAIM. */
 void ops_op_claim(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r);

@@ -186,7 +186,7 @@ static bool serve(hs_node_t *node, node_conn_t *nc, uint32_t id,
   return true;
 }
 
-void read_claim_done(hs_node_t *node, relay_t *r, const hs_reply_t *reply) {
+void read_claim_done(hs_node_t *node, relay_t *r, const link_reply_t *reply) {
   node_conn_t *nc = r->nc;
   if (reply->status) {
     if (nc)
@@ -198,7 +198,7 @@ void read_claim_done(hs_node_t *node, relay_t *r, const hs_reply_t *reply) {
     return;
   }
   wire_reader_t rd;
-  wire_reader_init(&rd, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
+  wire_reader_init(&rd, reply->frame->body, reply->frame->body_len);
   uint8_t served_at_home;
   uint64_t from;
   uint32_t count;

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/client.h"
+#include "net/link.h"
 #include "core/hash.h"
 #include "cube/cube.h"
 #include "node/repl.h"
@@ -79,14 +79,14 @@ static size_t replicas_of(const hs_node_t *node, uint64_t h, uint32_t *out) {
   return k;
 }
 
-static void on_ack(hs_client_t *link, const hs_reply_t *reply, void *ud);
+static void on_ack(link_t *link, const link_reply_t *reply, void *ud);
 
 /* Sends one REPLICATE request, body = kind + parts, to one peer. */
 static void send_one(hs_node_t *node, uint32_t to, const char *head,
                      size_t head_len) {
-  hs_client_t *link = route_link(node, to);
-  int rc = link ? client_send_raw(link, WIRE_REPLICATE, 0, head, head_len,
-                                  NULL, 0, 0, on_ack, (void *)(uintptr_t)to)
+  link_t *link = route_link(node, to);
+  int rc = link ? link_send(link, WIRE_REPLICATE, 0, head, head_len, NULL, 0,
+                            0, on_ack, (void *)(uintptr_t)to)
                 : HS_ENOMEM;
   if (rc) {
     LOG(&node->log, HS_LOG_WARN, "repl", "send_failed",
@@ -257,7 +257,7 @@ void repl_send_range(hs_node_t *node, store_topic_t *t, uint32_t to,
  * written. Returns the offset it reached. */
 static uint64_t send_frames(hs_node_t *node, store_topic_t *t, uint32_t to,
                             uint64_t from, uint64_t end, bool bounded) {
-  hs_client_t *link = route_link(node, to);
+  link_t *link = route_link(node, to);
   repl_topic_t *rt = repl_of(t);
   uint64_t committed = rt ? rt->committed : 0;
   store_iter_t it;
@@ -266,11 +266,11 @@ static uint64_t send_frames(hs_node_t *node, store_topic_t *t, uint32_t to,
   bool more = store_iter_next(&it, &m) && m.offset < end;
   uint64_t reached = from;
   while (more) {
-    if (bounded && link && client_buffered(link) > REPL_HIGH_WATER)
+    if (bounded && link && link_buffered(link) > REPL_HIGH_WATER)
       return reached; /* the rest once acknowledgements come back */
     wire_writer_t w;
     uint32_t id, count = 0;
-    if (!link || client_frame_begin(link, WIRE_REPLICATE, &w, &id)) {
+    if (!link || link_begin(link, WIRE_REPLICATE, 0, &w, &id)) {
       LOG(&node->log, HS_LOG_WARN, "repl", "send_failed",
           LF_UINT("replica", to), LF_STR("topic", t->name));
       return reached;
@@ -296,7 +296,7 @@ static uint64_t send_frames(hs_node_t *node, store_topic_t *t, uint32_t to,
       more = store_iter_next(&it, &m) && m.offset < end;
     }
     if (!w.err) memcpy(w.b->data + count_at, &count, 4);
-    if (client_frame_end(link, &w, WIRE_REPLICATE, id, on_ack,
+    if (link_end(link, &w, id, 0, on_ack,
                          (void *)(uintptr_t)to))
       return from; /* the link failed: the replica is synced again */
     node->stats.replicated += count;
@@ -393,8 +393,8 @@ void repl_advance(hs_node_t *node, repl_topic_t *rt) {
 }
 
 /* A peer answered a REPLICATE: u64 its next offset, str8 topic. */
-static void on_ack(hs_client_t *link, const hs_reply_t *reply, void *ud) {
-  hs_node_t *node = hs_client_data(link);
+static void on_ack(link_t *link, const link_reply_t *reply, void *ud) {
+  hs_node_t *node = link_data(link);
   uint32_t from = (uint32_t)(uintptr_t)ud;
   if (!node) return; /* the node is closing */
   if (reply->status) {
@@ -421,7 +421,7 @@ static void on_ack(hs_client_t *link, const hs_reply_t *reply, void *ud) {
   uint64_t next;
   const char *name;
   size_t nn;
-  wire_reader_init(&r, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
+  wire_reader_init(&r, reply->frame->body, reply->frame->body_len);
   if (!wire_get_u64(&r, "next", &next) || !wire_get_str8(&r, "topic", &name, &nn))
     return;
   store_topic_t *t = store_topic_find(&node->store, name, nn);
@@ -671,11 +671,11 @@ void repl_stats_json(hs_node_t *node, buf_t *out) {
   }
   buf_append(out, ",\"replication\":{", 16);
   for (size_t j = 0; j < n; j++) {
-    hs_client_t *link = map_get(&node->links, &peers[j], 4);
+    link_t *link = map_get(&node->links, &peers[j], 4);
     char tmp[96];
     int len = snprintf(tmp, sizeof tmp, "%s\"%u\":{\"lag\":%llu,\"in_flight\":%zu}",
                        j ? "," : "", peers[j], (unsigned long long)lag[j],
-                       link ? hs_client_pending(link) : (size_t)0);
+                       link ? link_pending(link) : (size_t)0);
     buf_append(out, tmp, (size_t)len);
   }
   buf_append(out, "}", 1);

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/client.h"
+#include "net/link.h"
+#include "proto/msg.h"
 #include "cube/cube.h"
 #include "node/node.h"
 
@@ -25,32 +26,32 @@ static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
 
 static void *id_key(uint32_t *id) { return id; }
 
-hs_client_t *route_link(hs_node_t *node, uint32_t peer) {
-  hs_client_t *link = map_get(&node->links, id_key(&peer), 4);
+link_t *route_link(hs_node_t *node, uint32_t peer) {
+  link_t *link = map_get(&node->links, id_key(&peer), 4);
   if (link) return link;
   const view_member_t *m = view_find(&node->view, peer);
   if (!m) return NULL;
-  buf_t hello = BUF_INIT;
-  uint32_t replicas = node->replicas;
-  if (buf_append(&hello, &replicas, 4) || view_encode(&node->view, &hello)) {
-    buf_free(&hello);
-    return NULL;
-  }
-  client_peer_config_t cfg = {
-      .addr = m->addr,
-      .cluster = node->cluster,
-      .self_id = node->cfg.id,
-      .hello_extra = hello.data,
-      .hello_extra_len = hello.len,
+  buf_t view = BUF_INIT;
+  if (view_encode(&node->view, &view)) return NULL;
+  const char *addrs[1] = {m->addr};
+  link_config_t cfg = {
+      .addrs = addrs,
+      .n_addrs = 1,
       .timeout_ms = node->cfg.peer_timeout_ms,
       .max_output = node->cfg.max_output,
+      .hello = {.role = WIRE_ROLE_PEER,
+                .cluster = msg_str(node->cluster, strlen(node->cluster)),
+                .node = node->cfg.id,
+                .replicas = node->replicas,
+                .view = msg_str(view.data, view.len)},
+      .flusher = &node->flusher,
   };
-  int rc = client_new_peer(node->loop, &cfg, &link);
-  buf_free(&hello);
+  int rc = link_new(node->loop, &cfg, &link);
+  buf_free(&view);
   if (rc) return NULL;
-  hs_client_set_data(link, node);
+  link_set_data(link, node);
   if (map_put(&node->links, id_key(&peer), 4, link)) {
-    hs_client_free(link);
+    link_free(link);
     return NULL;
   }
   LOG(&node->log, HS_LOG_INFO, "cluster", "link_opened", LF_UINT("peer", peer),
@@ -59,10 +60,10 @@ hs_client_t *route_link(hs_node_t *node, uint32_t peer) {
 }
 
 void route_drop_link(hs_node_t *node, uint32_t peer) {
-  hs_client_t *link = map_del(&node->links, id_key(&peer), 4);
+  link_t *link = map_del(&node->links, id_key(&peer), 4);
   /* Its requests fail now (CLOSED), through their callbacks: relayed
    * clients hear of it and retry elsewhere. */
-  if (link) hs_client_free(link);
+  if (link) link_free(link);
 }
 
 void route_close_links(hs_node_t *node) {
@@ -70,8 +71,8 @@ void route_close_links(hs_node_t *node) {
   size_t kn;
   void *v;
   for (size_t i = 0; map_next(&node->links, &i, &k, &kn, &v);) {
-    hs_client_set_data(v, NULL); /* replies failing now find no node */
-    hs_client_free(v);
+    link_set_data(v, NULL); /* replies failing now find no node */
+    link_free(v);
   }
   map_free(&node->links);
 }
@@ -168,13 +169,10 @@ static void send_to_topic_home(hs_node_t *node, uint8_t op, const char *key,
 
 /* A PULL reply whose client is gone: ask the topic's home to move the
  * cursor back over the messages, if nobody moved it since (REWIND). */
-static void rewind_cursor(hs_node_t *node, relay_t *r, const hs_reply_t *reply) {
-  uint16_t flags;
-  if (!reply->raw || reply->raw_len < WIRE_HEADER + 4) return;
-  memcpy(&flags, reply->raw + 6, 2);
-  if (flags & WIRE_F_ERROR) return;
-  route_rewind_pull(node, r->key, r->key_len, reply->raw + WIRE_HEADER,
-                    reply->raw_len - WIRE_HEADER);
+static void rewind_cursor(hs_node_t *node, relay_t *r, const link_reply_t *reply) {
+  if (!reply->frame || (reply->frame->flags & WIRE_F_ERROR)) return;
+  route_rewind_pull(node, r->key, r->key_len, reply->frame->body,
+                    reply->frame->body_len);
 }
 
 void route_rewind_pull(hs_node_t *node, const char *key, size_t key_len,
@@ -206,11 +204,11 @@ void route_rewind(hs_node_t *node, const char *key, size_t key_len,
       LF_UINT("from", from), LF_UINT("to", expect - 1));
 }
 
-static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
+static void on_relayed(link_t *link, const link_reply_t *reply, void *ud) {
   relay_t *r = ud;
   hs_node_t *node = r->node;
   (void)link;
-  if (!hs_client_data(link)) { /* the node is closing: just recycle */
+  if (!link_data(link)) { /* the node is closing: just recycle */
     route_relay_give(node, r);
     return;
   }
@@ -234,11 +232,9 @@ static void on_relayed(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     /* The client left: put back what the home handed out for it. */
     rewind_cursor(node, r, reply);
   } else if (nc) {
-    if (reply->raw) {
-      /* The reply frame as it came, under the id our sender used. */
-      size_t at = nc->conn.out.len;
-      if (buf_append(&nc->conn.out, reply->raw, reply->raw_len) == 0)
-        memcpy(nc->conn.out.data + at + 8, &r->id, 4);
+    if (reply->frame) {
+      /* The reply as it came, under the id our sender used. */
+      wire_copy_frame(&nc->conn.out, reply->frame, r->id);
     } else {
       node_reply_error(nc, r->op, r->id, reply->status, "via node %u: %.*s",
                        r->next_hop, (int)reply->message_len, reply->message);
@@ -296,7 +292,7 @@ static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
              node->cfg.id, target);
     return HS_EUNAVAILABLE;
   }
-  hs_client_t *link = route_link(node, next);
+  link_t *link = route_link(node, next);
   if (!link) {
     snprintf(msg, msg_len, "no link to node %u", next);
     return HS_ENOMEM;
@@ -304,8 +300,10 @@ static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
   r->next_hop = next;
   uint8_t h = (uint8_t)(hops + 1);
   uint16_t flags = WIRE_F_ROUTED | (f->flags & WIRE_F_RETRY);
-  int rc = client_send_raw(link, f->op, flags, (const char *)&h, 1,
-                           f->body, f->body_len, extra_wait(f), on_relayed, r);
+  uint32_t wait = extra_wait(f);
+  int rc = link_send(link, f->op, flags, (const char *)&h, 1, f->body,
+                     f->body_len, wait ? link_timeout(link) + wait : 0,
+                     on_relayed, r);
   if (rc) {
     snprintf(msg, msg_len, "cannot send to node %u: %s", next,
              hs_err_message(rc));
@@ -410,15 +408,20 @@ int route_lookup(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
   return 0;
 }
 
-void route_lookup_done(hs_node_t *node, relay_t *r, const hs_reply_t *reply) {
+void route_lookup_done(hs_node_t *node, relay_t *r, const link_reply_t *reply) {
   node_conn_t *nc = r->nc;
   wire_reader_t rd;
   const char *body = r->frame;
   size_t body_len = r->frame_len;
   /* Learn a positive answer: identities are never deleted, so it stays
    * true. The saved request names the identity in its first field. */
-  bool exists = reply->status == 0 && reply->raw &&
-                reply->raw_len > WIRE_HEADER && reply->raw[WIRE_HEADER] == 1;
+  msg_exists_t answer = {0};
+  wire_reader_t ar;
+  if (reply->status == 0) {
+    wire_reader_init(&ar, reply->frame->body, reply->frame->body_len);
+    if (!msg_exists_get(&ar, &answer)) answer.exists = 0;
+  }
+  bool exists = answer.exists == 1;
   if (exists) {
     const char *id;
     size_t n;

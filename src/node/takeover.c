@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/client.h"
+#include "net/link.h"
 #include "cube/cube.h"
 #include "node/repl.h"
 
-static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud);
+static void on_synced(link_t *link, const link_reply_t *reply, void *ud);
 
 /* Records up to `next` are on their way from `from`: requests wait for
  * them (UNAVAILABLE) before this home serves or writes. */
@@ -44,12 +44,12 @@ static void sync_failed(store_topic_t *t, uint32_t to) {
 }
 
 void takeover_sync(hs_node_t *node, store_topic_t *t, uint32_t to) {
-  hs_client_t *link = route_link(node, to);
+  link_t *link = route_link(node, to);
   repl_topic_t *rt = repl_of(t);
   wire_writer_t w;
   uint32_t id;
   sync_req_t *req = malloc(sizeof *req);
-  if (!req || !link || client_frame_begin(link, WIRE_REPLICATE, &w, &id)) {
+  if (!req || !link || link_begin(link, WIRE_REPLICATE, 0, &w, &id)) {
     free(req);
     LOG(&node->log, HS_LOG_WARN, "repl", "send_failed",
         LF_UINT("replica", to), LF_STR("topic", t->name));
@@ -83,15 +83,15 @@ void takeover_sync(hs_node_t *node, store_topic_t *t, uint32_t to) {
     n++;
   }
   if (!w.err) memcpy(w.b->data + count_at, &n, 4);
-  if (client_frame_end(link, &w, WIRE_REPLICATE, id, on_synced, req)) {
+  if (link_end(link, &w, id, 0, on_synced, req)) {
     free(req);
     sync_failed(t, to);
   }
 }
 
 /* The answer to a SYNC: u64 the peer's next offset, str8 topic. */
-static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
-  hs_node_t *node = hs_client_data(link);
+static void on_synced(link_t *link, const link_reply_t *reply, void *ud) {
+  hs_node_t *node = link_data(link);
   sync_req_t req = *(sync_req_t *)ud;
   uint32_t to = req.to;
   free(ud);
@@ -107,7 +107,7 @@ static void on_synced(hs_client_t *link, const hs_reply_t *reply, void *ud) {
     sync_failed(t, to);
     return;
   }
-  wire_reader_init(&r, reply->raw + WIRE_HEADER, reply->raw_len - WIRE_HEADER);
+  wire_reader_init(&r, reply->frame->body, reply->frame->body_len);
   repl_topic_t *rt = t ? repl_of(t) : NULL;
   if (!rt || !wire_get_u64(&r, "next", &next)) return;
   uint64_t missing = next < t->next ? t->next - (next < t->first ? t->first : next) : 0;

@@ -137,6 +137,7 @@ void wire_begin(wire_writer_t *w, buf_t *b, uint8_t op, uint16_t flags,
   w->b = b;
   w->start = b->len;
   w->err = 0;
+  w->op = op;
   char *h = buf_reserve(b, WIRE_HEADER);
   if (!h) {
     w->err = HS_ENOMEM;
@@ -172,6 +173,13 @@ int wire_end(wire_writer_t *w) {
   uint32_t len32 = (uint32_t)len;
   memcpy(w->b->data + w->start, &len32, 4);
   return 0;
+}
+
+int wire_copy_frame(buf_t *b, const wire_frame_t *f, uint32_t id) {
+  wire_writer_t w;
+  wire_begin(&w, b, f->op, f->flags, id);
+  wire_put(&w, f->body, f->body_len);
+  return wire_end(&w);
 }
 
 int wire_put_error(buf_t *b, uint8_t op, uint32_t id, int code,

@@ -90,6 +90,7 @@ typedef struct wire_writer {
   buf_t *b;
   size_t start; /* where this frame's length field is */
   int err;      /* sticky: 0 or HS_ENOMEM */
+  uint8_t op;   /* the frame's op */
 } wire_writer_t;
 
 void wire_begin(wire_writer_t *w, buf_t *b, uint8_t op, uint16_t flags,
@@ -112,8 +113,16 @@ static inline void wire_put_bytes32(wire_writer_t *w, const char *s, size_t n) {
   wire_put_u32(w, (uint32_t)n);
   wire_put(w, s, n);
 }
+/* The body written so far (after the header). */
+static inline const char *wire_body(const wire_writer_t *w, size_t *len) {
+  *len = w->b->len - w->start - WIRE_HEADER;
+  return w->b->data + w->start + WIRE_HEADER;
+}
 /* Patches the length; on error drops the partial frame. 0 or HS_ENOMEM. */
 int wire_end(wire_writer_t *w);
+
+/* Appends frame f as it is, under request id `id` (a relayed reply). */
+int wire_copy_frame(buf_t *b, const wire_frame_t *f, uint32_t id);
 
 /* An error reply to request `id` of `op`. */
 int wire_put_error(buf_t *b, uint8_t op, uint32_t id, int code,
