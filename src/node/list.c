@@ -6,22 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cube/cube.h"
 #include "node/node.h"
 
 /* Appends the names of topics homed here that start with prefix, one per
  * line. */
-static void homed_names(hs_node_t *node, const char *prefix, size_t pn,
-                        buf_t *out) {
-  const char *k;
-  size_t kn;
+static void homed_names(hs_node_t *node, msg_str_t prefix, buf_t *out) {
   void *v;
-  for (size_t i = 0; map_next(&node->store.topics, &i, &k, &kn, &v);) {
+  for (size_t i = 0; map_next(&node->store.topics, &i, NULL, NULL, &v);) {
     store_topic_t *t = v;
-    if (t->name_len < pn || memcmp(t->name, prefix, pn)) continue;
+    if (t->name_len < prefix.n || memcmp(t->name, prefix.s, prefix.n)) continue;
     uint32_t home;
-    if (cluster_copies(node, cube_hash(t->name, t->name_len), &home, 1) &&
-        home != node->cfg.id)
+    if (cluster_copies(&node->cluster, place_topic(t->name, t->name_len),
+                       &home, 1) &&
+        home != node_self(node))
       continue; /* a replica's copy: its home names it */
     buf_append(out, t->name, t->name_len);
     buf_append(out, "\n", 1);
@@ -62,105 +59,104 @@ static int sort_lines(buf_t *b) {
   return 0;
 }
 
-static void finish(hs_node_t *node, relay_t *g) {
+static void finish(req_t *g) {
+  hs_node_t *node = g->node;
   node_conn_t *nc = g->nc;
   if (nc) {
-    if (g->failed) {
-      node_reply_error(nc, WIRE_LIST_TOPICS, g->id, g->failed,
+    if (g->u.gather.failed) {
+      node_reply_error(nc, WIRE_LIST_TOPICS, g->id, g->u.gather.failed,
                        "node %u did not answer the listing",
-                       g->failed_node);
-    } else if (sort_lines(&g->names)) {
-      node_reply_error(nc, WIRE_LIST_TOPICS, g->id, HS_ENOMEM,
-                       "out of memory");
+                       g->u.gather.failed_node);
+    } else if (sort_lines(&g->u.gather.names)) {
+      node_reply_error(nc, WIRE_LIST_TOPICS, g->id, HS_ENOMEM, "out of memory");
     } else {
       wire_writer_t w;
+      msg_text_t m = {msg_str(g->u.gather.names.data, g->u.gather.names.len)};
       wire_begin(&w, &nc->conn.out, WIRE_LIST_TOPICS, WIRE_F_REPLY, g->id);
-      wire_put_bytes32(&w, g->names.data, g->names.len);
+      msg_text_put(&w, &m);
       wire_end(&w);
     }
     node->stats.frames_out++;
     node_send(nc);
   }
-  route_relay_give(node, g);
+  buf_free(&g->u.gather.names);
+  req_give(&node->reqs, g);
 }
 
-void list_part_done(hs_node_t *node, relay_t *part, const link_reply_t *reply) {
-  relay_t *g = part->gather;
+/* A member's part came (or failed). */
+static void part_done(req_t *part, const link_reply_t *reply) {
+  req_t *g = part->u.part.gather;
   wire_reader_t r;
-  const char *names;
-  size_t len;
-  if (reply->status || !reply->frame) {
-    g->failed = reply->status ? reply->status : HS_EUNAVAILABLE;
-    g->failed_node = part->target;
+  msg_text_t m;
+  if (reply->status) {
+    g->u.gather.failed = reply->status;
+    g->u.gather.failed_node = part->u.part.target;
   } else {
-    wire_reader_init(&r, reply->frame->body,
-                     reply->frame->body_len);
-    if (wire_get_bytes32(&r, "names", &names, &len))
-      buf_append(&g->names, names, len);
+    wire_reader_init(&r, reply->frame->body, reply->frame->body_len);
+    if (msg_text_get(&r, &m))
+      buf_append(&g->u.gather.names, m.text.s, m.text.n);
   }
-  if (--g->remaining == 0) finish(node, g);
+  req_give(&part->node->reqs, part);
+  if (--g->u.gather.remaining == 0) finish(g);
 }
 
-void list_op_list_topics(node_conn_t *nc, const wire_frame_t *f,
-                         wire_reader_t *r) {
-  hs_node_t *node = nc->node;
-  const char *prefix;
-  size_t pn;
-  if (!wire_get_str8(r, "prefix", &prefix, &pn) || !wire_reader_done(r))
-    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
-                            "malformed list_topics request: field \"%s\"",
-                            r->bad);
-  relay_t *g = route_relay_take(node);
-  if (!g)
-    return node_reply_error(nc, f->op, f->id, HS_ENOMEM, "out of memory");
-  g->node = node;
-  g->id = f->id;
-  g->op = f->op;
-  route_relay_attach(g, nc);
-  homed_names(node, prefix, pn, &g->names);
-  g->remaining = 1; /* held until every part is sent */
-  uint32_t ids[1024];
-  size_t n = view_live(&node->view, ids, 1024);
-  char body[4 + 1 + HS_NAME_MAX];
-  body[4] = (char)pn;
-  memcpy(body + 5, prefix, pn);
-  for (size_t i = 0; i < n && i < 1024; i++) {
-    if (ids[i] == node->cfg.id) continue;
-    relay_t *part = route_relay_take(node);
-    if (!part) {
-      g->failed = HS_ENOMEM;
-      break;
-    }
-    part->node = node;
-    part->gather = g;
-    part->op = (uint8_t)WIRE_HOMED;
-    part->target = ids[i];
-    memcpy(body, &ids[i], 4);
-    g->remaining++;
-    if (route_send_part(node, part, WIRE_HOMED, body, 5 + pn, ids[i])) {
-      g->remaining--;
-      g->failed = HS_EUNAVAILABLE;
-      g->failed_node = ids[i];
-      route_relay_give(node, part);
-    }
+/* Asks member `id` for its part; false when it could not be asked. */
+static bool ask(hs_node_t *node, req_t *g, uint32_t id, msg_str_t prefix) {
+  req_t *part = req_take(&node->reqs, node);
+  if (!part) return false;
+  part->op = WIRE_HOMED;
+  part->done = part_done;
+  part->u.part.gather = g;
+  part->u.part.target = id;
+  buf_t body = BUF_INIT;
+  wire_writer_t w = {.b = &body};
+  msg_homed_t m = {id, prefix};
+  msg_homed_put(&w, &m);
+  char msg[160];
+  g->u.gather.remaining++;
+  int rc = w.err ? HS_ENOMEM
+                 : route_send(node, part, WIRE_HOMED, 0, body.data, body.len,
+                              id, msg, sizeof msg);
+  buf_free(&body);
+  if (rc) {
+    g->u.gather.remaining--;
+    req_give(&node->reqs, part);
   }
-  if (--g->remaining == 0) finish(node, g);
+  return rc == 0;
 }
 
-void list_op_homed(node_conn_t *nc, const wire_frame_t *f, wire_reader_t *r) {
-  hs_node_t *node = nc->node;
-  uint32_t id;
-  const char *prefix;
-  size_t pn;
-  if (!wire_get_u32(r, "node", &id) ||
-      !wire_get_str8(r, "prefix", &prefix, &pn) || !wire_reader_done(r))
-    return node_reply_error(nc, f->op, f->id, HS_EINVALID,
-                            "malformed homed request: field \"%s\"", r->bad);
+void op_list_topics(op_ctx_t *ctx) {
+  hs_node_t *node = ctx->nc->node;
+  msg_str_t prefix = ctx->m.prefix.prefix;
+  req_t *g = req_take(&node->reqs, node);
+  if (!g) return op_out_of_memory(ctx);
+  g->id = ctx->f->id;
+  g->op = ctx->f->op;
+  g->u.gather.names = (buf_t)BUF_INIT;
+  g->u.gather.failed = 0;
+  req_attach(g, ctx->nc, &ctx->nc->reqs);
+  homed_names(node, prefix, &g->u.gather.names);
+  g->u.gather.remaining = 1; /* held until every part is asked */
+  const view_t *v = &node->cluster.view;
+  for (size_t i = 0; i < v->n && !g->u.gather.failed; i++) {
+    const view_member_t *mb = &v->members[i];
+    if (mb->id == node_self(node) || !view_serves(mb->state)) continue;
+    if (!ask(node, g, mb->id, prefix)) {
+      g->u.gather.failed = HS_EUNAVAILABLE;
+      g->u.gather.failed_node = mb->id;
+    }
+  }
+  if (--g->u.gather.remaining == 0) finish(g);
+}
+
+void op_homed(op_ctx_t *ctx) {
+  hs_node_t *node = ctx->nc->node;
   buf_t names = BUF_INIT;
-  homed_names(node, prefix, pn, &names);
+  homed_names(node, ctx->m.homed.prefix, &names);
   wire_writer_t w;
-  wire_begin(&w, &nc->conn.out, f->op, WIRE_F_REPLY, f->id);
-  wire_put_bytes32(&w, names.data, names.len);
+  msg_text_t m = {msg_str(names.data, names.len)};
+  wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
+  msg_text_put(&w, &m);
   wire_end(&w);
   buf_free(&names);
 }

@@ -1,309 +1,188 @@
 /* route — requests travel to the node that owns their key, one cube hop at
- * a time, and replies travel back the same way.
+ * a time, and answers travel back the same way.
  *
- * A hop re-sends the request frame on its link to the next node with the
- * ROUTED flag and a one-byte hop count in front of the body, and keeps a
- * relay: which connection and request id the reply goes back to. Relays
- * come from a free list, so forwarding allocates nothing per request. A
- * relay whose connection closed is orphaned: its reply is dropped.
+ * A hop sends the request on its link to the next node with the ROUTED
+ * flag and a one-byte hop count in front of the body, and keeps a request
+ * (req.h): which connection and request id the answer goes back to. A
+ * forwarded pull whose client left releases what the home parked for it,
+ * and gives back what the home handed out for it.
  *
- * A relay can instead hold a continuation: the identity lookups a topic's
- * home makes when it does not know a publisher or subscriber yet. */
-#include <stddef.h>
+ * The home of a topic that does not know a publisher or subscriber yet
+ * asks the identity's home (LOOKUP) and runs the request again after. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/link.h"
-#include "proto/msg.h"
 #include "cube/cube.h"
 #include "node/node.h"
 
-static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
+static int send_on(hs_node_t *node, req_t *r, const wire_frame_t *f,
                    uint8_t hops, uint32_t target, uint32_t came_from,
                    char *msg, size_t msg_len);
 
-/* ---- links ------------------------------------------------------------- */
+/* ---- where a request runs ------------------------------------------------ */
 
-static void *id_key(uint32_t *id) { return id; }
+static uint32_t topic_home(const hs_node_t *node, msg_str_t topic) {
+  return cluster_home(&node->cluster, place_topic(topic.s, topic.n));
+}
 
-link_t *route_link(hs_node_t *node, uint32_t peer) {
-  link_t *link = map_get(&node->links, id_key(&peer), 4);
-  if (link) return link;
-  const view_member_t *m = view_find(&node->view, peer);
-  if (!m) return NULL;
-  buf_t view = BUF_INIT;
-  if (view_encode(&node->view, &view)) return NULL;
-  const char *addrs[1] = {m->addr};
-  link_config_t cfg = {
-      .addrs = addrs,
-      .n_addrs = 1,
-      .timeout_ms = node->cfg.peer_timeout_ms,
-      .max_output = node->cfg.max_output,
-      .hello = {.role = WIRE_ROLE_PEER,
-                .cluster = msg_str(node->cluster, strlen(node->cluster)),
-                .node = node->cfg.id,
-                .replicas = node->replicas,
-                .view = msg_str(view.data, view.len)},
-      .flusher = &node->flusher,
-  };
-  int rc = link_new(node->loop, &cfg, &link);
-  buf_free(&view);
-  if (rc) return NULL;
-  link_set_data(link, node);
-  if (map_put(&node->links, id_key(&peer), 4, link)) {
-    link_free(link);
-    return NULL;
+static uint32_t identity_home(const hs_node_t *node, uint8_t kind,
+                              msg_str_t id) {
+  return cluster_home(&node->cluster, place_identity(kind, id.s, id.n));
+}
+
+/* A node the request names, if it is a member; else this one. */
+static uint32_t named(const hs_node_t *node, uint32_t id) {
+  return view_find(&node->cluster.view, id) ? id : node_self(node);
+}
+
+uint32_t route_target(const hs_node_t *node, uint8_t op, const msg_t *m) {
+  if (node->cluster.view.n <= 1) return node_self(node);
+  switch (op) {
+    case WIRE_CREATE_PUBLISHER:
+      return identity_home(node, PLACE_PUBLISHER, m->id.id);
+    case WIRE_CREATE_SUBSCRIBER:
+      return identity_home(node, PLACE_SUBSCRIBER, m->id.id);
+    case WIRE_LOOKUP:
+      return identity_home(node, m->lookup.kind, m->lookup.id);
+    case WIRE_CREATE_TOPIC:
+    case WIRE_DELETE_TOPIC: return topic_home(node, m->topic.topic);
+    case WIRE_PUBLISH: return topic_home(node, m->publish.topic);
+    case WIRE_SUBSCRIBE: return topic_home(node, m->subscribe.topic);
+    case WIRE_PULL: return topic_home(node, m->pull.topic);
+    case WIRE_REWIND: return topic_home(node, m->rewind.topic);
+    case WIRE_UNPARK: return topic_home(node, m->key.topic);
+    case WIRE_CLAIM: return topic_home(node, m->claim.topic);
+    case WIRE_READ: /* to the copy named; its home if that one died */
+      return cluster_alive(&node->cluster, m->read.server)
+                 ? m->read.server
+                 : topic_home(node, m->read.pull.topic);
+    case WIRE_JOIN:
+      return place_coordinator(&node->cluster.view, node_self(node));
+    case WIRE_STOP_NODE: return named(node, m->stop.node);
+    case WIRE_LEAVE: return named(node, m->node.node);
+    case WIRE_HOMED: return named(node, m->homed.node);
+    default: return node_self(node);
   }
-  LOG(&node->log, HS_LOG_INFO, "cluster", "link_opened", LF_UINT("peer", peer),
-      LF_STR("addr", m->addr));
-  return link;
-}
-
-void route_drop_link(hs_node_t *node, uint32_t peer) {
-  link_t *link = map_del(&node->links, id_key(&peer), 4);
-  /* Its requests fail now (CLOSED), through their callbacks: relayed
-   * clients hear of it and retry elsewhere. */
-  if (link) link_free(link);
-}
-
-void route_close_links(hs_node_t *node) {
-  const char *k;
-  size_t kn;
-  void *v;
-  for (size_t i = 0; map_next(&node->links, &i, &k, &kn, &v);) {
-    link_set_data(v, NULL); /* replies failing now find no node */
-    link_free(v);
-  }
-  map_free(&node->links);
-}
-
-/* ---- relays ------------------------------------------------------------ */
-
-relay_t *route_relay_take(hs_node_t *node) {
-  relay_t *r = node->spare_relays;
-  if (r)
-    node->spare_relays = r->next;
-  else if (!(r = malloc(sizeof *r)))
-    return NULL;
-  memset(r, 0, offsetof(relay_t, key)); /* the key is filled when used */
-  return r;
-}
-
-void route_relay_attach(relay_t *r, node_conn_t *nc) {
-  r->nc = nc;
-  r->prev = NULL;
-  r->next = nc->relays;
-  if (nc->relays) nc->relays->prev = r;
-  nc->relays = r;
-}
-
-static void relay_detach(relay_t *r) {
-  node_conn_t *nc = r->nc;
-  if (!nc) return;
-  if (r->prev)
-    r->prev->next = r->next;
-  else
-    nc->relays = r->next;
-  if (r->next) r->next->prev = r->prev;
-  r->nc = NULL;
-}
-
-void route_relay_give(hs_node_t *node, relay_t *r) {
-  relay_detach(r);
-  free(r->frame);
-  r->frame = NULL;
-  buf_free(&r->names);
-  r->next = node->spare_relays;
-  node->spare_relays = r;
-}
-
-/* Sends a body of str8 subscriber, str8 topic (+ extra) to the topic's
- * home, answer ignored. */
-static void send_to_topic_home(hs_node_t *node, uint8_t op, const char *key,
-                               size_t key_len, const void *extra,
-                               size_t extra_len) {
-  size_t sn = (uint8_t)key[0];
-  const char *topic = key + 2 + sn;
-  size_t tn = (uint8_t)key[1 + sn];
-  uint32_t home;
-  if (!cluster_copies(node, cube_hash(topic, tn), &home, 1)) return;
-  char body[2 + 2 * HS_NAME_MAX + 16];
-  memcpy(body, key, key_len);
-  if (extra_len) memcpy(body + key_len, extra, extra_len);
-  relay_t *r = route_relay_take(node);
-  if (!r) return;
-  r->node = node;
-  r->op = op;
-  wire_frame_t f = {.version = HS_WIRE_VERSION,
-                    .op = op,
-                    .body = body,
-                    .body_len = key_len + extra_len};
-  char msg[160];
-  if (send_on(node, r, &f, 0, home, UINT32_MAX, msg, sizeof msg))
-    route_relay_give(node, r);
-}
-
-void route_orphan_relays(node_conn_t *nc) {
-  while (nc->relays) {
-    relay_t *r = nc->relays;
-    /* A pull may be parked at the home for this client: release it. */
-    if (r->op == WIRE_PULL && r->key_len)
-      send_to_topic_home(r->node, WIRE_UNPARK, r->key, r->key_len, NULL, 0);
-    relay_detach(r);
-  }
-}
-
-void route_free_relays(hs_node_t *node) {
-  while (node->spare_relays) {
-    relay_t *r = node->spare_relays;
-    node->spare_relays = r->next;
-    free(r);
-  }
-}
-
-/* ---- forwarding -------------------------------------------------------- */
-
-static void send_to_topic_home(hs_node_t *node, uint8_t op, const char *key,
-                               size_t key_len, const void *extra,
-                               size_t extra_len);
-
-/* A PULL reply whose client is gone: ask the topic's home to move the
- * cursor back over the messages, if nobody moved it since (REWIND). */
-static void rewind_cursor(hs_node_t *node, relay_t *r, const link_reply_t *reply) {
-  if (!reply->frame || (reply->frame->flags & WIRE_F_ERROR)) return;
-  route_rewind_pull(node, r->key, r->key_len, reply->frame->body,
-                    reply->frame->body_len);
-}
-
-void route_rewind_pull(hs_node_t *node, const char *key, size_t key_len,
-                       const char *body, size_t len) {
-  uint32_t count;
-  wire_reader_t rd;
-  wire_reader_init(&rd, body, len);
-  uint64_t first = 0, last = 0, t;
-  const char *s;
-  size_t n;
-  if (!wire_get_u64(&rd, "next", &t) || !wire_get_u32(&rd, "count", &count) ||
-      count == 0)
-    return;
-  for (uint32_t i = 0; i < count; i++) {
-    if (!wire_get_u64(&rd, "offset", i ? &last : &first) ||
-        !wire_get_u64(&rd, "time", &t) || !wire_get_str8(&rd, "p", &s, &n) ||
-        !wire_get_bytes32(&rd, "data", &s, &n))
-      return;
-  }
-  if (count == 1) last = first;
-  route_rewind(node, key, key_len, first, last + 1);
-}
-
-void route_rewind(hs_node_t *node, const char *key, size_t key_len,
-                  uint64_t from, uint64_t expect) {
-  uint64_t range[2] = {from, expect};
-  send_to_topic_home(node, WIRE_REWIND, key, key_len, range, sizeof range);
-  LOG(&node->log, HS_LOG_INFO, "route", "pull_undelivered",
-      LF_UINT("from", from), LF_UINT("to", expect - 1));
-}
-
-static void on_relayed(link_t *link, const link_reply_t *reply, void *ud) {
-  relay_t *r = ud;
-  hs_node_t *node = r->node;
-  (void)link;
-  if (!link_data(link)) { /* the node is closing: just recycle */
-    route_relay_give(node, r);
-    return;
-  }
-  node_conn_t *nc = r->nc;
-  if (r->claim) { /* a pull this copy serves (read.c) */
-    read_claim_done(node, r, reply);
-    route_relay_give(node, r);
-    return;
-  }
-  if (r->gather) { /* a part of a LIST_TOPICS */
-    list_part_done(node, r, reply);
-    route_relay_give(node, r);
-    return;
-  }
-  if (r->frame) { /* a lookup: learn, then run the saved request again */
-    route_lookup_done(node, r, reply);
-    route_relay_give(node, r);
-    return;
-  }
-  if (!nc && r->op == WIRE_PULL && r->key_len) {
-    /* The client left: put back what the home handed out for it. */
-    rewind_cursor(node, r, reply);
-  } else if (nc) {
-    if (reply->frame) {
-      /* The reply as it came, under the id our sender used. */
-      wire_copy_frame(&nc->conn.out, reply->frame, r->id);
-    } else {
-      node_reply_error(nc, r->op, r->id, reply->status, "via node %u: %.*s",
-                       r->next_hop, (int)reply->message_len, reply->message);
-    }
-    node_send(nc);
-  }
-  route_relay_give(node, r);
-}
-
-/* How much longer than the peer timeout a request may take: a pull's wait
- * (the last field of PULL, READ and CLAIM). */
-static uint32_t extra_wait(const wire_frame_t *f) {
-  uint32_t wait = 0;
-  if ((f->op == WIRE_PULL || f->op == WIRE_READ || f->op == WIRE_CLAIM) &&
-      f->body_len >= 4)
-    memcpy(&wait, f->body + f->body_len - 4, 4);
-  return wait;
 }
 
 uint32_t route_next_hop(hs_node_t *node, uint32_t target, uint32_t came_from) {
+  uint32_t self = node_self(node);
   if (node->next_hop_cb) {
     uint32_t n = node->next_hop_cb(node, target, node->next_hop_ud);
-    if (n != UINT32_MAX && n != node->cfg.id &&
-        view_is_alive(n, &node->view) &&
-        cube_distance(n, node->cfg.id) == 1)
+    if (n != UINT32_MAX && n != self && cluster_alive(&node->cluster, n) &&
+        cube_distance(n, self) == 1)
       return n;
   }
-  return cube_next_hop(node->cfg.id, target, view_dim(&node->view),
-                       came_from, view_is_alive, &node->view);
+  return cube_next_hop(self, target, view_dim(&node->cluster.view), came_from,
+                       view_is_alive, &node->cluster.view);
 }
 
 static unsigned hop_limit(const hs_node_t *node) {
   return node->cfg.hop_limit ? node->cfg.hop_limit
-                             : 2 * view_dim(&node->view) + 2;
+                             : 2 * view_dim(&node->cluster.view) + 2;
 }
 
-/* Sends f toward `target` for relay r (already filled but for next_hop).
- * Returns 0, or an error with a message in msg. */
-static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
-                   uint8_t hops, uint32_t target, uint32_t came_from,
-                   char *msg, size_t msg_len) {
+/* ---- answers coming back -------------------------------------------------- */
+
+static void send_to_topic_home(hs_node_t *node, uint8_t op,
+                               const req_key_t *key, uint64_t from,
+                               uint64_t expect);
+
+/* The answer to a forwarded request: relayed to its client under the id
+ * the client used; a pull's messages whose client left are given back. */
+static void relayed(req_t *r, const link_reply_t *reply) {
+  hs_node_t *node = r->node;
+  node_conn_t *nc = r->nc;
+  if (nc && reply->frame) {
+    wire_copy_frame(&nc->conn.out, reply->frame, r->id);
+    node_send(nc);
+  } else if (nc) {
+    node_reply_error(nc, r->op, r->id, reply->status, "via node %u: %.*s",
+                     r->next_hop, (int)reply->message_len, reply->message);
+    node_send(nc);
+  } else if (r->op == WIRE_PULL && r->u.pull.len && reply->frame &&
+             !(reply->frame->flags & WIRE_F_ERROR)) {
+    route_rewind_pull(node, &r->u.pull, reply->frame->body,
+                      reply->frame->body_len);
+  }
+  req_give(&node->reqs, r);
+}
+
+/* A forwarded pull's client left: release what the home parked for it. */
+static void pull_orphaned(req_t *r) {
+  if (r->u.pull.len && !r->node->freeing)
+    send_to_topic_home(r->node, WIRE_UNPARK, &r->u.pull, 0, 0);
+}
+
+static void on_answer(link_t *link, const link_reply_t *reply, void *ud) {
+  req_t *r = ud;
+  uint32_t peer;
+  if (!peers_id(link, &peer)) { /* the node is closing: just recycle */
+    req_detach(r);
+    r->nc = NULL;
+  }
+  r->done(r, reply);
+}
+
+/* ---- sending on ------------------------------------------------------------ */
+
+/* How much longer than the peer timeout a request may take: a pull's wait
+ * (only pulls, reads and claims are decoded for it). */
+static uint32_t extra_wait(const wire_frame_t *f) {
+  if (f->op != WIRE_PULL && f->op != WIRE_READ && f->op != WIRE_CLAIM)
+    return 0;
+  msg_t m;
+  wire_reader_t rd;
+  wire_reader_init(&rd, f->body, f->body_len);
+  if (!msg_request_get(f->op, &rd, &m)) return 0;
+  return f->op == WIRE_PULL   ? m.pull.wait_ms
+         : f->op == WIRE_READ ? m.read.pull.wait_ms
+                              : m.claim.wait_ms;
+}
+
+/* The next node toward target, or an error with a message. */
+static int next_node(hs_node_t *node, uint8_t hops, uint32_t target,
+                     uint32_t came_from, uint32_t *next, char *msg,
+                     size_t msg_len) {
   if (hops >= hop_limit(node)) {
     node->stats.no_route++;
     snprintf(msg, msg_len, "no route to node %u within %u hops", target,
              hop_limit(node));
     return HS_EUNAVAILABLE;
   }
-  uint32_t next = route_next_hop(node, target, came_from);
+  *next = route_next_hop(node, target, came_from);
   /* No live neighbour leads on (a sparse cluster, or failures around us):
    * go straight to the target over a link of its own. */
-  if (next == UINT32_MAX && view_is_alive(target, &node->view)) next = target;
-  if (next == UINT32_MAX) {
+  if (*next == UINT32_MAX && cluster_alive(&node->cluster, target))
+    *next = target;
+  if (*next == UINT32_MAX) {
     node->stats.no_route++;
     snprintf(msg, msg_len, "no live node leads from node %u to node %u",
-             node->cfg.id, target);
+             node_self(node), target);
     return HS_EUNAVAILABLE;
   }
-  link_t *link = route_link(node, next);
+  return 0;
+}
+
+/* Sends f toward `target` for request r; its answer goes to r->done. */
+static int send_on(hs_node_t *node, req_t *r, const wire_frame_t *f,
+                   uint8_t hops, uint32_t target, uint32_t came_from,
+                   char *msg, size_t msg_len) {
+  uint32_t next;
+  int rc = next_node(node, hops, target, came_from, &next, msg, msg_len);
+  if (rc) return rc;
+  link_t *link = peers_link(&node->peers, next);
   if (!link) {
     snprintf(msg, msg_len, "no link to node %u", next);
     return HS_ENOMEM;
   }
+  uint32_t wait = extra_wait(f);
   r->next_hop = next;
   uint8_t h = (uint8_t)(hops + 1);
   uint16_t flags = WIRE_F_ROUTED | (f->flags & WIRE_F_RETRY);
-  uint32_t wait = extra_wait(f);
-  int rc = link_send(link, f->op, flags, (const char *)&h, 1, f->body,
-                     f->body_len, wait ? link_timeout(link) + wait : 0,
-                     on_relayed, r);
+  rc = link_send(link, f->op, flags, (const char *)&h, 1, f->body, f->body_len,
+                 wait ? link_timeout(link) + wait : 0, on_answer, r);
   if (rc) {
     snprintf(msg, msg_len, "cannot send to node %u: %s", next,
              hs_err_message(rc));
@@ -316,48 +195,35 @@ static int send_on(hs_node_t *node, relay_t *r, const wire_frame_t *f,
   return 0;
 }
 
-void route_forward(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
-                   uint32_t target) {
-  hs_node_t *node = nc->node;
-  relay_t *r = route_relay_take(node);
-  if (!r) {
-    node_reply_error(nc, f->op, f->id, HS_ENOMEM, "the node is out of memory");
-    return;
-  }
-  r->node = node;
+void route_forward(op_ctx_t *ctx, uint32_t target) {
+  hs_node_t *node = ctx->nc->node;
+  const wire_frame_t *f = ctx->f;
+  req_t *r = req_take(&node->reqs, node);
+  if (!r) return op_out_of_memory(ctx);
   r->id = f->id;
   r->op = f->op == WIRE_READ ? WIRE_PULL : f->op; /* answered as a PULL */
-  if (r->op == WIRE_PULL) { /* keep who pulls what, to rewind if need be */
-    wire_reader_t rd;
-    const char *a, *b;
-    size_t an, bn;
-    size_t skip = f->op == WIRE_READ ? 4 : 0; /* READ's u32 server */
-    wire_reader_init(&rd, f->body + skip, f->body_len - skip);
-    if (wire_get_str8(&rd, "subscriber", &a, &an) &&
-        wire_get_str8(&rd, "topic", &b, &bn)) {
-      r->key_len = (uint16_t)(2 + an + bn);
-      memcpy(r->key, f->body + skip, r->key_len);
-    }
+  r->done = relayed;
+  msg_key_t key;
+  if (r->op == WIRE_PULL && msg_request_key(f->op, &ctx->m, &key)) {
+    /* Who pulls what, to give back or release if the client leaves. */
+    req_key_set(&r->u.pull, key.subscriber.s, key.subscriber.n, key.topic.s,
+                key.topic.n);
+    r->orphaned = pull_orphaned;
+  } else {
+    r->u.pull.len = 0;
   }
   char msg[160];
-  int rc = send_on(node, r, f, hops, target,
-                   nc->role == WIRE_ROLE_PEER ? nc->peer_id : UINT32_MAX, msg,
-                   sizeof msg);
+  uint32_t came_from =
+      ctx->nc->role == WIRE_ROLE_PEER ? ctx->nc->peer_id : UINT32_MAX;
+  int rc = send_on(node, r, f, ctx->hops, target, came_from, msg, sizeof msg);
   if (rc) {
-    route_relay_give(node, r);
-    node_reply_error(nc, f->op, f->id, rc, "%s", msg);
-    return;
+    req_give(&node->reqs, r);
+    return op_error(ctx, rc, "%s", msg);
   }
-  route_relay_attach(r, nc);
+  req_attach(r, ctx->nc, &ctx->nc->reqs);
 }
 
-int route_send_part(hs_node_t *node, relay_t *part, uint8_t op,
-                    const char *body, size_t len, uint32_t target) {
-  char msg[160];
-  return route_send(node, part, op, 0, body, len, target, msg, sizeof msg);
-}
-
-int route_send(hs_node_t *node, relay_t *r, uint8_t op, uint16_t flags,
+int route_send(hs_node_t *node, req_t *r, uint8_t op, uint16_t flags,
                const char *body, size_t len, uint32_t target, char *msg,
                size_t msg_len) {
   wire_frame_t f = {.version = HS_WIRE_VERSION,
@@ -368,93 +234,138 @@ int route_send(hs_node_t *node, relay_t *r, uint8_t op, uint16_t flags,
   return send_on(node, r, &f, 0, target, UINT32_MAX, msg, msg_len);
 }
 
-/* ---- identity lookups --------------------------------------------------- */
+/* ---- cursors given back, pulls released ---------------------------------------- */
 
-int route_lookup(node_conn_t *nc, const wire_frame_t *f, uint8_t kind,
-                 const char *id, size_t n) {
-  hs_node_t *node = nc->node;
-  relay_t *r = route_relay_take(node);
-  if (!r) return HS_ENOMEM;
-  r->node = node;
-  r->id = f->id;
-  r->op = f->op;
-  r->hops = nc->hops;
-  /* The request's body, to run it again once the answer is in. */
-  r->frame_len = f->body_len;
-  r->frame = malloc(r->frame_len ? r->frame_len : 1);
-  if (!r->frame) {
-    route_relay_give(node, r);
-    return HS_ENOMEM;
-  }
-  memcpy(r->frame, f->body, f->body_len);
-  char body[2 + HS_NAME_MAX];
-  body[0] = (char)kind;
-  body[1] = (char)n;
-  memcpy(body + 2, id, n);
-  wire_frame_t lookup = {.version = HS_WIRE_VERSION,
-                         .op = WIRE_LOOKUP,
-                         .id = f->id,
-                         .body = body,
-                         .body_len = 2 + n};
-  char msg[160];
-  int rc = send_on(node, r, &lookup, 0, route_identity_home(node, kind, id, n),
-                   UINT32_MAX, msg, sizeof msg);
-  if (rc) {
-    route_relay_give(node, r);
-    return rc;
-  }
-  route_relay_attach(r, nc);
-  node->suspended = true;
-  return 0;
+static void ignore_answer(req_t *r, const link_reply_t *reply) {
+  (void)reply;
+  req_give(&r->node->reqs, r);
 }
 
-void route_lookup_done(hs_node_t *node, relay_t *r, const link_reply_t *reply) {
+/* Sends REWIND (from, expect) or UNPARK about key to the topic's home; the
+ * answer is not waited for. */
+static void send_to_topic_home(hs_node_t *node, uint8_t op,
+                               const req_key_t *key, uint64_t from,
+                               uint64_t expect) {
+  msg_key_t k;
+  req_key_parts(key, &k.subscriber.s, &k.subscriber.n, &k.topic.s, &k.topic.n);
+  uint32_t home;
+  if (!cluster_copies(&node->cluster, place_topic(k.topic.s, k.topic.n), &home,
+                      1))
+    return;
+  buf_t body = BUF_INIT;
+  wire_writer_t w = {.b = &body};
+  if (op == WIRE_REWIND) {
+    msg_rewind_t m = {k.subscriber, k.topic, from, expect};
+    msg_rewind_put(&w, &m);
+  } else {
+    msg_key_put(&w, &k);
+  }
+  req_t *r = w.err ? NULL : req_take(&node->reqs, node);
+  char msg[160];
+  if (r) {
+    r->op = op;
+    r->done = ignore_answer;
+    if (route_send(node, r, op, 0, body.data, body.len, home, msg, sizeof msg))
+      req_give(&node->reqs, r);
+  }
+  buf_free(&body);
+}
+
+void route_rewind(hs_node_t *node, const req_key_t *key, uint64_t from,
+                  uint64_t expect) {
+  send_to_topic_home(node, WIRE_REWIND, key, from, expect);
+  LOG(&node->log, HS_LOG_INFO, "route", "pull_undelivered",
+      LF_UINT("from", from), LF_UINT("to", expect - 1));
+}
+
+void route_rewind_pull(hs_node_t *node, const req_key_t *key,
+                       const char *body, size_t len) {
+  wire_reader_t r;
+  msg_messages_t ms;
+  msg_message_t m;
+  wire_reader_init(&r, body, len);
+  if (!msg_messages_get(&r, &ms) || ms.count == 0) return;
+  uint64_t first = 0, last = 0;
+  for (uint32_t i = 0; msg_message_next(&ms, &m); i++) {
+    if (i == 0) first = m.offset;
+    last = m.offset;
+  }
+  route_rewind(node, key, first, last + 1);
+}
+
+/* ---- identity lookups ------------------------------------------------------------- */
+
+/* The identity's home answered: learn a positive answer (identities are
+ * never deleted, so it stays true), then run the request again. */
+static void looked_up(req_t *r, const link_reply_t *reply) {
+  hs_node_t *node = r->node;
   node_conn_t *nc = r->nc;
-  wire_reader_t rd;
-  const char *body = r->frame;
-  size_t body_len = r->frame_len;
-  /* Learn a positive answer: identities are never deleted, so it stays
-   * true. The saved request names the identity in its first field. */
   msg_exists_t answer = {0};
-  wire_reader_t ar;
+  wire_reader_t rd, body;
   if (reply->status == 0) {
-    wire_reader_init(&ar, reply->frame->body, reply->frame->body_len);
-    if (!msg_exists_get(&ar, &answer)) answer.exists = 0;
+    wire_reader_init(&rd, reply->frame->body, reply->frame->body_len);
+    if (!msg_exists_get(&rd, &answer)) answer.exists = 0;
   }
-  bool exists = answer.exists == 1;
-  if (exists) {
-    const char *id;
-    size_t n;
-    wire_reader_init(&rd, body, body_len);
-    if (wire_get_str8(&rd, "id", &id, &n)) {
-      bool pub = r->op == WIRE_CREATE_TOPIC || r->op == WIRE_DELETE_TOPIC ||
-                 r->op == WIRE_PUBLISH;
-      if (pub)
-        store_publisher_create(&node->store, id, n);
-      else
-        store_subscriber_create(&node->store, id, n);
-    }
+  msg_str_t id;
+  wire_reader_init(&body, r->u.lookup.body, r->u.lookup.len);
+  /* Every request that looks an identity up names it first. */
+  if (answer.exists == 1 && wire_get_str8(&body, "id", &id.s, &id.n)) {
+    bool pub = r->op == WIRE_CREATE_TOPIC || r->op == WIRE_DELETE_TOPIC ||
+               r->op == WIRE_PUBLISH;
+    if (pub)
+      store_publisher_create(&node->store, id.s, id.n);
+    else
+      store_subscriber_create(&node->store, id.s, id.n);
   }
-  if (!nc) return;
-  if (reply->status) {
+  if (nc && reply->status) {
     node_reply_error(nc, r->op, r->id, reply->status,
                      "could not check the identity with its home: %.*s",
                      (int)reply->message_len, reply->message);
     node_send(nc);
-    return;
+  } else if (nc) {
+    wire_frame_t f = {.version = HS_WIRE_VERSION,
+                      .op = r->op,
+                      .id = r->id,
+                      .body = r->u.lookup.body,
+                      .body_len = r->u.lookup.len};
+    req_detach(r);
+    node_run(nc, &f, r->hops, true);
   }
-  wire_frame_t f = {.version = HS_WIRE_VERSION,
-                    .op = r->op,
-                    .flags = 0,
-                    .id = r->id,
-                    .body = body,
-                    .body_len = body_len};
-  relay_detach(r);
-  ops_run(nc, &f, r->hops, true);
+  free(r->u.lookup.body);
+  req_give(&node->reqs, r);
 }
 
-uint32_t route_identity_home(const hs_node_t *node, uint8_t kind,
-                             const char *id, size_t n) {
-  return place_home(&node->view, node->replicas, place_identity(kind, id, n),
-                    node->cfg.id);
+int route_lookup(op_ctx_t *ctx, uint8_t kind, msg_str_t id) {
+  hs_node_t *node = ctx->nc->node;
+  const wire_frame_t *f = ctx->f;
+  req_t *r = req_take(&node->reqs, node);
+  if (!r) return HS_ENOMEM;
+  r->id = f->id;
+  r->op = f->op;
+  r->hops = ctx->hops;
+  r->done = looked_up;
+  /* The request's body, to run it again once the answer is in. */
+  r->u.lookup.len = f->body_len;
+  r->u.lookup.body = malloc(f->body_len ? f->body_len : 1);
+  buf_t body = BUF_INIT;
+  wire_writer_t w = {.b = &body};
+  msg_lookup_t m = {kind, id};
+  msg_lookup_put(&w, &m);
+  char msg[160];
+  int rc = !r->u.lookup.body || w.err ? HS_ENOMEM : 0;
+  if (!rc) {
+    memcpy(r->u.lookup.body, f->body, f->body_len);
+    rc = route_send(node, r, WIRE_LOOKUP, 0, body.data, body.len,
+                    cluster_home(&node->cluster, place_identity(kind, id.s, id.n)),
+                    msg, sizeof msg);
+  }
+  buf_free(&body);
+  if (rc) {
+    free(r->u.lookup.body);
+    req_give(&node->reqs, r);
+    return rc;
+  }
+  req_attach(r, ctx->nc, &ctx->nc->reqs);
+  ctx->suspended = true;
+  return 0;
 }

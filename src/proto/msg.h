@@ -351,7 +351,8 @@ typedef struct msg_claim_reply {
   uint8_t served_at_home;
   uint64_t from;
   uint32_t count;
-  msg_messages_t messages; /* served_at_home */
+  msg_messages_t messages; /* served_at_home, */
+  msg_str_t body;          /* and the PULL answer body they came in */
 } msg_claim_reply_t;
 bool msg_claim_reply_get(wire_reader_t *r, msg_claim_reply_t *m);
 void msg_claim_range_put(wire_writer_t *w, uint64_t from, uint32_t count);

@@ -256,7 +256,10 @@ bool msg_claim_reply_get(wire_reader_t *r, msg_claim_reply_t *m) {
     r->bad = "mode";
     return false;
   }
-  if (m->served_at_home) return msg_messages_get(r, &m->messages);
+  if (m->served_at_home) {
+    m->body = msg_str(r->p, (size_t)(r->end - r->p));
+    return msg_messages_get(r, &m->messages);
+  }
   return wire_get_u64(r, "from", &m->from) &&
          wire_get_u32(r, "count", &m->count) && wire_reader_done(r);
 }

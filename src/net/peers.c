@@ -1,0 +1,95 @@
+/* peers — links by peer id, over a map. */
+#include "net/peers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypersub.h"
+
+link_t *peers_find(const peers_t *p, uint32_t peer) {
+  return map_get(&p->links, &peer, 4);
+}
+
+/* Each link's data: which peer it leads to (cleared when closing). */
+typedef struct peer_ref {
+  uint32_t id;
+} peer_ref_t;
+
+bool peers_id(const link_t *link, uint32_t *id) {
+  const peer_ref_t *ref = link_data(link);
+  if (ref) *id = ref->id;
+  return ref != NULL;
+}
+
+/* Frees a link and its ref; its failing callbacks see no ref. */
+static void close_link(link_t *link) {
+  peer_ref_t *ref = link_data(link);
+  link_set_data(link, NULL);
+  link_free(link);
+  free(ref);
+}
+
+link_t *peers_link(peers_t *p, uint32_t peer) {
+  link_t *link = peers_find(p, peer);
+  if (link) return link;
+  const view_member_t *m = view_find(p->view, peer);
+  if (!m) return NULL;
+  buf_t view = BUF_INIT;
+  if (view_encode(p->view, &view)) return NULL;
+  const char *addrs[1] = {m->addr};
+  link_config_t cfg = {
+      .addrs = addrs,
+      .n_addrs = 1,
+      .timeout_ms = p->timeout_ms,
+      .max_output = p->max_output,
+      .hello = {.role = WIRE_ROLE_PEER,
+                .cluster = msg_str(p->cluster, strlen(p->cluster)),
+                .node = p->self,
+                .replicas = p->replicas,
+                .view = msg_str(view.data, view.len)},
+      .flusher = p->flusher,
+  };
+  peer_ref_t *ref = malloc(sizeof *ref);
+  int rc = ref ? link_new(p->loop, &cfg, &link) : HS_ENOMEM;
+  buf_free(&view);
+  if (rc) {
+    free(ref);
+    return NULL;
+  }
+  ref->id = peer;
+  link_set_data(link, ref);
+  if (map_put(&p->links, &peer, 4, link)) {
+    close_link(link);
+    return NULL;
+  }
+  LOG(p->log, HS_LOG_INFO, "cluster", "link_opened", LF_UINT("peer", peer),
+      LF_STR("addr", m->addr));
+  return link;
+}
+
+void peers_drop(peers_t *p, uint32_t peer) {
+  link_t *link = map_del(&p->links, &peer, 4);
+  if (!link) return;
+  /* Its requests fail now (CLOSED), through their callbacks, which still
+   * see the peer: relayed clients hear of it and retry elsewhere. */
+  peer_ref_t *ref = link_data(link);
+  link_free(link);
+  free(ref);
+}
+
+void peers_close(peers_t *p) {
+  void *v;
+  for (size_t i = 0; map_next(&p->links, &i, NULL, NULL, &v);) close_link(v);
+  map_free(&p->links);
+}
+
+size_t peers_unanswered(const peers_t *p) {
+  size_t n = 0;
+  for (size_t i = 0; i < p->view->n; i++) {
+    const view_member_t *m = &p->view->members[i];
+    if (m->id == p->self || !view_serves(m->state)) continue;
+    link_t *link = peers_find(p, m->id);
+    if (link) n += link_pending(link);
+  }
+  return n;
+}

@@ -1,0 +1,45 @@
+/* peers — the node's links to other members, one per peer id, made on
+ * first use from the member's address in the view; each says HELLO as a
+ * peer with this node's view. Dropping a peer's link fails what waits on
+ * it. A reply callback asks peers_id which peer answered; false means the
+ * node is closing and the callback should do nothing but free. */
+#ifndef HS_PEERS_H
+#define HS_PEERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/log.h"
+#include "core/map.h"
+#include "cube/view.h"
+#include "net/link.h"
+
+typedef struct peers {
+  uv_loop_t *loop;
+  map_t links;          /* peer id (4 bytes) -> link_t* */
+  const view_t *view;   /* the node's view: addresses and the HELLO's view */
+  flusher_t *flusher;   /* the node's, shared by every link */
+  const char *cluster;
+  uint32_t self;        /* updated when a joining node learns its id */
+  uint32_t replicas;
+  uint32_t timeout_ms;
+  size_t max_output;
+  log_t *log;
+} peers_t;
+
+/* The link to `peer`, made if need be; NULL when the peer is not in the
+ * view or out of memory. */
+link_t *peers_link(peers_t *p, uint32_t peer);
+/* The link if one is open, else NULL (makes none). */
+link_t *peers_find(const peers_t *p, uint32_t peer);
+/* Closes the link to a peer that died; what waited on it fails (CLOSED). */
+void peers_drop(peers_t *p, uint32_t peer);
+/* Closes every link; their failing callbacks find no data. */
+void peers_close(peers_t *p);
+/* The peer a link of these leads to; false once the node is closing. */
+bool peers_id(const link_t *link, uint32_t *id);
+/* Requests unanswered on the links to the serving members. */
+size_t peers_unanswered(const peers_t *p);
+
+#endif

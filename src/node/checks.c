@@ -1,0 +1,110 @@
+/* checks — what a request must meet before a handler acts on it, each
+ * failure answered with its code and what was wrong: names, whether this
+ * node may serve the topic now, whether an identity exists. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "node/node.h"
+
+void op_error(op_ctx_t *ctx, int code, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  (void)n;
+  node_reply_error(ctx->nc, ctx->f->op, ctx->f->id, code, "%s", msg);
+}
+
+void op_ok(op_ctx_t *ctx) { node_reply_ok(ctx->nc, ctx->f->op, ctx->f->id); }
+
+void op_out_of_memory(op_ctx_t *ctx) {
+  op_error(ctx, HS_ENOMEM, "the node is out of memory");
+}
+
+bool op_name_ok(op_ctx_t *ctx, const char *what, msg_str_t s) {
+  if (wire_name_check(s.s, s.n) == 0) return true;
+  op_error(ctx, HS_EINVALID,
+           "%s must be 1-255 bytes of printable ASCII without space, '\"' or "
+           "'\\' (got %zu bytes)",
+           what, s.n);
+  return false;
+}
+
+/* Catching up: not before every member answered, and not a topic whose
+ * records are still coming (a write now would land at an offset the
+ * copies already used). */
+static bool still_arriving(const hs_node_t *node, const store_topic_t *t) {
+  const member_t *m = &node->member;
+  return m->catching_up &&
+         (m->catch_pending || !t ||
+          catchup_expected(node, t->name, t->name_len) > t->next);
+}
+
+bool op_may_serve(op_ctx_t *ctx, const store_topic_t *t) {
+  hs_node_t *node = ctx->nc->node;
+  uint32_t from = 0;
+  if (node->cluster.quorum_lost) {
+    op_error(ctx, HS_EUNAVAILABLE,
+             "node %u sees no majority of the cluster alive and serves no "
+             "topic until it does",
+             node_self(node));
+    return false;
+  }
+  if (still_arriving(node, t)) {
+    op_error(ctx, HS_EUNAVAILABLE,
+             "node %u is still receiving the topics it holds; try again",
+             node_self(node));
+    return false;
+  }
+  switch (t ? repl_serving(t, &from) : REPL_SERVE_OK) {
+    case REPL_SERVE_OK:
+      return true;
+    case REPL_SERVE_SETTLING:
+      op_error(ctx, HS_EUNAVAILABLE,
+               "topic \"%s\" moved to node %u, which is hearing from its "
+               "replicas first; try again",
+               t->name, node_self(node));
+      return false;
+    case REPL_SERVE_FILLING:
+      op_error(ctx, HS_EUNAVAILABLE,
+               "topic \"%s\" is being handed to node %u by node %u; try again",
+               t->name, node_self(node), from);
+      return false;
+  }
+  return true;
+}
+
+store_topic_t *op_find_topic(op_ctx_t *ctx, msg_str_t name) {
+  store_topic_t *t = store_topic_find(&ctx->nc->node->store, name.s, name.n);
+  if (!op_may_serve(ctx, t)) return NULL;
+  if (!t)
+    op_error(ctx, HS_ENO_TOPIC, "topic \"%.*s\" does not exist", (int)name.n,
+             name.s);
+  return t;
+}
+
+bool op_identity_ok(op_ctx_t *ctx, uint8_t kind, msg_str_t id) {
+  hs_node_t *node = ctx->nc->node;
+  bool pub = kind == PLACE_PUBLISHER;
+  const char *what = pub ? "publisher" : "subscriber";
+  if (pub ? store_publisher_exists(&node->store, id.s, id.n)
+          : store_subscriber_exists(&node->store, id.s, id.n))
+    return true;
+  uint64_t h = place_identity(kind, id.s, id.n);
+  if (!ctx->looked_up && cluster_home(&node->cluster, h) != node_self(node)) {
+    int rc = route_lookup(ctx, kind, id);
+    if (rc)
+      op_error(ctx, rc, "could not look up %s \"%.*s\"", what, (int)id.n, id.s);
+    return false;
+  }
+  if (node->member.catching_up && !ctx->looked_up) {
+    op_error(ctx, HS_EUNAVAILABLE,
+             "node %u is still receiving the identities it holds; try again",
+             node_self(node));
+    return false;
+  }
+  op_error(ctx, pub ? HS_ENO_PUBLISHER : HS_ENO_SUBSCRIBER,
+           "%s \"%.*s\" does not exist", what, (int)id.n, id.s);
+  return false;
+}

@@ -1,0 +1,165 @@
+/* dispatch — one frame from a connection: the checks every request meets
+ * (a request, after HELLO, forwarded only by peers), its body decoded with
+ * the typed codec, then run here or sent on toward the node it must run
+ * on, and counted. */
+#include <string.h>
+
+#include "node/node.h"
+
+typedef void (*op_fn)(op_ctx_t *ctx);
+
+enum { FROM_ANYONE = 0, PEERS_ONLY = 1 };
+
+static const struct {
+  op_fn fn;
+  uint8_t who;
+} handlers[WIRE_OP_MAX] = {
+    [WIRE_HELLO] = {op_hello},
+    [WIRE_CREATE_PUBLISHER] = {op_create_identity},
+    [WIRE_CREATE_SUBSCRIBER] = {op_create_identity},
+    [WIRE_CREATE_TOPIC] = {op_create_topic},
+    [WIRE_DELETE_TOPIC] = {op_delete_topic},
+    [WIRE_PUBLISH] = {op_publish},
+    [WIRE_SUBSCRIBE] = {op_subscribe},
+    [WIRE_PULL] = {op_pull},
+    [WIRE_STOP_NODE] = {op_stop_node},
+    [WIRE_STATS] = {op_stats},
+    [WIRE_WHERE] = {op_where},
+    [WIRE_VIEW] = {op_view},
+    [WIRE_LOOKUP] = {op_lookup},
+    [WIRE_REPLICATE] = {op_replicate, PEERS_ONLY},
+    [WIRE_LOCAL] = {op_local},
+    [WIRE_LIST_TOPICS] = {op_list_topics},
+    [WIRE_HOMED] = {op_homed},
+    [WIRE_REWIND] = {op_rewind},
+    [WIRE_UNPARK] = {op_unpark},
+    [WIRE_PING] = {op_ping, PEERS_ONLY},
+    [WIRE_GOSSIP] = {op_gossip, PEERS_ONLY},
+    [WIRE_READ] = {op_read},
+    [WIRE_CLAIM] = {op_claim, PEERS_ONLY},
+    [WIRE_JOIN] = {op_join},
+    [WIRE_LEAVE] = {op_leave},
+    [WIRE_HOLDING] = {op_holding, PEERS_ONLY},
+};
+
+/* Answers a frame that breaks the protocol, and hangs up when asked. */
+static void refuse(node_conn_t *nc, const wire_frame_t *f, int code,
+                   bool hang_up, const char *why) {
+  node_reply_error(nc, f->op, f->id, code, "%s", why);
+  node_send(nc);
+  if (hang_up) conn_shutdown(&nc->conn);
+}
+
+static void log_retry(hs_node_t *node, node_conn_t *nc, uint8_t op) {
+  uint32_t suppressed = 0;
+  node->stats.retries++;
+  if (log_limit_allow(&node->retry_limit, log_now_ms(), &suppressed))
+    LOG(&node->log, HS_LOG_INFO, "node", "client_retried",
+        LF_STR("op", wire_op_name(op) ? wire_op_name(op) : "unknown"),
+        LF_STR("from", nc->peer), LF_UINT("suppressed", suppressed));
+}
+
+void node_dispatch(node_conn_t *nc, const wire_frame_t *f) {
+  hs_node_t *node = nc->node;
+  node->stats.frames_in++;
+  if (f->flags & WIRE_F_REPLY)
+    return refuse(nc, f, HS_EPROTOCOL, true,
+                  "a node takes requests, not replies");
+  if (node->member.joining && f->op != WIRE_HELLO)
+    return refuse(nc, f, HS_EUNAVAILABLE, false,
+                  "this node is joining the cluster; try again");
+  if (!nc->hello_done && f->op != WIRE_HELLO)
+    return refuse(nc, f, HS_EPROTOCOL, true, "the first frame must be HELLO");
+  if ((f->flags & WIRE_F_RETRY) && !(f->flags & WIRE_F_ROUTED))
+    log_retry(node, nc, f->op);
+  wire_frame_t g = *f;
+  uint8_t hops = 0;
+  if (f->flags & WIRE_F_ROUTED) {
+    if (nc->role != WIRE_ROLE_PEER || f->body_len < 1)
+      return refuse(nc, f, HS_EPROTOCOL, true, "only peers forward requests");
+    hops = (uint8_t)f->body[0];
+    g.body++;
+    g.body_len--;
+    g.flags &= (uint16_t)~WIRE_F_ROUTED;
+  }
+  node_run(nc, &g, hops, false);
+}
+
+/* Names the field a body lacked, or the bytes it had too many. */
+static void bad_request(op_ctx_t *ctx, const wire_reader_t *r) {
+  const char *op = wire_op_name(ctx->f->op);
+  if (strcmp(r->bad, "trailing bytes") == 0)
+    op_error(ctx, HS_EINVALID,
+             "malformed %s request: bytes after the last field", op);
+  else
+    op_error(ctx, HS_EINVALID,
+             "malformed %s request: field \"%s\" is missing or truncated", op,
+             r->bad);
+  if (ctx->f->op == WIRE_HELLO) conn_shutdown(&ctx->nc->conn);
+}
+
+/* A pull entering the cluster here may be served by any live copy. */
+static uint32_t pull_server(op_ctx_t *ctx, uint32_t target) {
+  hs_node_t *node = ctx->nc->node;
+  if (ctx->f->op != WIRE_PULL || ctx->hops != 0 || target == node_self(node))
+    return target;
+  uint32_t server = read_choose(node, &ctx->m.pull);
+  return server == UINT32_MAX ? target : server;
+}
+
+/* Runs the handler here, counting it: requests, hops, service time. */
+static void run_here(op_ctx_t *ctx) {
+  hs_node_t *node = ctx->nc->node;
+  node_conn_t *nc = ctx->nc;
+  uint8_t op = ctx->f->op;
+  uint64_t t0 = uv_hrtime();
+  size_t before = nc->conn.out.len;
+  handlers[op].fn(ctx);
+  if (ctx->suspended) { /* counted when it runs again */
+    node_send(nc);
+    return;
+  }
+  node->stats.requests[op]++;
+  /* The histogram is of routed work: heartbeats have their own counts. */
+  if (op != WIRE_PING && op != WIRE_GOSSIP)
+    node->stats.hops[ctx->hops < STATS_HOPS ? ctx->hops : STATS_HOPS - 1]++;
+  /* Answered now, not parked for a long poll or a lookup. */
+  if (nc->conn.out.len != before) {
+    node->stats.frames_out++;
+    stats_hist_add(&node->stats.latency[op], (uv_hrtime() - t0) / 1000);
+  }
+  node_send(nc);
+}
+
+void node_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
+              bool looked_up) {
+  hs_node_t *node = nc->node;
+  op_ctx_t ctx = {.nc = nc, .f = f, .hops = hops, .looked_up = looked_up};
+  if (f->op >= WIRE_OP_MAX || !handlers[f->op].fn) {
+    node_reply_error(nc, f->op, f->id, HS_EINVALID, "unknown op %u", f->op);
+    return node_send(nc);
+  }
+  if (handlers[f->op].who == PEERS_ONLY && nc->role != WIRE_ROLE_PEER) {
+    node_reply_error(nc, f->op, f->id, HS_EDENIED, "only peers send %s",
+                     wire_op_name(f->op));
+    return node_send(nc);
+  }
+  wire_reader_t r;
+  wire_reader_init(&r, f->body, f->body_len);
+  if (!msg_request_get(f->op, &r, &ctx.m)) {
+    bad_request(&ctx, &r);
+    return node_send(nc);
+  }
+  uint32_t target = route_target(node, f->op, &ctx.m);
+  uint32_t server = pull_server(&ctx, target);
+  if (server != target && server != node_self(node)) {
+    read_forward(&ctx, &ctx.m.pull, server);
+    return node_send(nc);
+  }
+  if (server == node_self(node)) target = server;
+  if (target != node_self(node)) {
+    route_forward(&ctx, target);
+    return node_send(nc);
+  }
+  run_here(&ctx);
+}

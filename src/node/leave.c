@@ -1,0 +1,60 @@
+/* leave — a member going away gracefully: it marks itself LEFT in its view
+ * and spreads it; its topics move to the next nodes of their preference
+ * lists (repl's hand-over); once none is in flight and the links have
+ * drained, it answers and stops. */
+#include "node/node.h"
+
+void op_leave(op_ctx_t *ctx) {
+  hs_node_t *node = ctx->nc->node;
+  uint32_t id = ctx->m.node.node;
+  if (id != node_self(node))
+    return op_error(ctx, HS_ENO_NODE, "node %u does not exist", id);
+  if (node->cluster.leaving)
+    return op_error(ctx, HS_EEXISTS, "node %u is already leaving", id);
+  req_t *r = req_take(&node->reqs, node);
+  if (!r) return op_error(ctx, HS_ENOMEM, "out of memory");
+  r->id = ctx->f->id;
+  r->op = ctx->f->op;
+  req_attach(r, ctx->nc, &ctx->nc->reqs);
+  node->member.leave_req = r;
+  node->member.leave_started_ms = uv_now(node->loop);
+  LOG(&node->log, HS_LOG_WARN, "cluster", "leaving", LF_STR("by", ctx->nc->peer),
+      LF_UINT("topics", node->store.topics.count));
+  cluster_leave(&node->cluster);
+  /* Answered by leave_tick on a later tick: by then the view saying LEFT
+   * has gone out on the links, which stopping closes. */
+  ctx->suspended = true;
+}
+
+/* Answers the LEAVE (if its client still waits) and stops. */
+static void finish(hs_node_t *node, size_t left) {
+  req_t *r = node->member.leave_req;
+  node->member.leave_req = NULL;
+  node_conn_t *keep = r ? r->nc : NULL;
+  if (keep && left)
+    node_reply_error(keep, WIRE_LEAVE, r->id, HS_EUNAVAILABLE,
+                     "node %u left with %zu hand-overs or view updates "
+                     "unanswered",
+                     node_self(node), left);
+  else if (keep)
+    node_reply_ok(keep, WIRE_LEAVE, r->id);
+  if (r) req_give(&node->reqs, r);
+  node->cluster.leaving = false;
+  node_halt(node, keep, 0);
+}
+
+void leave_tick(hs_node_t *node) {
+  if (!node->cluster.leaving) return;
+  /* Hand-overs in flight, and requests unanswered on the links (the view
+   * saying LEFT, the records): stopping would drop them. */
+  size_t left = repl_holding(&node->repl) + peers_unanswered(&node->peers);
+  uint64_t took = uv_now(node->loop) - node->member.leave_started_ms;
+  if (left && took <= (uint64_t)MEMBER_PATIENCE * node->cfg.dead_ms) return;
+  if (left)
+    LOG(&node->log, HS_LOG_WARN, "cluster", "leave_incomplete",
+        LF_UINT("waiting_for", left), LF_UINT("ms", took));
+  else
+    LOG(&node->log, HS_LOG_INFO, "cluster", "left", LF_UINT("ms", took),
+        LF_UINT("epoch", node->cluster.view.epoch));
+  finish(node, left);
+}

@@ -1,0 +1,91 @@
+/* op_control — running the node: STOP_NODE, STATS, LOCAL (what this node
+ * holds, with a digest of each copy), and REPLICATE from the peers. */
+#include <stdio.h>
+
+#include "core/hash.h"
+#include "node/node.h"
+
+void op_stop_node(op_ctx_t *ctx) {
+  hs_node_t *node = ctx->nc->node;
+  const msg_stop_t *m = &ctx->m.stop;
+  if (m->node != node_self(node))
+    return op_error(ctx, HS_ENO_NODE, "node %u does not exist", m->node);
+  LOG(&node->log, HS_LOG_WARN, "node", "stop_requested",
+      LF_STR("by", ctx->nc->peer),
+      LF_UINT("restart_after_ms", m->restart_after_ms));
+  op_ok(ctx);
+  node_send(ctx->nc);
+  /* The answer goes out first; then the node drops everything. */
+  node_halt(node, ctx->nc, m->restart_after_ms);
+}
+
+static void reply_text(op_ctx_t *ctx, const char *text, size_t len) {
+  wire_writer_t w;
+  msg_text_t m = {msg_str(text, len)};
+  wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
+  msg_text_put(&w, &m);
+  wire_end(&w);
+}
+
+void op_stats(op_ctx_t *ctx) {
+  size_t len;
+  const char *json = hs_node_stats_json(ctx->nc->node, &len);
+  if (!json) return op_out_of_memory(ctx);
+  reply_text(ctx, json, len);
+}
+
+/* A digest of every record of t, so copies compare without moving data. */
+static uint64_t digest(const store_topic_t *t) {
+  uint64_t d = HASH_FNV_INIT;
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, t->first);
+  while (store_iter_next(&it, &m)) {
+    uint64_t parts[3] = {m.offset, m.time_ms,
+                         hash_fnv1a(HASH_FNV_INIT, m.publisher, m.publisher_len)};
+    d ^= hash_fnv1a(HASH_FNV_INIT, parts, sizeof parts);
+    d = d * 0x100000001b3ull ^ hash_fnv1a(HASH_FNV_INIT, m.data, m.len);
+  }
+  return d;
+}
+
+void op_local(op_ctx_t *ctx) {
+  hs_node_t *node = ctx->nc->node;
+  json_t j;
+  buf_clear(&node->scratch);
+  json_init(&j, &node->scratch);
+  json_open(&j, NULL);
+  json_open_list(&j, "topics");
+  void *v;
+  for (size_t i = 0; map_next(&node->store.topics, &i, NULL, NULL, &v);) {
+    store_topic_t *t = v;
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest(t));
+    json_open(&j, NULL);
+    json_u64(&j, "first", t->first);
+    json_u64(&j, "next", t->next);
+    json_u64(&j, "bytes", t->bytes);
+    json_u64(&j, "cursors", t->cursors.count);
+    json_str(&j, "digest", hex, 16);
+    json_str(&j, "name", t->name, t->name_len);
+    json_close(&j);
+  }
+  json_close_list(&j);
+  json_close(&j);
+  if (json_end(&j)) return op_out_of_memory(ctx);
+  reply_text(ctx, node->scratch.data, node->scratch.len);
+}
+
+void op_replicate(op_ctx_t *ctx) {
+  hs_node_t *node = ctx->nc->node;
+  msg_replicate_t *m = &ctx->m.replicate;
+  uint64_t next;
+  char why[256];
+  int rc = repl_apply(&node->repl, ctx->nc->peer_id, m, &next, why, sizeof why);
+  if (rc) return op_error(ctx, rc, "%s", why);
+  msg_ack_t ack = {next, m->name};
+  wire_writer_t w;
+  wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
+  msg_ack_put(&w, &ack);
+  wire_end(&w);
+}

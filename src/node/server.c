@@ -1,0 +1,225 @@
+/* server — the listener and the connections clients and peers open to the
+ * node: accepting within the limit, bad and oversize frames, closing, and
+ * writing replies into a connection's output. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "node/node.h"
+
+/* ---- a connection's events ----------------------------------------------- */
+
+static void nc_on_frame(conn_t *c, const wire_frame_t *f) {
+  node_dispatch(c->owner, f);
+}
+
+static void nc_on_oversize(conn_t *c, uint8_t op, uint32_t id, size_t len) {
+  node_conn_t *nc = c->owner;
+  hs_node_t *node = nc->node;
+  if (!nc->hello_done) { /* nobody we know: no reason to skip megabytes */
+    node->stats.protocol_errors++;
+    node_reply_error(nc, op, id, HS_EPROTOCOL, "the first frame must be HELLO");
+    node_send(nc);
+    conn_shutdown(c);
+    return;
+  }
+  node_reply_error(nc, op, id, HS_ETOO_LARGE,
+                   "frame of %zu bytes is over the limit of %zu (max_payload "
+                   "%zu)",
+                   len, node->max_frame, node->cfg.max_payload);
+  node_send(nc);
+}
+
+static void nc_on_garbage(conn_t *c, const char *why, const char *bytes,
+                          size_t n) {
+  node_conn_t *nc = c->owner;
+  hs_node_t *node = nc->node;
+  uint32_t suppressed = 0;
+  node->stats.protocol_errors++;
+  if (log_limit_allow(&node->garbage_limit, log_now_ms(), &suppressed))
+    LOG(&node->log, HS_LOG_WARN, "conn", "bad_frame", LF_STR("peer", nc->peer),
+        LF_STR("error", why), LF_PREFIX("bytes", bytes, n),
+        LF_UINT("suppressed", suppressed));
+  /* Tell the sender what was wrong before hanging up. */
+  char msg[160];
+  int len = snprintf(msg, sizeof msg, "bad frame: %s", why);
+  wire_put_error(&c->out, 0, 0, HS_EPROTOCOL, msg, (size_t)len);
+}
+
+static void nc_unlink(node_conn_t *nc) {
+  hs_node_t *node = nc->node;
+  if (nc->prev)
+    nc->prev->next = nc->next;
+  else if (node->conns == nc)
+    node->conns = nc->next;
+  if (nc->next) nc->next->prev = nc->prev;
+  nc->prev = nc->next = NULL;
+}
+
+static void nc_on_close(conn_t *c, int reason) {
+  node_conn_t *nc = c->owner;
+  hs_node_t *node = nc->node;
+  while (nc->waiters) waiters_free(nc->waiters);
+  req_orphan_all(&nc->reqs);
+  nc_unlink(nc);
+  node->n_conns--;
+  node->stats.connections_closed++;
+  node->stats.bytes_in += c->bytes_in;
+  node->stats.bytes_out += c->bytes_out;
+  if (reason == HS_ETOO_LARGE) {
+    node->stats.connections_dropped_slow++;
+    LOG(&node->log, HS_LOG_WARN, "conn", "dropped_slow_reader",
+        LF_STR("peer", nc->peer), LF_UINT("buffered", conn_buffered(c)),
+        LF_UINT("limit", c->max_output));
+  } else {
+    LOG(&node->log, HS_LOG_DEBUG, "conn", "closed", LF_STR("peer", nc->peer),
+        LF_STR("reason", reason ? hs_err_name(reason) : "eof"));
+  }
+}
+
+static void nc_on_free(conn_t *c) {
+  node_conn_t *nc = c->owner;
+  hs_node_t *node = nc->node;
+  free(nc);
+  node_release(node);
+}
+
+static const conn_hooks_t node_conn_hooks = {
+    .on_frame = nc_on_frame,
+    .on_oversize = nc_on_oversize,
+    .on_garbage = nc_on_garbage,
+    .on_close = nc_on_close,
+    .on_free = nc_on_free,
+};
+
+/* ---- accepting ---------------------------------------------------------------- */
+
+static node_conn_t *conn_new(hs_node_t *node) {
+  node_conn_t *nc = calloc(1, sizeof *nc);
+  if (!nc || conn_init(&nc->conn, node->loop, &node->flusher,
+                       &node_conn_hooks, nc, node->max_frame,
+                       node->cfg.max_output)) {
+    free(nc);
+    return NULL;
+  }
+  nc->node = node;
+  node->open_handles++;
+  nc->next = node->conns;
+  if (node->conns) node->conns->prev = nc;
+  node->conns = nc;
+  node->n_conns++;
+  node->stats.connections_accepted++;
+  return nc;
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  hs_node_t *node = server->data;
+  if (status < 0) {
+    LOG(&node->log, HS_LOG_WARN, "node", "accept_failed",
+        LF_STR("error", uv_strerror(status)));
+    return;
+  }
+  node_conn_t *nc = conn_new(node);
+  if (!nc) {
+    LOG(&node->log, HS_LOG_ERROR, "node", "accept_failed",
+        LF_STR("error", "out of memory"));
+    return;
+  }
+  if (uv_accept(server, (uv_stream_t *)&nc->conn.tcp) < 0) {
+    conn_close(&nc->conn, HS_EIO);
+    return;
+  }
+  conn_peer_name(&nc->conn, nc->peer, sizeof nc->peer);
+  if (node->n_conns > node->cfg.max_connections) {
+    node->stats.connections_refused++;
+    LOG(&node->log, HS_LOG_WARN, "node", "connection_refused",
+        LF_STR("peer", nc->peer), LF_UINT("limit", node->cfg.max_connections));
+    conn_close(&nc->conn, HS_EUNAVAILABLE);
+    return;
+  }
+  LOG(&node->log, HS_LOG_DEBUG, "conn", "accepted", LF_STR("peer", nc->peer));
+  if (conn_start(&nc->conn)) conn_close(&nc->conn, HS_EIO);
+}
+
+static void listener_closed(uv_handle_t *h) { node_release(h->data); }
+
+int node_listen(hs_node_t *node) {
+  struct sockaddr_storage ss;
+  char addr[300];
+  if (addr_format(addr, sizeof addr, node->host, node->port) ||
+      addr_parse(addr, &ss)) {
+    snprintf(node->error, sizeof node->error, "\"%s\" is not an IP address",
+             node->host);
+    return HS_EINVALID;
+  }
+  int rc = uv_tcp_init(node->loop, &node->listener);
+  if (rc) return HS_EIO;
+  node->listener.data = node;
+  node->open_handles++;
+  node->listening = true;
+  rc = uv_tcp_bind(&node->listener, (struct sockaddr *)&ss, 0);
+  if (!rc) rc = uv_listen((uv_stream_t *)&node->listener, 511, on_connection);
+  if (rc) {
+    snprintf(node->error, sizeof node->error, "could not listen on %s: %s",
+             addr, uv_strerror(rc));
+    LOG(&node->log, HS_LOG_ERROR, "node", "listen_failed",
+        LF_STR("addr", addr), LF_STR("error", uv_strerror(rc)));
+    node->listening = false;
+    uv_close((uv_handle_t *)&node->listener, listener_closed);
+    return HS_EIO;
+  }
+  struct sockaddr_storage bound;
+  int len = sizeof bound;
+  uv_tcp_getsockname(&node->listener, (struct sockaddr *)&bound, &len);
+  node->port = ntohs(bound.ss_family == AF_INET6
+                         ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                         : ((struct sockaddr_in *)&bound)->sin_port);
+  return 0;
+}
+
+/* Stops listening and closes every connection but `keep`, which is flushed
+ * and shut down. */
+static void close_all(hs_node_t *node, node_conn_t *keep, int reason) {
+  if (node->listening) {
+    node->listening = false;
+    uv_close((uv_handle_t *)&node->listener, listener_closed);
+  }
+  for (node_conn_t *nc = node->conns, *next; nc; nc = next) {
+    next = nc->next;
+    if (nc == keep)
+      conn_shutdown(&nc->conn);
+    else
+      conn_close(&nc->conn, reason);
+  }
+}
+
+void node_close_conns(hs_node_t *node) { close_all(node, NULL, HS_ECLOSED); }
+
+void node_stop_serving(hs_node_t *node, node_conn_t *keep) {
+  close_all(node, keep, HS_EUNAVAILABLE);
+}
+
+/* ---- replies -------------------------------------------------------------------- */
+
+void node_reply_error(node_conn_t *nc, uint8_t op, uint32_t id, int code,
+                      const char *fmt, ...) {
+  char msg[512];
+  if (-code < STATS_ERRORS) nc->node->stats.errors[-code]++;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof msg) n = sizeof msg - 1;
+  wire_put_error(&nc->conn.out, op, id, code, msg, (size_t)n);
+}
+
+void node_reply_ok(node_conn_t *nc, uint8_t op, uint32_t id) {
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, op, WIRE_F_REPLY, id);
+  wire_end(&w);
+}
+
+void node_send(node_conn_t *nc) { conn_dirty(&nc->conn); }

@@ -1,0 +1,120 @@
+/* waiters — long polls: a PULL (or CLAIM) with a wait and nothing to take
+ * is parked on its topic and on its connection until records become
+ * readable (repl's hook), its wait runs out, the topic goes or the
+ * connection closes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node.h"
+
+static void waiter_closed(uv_handle_t *h) { free(h->data); }
+
+void waiters_free(pull_waiter_t *w) {
+  hs_node_t *node = w->node;
+  store_topic_t *t = w->topic;
+  node_conn_t *nc = w->nc;
+  if (w->topic_prev)
+    w->topic_prev->topic_next = w->topic_next;
+  else
+    t->waiters = w->topic_next;
+  if (w->topic_next) w->topic_next->topic_prev = w->topic_prev;
+  if (w->conn_prev)
+    w->conn_prev->conn_next = w->conn_next;
+  else
+    nc->waiters = w->conn_next;
+  if (w->conn_next) w->conn_next->conn_prev = w->conn_prev;
+  node->n_waiting--;
+  uv_close((uv_handle_t *)&w->timer, waiter_closed);
+}
+
+/* Answers w with what there is, frees it and sends. False when sending
+ * closed the connection (a slow reader over its limit): other waiters may
+ * have gone with it. */
+static bool answer(pull_waiter_t *w, store_cursor_t *cur) {
+  node_conn_t *nc = w->nc;
+  hs_node_t *node = w->node;
+  if (cur)
+    w->answer(w, cur);
+  else
+    node_reply_error(nc, w->op, w->req_id, HS_ENOT_SUBSCRIBED,
+                     "subscriber \"%s\" is not subscribed to topic \"%s\"",
+                     w->sid, w->topic->name);
+  waiters_free(w);
+  node->stats.frames_out++;
+  return conn_dirty(&nc->conn) == 0;
+}
+
+static void on_wait_timeout(uv_timer_t *timer) {
+  pull_waiter_t *w = timer->data;
+  w->node->stats.pull_wait_timeouts++;
+  answer(w, store_cursor(w->topic, w->sid, w->sid_len));
+}
+
+pull_waiter_t *waiters_park(op_ctx_t *ctx, store_topic_t *t, msg_str_t sid,
+                            uint32_t max, uint32_t wait_ms) {
+  node_conn_t *nc = ctx->nc;
+  hs_node_t *node = nc->node;
+  pull_waiter_t *w = calloc(1, sizeof *w);
+  if (!w) {
+    op_out_of_memory(ctx);
+    return NULL;
+  }
+  uv_timer_init(node->loop, &w->timer);
+  w->timer.data = w;
+  w->node = node;
+  w->nc = nc;
+  w->topic = t;
+  w->req_id = ctx->f->id;
+  w->op = ctx->f->op;
+  w->max = max;
+  w->sid_len = (uint8_t)sid.n;
+  memcpy(w->sid, sid.s, sid.n);
+  w->topic_next = t->waiters;
+  if (w->topic_next) w->topic_next->topic_prev = w;
+  t->waiters = w;
+  w->conn_next = nc->waiters;
+  if (w->conn_next) w->conn_next->conn_prev = w;
+  nc->waiters = w;
+  node->n_waiting++;
+  node->stats.pull_waits++;
+  uv_timer_start(&w->timer, on_wait_timeout, wait_ms, 0);
+  return w;
+}
+
+void waiters_wake(void *ud, store_topic_t *t) {
+  (void)ud;
+again:
+  for (pull_waiter_t *w = t->waiters, *next; w; w = next) {
+    next = w->topic_next;
+    store_cursor_t *cur = store_cursor(t, w->sid, w->sid_len);
+    /* Another pull of the same subscriber may have taken the news. */
+    if (!cur || !w->ready(w, cur)) continue;
+    if (!answer(w, cur)) goto again; /* `next` may have gone too */
+  }
+}
+
+void waiters_drop(void *ud, store_topic_t *t, int code, const char *why) {
+  hs_node_t *node = ud;
+  while (t->waiters) {
+    pull_waiter_t *w = t->waiters;
+    node_conn_t *nc = w->nc;
+    node_reply_error(nc, w->op, w->req_id, code, "topic \"%s\" %s", t->name,
+                     why);
+    waiters_free(w);
+    node->stats.frames_out++;
+    node_send(nc);
+  }
+}
+
+void waiters_unpark(hs_node_t *node, store_topic_t *t, msg_str_t sid) {
+  (void)node;
+again:
+  for (pull_waiter_t *w = t->waiters, *next; w; w = next) {
+    next = w->topic_next;
+    if (w->nc->role != WIRE_ROLE_PEER || w->sid_len != sid.n ||
+        memcmp(w->sid, sid.s, sid.n))
+      continue;
+    w->max = 0; /* answered empty: nobody waits for what it would take */
+    if (!answer(w, store_cursor(t, w->sid, w->sid_len))) goto again;
+  }
+}

@@ -1,0 +1,187 @@
+/* apply — the receiving side of REPLICATE: a replica applies its home's
+ * appends, cursors, commits, deletes and identities; a home takes records
+ * handed back to it; and SYNC makes or aligns a copy. */
+#include <stdio.h>
+#include <string.h>
+
+#include "repl/repl_topic.h"
+
+#define FAIL(code, ...)                        \
+  do {                                         \
+    snprintf(why, why_len, __VA_ARGS__);       \
+    return (code);                             \
+  } while (0)
+
+/* Appends the records past our next offset; true when any was new. */
+static int append_records(repl_t *r, store_topic_t *t, msg_replicate_t *m,
+                          bool *added) {
+  msg_record_t rec;
+  *added = false;
+  for (uint64_t offset = m->first; msg_record_next(m, &rec); offset++) {
+    if (offset < t->next) continue; /* had it already */
+    uint64_t got;
+    if (store_append_seq(r->store, t, rec.time_ms, rec.publisher.s,
+                         rec.publisher.n, rec.producer, rec.seq, rec.data.s,
+                         rec.data.n, &got))
+      return HS_ENOMEM;
+    *added = true;
+  }
+  return 0;
+}
+
+static int apply_append(repl_t *r, uint32_t from, msg_replicate_t *m,
+                        uint64_t *next, char *why, size_t why_len) {
+  store_topic_t *t = store_topic_find(r->store, m->name.s, m->name.n);
+  if (!t)
+    FAIL(HS_ENO_TOPIC, "replica has no topic \"%.*s\"", (int)m->name.n,
+         m->name.s);
+  if (!repl_accepts(r, t->name, t->name_len, from))
+    FAIL(HS_EDENIED, "node %u is not the home of topic \"%s\" here", from,
+         t->name);
+  if (m->first > t->next)
+    FAIL(HS_EINVALID, "gap in topic \"%s\": got offset %llu, next is %llu",
+         t->name, (unsigned long long)m->first, (unsigned long long)t->next);
+  repl_topic_t *rt = repl_state(r, t);
+  bool added;
+  if (!rt || append_records(r, t, m, &added)) FAIL(HS_ENOMEM, "out of memory");
+  if (rt->filling_to && t->next >= rt->filling_to) rt->filling_to = 0;
+  if (rt->home) {
+    takeover_settle(r, rt);
+    /* Records handed back to the home: the other replicas get them too. */
+    replica_t *back = replica_find(rt, from);
+    if (back && back->acked < t->next) back->acked = t->next;
+    if (added) repl_append(r, t);
+    repl_advance(r, rt);
+  } else if (m->committed > rt->committed) {
+    rt->committed = m->committed;
+  }
+  if (added || !rt->home) repl_readable_now(r, t);
+  *next = t->next;
+  return 0;
+}
+
+/* The home's word is final (links keep order): even a rewind; the
+ * records it points past may still be on their way. A home hears cursors
+ * only from its former home, handing the topic over, which may echo what
+ * it heard from us: only moves forward count. */
+static void apply_cursor(repl_t *r, uint32_t from, const msg_replicate_t *m) {
+  store_topic_t *t = store_topic_find(r->store, m->name.s, m->name.n);
+  if (!t || !repl_accepts(r, t->name, t->name_len, from) ||
+      store_subscribe(t, m->subscriber.s, m->subscriber.n, m->next))
+    return;
+  repl_topic_t *rt = repl_of(t);
+  store_cursor_t *cur = store_cursor(t, m->subscriber.s, m->subscriber.n);
+  if (!(rt && rt->home))
+    cur->next = m->next;
+  else if (m->next > cur->next)
+    cur->next = m->next > t->next ? t->next : m->next;
+}
+
+static uint64_t apply_commit(repl_t *r, const msg_replicate_t *m) {
+  store_topic_t *t = store_topic_find(r->store, m->name.s, m->name.n);
+  repl_topic_t *rt = t ? repl_of(t) : NULL;
+  if (rt && !rt->home && m->committed > rt->committed) {
+    rt->committed = m->committed;
+    repl_readable_now(r, t);
+  }
+  return t ? t->next : 0;
+}
+
+int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
+               char *why, size_t why_len) {
+  store_topic_t *t;
+  *next = 0;
+  switch (m->kind) {
+    case REPL_PUBLISHER:
+      store_publisher_create(r->store, m->name.s, m->name.n);
+      return 0;
+    case REPL_SUBSCRIBER:
+      store_subscriber_create(r->store, m->name.s, m->name.n);
+      return 0;
+    case REPL_SYNC:
+      return apply_sync(r, from, m, next, why, why_len);
+    case REPL_DELETE:
+      t = store_topic_find(r->store, m->name.s, m->name.n);
+      if (t && repl_accepts(r, t->name, t->name_len, from))
+        repl_drop_copy(r, t, true);
+      return 0;
+    case REPL_APPEND:
+      return apply_append(r, from, m, next, why, why_len);
+    case REPL_CURSOR:
+      apply_cursor(r, from, m);
+      return 0;
+    case REPL_COMMIT:
+      *next = apply_commit(r, m);
+      return 0;
+  }
+  FAIL(HS_EINVALID, "unknown replicate kind %u", m->kind);
+}
+
+/* ---- SYNC --------------------------------------------------------------------- */
+
+/* The sender's cursors. A replica takes them unclamped (the records they
+ * point past may be on their way still); a home keeps its own (it moves
+ * them), and one taking the topic over keeps the furthest it hears of
+ * (copies may lag the former home). */
+static void take_cursors(store_topic_t *t, repl_topic_t *rt, bool to_home,
+                         msg_replicate_t *m) {
+  msg_cursor_t c;
+  while (msg_cursor_next(m, &c)) {
+    store_cursor_t *cur = store_cursor(t, c.subscriber.s, c.subscriber.n);
+    if (rt->home && cur) {
+      if (to_home && c.next > cur->next) cur->next = c.next;
+      continue;
+    }
+    if (to_home && cur && cur->next > c.next) continue;
+    if (store_subscribe(t, c.subscriber.s, c.subscriber.n, c.next) == 0)
+      store_cursor(t, c.subscriber.s, c.subscriber.n)->next = c.next;
+  }
+}
+
+/* Our copy of the topic a SYNC is about, made or realigned. */
+static store_topic_t *sync_copy(repl_t *r, uint32_t from, bool to_home,
+                                const msg_replicate_t *m) {
+  store_topic_t *t = store_topic_find(r->store, m->name.s, m->name.n);
+  if (!t) {
+    if (store_topic_create(r->store, m->name.s, m->name.n, m->owner.s,
+                           m->owner.n, &t))
+      return NULL;
+    if (m->first) store_topic_reset(r->store, t, m->first);
+    LOG(r->log, HS_LOG_INFO, "repl",
+        to_home ? "topic_handed_here" : "topic_replicated_here",
+        LF_STRN("topic", m->name.s, m->name.n), LF_UINT("from", from),
+        LF_UINT("first", m->first), LF_UINT("next", m->next));
+  } else if (t->next < m->first) {
+    store_topic_reset(r->store, t, m->first); /* what we lack is gone */
+  }
+  return t;
+}
+
+/* SYNC is allowed from the topic's home (we are its replica), or to us
+ * when we are its home (a former home hands it over). We answer with our
+ * next offset; then each side sends the other the records it lacks. */
+int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
+               char *why, size_t why_len) {
+  uint32_t ids[PLACE_COPIES_MAX];
+  size_t n = cluster_copies(r->cluster, place_topic(m->name.s, m->name.n),
+                            ids, PLACE_COPIES_MAX);
+  bool to_home = n && ids[0] == repl_self(r);
+  if (!repl_accepts(r, m->name.s, m->name.n, from))
+    FAIL(HS_EDENIED, "node %u is not the home of topic \"%.*s\" here", from,
+         (int)m->name.n, m->name.s);
+  if (!place_contains(ids, n, repl_self(r)))
+    FAIL(HS_EDENIED, "node %u holds no copy of topic \"%.*s\" in view %llu",
+         repl_self(r), (int)m->name.n, m->name.s,
+         (unsigned long long)r->cluster->view.epoch);
+  store_topic_t *t = sync_copy(r, from, to_home, m);
+  repl_topic_t *rt = t ? repl_state(r, t) : NULL;
+  if (!rt) FAIL(HS_ENOMEM, "out of memory");
+  if (!rt->home && m->committed > rt->committed) rt->committed = m->committed;
+  take_cursors(t, rt, to_home, m);
+  *next = t->next;
+  if (to_home) takeover_await(rt, m->next, from); /* handed over */
+  if (to_home && !rt->home) takeover_topic(r, t, NULL);
+  /* We hold records the sender lacks: send them back. */
+  if (*next > m->next) repl_send_range(r, t, from, m->next, *next);
+  return 0;
+}

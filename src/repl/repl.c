@@ -1,0 +1,481 @@
+/* repl — the home's side: per-topic state, the batched stream of appends
+ * to the replicas, acknowledgements and the committed offset, the
+ * publishes waiting for "all", identities and cursors, fencing.
+ *
+ * Appends are batched: a publish marks its topic dirty, and once per loop
+ * turn (a check handle, after the turn's input) each dirty topic's new
+ * records go to each replica as one range frame, read from the log
+ * straight into the link's buffer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/repl_topic.h"
+
+/* How much a replica's stream may queue on its link before it waits for
+ * acknowledgements: a refill of a long log goes out as the link drains
+ * rather than all at once (the link would refuse it). */
+#define REPL_HIGH_WATER (8u << 20)
+/* Room for the frame's header and fields around its records. */
+#define FRAME_SLACK 1024
+
+static void flush(uv_check_t *check);
+
+void repl_init(repl_t *r, uv_loop_t *loop, store_t *store, peers_t *peers,
+               cluster_t *cluster, size_t max_frame, log_t *log,
+               stats_t *stats) {
+  memset(r, 0, sizeof *r);
+  r->loop = loop;
+  r->store = store;
+  r->peers = peers;
+  r->cluster = cluster;
+  r->frame_budget = max_frame - FRAME_SLACK;
+  r->log = log;
+  r->stats = stats;
+  uv_check_init(loop, &r->check);
+  r->check.data = r;
+  uv_unref((uv_handle_t *)&r->check); /* pending work is not life */
+}
+
+uv_handle_t *repl_check_handle(repl_t *r) { return (uv_handle_t *)&r->check; }
+
+/* ---- state ----------------------------------------------------------------- */
+
+static void undirty(repl_t *r, repl_topic_t *rt) {
+  if (!rt->dirty) return;
+  if (rt->dirty_prev)
+    rt->dirty_prev->dirty_next = rt->dirty_next;
+  else
+    r->dirty = rt->dirty_next;
+  if (rt->dirty_next) rt->dirty_next->dirty_prev = rt->dirty_prev;
+  rt->dirty_prev = rt->dirty_next = NULL;
+  rt->dirty = false;
+}
+
+void repl_mark_dirty(repl_t *r, repl_topic_t *rt) {
+  if (rt->dirty) return;
+  rt->dirty = true;
+  rt->dirty_prev = NULL;
+  rt->dirty_next = r->dirty;
+  if (rt->dirty_next) rt->dirty_next->dirty_prev = rt;
+  r->dirty = rt;
+  uv_check_start(&r->check, flush);
+}
+
+repl_topic_t *repl_state(repl_t *r, store_topic_t *t) {
+  (void)r;
+  if (t->repl) return t->repl;
+  repl_topic_t *rt = calloc(1, sizeof *rt);
+  if (!rt) return NULL;
+  rt->topic = t;
+  rt->committed = t->next;
+  t->repl = rt;
+  return rt;
+}
+
+size_t repl_copies(const repl_t *r, const store_topic_t *t, uint32_t *out) {
+  return cluster_copies(r->cluster, place_topic(t->name, t->name_len), out,
+                        PLACE_COPIES_MAX);
+}
+
+uint64_t repl_readable(const store_topic_t *t) {
+  const repl_topic_t *rt = repl_of(t);
+  if (!rt || (rt->home && rt->n == 0)) return t->next;
+  return rt->committed < t->next ? rt->committed : t->next;
+}
+
+uint64_t repl_acked(const store_topic_t *t, uint32_t server) {
+  replica_t *rep = replica_find(repl_of(t), server);
+  return rep ? rep->acked : 0;
+}
+
+repl_serve_t repl_serving(const store_topic_t *t, uint32_t *from) {
+  const repl_topic_t *rt = repl_of(t);
+  if (!rt) return REPL_SERVE_OK;
+  if (rt->home && rt->settling && rt->filling_to <= t->next)
+    return REPL_SERVE_SETTLING;
+  if (rt->filling_to > t->next) {
+    *from = rt->filling_from;
+    return REPL_SERVE_FILLING;
+  }
+  return REPL_SERVE_OK;
+}
+
+bool repl_is_copy(const store_topic_t *t) {
+  return repl_of(t) && !repl_of(t)->handing_over;
+}
+
+bool repl_is_home(const store_topic_t *t) {
+  return !repl_of(t) || repl_of(t)->home;
+}
+
+bool repl_accepts(const repl_t *r, const char *name, size_t nn,
+                  uint32_t peer) {
+  uint32_t home;
+  if (!cluster_copies(r->cluster, place_topic(name, nn), &home, 1))
+    return false;
+  return home == peer || home == repl_self(r);
+}
+
+void repl_readable_now(repl_t *r, store_topic_t *t) {
+  if (r->hooks.readable) r->hooks.readable(r->hooks.ud, t);
+}
+
+/* ---- sending to replicas ----------------------------------------------------- */
+
+static void on_ack(link_t *link, const link_reply_t *reply, void *ud);
+
+/* Sends one small REPLICATE to one peer. */
+static void send_one(repl_t *r, uint32_t to, const msg_replicate_t *m) {
+  link_t *link = peers_link(r->peers, to);
+  wire_writer_t w;
+  uint32_t id;
+  int rc = link ? link_begin(link, WIRE_REPLICATE, 0, &w, &id) : HS_ENOMEM;
+  if (!rc) {
+    msg_replicate_put(&w, m);
+    rc = link_end(link, &w, id, 0, on_ack, r);
+  }
+  if (rc) {
+    LOG(r->log, HS_LOG_WARN, "repl", "send_failed", LF_UINT("replica", to),
+        LF_STR("error", hs_err_name(rc)));
+  } else {
+    r->stats->replicated++;
+  }
+}
+
+static uint8_t identity_kind(uint8_t kind) {
+  return kind == PLACE_PUBLISHER ? REPL_PUBLISHER : REPL_SUBSCRIBER;
+}
+
+void repl_identity(repl_t *r, uint8_t kind, const char *id, size_t n) {
+  uint32_t ids[PLACE_COPIES_MAX];
+  size_t k = cluster_copies(r->cluster, place_identity(kind, id, n), ids,
+                            PLACE_COPIES_MAX);
+  msg_replicate_t m = {.kind = identity_kind(kind), .name = msg_str(id, n)};
+  for (size_t i = 0; i < k; i++)
+    if (ids[i] != repl_self(r)) send_one(r, ids[i], &m);
+}
+
+void repl_identity_to(repl_t *r, uint8_t kind, const char *id, size_t n,
+                      uint32_t to) {
+  msg_replicate_t m = {.kind = identity_kind(kind), .name = msg_str(id, n)};
+  send_one(r, to, &m);
+}
+
+void repl_send_commit(repl_t *r, repl_topic_t *rt) {
+  store_topic_t *t = rt->topic;
+  msg_replicate_t m = {.kind = REPL_COMMIT,
+                       .name = msg_str(t->name, t->name_len),
+                       .committed = rt->committed};
+  for (size_t i = 0; i < rt->n; i++)
+    if (rt->r[i].state == REPLICA_LIVE) send_one(r, rt->r[i].id, &m);
+}
+
+void repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
+                 uint64_t next) {
+  repl_topic_t *rt = repl_of(t);
+  if (!rt || !rt->home || !rt->n) return;
+  msg_replicate_t m = {.kind = REPL_CURSOR,
+                       .name = msg_str(t->name, t->name_len),
+                       .subscriber = msg_str(sid, sn),
+                       .next = next};
+  for (size_t i = 0; i < rt->n; i++)
+    if (rt->r[i].state == REPLICA_LIVE) send_one(r, rt->r[i].id, &m);
+}
+
+void repl_send_cursors(repl_t *r, store_topic_t *t, uint32_t to) {
+  const char *k;
+  size_t kn;
+  void *v;
+  for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
+    msg_replicate_t m = {.kind = REPL_CURSOR,
+                         .name = msg_str(t->name, t->name_len),
+                         .subscriber = msg_str(k, kn),
+                         .next = ((const store_cursor_t *)v)->next};
+    send_one(r, to, &m);
+  }
+}
+
+/* Writes one APPEND frame of the records from the iterator's next one
+ * (m) on, as many as fit; *more says whether records remain below end. */
+static uint64_t put_records(repl_t *r, wire_writer_t *w, store_topic_t *t,
+                            store_iter_t *it, store_msg_t *m, uint64_t end,
+                            bool *more, uint32_t *count) {
+  repl_topic_t *rt = repl_of(t);
+  msg_replicate_t head = {.kind = REPL_APPEND,
+                          .name = msg_str(t->name, t->name_len),
+                          .committed = rt ? rt->committed : 0,
+                          .first = m->offset};
+  msg_count_t c;
+  msg_append_begin(w, &c, &head);
+  size_t used = 0;
+  uint64_t reached = m->offset;
+  while (*more) {
+    size_t need = msg_record_size(m->publisher_len, m->len);
+    if (c.n > 0 && used + need > r->frame_budget) break;
+    msg_record_t rec = {m->time_ms, msg_str(m->publisher, m->publisher_len),
+                        m->producer, m->seq, msg_str(m->data, m->len)};
+    msg_append_add(w, &c, &rec);
+    used += need;
+    reached = m->offset + 1;
+    *more = store_iter_next(it, m) && m->offset < end;
+  }
+  msg_list_end(w, &c);
+  *count = c.n;
+  return reached;
+}
+
+/* Sends records [from, end) of t to one peer, in as few frames as fit.
+ * Bounded, it stops once the link holds REPL_HIGH_WATER bytes not yet
+ * written. Returns the offset it reached. */
+static uint64_t send_frames(repl_t *r, store_topic_t *t, uint32_t to,
+                            uint64_t from, uint64_t end, bool bounded) {
+  link_t *link = peers_link(r->peers, to);
+  store_iter_t it;
+  store_msg_t m;
+  store_iter_init(&it, t, from);
+  bool more = store_iter_next(&it, &m) && m.offset < end;
+  uint64_t reached = from;
+  while (more) {
+    if (bounded && link && link_buffered(link) > REPL_HIGH_WATER)
+      return reached; /* the rest once acknowledgements come back */
+    wire_writer_t w;
+    uint32_t id, count;
+    if (!link || link_begin(link, WIRE_REPLICATE, 0, &w, &id)) {
+      LOG(r->log, HS_LOG_WARN, "repl", "send_failed", LF_UINT("replica", to),
+          LF_STR("topic", t->name));
+      return reached;
+    }
+    uint64_t next = put_records(r, &w, t, &it, &m, end, &more, &count);
+    if (link_end(link, &w, id, 0, on_ack, r))
+      return from; /* the link failed: the replica is synced again */
+    reached = next;
+    r->stats->replicated += count;
+  }
+  return end;
+}
+
+void repl_send_range(repl_t *r, store_topic_t *t, uint32_t to, uint64_t from,
+                     uint64_t end) {
+  send_frames(r, t, to, from, end, false);
+}
+
+static void flush(uv_check_t *check) {
+  repl_t *r = check->data;
+  while (r->dirty) {
+    repl_topic_t *rt = r->dirty;
+    undirty(r, rt);
+    store_topic_t *t = rt->topic;
+    for (size_t i = 0; i < rt->n; i++) {
+      replica_t *rep = &rt->r[i];
+      if (rep->state != REPLICA_LIVE || rep->sent >= t->next) continue;
+      uint64_t from = rep->sent < t->first ? t->first : rep->sent;
+      rep->sent = send_frames(r, t, rep->id, from, t->next, true);
+    }
+  }
+  uv_check_stop(check);
+}
+
+/* ---- the home's bookkeeping ------------------------------------------------------ */
+
+int repl_topic_created(repl_t *r, store_topic_t *t) {
+  repl_topic_t *rt = repl_state(r, t);
+  if (!rt) return HS_ENOMEM;
+  rt->home = true;
+  uint32_t ids[PLACE_COPIES_MAX];
+  size_t n = repl_copies(r, t, ids);
+  rt->n = 0;
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] != repl_self(r))
+      rt->r[rt->n++] = (replica_t){.id = ids[i], .state = REPLICA_SYNCING};
+  for (size_t i = 0; i < rt->n; i++) takeover_sync(r, t, rt->r[i].id);
+  if (rt->n)
+    LOG(r->log, HS_LOG_INFO, "repl", "topic_homed_here",
+        LF_STR("topic", t->name), LF_UINT("replicas", rt->n));
+  return 0;
+}
+
+void repl_fail_waiting(repl_topic_t *rt, int code, const char *why) {
+  while (rt->head) {
+    repl_waiter_t *w = rt->head;
+    rt->head = w->next;
+    if (!rt->head) rt->tail = NULL;
+    w->done(w, code, why);
+  }
+  rt->tail = NULL;
+}
+
+static void drop_records(repl_t *r, store_topic_t *t, uint64_t keep,
+                         const char *why) {
+  LOG(r->log, HS_LOG_WARN, "repl", "uncommitted_dropped",
+      LF_STR("topic", t->name), LF_UINT("from", keep), LF_UINT("next", t->next),
+      LF_STR("why", why));
+  if (r->hooks.dropped)
+    r->hooks.dropped(r->hooks.ud, t, HS_EUNAVAILABLE,
+                     "lost its records past the committed offset here");
+  store_truncate(r->store, t, keep);
+}
+
+void repl_fence(repl_t *r, const char *why) {
+  void *v;
+  for (size_t i = 0; map_next(&r->store->topics, &i, NULL, NULL, &v);) {
+    store_topic_t *t = v;
+    repl_topic_t *rt = repl_of(t);
+    if (!rt || (rt->home && rt->n == 0)) continue; /* no copy but this one */
+    repl_fail_waiting(rt, HS_EUNAVAILABLE, why);
+    uint64_t keep = rt->committed > t->first ? rt->committed : t->first;
+    if (t->next > keep) drop_records(r, t, keep, why);
+  }
+}
+
+static void topic_free(repl_t *r, store_topic_t *t) {
+  repl_topic_t *rt = repl_of(t);
+  if (!rt) return;
+  repl_fail_waiting(rt, HS_ECLOSED, "the topic's copy went away");
+  undirty(r, rt);
+  free(rt);
+  t->repl = NULL;
+}
+
+void repl_topic_deleted(repl_t *r, store_topic_t *t) {
+  repl_topic_t *rt = repl_of(t);
+  if (!rt) return;
+  repl_fail_waiting(rt, HS_ENO_TOPIC, "the topic was deleted");
+  msg_replicate_t m = {.kind = REPL_DELETE,
+                       .name = msg_str(t->name, t->name_len)};
+  for (size_t i = 0; i < rt->n; i++) send_one(r, rt->r[i].id, &m);
+  topic_free(r, t);
+}
+
+void repl_drop_copy(repl_t *r, store_topic_t *t, bool deleted) {
+  /* A copy that moved elsewhere: its pulls are retried at the new one. */
+  if (r->hooks.dropped)
+    r->hooks.dropped(r->hooks.ud, t,
+                     deleted ? HS_ENO_TOPIC : HS_EUNAVAILABLE,
+                     deleted ? "was deleted" : "moved to other nodes");
+  topic_free(r, t);
+  store_topic_delete(r->store, t);
+}
+
+void repl_free_all(repl_t *r) {
+  void *v;
+  for (size_t i = 0; map_next(&r->store->topics, &i, NULL, NULL, &v);)
+    topic_free(r, v);
+}
+
+bool repl_append(repl_t *r, store_topic_t *t) {
+  repl_topic_t *rt = repl_of(t);
+  if (!rt || !rt->n) {
+    if (rt) rt->committed = t->next;
+    return false;
+  }
+  repl_mark_dirty(r, rt);
+  return true;
+}
+
+void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w) {
+  repl_topic_t *rt = repl_of(t);
+  (void)r;
+  w->next = NULL;
+  if (rt->tail)
+    rt->tail->next = w;
+  else
+    rt->head = w;
+  rt->tail = w;
+}
+
+void repl_advance(repl_t *r, repl_topic_t *rt) {
+  store_topic_t *t = rt->topic;
+  if (!rt->home) return;
+  uint64_t low = t->next;
+  for (size_t i = 0; i < rt->n; i++)
+    if (rt->r[i].acked < low) low = rt->r[i].acked;
+  if (low <= rt->committed) return;
+  rt->committed = low;
+  rt->commit_due = true;
+  /* Every replica holds offsets below `low`: answer those publishes. */
+  while (rt->head && rt->head->offset < low) {
+    repl_waiter_t *w = rt->head;
+    rt->head = w->next;
+    if (!rt->head) rt->tail = NULL;
+    w->done(w, 0, NULL);
+  }
+  repl_readable_now(r, t);
+}
+
+/* A replica's stream failed: it has a hole now, synced again next tick. */
+static void replica_failed(repl_t *r, uint32_t from, const link_reply_t *reply) {
+  bool broke = false;
+  void *v;
+  for (size_t i = 0; map_next(&r->store->topics, &i, NULL, NULL, &v);) {
+    replica_t *rep = replica_find(repl_of(v), from);
+    if (rep && rep->state == REPLICA_LIVE) {
+      rep->state = REPLICA_BROKEN;
+      broke = true;
+    }
+  }
+  if (broke)
+    LOG(r->log, HS_LOG_WARN, "repl", "replica_failed", LF_UINT("replica", from),
+        LF_STR("error", hs_err_name(reply->status)),
+        LF_STRN("detail", reply->message, reply->message_len));
+}
+
+/* A peer answered a REPLICATE with its next offset of the topic. */
+static void on_ack(link_t *link, const link_reply_t *reply, void *ud) {
+  repl_t *r = ud;
+  uint32_t from;
+  if (!peers_id(link, &from)) return; /* the node is closing */
+  if (reply->status) return replica_failed(r, from, reply);
+  wire_reader_t rd;
+  msg_ack_t a;
+  wire_reader_init(&rd, reply->frame->body, reply->frame->body_len);
+  if (!msg_ack_get(&rd, &a)) return;
+  store_topic_t *t = store_topic_find(r->store, a.name.s, a.name.n);
+  repl_topic_t *rt = t ? repl_of(t) : NULL;
+  replica_t *rep = replica_find(rt, from);
+  if (!rep || rep->state == REPLICA_SYNCING) return;
+  if (a.next > rep->acked) rep->acked = a.next;
+  if (rep->sent < t->next) repl_mark_dirty(r, rt); /* it waited for room */
+  repl_advance(r, rt);
+}
+
+/* ---- reports ------------------------------------------------------------------- */
+
+/* Adds t's replicas' lag to the per-peer totals. */
+static void add_lag(const store_topic_t *t, uint32_t *peers, uint64_t *lag,
+                    size_t *n, size_t cap) {
+  const repl_topic_t *rt = repl_of(t);
+  for (size_t i = 0; rt && rt->home && i < rt->n; i++) {
+    size_t j = 0;
+    while (j < *n && peers[j] != rt->r[i].id) j++;
+    if (j == *n) {
+      if (*n == cap) continue; /* more peers than members: cannot happen */
+      peers[j] = rt->r[i].id;
+      lag[(*n)++] = 0;
+    }
+    if (t->next > rt->r[i].acked) lag[j] += t->next - rt->r[i].acked;
+  }
+}
+
+void repl_stats(const repl_t *r, json_t *j) {
+  size_t cap = r->cluster->view.n, n = 0;
+  uint32_t *peers = malloc((cap ? cap : 1) * sizeof *peers);
+  uint64_t *lag = malloc((cap ? cap : 1) * sizeof *lag);
+  void *v;
+  for (size_t i = 0;
+       peers && lag && map_next(&r->store->topics, &i, NULL, NULL, &v);)
+    add_lag(v, peers, lag, &n, cap);
+  json_open(j, "replication");
+  for (size_t i = 0; i < n; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "%u", peers[i]);
+    link_t *link = peers_find(r->peers, peers[i]);
+    json_open(j, key);
+    json_u64(j, "lag", lag[i]);
+    json_u64(j, "in_flight", link ? link_pending(link) : 0);
+    json_close(j);
+  }
+  json_close(j);
+  free(peers);
+  free(lag);
+}
