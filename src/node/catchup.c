@@ -62,10 +62,6 @@ void catchup_start(hs_node_t *node) {
   catchup_tick(node);
 }
 
-uint64_t catchup_expected(const hs_node_t *node, const char *name, size_t n) {
-  uintptr_t v = (uintptr_t)map_get(&node->member.catch_expect, name, n);
-  return v ? (uint64_t)(v - 1) : 0;
-}
 
 /* A member's answer: the topics we should hold up to their offsets (the
  * highest any member said, kept as next + 1), and identities to hold. */
@@ -197,9 +193,4 @@ void op_holding(op_ctx_t *ctx) {
   put_identities(node, &w, &node->store.publishers, PLACE_PUBLISHER, asker);
   put_identities(node, &w, &node->store.subscribers, PLACE_SUBSCRIBER, asker);
   wire_end(&w);
-}
-
-void member_free(hs_node_t *node) {
-  join_stop(node);
-  map_free(&node->member.catch_expect);
 }

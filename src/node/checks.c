@@ -1,26 +1,7 @@
 /* checks — what a request must meet before a handler acts on it, each
  * failure answered with its code and what was wrong: names, whether this
  * node may serve the topic now, whether an identity exists. */
-#include <stdarg.h>
-#include <stdio.h>
-
 #include "node/node.h"
-
-void op_error(op_ctx_t *ctx, int code, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  (void)n;
-  node_reply_error(ctx->nc, ctx->f->op, ctx->f->id, code, "%s", msg);
-}
-
-void op_ok(op_ctx_t *ctx) { node_reply_ok(ctx->nc, ctx->f->op, ctx->f->id); }
-
-void op_out_of_memory(op_ctx_t *ctx) {
-  op_error(ctx, HS_ENOMEM, "the node is out of memory");
-}
 
 bool op_name_ok(op_ctx_t *ctx, const char *what, msg_str_t s) {
   if (wire_name_check(s.s, s.n) == 0) return true;
@@ -93,9 +74,8 @@ bool op_identity_ok(op_ctx_t *ctx, uint8_t kind, msg_str_t id) {
     return true;
   uint64_t h = place_identity(kind, id.s, id.n);
   if (!ctx->looked_up && cluster_home(&node->cluster, h) != node_self(node)) {
-    int rc = route_lookup(ctx, kind, id);
-    if (rc)
-      op_error(ctx, rc, "could not look up %s \"%.*s\"", what, (int)id.n, id.s);
+    ctx->lookup_kind = kind; /* the dispatch asks its home, then again */
+    ctx->lookup_id = id;
     return false;
   }
   if (node->member.catching_up && !ctx->looked_up) {

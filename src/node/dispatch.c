@@ -1,7 +1,10 @@
 /* dispatch — one frame from a connection: the checks every request meets
  * (a request, after HELLO, forwarded only by peers), its body decoded with
  * the typed codec, then run here or sent on toward the node it must run
- * on, and counted. */
+ * on, and counted. A request whose publisher or subscriber this node
+ * cannot vouch for waits while the identity's home is asked (LOOKUP), then
+ * runs again. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/node.h"
@@ -107,6 +110,93 @@ static uint32_t pull_server(op_ctx_t *ctx, uint32_t target) {
   return server == UINT32_MAX ? target : server;
 }
 
+/* The identity's home answered: learn a positive answer (identities are
+ * never deleted, so it stays true), then run the request again. */
+static void looked_up(req_t *r, const link_reply_t *reply) {
+  hs_node_t *node = r->node;
+  node_conn_t *nc = r->nc;
+  msg_exists_t answer = {0};
+  wire_reader_t rd, body;
+  if (reply->status == 0) {
+    wire_reader_init(&rd, reply->frame->body, reply->frame->body_len);
+    if (!msg_exists_get(&rd, &answer)) answer.exists = 0;
+  }
+  msg_str_t id;
+  wire_reader_init(&body, r->u.lookup.body, r->u.lookup.len);
+  /* Every request that looks an identity up names it first. */
+  if (answer.exists == 1 && wire_get_str8(&body, "id", &id.s, &id.n)) {
+    bool pub = r->op == WIRE_CREATE_TOPIC || r->op == WIRE_DELETE_TOPIC ||
+               r->op == WIRE_PUBLISH;
+    if (pub)
+      store_publisher_create(&node->store, id.s, id.n);
+    else
+      store_subscriber_create(&node->store, id.s, id.n);
+  }
+  if (nc && reply->status) {
+    node_reply_error(nc, r->op, r->id, reply->status,
+                     "could not check the identity with its home: %.*s",
+                     (int)reply->message_len, reply->message);
+    node_send(nc);
+  } else if (nc) {
+    wire_frame_t f = {.version = HS_WIRE_VERSION,
+                      .op = r->op,
+                      .id = r->id,
+                      .body = r->u.lookup.body,
+                      .body_len = r->u.lookup.len};
+    req_detach(r);
+    node_run(nc, &f, r->hops, true);
+  }
+  free(r->u.lookup.body);
+  req_give(&node->reqs, r);
+}
+
+/* Asks the identity's home whether it exists, then runs the request
+ * again. 0 or an error. */
+static int lookup(op_ctx_t *ctx, uint8_t kind, msg_str_t id) {
+  hs_node_t *node = ctx->nc->node;
+  const wire_frame_t *f = ctx->f;
+  req_t *r = req_take(&node->reqs, node);
+  if (!r) return HS_ENOMEM;
+  r->id = f->id;
+  r->op = f->op;
+  r->hops = ctx->hops;
+  r->done = looked_up;
+  /* The request's body, to run it again once the answer is in. */
+  r->u.lookup.len = f->body_len;
+  r->u.lookup.body = malloc(f->body_len ? f->body_len : 1);
+  buf_t body = BUF_INIT;
+  wire_writer_t w = {.b = &body};
+  msg_lookup_t m = {kind, id};
+  msg_lookup_put(&w, &m);
+  char msg[160];
+  int rc = !r->u.lookup.body || w.err ? HS_ENOMEM : 0;
+  if (!rc) {
+    memcpy(r->u.lookup.body, f->body, f->body_len);
+    rc = route_send(node, r, WIRE_LOOKUP, 0, body.data, body.len,
+                    cluster_home(&node->cluster, place_identity(kind, id.s, id.n)),
+                    msg, sizeof msg);
+  }
+  buf_free(&body);
+  if (rc) {
+    free(r->u.lookup.body);
+    req_give(&node->reqs, r);
+    return rc;
+  }
+  req_attach(r, ctx->nc, &ctx->nc->reqs);
+  ctx->suspended = true;
+  return 0;
+}
+
+/* The handler could not tell whether an identity exists: ask its home. */
+static void start_lookup(op_ctx_t *ctx) {
+  const char *what =
+      ctx->lookup_kind == PLACE_PUBLISHER ? "publisher" : "subscriber";
+  int rc = lookup(ctx, ctx->lookup_kind, ctx->lookup_id);
+  if (rc)
+    op_error(ctx, rc, "could not look up %s \"%.*s\"", what,
+             (int)ctx->lookup_id.n, ctx->lookup_id.s);
+}
+
 /* Runs the handler here, counting it: requests, hops, service time. */
 static void run_here(op_ctx_t *ctx) {
   hs_node_t *node = ctx->nc->node;
@@ -115,6 +205,7 @@ static void run_here(op_ctx_t *ctx) {
   uint64_t t0 = uv_hrtime();
   size_t before = nc->conn.out.len;
   handlers[op].fn(ctx);
+  if (ctx->lookup_kind) start_lookup(ctx);
   if (ctx->suspended) { /* counted when it runs again */
     node_send(nc);
     return;

@@ -44,7 +44,7 @@ static void on_joined(link_t *link, const link_reply_t *reply, void *ud) {
     LOG(&node->log, HS_LOG_ERROR, "cluster", "join_failed",
         LF_STR("via", node->cfg.join), LF_STR("error", hs_err_name(rc)),
         LF_STRN("detail", reply->message, reply->message_len));
-    return node_joined(node, false);
+    return node->member.joined(node, false);
   }
   cluster_adopt(&node->cluster, id, &view);
   node->peers.self = id;
@@ -53,10 +53,11 @@ static void on_joined(link_t *link, const link_reply_t *reply, void *ud) {
   LOG(&node->log, HS_LOG_INFO, "cluster", "joined", LF_UINT("id", id),
       LF_UINT("epoch", v->epoch), LF_UINT("members", v->n),
       LF_UINT("dim", view_dim(v)), LF_UINT("from", link_node(link)));
-  node_joined(node, true);
+  node->member.joined(node, true);
 }
 
-int join_start(hs_node_t *node) {
+int join_start(hs_node_t *node, void (*joined)(hs_node_t *node, bool ok)) {
+  node->member.joined = joined;
   const char *addrs[1] = {node->cfg.join};
   link_config_t lc = {
       .addrs = addrs,

@@ -1,7 +1,7 @@
 /* leave — a member going away gracefully: it marks itself LEFT in its view
  * and spreads it; its topics move to the next nodes of their preference
  * lists (repl's hand-over); once none is in flight and the links have
- * drained, it answers and stops. */
+ * drained (or it waited too long), it answers and the node stops. */
 #include "node/node.h"
 
 void op_leave(op_ctx_t *ctx) {
@@ -26,8 +26,8 @@ void op_leave(op_ctx_t *ctx) {
   ctx->suspended = true;
 }
 
-/* Answers the LEAVE (if its client still waits) and stops. */
-static void finish(hs_node_t *node, size_t left) {
+node_conn_t *leave_finish(hs_node_t *node) {
+  size_t left = node->member.leave_left;
   req_t *r = node->member.leave_req;
   node->member.leave_req = NULL;
   node_conn_t *keep = r ? r->nc : NULL;
@@ -40,21 +40,23 @@ static void finish(hs_node_t *node, size_t left) {
     node_reply_ok(keep, WIRE_LEAVE, r->id);
   if (r) req_give(&node->reqs, r);
   node->cluster.leaving = false;
-  node_halt(node, keep, 0);
+  return keep;
 }
 
-void leave_tick(hs_node_t *node) {
-  if (!node->cluster.leaving) return;
+bool leave_tick(hs_node_t *node) {
+  if (!node->cluster.leaving) return false;
   /* Hand-overs in flight, and requests unanswered on the links (the view
    * saying LEFT, the records): stopping would drop them. */
   size_t left = repl_holding(&node->repl) + peers_unanswered(&node->peers);
   uint64_t took = uv_now(node->loop) - node->member.leave_started_ms;
-  if (left && took <= (uint64_t)MEMBER_PATIENCE * node->cfg.dead_ms) return;
+  if (left && took <= (uint64_t)MEMBER_PATIENCE * node->cfg.dead_ms)
+    return false;
   if (left)
     LOG(&node->log, HS_LOG_WARN, "cluster", "leave_incomplete",
         LF_UINT("waiting_for", left), LF_UINT("ms", took));
   else
     LOG(&node->log, HS_LOG_INFO, "cluster", "left", LF_UINT("ms", took),
         LF_UINT("epoch", node->cluster.view.epoch));
-  finish(node, left);
+  node->member.leave_left = left;
+  return true;
 }

@@ -45,6 +45,8 @@ typedef struct op_ctx {
   uint8_t hops;          /* nodes that forwarded it so far */
   bool looked_up;        /* its identities were looked up already */
   bool suspended;        /* it waits (a lookup, a leave): answered later */
+  uint8_t lookup_kind;   /* set: look this identity up at its home, then */
+  msg_str_t lookup_id;   /* run the request again */
 } op_ctx_t;
 
 /* How long catching up and leaving may take, in dead times: past that the
@@ -56,11 +58,13 @@ typedef struct member {
   bool joining;     /* waiting for the JOIN answer: serves nothing yet */
   bool catching_up; /* asking members which topics it should hold */
   link_t *join_link;
+  void (*joined)(hs_node_t *node, bool ok); /* told the JOIN's outcome */
   uint64_t catch_started_ms, leave_started_ms;
   size_t catch_pending; /* HOLDING answers still to come */
   uint32_t catch_round; /* which catching up they answer */
   map_t catch_expect;   /* topic -> next + 1 members said it reaches */
   req_t *leave_req;     /* the LEAVE request, answered once handed over */
+  size_t leave_left;    /* what it left without (hand-overs, updates) */
 } member_t;
 
 /* Which copy serves pulls entering here (read.c). */
@@ -101,6 +105,9 @@ struct hs_node {
   reads_t reads;
   hs_next_hop_cb next_hop_cb;
   void *next_hop_ud;
+  /* Installed by api.c: the node's tick, and what a frame goes to. */
+  uv_timer_cb tick;
+  void (*on_frame)(node_conn_t *nc, const wire_frame_t *f);
 
   log_t log;
   stats_t stats;
@@ -117,9 +124,15 @@ static inline uint32_t node_self(const hs_node_t *node) {
   return node->cluster.self;
 }
 
-/* ---- server.c: listener, connections, replies ------------------------------- */
+/* While catching up: the offset members said a topic reaches (0: none). */
+static inline uint64_t catchup_expected(const hs_node_t *node,
+                                        const char *name, size_t n) {
+  uintptr_t v = (uintptr_t)map_get(&node->member.catch_expect, name, n);
+  return v ? (uint64_t)(v - 1) : 0;
+}
 
-int node_listen(hs_node_t *node);
+/* ---- reply.c --------------------------------------------------------------------- */
+
 /* An error reply to request id of op; counted by code. */
 void node_reply_error(node_conn_t *nc, uint8_t op, uint32_t id, int code,
                       const char *fmt, ...)
@@ -128,6 +141,15 @@ void node_reply_error(node_conn_t *nc, uint8_t op, uint32_t id, int code,
 void node_reply_ok(node_conn_t *nc, uint8_t op, uint32_t id);
 /* Queues the connection's output for this turn's flush. */
 void node_send(node_conn_t *nc);
+/* The same, answering the request being run. */
+void op_error(op_ctx_t *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void op_ok(op_ctx_t *ctx);
+void op_out_of_memory(op_ctx_t *ctx);
+
+/* ---- server.c: the listener and connections ----------------------------------------- */
+
+int node_listen(hs_node_t *node);
 /* Closes the listener and every connection but `keep`, which is flushed
  * and shut down (it carries the answer). */
 void node_stop_serving(hs_node_t *node, node_conn_t *keep);
@@ -144,11 +166,6 @@ void node_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
               bool looked_up);
 
 /* ---- checks.c: what a request must meet --------------------------------------- */
-
-void op_error(op_ctx_t *ctx, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void op_ok(op_ctx_t *ctx);
-void op_out_of_memory(op_ctx_t *ctx);
 /* Reports an invalid name and returns false. */
 bool op_name_ok(op_ctx_t *ctx, const char *what, msg_str_t s);
 /* Whether this node may serve the topic it homes now; false when it has
@@ -156,8 +173,9 @@ bool op_name_ok(op_ctx_t *ctx, const char *what, msg_str_t s);
 bool op_may_serve(op_ctx_t *ctx, const store_topic_t *t);
 /* The topic, or NULL when it has answered (UNAVAILABLE or NO_TOPIC). */
 store_topic_t *op_find_topic(op_ctx_t *ctx, msg_str_t name);
-/* Whether a publisher or subscriber exists. False: answered, or
- * suspended while the identity's home is asked. */
+/* Whether a publisher or subscriber exists. False: answered, or (it is
+ * not here and its home is another node) ctx->lookup says what the
+ * dispatch must ask that home before running the request again. */
 bool op_identity_ok(op_ctx_t *ctx, uint8_t kind, msg_str_t id);
 
 /* ---- route.c: along the cube ---------------------------------------------------- */
@@ -180,9 +198,6 @@ void route_rewind(hs_node_t *node, const req_key_t *key, uint64_t from,
 /* The same for the messages of a PULL answer. */
 void route_rewind_pull(hs_node_t *node, const req_key_t *key,
                        const char *body, size_t len);
-/* Asks the identity's home whether it exists, then runs the request
- * again (ctx->suspended). 0 or an error. */
-int route_lookup(op_ctx_t *ctx, uint8_t kind, msg_str_t id);
 
 /* ---- messages.c: writing PULL answers ------------------------------------------- */
 
@@ -254,7 +269,6 @@ void read_forward(op_ctx_t *ctx, const msg_pull_t *pull, uint32_t server);
  * then serves it from this copy. */
 void read_from_copy(op_ctx_t *ctx, store_topic_t *t, const msg_pull_t *pull,
                     uint32_t max);
-void read_free(hs_node_t *node);
 
 /* ---- the handlers ------------------------------------------------------------------ */
 
@@ -286,22 +300,24 @@ void op_holding(op_ctx_t *ctx);         /* catchup.c */
 
 /* ---- join.c, leave.c, catchup.c ----------------------------------------------------- */
 
-int join_start(hs_node_t *node);
+/* Asks the cluster for this node's place; `joined` hears the answer (ok:
+ * its id and view are set). */
+int join_start(hs_node_t *node, void (*joined)(hs_node_t *node, bool ok));
 void join_stop(hs_node_t *node);
-/* Whether a leave is done (a tick). */
-void leave_tick(hs_node_t *node);
+/* A tick: true when a leave is done (or waited too long). */
+bool leave_tick(hs_node_t *node);
+/* Answers the LEAVE; returns the connection that carries the answer. */
+node_conn_t *leave_finish(hs_node_t *node);
 /* Asks the members that hold copies this node should have. */
 void catchup_start(hs_node_t *node);
 /* A tick (and any news): is catching up done? */
 void catchup_tick(hs_node_t *node);
-/* While catching up: the offset members said a topic reaches (0: none). */
-uint64_t catchup_expected(const hs_node_t *node, const char *name, size_t n);
-void member_free(hs_node_t *node);
 
-/* ---- node.c ---------------------------------------------------------------------------- */
+/* ---- life.c, release.c ------------------------------------------------------------------ */
 
-/* The JOIN answer came (ok: id and view are set): serve, or stop. */
-void node_joined(hs_node_t *node, bool ok);
+void node_set_state(hs_node_t *node, hs_node_state_t state);
+/* Failure detection starts, and with it the tick. */
+void node_start_ticking(hs_node_t *node);
 /* Stops serving like a crash (a restart timer may bring it back);
  * `keep` carries the answer that asked for it. */
 void node_halt(hs_node_t *node, node_conn_t *keep, uint32_t restart_after_ms);

@@ -108,11 +108,6 @@ void read_forward(op_ctx_t *ctx, const msg_pull_t *pull, uint32_t server) {
   buf_free(&body);
 }
 
-void read_free(hs_node_t *node) {
-  void *v;
-  for (size_t i = 0; map_next(&node->reads.sent, &i, NULL, NULL, &v);) free(v);
-  map_free(&node->reads.sent);
-}
 
 /* ---- serving from a copy ----------------------------------------------------- */
 

@@ -6,9 +6,7 @@
  * (req.h): which connection and request id the answer goes back to. A
  * forwarded pull whose client left releases what the home parked for it,
  * and gives back what the home handed out for it.
- *
- * The home of a topic that does not know a publisher or subscriber yet
- * asks the identity's home (LOOKUP) and runs the request again after. */
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,81 +289,4 @@ void route_rewind_pull(hs_node_t *node, const req_key_t *key,
     last = m.offset;
   }
   route_rewind(node, key, first, last + 1);
-}
-
-/* ---- identity lookups ------------------------------------------------------------- */
-
-/* The identity's home answered: learn a positive answer (identities are
- * never deleted, so it stays true), then run the request again. */
-static void looked_up(req_t *r, const link_reply_t *reply) {
-  hs_node_t *node = r->node;
-  node_conn_t *nc = r->nc;
-  msg_exists_t answer = {0};
-  wire_reader_t rd, body;
-  if (reply->status == 0) {
-    wire_reader_init(&rd, reply->frame->body, reply->frame->body_len);
-    if (!msg_exists_get(&rd, &answer)) answer.exists = 0;
-  }
-  msg_str_t id;
-  wire_reader_init(&body, r->u.lookup.body, r->u.lookup.len);
-  /* Every request that looks an identity up names it first. */
-  if (answer.exists == 1 && wire_get_str8(&body, "id", &id.s, &id.n)) {
-    bool pub = r->op == WIRE_CREATE_TOPIC || r->op == WIRE_DELETE_TOPIC ||
-               r->op == WIRE_PUBLISH;
-    if (pub)
-      store_publisher_create(&node->store, id.s, id.n);
-    else
-      store_subscriber_create(&node->store, id.s, id.n);
-  }
-  if (nc && reply->status) {
-    node_reply_error(nc, r->op, r->id, reply->status,
-                     "could not check the identity with its home: %.*s",
-                     (int)reply->message_len, reply->message);
-    node_send(nc);
-  } else if (nc) {
-    wire_frame_t f = {.version = HS_WIRE_VERSION,
-                      .op = r->op,
-                      .id = r->id,
-                      .body = r->u.lookup.body,
-                      .body_len = r->u.lookup.len};
-    req_detach(r);
-    node_run(nc, &f, r->hops, true);
-  }
-  free(r->u.lookup.body);
-  req_give(&node->reqs, r);
-}
-
-int route_lookup(op_ctx_t *ctx, uint8_t kind, msg_str_t id) {
-  hs_node_t *node = ctx->nc->node;
-  const wire_frame_t *f = ctx->f;
-  req_t *r = req_take(&node->reqs, node);
-  if (!r) return HS_ENOMEM;
-  r->id = f->id;
-  r->op = f->op;
-  r->hops = ctx->hops;
-  r->done = looked_up;
-  /* The request's body, to run it again once the answer is in. */
-  r->u.lookup.len = f->body_len;
-  r->u.lookup.body = malloc(f->body_len ? f->body_len : 1);
-  buf_t body = BUF_INIT;
-  wire_writer_t w = {.b = &body};
-  msg_lookup_t m = {kind, id};
-  msg_lookup_put(&w, &m);
-  char msg[160];
-  int rc = !r->u.lookup.body || w.err ? HS_ENOMEM : 0;
-  if (!rc) {
-    memcpy(r->u.lookup.body, f->body, f->body_len);
-    rc = route_send(node, r, WIRE_LOOKUP, 0, body.data, body.len,
-                    cluster_home(&node->cluster, place_identity(kind, id.s, id.n)),
-                    msg, sizeof msg);
-  }
-  buf_free(&body);
-  if (rc) {
-    free(r->u.lookup.body);
-    req_give(&node->reqs, r);
-    return rc;
-  }
-  req_attach(r, ctx->nc, &ctx->nc->reqs);
-  ctx->suspended = true;
-  return 0;
 }

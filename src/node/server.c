@@ -12,7 +12,8 @@
 /* ---- a connection's events ----------------------------------------------- */
 
 static void nc_on_frame(conn_t *c, const wire_frame_t *f) {
-  node_dispatch(c->owner, f);
+  node_conn_t *nc = c->owner;
+  nc->node->on_frame(nc, f);
 }
 
 static void nc_on_oversize(conn_t *c, uint8_t op, uint32_t id, size_t len) {
@@ -200,26 +201,3 @@ void node_close_conns(hs_node_t *node) { close_all(node, NULL, HS_ECLOSED); }
 void node_stop_serving(hs_node_t *node, node_conn_t *keep) {
   close_all(node, keep, HS_EUNAVAILABLE);
 }
-
-/* ---- replies -------------------------------------------------------------------- */
-
-void node_reply_error(node_conn_t *nc, uint8_t op, uint32_t id, int code,
-                      const char *fmt, ...) {
-  char msg[512];
-  if (-code < STATS_ERRORS) nc->node->stats.errors[-code]++;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  if (n < 0) n = 0;
-  if ((size_t)n >= sizeof msg) n = sizeof msg - 1;
-  wire_put_error(&nc->conn.out, op, id, code, msg, (size_t)n);
-}
-
-void node_reply_ok(node_conn_t *nc, uint8_t op, uint32_t id) {
-  wire_writer_t w;
-  wire_begin(&w, &nc->conn.out, op, WIRE_F_REPLY, id);
-  wire_end(&w);
-}
-
-void node_send(node_conn_t *nc) { conn_dirty(&nc->conn); }

@@ -1,39 +1,9 @@
-/* msg — the bodies of the client API's requests and replies; lists and
- * the dispatch by op. msg_peer.c has the bodies only nodes send. */
+/* msg — the bodies of the client API's requests and replies. msg_peer.c
+ * has the bodies only nodes send; request.c decodes any request by op. */
 #include "proto/msg.h"
 
 #include "hypersub.h"
 #include "proto/msg_util.h"
-
-/* ---- lists ------------------------------------------------------------------ */
-
-void msg_count_begin(wire_writer_t *w, msg_count_t *c) {
-  c->at = w->b->len;
-  c->n = 0;
-  wire_put_u32(w, 0);
-}
-
-void msg_list_end(wire_writer_t *w, const msg_count_t *c) {
-  if (!w->err) memcpy(w->b->data + c->at, &c->n, 4);
-}
-
-/* Checks n entries with `check` (each must fit in what is left) and leaves
- * the list ready to walk. The count is bounded by the bytes left before
- * anything is sized by it. */
-bool msg_list_take(wire_reader_t *r, const char *field, uint32_t n,
-                   size_t min_size, bool (*check)(wire_reader_t *),
-                   msg_list_t *l) {
-  if ((size_t)n > (size_t)(r->end - r->p) / min_size) {
-    if (!r->bad) r->bad = field;
-    return false;
-  }
-  l->r = *r;
-  l->left = n;
-  for (uint32_t i = 0; i < n; i++)
-    if (!check(r)) return false;
-  l->r.end = r->p;
-  return true;
-}
 
 /* ---- HELLO ------------------------------------------------------------------ */
 
@@ -282,57 +252,3 @@ void msg_error_put(wire_writer_t *w, const msg_error_t *m) {
   wire_put_str16(w, m->message.s, m->message.n);
 }
 
-/* ---- every request ------------------------------------------------------------- */
-
-bool msg_request_get(uint8_t op, wire_reader_t *r, msg_t *m) {
-  switch (op) {
-    case WIRE_HELLO: return msg_hello_get(r, &m->hello);
-    case WIRE_CREATE_PUBLISHER:
-    case WIRE_CREATE_SUBSCRIBER: return msg_id_get(r, &m->id);
-    case WIRE_CREATE_TOPIC:
-    case WIRE_DELETE_TOPIC: return msg_topic_get(r, &m->topic);
-    case WIRE_PUBLISH: return msg_publish_get(r, &m->publish);
-    case WIRE_SUBSCRIBE: return msg_subscribe_get(r, &m->subscribe);
-    case WIRE_PULL: return msg_pull_get(r, &m->pull);
-    case WIRE_STOP_NODE: return msg_stop_get(r, &m->stop);
-    case WIRE_STATS:
-    case WIRE_VIEW:
-    case WIRE_LOCAL: return msg_empty_get(r);
-    case WIRE_WHERE: return msg_where_get(r, &m->where);
-    case WIRE_LOOKUP: return msg_lookup_get(r, &m->lookup);
-    case WIRE_REPLICATE: return msg_replicate_get(r, &m->replicate);
-    case WIRE_LIST_TOPICS: return msg_prefix_get(r, &m->prefix);
-    case WIRE_HOMED: return msg_homed_get(r, &m->homed);
-    case WIRE_REWIND: return msg_rewind_get(r, &m->rewind);
-    case WIRE_UNPARK: return msg_key_get(r, &m->key);
-    case WIRE_PING: return msg_ping_get(r, &m->ping);
-    case WIRE_GOSSIP:
-    case WIRE_HOLDING: return msg_view_get(r, &m->view);
-    case WIRE_READ: return msg_read_get(r, &m->read);
-    case WIRE_CLAIM: return msg_claim_get(r, &m->claim);
-    case WIRE_JOIN: return msg_join_get(r, &m->join);
-    case WIRE_LEAVE: return msg_node_get(r, &m->node);
-  }
-  if (!r->bad) r->bad = "op";
-  return false;
-}
-
-bool msg_request_key(uint8_t op, const msg_t *m, msg_key_t *key) {
-  switch (op) {
-    case WIRE_PULL: *key = (msg_key_t){m->pull.subscriber, m->pull.topic}; return true;
-    case WIRE_READ:
-      *key = (msg_key_t){m->read.pull.subscriber, m->read.pull.topic};
-      return true;
-    case WIRE_CLAIM:
-      *key = (msg_key_t){m->claim.subscriber, m->claim.topic};
-      return true;
-    case WIRE_REWIND:
-      *key = (msg_key_t){m->rewind.subscriber, m->rewind.topic};
-      return true;
-    case WIRE_UNPARK: *key = m->key; return true;
-    case WIRE_SUBSCRIBE:
-      *key = (msg_key_t){m->subscribe.subscriber, m->subscribe.topic};
-      return true;
-  }
-  return false;
-}

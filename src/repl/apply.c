@@ -46,7 +46,7 @@ static int apply_append(repl_t *r, uint32_t from, msg_replicate_t *m,
   if (!rt || append_records(r, t, m, &added)) FAIL(HS_ENOMEM, "out of memory");
   if (rt->filling_to && t->next >= rt->filling_to) rt->filling_to = 0;
   if (rt->home) {
-    takeover_settle(r, rt);
+    sync_settle(r, rt);
     /* Records handed back to the home: the other replicas get them too. */
     replica_t *back = replica_find(rt, from);
     if (back && back->acked < t->next) back->acked = t->next;
@@ -179,7 +179,7 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
   if (!rt->home && m->committed > rt->committed) rt->committed = m->committed;
   take_cursors(t, rt, to_home, m);
   *next = t->next;
-  if (to_home) takeover_await(rt, m->next, from); /* handed over */
+  if (to_home) sync_await(rt, m->next, from); /* handed over */
   if (to_home && !rt->home) takeover_topic(r, t, NULL);
   /* We hold records the sender lacks: send them back. */
   if (*next > m->next) repl_send_range(r, t, from, m->next, *next);

@@ -278,23 +278,6 @@ static void flush(uv_check_t *check) {
 
 /* ---- the home's bookkeeping ------------------------------------------------------ */
 
-int repl_topic_created(repl_t *r, store_topic_t *t) {
-  repl_topic_t *rt = repl_state(r, t);
-  if (!rt) return HS_ENOMEM;
-  rt->home = true;
-  uint32_t ids[PLACE_COPIES_MAX];
-  size_t n = repl_copies(r, t, ids);
-  rt->n = 0;
-  for (size_t i = 0; i < n; i++)
-    if (ids[i] != repl_self(r))
-      rt->r[rt->n++] = (replica_t){.id = ids[i], .state = REPLICA_SYNCING};
-  for (size_t i = 0; i < rt->n; i++) takeover_sync(r, t, rt->r[i].id);
-  if (rt->n)
-    LOG(r->log, HS_LOG_INFO, "repl", "topic_homed_here",
-        LF_STR("topic", t->name), LF_UINT("replicas", rt->n));
-  return 0;
-}
-
 void repl_fail_waiting(repl_topic_t *rt, int code, const char *why) {
   while (rt->head) {
     repl_waiter_t *w = rt->head;

@@ -80,18 +80,21 @@ void repl_advance(repl_t *r, repl_topic_t *rt);
 void repl_fail_waiting(repl_topic_t *rt, int code, const char *why);
 void repl_readable_now(repl_t *r, store_topic_t *t);
 
-/* takeover.c */
+/* sync.c */
 /* Sends SYNC for t to `to`: it answers with its next offset, and each side
  * then sends the other the records it lacks. */
-void takeover_sync(repl_t *r, store_topic_t *t, uint32_t to);
+void sync_send(repl_t *r, store_topic_t *t, uint32_t to);
 /* Ends a promoted home's settling once every replica's stream is live and
  * the records they held past the home are in. */
-void takeover_settle(repl_t *r, repl_topic_t *rt);
+void sync_settle(repl_t *r, repl_topic_t *rt);
+/* Records up to `next` are on their way from `from`: requests wait for
+ * them (UNAVAILABLE) before this home serves or writes. */
+void sync_await(repl_topic_t *rt, uint64_t next, uint32_t from);
+
+/* takeover.c */
 /* What t's copy set under the current view asks of this node (promote,
  * set replicas, demote, drop); `old` the view before, or NULL. */
 void takeover_topic(repl_t *r, store_topic_t *t, const view_t *old);
-/* Records up to `next` are on their way from `from`. */
-void takeover_await(repl_topic_t *rt, uint64_t next, uint32_t from);
 
 /* apply.c */
 int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,

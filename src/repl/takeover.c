@@ -1,163 +1,13 @@
 /* takeover — what moves when the view changes: a replica that is now first
  * in a topic's preference list is promoted to home, replicas that joined a
  * copy set are refilled, a home that lost a topic hands it to the new one,
- * and copies no longer wanted are dropped.
- *
- * All of it rests on SYNC: the sender says its first and next offsets, the
- * receiver makes or aligns its copy and answers with its own next offset,
- * and then each side sends the other the records it lacks (as APPEND
- * frames). So a new replica gets the whole log, a replica that missed
- * frames gets the tail, and a promoted home that was behind another
- * replica gets the difference back: no record any copy holds is lost. */
+ * and copies no longer wanted are dropped (all of it through SYNC:
+ * sync.c). Also the tick: broken streams synced again, commits told. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "repl/repl_topic.h"
-
-static void on_synced(link_t *link, const link_reply_t *reply, void *ud);
-
-void takeover_await(repl_topic_t *rt, uint64_t next, uint32_t from) {
-  if (next <= rt->topic->next || next <= rt->filling_to) return;
-  rt->filling_to = next;
-  rt->filling_from = from;
-}
-
-/* Who a SYNC went to and for which topic, to act on its answer or its
- * failure (an error reply does not name the topic). Syncs are rare. */
-typedef struct sync_req {
-  repl_t *repl;
-  uint32_t to;
-  size_t nn;
-  char name[HS_NAME_MAX];
-} sync_req_t;
-
-/* The SYNC to `to` failed: its stream is retried on the next tick. */
-static void sync_failed(store_topic_t *t, uint32_t to) {
-  repl_topic_t *rt = t ? repl_of(t) : NULL;
-  if (!rt) return;
-  replica_t *rep = rt->home ? replica_find(rt, to) : NULL;
-  if (rep) rep->state = REPLICA_BROKEN;
-  if (!rt->home && rt->handing_over) rt->handover_failed = true;
-}
-
-/* The SYNC body: the topic, its owner and offsets, and as many cursors as
- * fit half a frame (all of them follow the answer: repl_send_cursors), so
- * a new home never answers NOT_SUBSCRIBED for a subscription it has not
- * heard of yet. */
-static void put_sync(repl_t *r, wire_writer_t *w, store_topic_t *t) {
-  repl_topic_t *rt = repl_of(t);
-  msg_replicate_t m = {.kind = REPL_SYNC,
-                       .name = msg_str(t->name, t->name_len),
-                       .owner = msg_str(t->owner, t->owner_len),
-                       .first = t->first,
-                       .next = t->next,
-                       .committed = rt ? rt->committed : 0};
-  msg_count_t c;
-  msg_sync_begin(w, &c, &m);
-  const char *k;
-  size_t kn;
-  void *v;
-  size_t room = r->frame_budget / 2;
-  for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
-    if (1 + kn + 8 > room) break;
-    room -= 1 + kn + 8;
-    msg_cursor_t cur = {msg_str(k, kn), ((const store_cursor_t *)v)->next};
-    msg_sync_add(w, &c, &cur);
-  }
-  msg_list_end(w, &c);
-}
-
-void takeover_sync(repl_t *r, store_topic_t *t, uint32_t to) {
-  link_t *link = peers_link(r->peers, to);
-  wire_writer_t w;
-  uint32_t id;
-  sync_req_t *req = malloc(sizeof *req);
-  if (!req || !link || link_begin(link, WIRE_REPLICATE, 0, &w, &id)) {
-    free(req);
-    LOG(r->log, HS_LOG_WARN, "repl", "send_failed", LF_UINT("replica", to),
-        LF_STR("topic", t->name));
-    sync_failed(t, to);
-    return;
-  }
-  *req = (sync_req_t){.repl = r, .to = to, .nn = t->name_len};
-  memcpy(req->name, t->name, t->name_len);
-  put_sync(r, &w, t);
-  if (link_end(link, &w, id, 0, on_synced, req)) {
-    free(req);
-    sync_failed(t, to);
-  }
-}
-
-/* A replica answered its SYNC: its stream goes live from its next offset. */
-static void replica_synced(repl_t *r, repl_topic_t *rt, replica_t *rep,
-                           uint64_t next, uint64_t missing) {
-  store_topic_t *t = rt->topic;
-  rep->state = REPLICA_LIVE;
-  rep->acked = next;
-  rep->sent = next < t->first ? t->first : next;
-  if (missing) repl_mark_dirty(r, rt); /* its records go out with the stream */
-  /* Cursors moved since the SYNC went out follow its answer. */
-  repl_send_cursors(r, t, rep->id);
-  if (missing || rep->fresh) {
-    r->stats->refills++;
-    r->stats->refilled_messages += missing;
-    LOG(r->log, HS_LOG_INFO, "repl", "replica_refilled",
-        LF_STR("topic", t->name), LF_UINT("replica", rep->id),
-        LF_UINT("from", repl_self(r)), LF_UINT("messages", missing),
-        LF_UINT("epoch", r->cluster->view.epoch));
-  }
-  rep->fresh = false;
-  repl_advance(r, rt);
-  takeover_settle(r, rt);
-}
-
-/* The new home answered a hand-over: our records follow; a copy no longer
- * ours goes once they are on their way. */
-static void handed_over(repl_t *r, repl_topic_t *rt, uint32_t to,
-                        uint64_t missing) {
-  store_topic_t *t = rt->topic;
-  rt->handing_over = false;
-  repl_send_cursors(r, t, to);
-  LOG(r->log, HS_LOG_INFO, "repl", "topic_handed_over",
-      LF_STR("topic", t->name), LF_UINT("to", to),
-      LF_UINT("messages", missing), LF_UINT("epoch", r->cluster->view.epoch));
-  uint32_t ids[PLACE_COPIES_MAX];
-  size_t n = repl_copies(r, t, ids);
-  if (!place_contains(ids, n, repl_self(r))) repl_drop_copy(r, t, false);
-}
-
-static void on_synced(link_t *link, const link_reply_t *reply, void *ud) {
-  sync_req_t req = *(sync_req_t *)ud;
-  repl_t *r = req.repl;
-  uint32_t peer;
-  free(ud);
-  if (!peers_id(link, &peer)) return; /* the node is closing */
-  store_topic_t *t = store_topic_find(r->store, req.name, req.nn);
-  if (reply->status) {
-    LOG(r->log, HS_LOG_WARN, "repl", "sync_failed", LF_UINT("peer", req.to),
-        LF_STRN("topic", req.name, req.nn),
-        LF_STR("error", hs_err_name(reply->status)),
-        LF_STRN("detail", reply->message, reply->message_len));
-    return sync_failed(t, req.to);
-  }
-  wire_reader_t rd;
-  msg_ack_t a;
-  wire_reader_init(&rd, reply->frame->body, reply->frame->body_len);
-  repl_topic_t *rt = t ? repl_of(t) : NULL;
-  if (!rt || !msg_ack_get(&rd, &a)) return;
-  uint64_t from = a.next < t->first ? t->first : a.next;
-  uint64_t missing = a.next < t->next ? t->next - from : 0;
-  replica_t *rep = rt->home ? replica_find(rt, req.to) : NULL;
-  bool streamed = rep && rep->state == REPLICA_SYNCING;
-  /* A replica's records go out with its stream, as the link drains. */
-  if (missing && !streamed) repl_send_range(r, t, req.to, a.next, t->next);
-  /* A replica holding records of the former home past ours sends them
-   * back (apply_sync); they come before any new one. */
-  if (rep && rt->settling) takeover_await(rt, a.next, req.to);
-  if (streamed) return replica_synced(r, rt, rep, a.next, missing);
-  if (!rt->home && rt->handing_over) handed_over(r, rt, req.to, missing);
-}
 
 /* ---- becoming home, or not -------------------------------------------------- */
 
@@ -181,23 +31,7 @@ static void set_replicas(repl_t *r, repl_topic_t *rt, const uint32_t *ids,
   rt->n = k;
   for (size_t i = 0; i < k; i++)
     if (rt->r[i].state == REPLICA_SYNCING)
-      takeover_sync(r, rt->topic, rt->r[i].id);
-}
-
-/* A new home writes nothing before it has heard every replica: another
- * copy may hold records of the former home past ours, and a record
- * written now would take one of their offsets. Requests get UNAVAILABLE
- * meanwhile (clients retry), as during any hand-over. */
-void takeover_settle(repl_t *r, repl_topic_t *rt) {
-  store_topic_t *t = rt->topic;
-  if (!rt->settling || !rt->home || rt->filling_to > t->next) return;
-  for (size_t i = 0; i < rt->n; i++)
-    if (rt->r[i].state != REPLICA_LIVE) return;
-  rt->settling = false;
-  rt->filling_to = 0;
-  LOG(r->log, HS_LOG_INFO, "repl", "topic_settled", LF_STR("topic", t->name),
-      LF_UINT("next", t->next), LF_UINT("replicas", rt->n),
-      LF_UINT("epoch", r->cluster->view.epoch));
+      sync_send(r, rt->topic, rt->r[i].id);
 }
 
 static void promote(repl_t *r, repl_topic_t *rt) {
@@ -219,7 +53,7 @@ static void demote(repl_t *r, repl_topic_t *rt, uint32_t new_home) {
   rt->home = false;
   rt->n = 0;
   rt->handing_over = true; /* the new home may lack what we hold */
-  takeover_sync(r, rt->topic, new_home);
+  sync_send(r, rt->topic, new_home);
 }
 
 void takeover_topic(repl_t *r, store_topic_t *t, const view_t *old) {
@@ -236,7 +70,7 @@ void takeover_topic(repl_t *r, store_topic_t *t, const view_t *old) {
     if (!rt->home) promote(r, rt);
     set_replicas(r, rt, ids, n, was, n_was);
     repl_advance(r, rt);
-    takeover_settle(r, rt); /* at once when there is no replica */
+    sync_settle(r, rt); /* at once when there is no replica */
   } else if (rt->home) {
     demote(r, rt, ids[0]);
   } else if (!place_contains(ids, n, self) && !rt->handing_over) {
@@ -293,7 +127,7 @@ static void tick_home(repl_t *r, repl_topic_t *rt) {
         LF_UINT("from", rt->filling_from), LF_UINT("next", t->next),
         LF_UINT("expected", rt->filling_to));
     rt->filling_to = 0;
-    takeover_settle(r, rt);
+    sync_settle(r, rt);
   }
   for (size_t j = 0; j < rt->n; j++) {
     replica_t *rep = &rt->r[j];
@@ -302,7 +136,7 @@ static void tick_home(repl_t *r, repl_topic_t *rt) {
       repl_mark_dirty(r, rt);
     if (rep->state != REPLICA_BROKEN) continue;
     rep->state = REPLICA_SYNCING;
-    takeover_sync(r, t, rep->id);
+    sync_send(r, t, rep->id);
   }
   if (rt->commit_due) {
     rt->commit_due = false;
@@ -323,24 +157,9 @@ void repl_tick(repl_t *r) {
       if (cluster_copies(r->cluster, place_topic(t->name, t->name_len), &home,
                          1)) {
         rt->handover_failed = false;
-        takeover_sync(r, t, home);
+        sync_send(r, t, home);
       }
     }
-  }
-}
-
-void repl_send_back(repl_t *r, store_topic_t *t, uint32_t asker,
-                    bool asker_is_home) {
-  repl_topic_t *rt = repl_of(t);
-  if (!rt) return;
-  if (rt->home) {
-    replica_t *rep = replica_find(rt, asker);
-    if (!rep || rep->state == REPLICA_SYNCING) return;
-    rep->state = REPLICA_SYNCING;
-    rep->fresh = true;
-    takeover_sync(r, t, asker);
-  } else if (asker_is_home && !rt->handing_over) {
-    takeover_sync(r, t, asker);
   }
 }
 

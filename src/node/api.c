@@ -43,13 +43,6 @@ static bool config_ok(const hs_node_config_t *cfg) {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-static void free_strings(hs_node_t *node) {
-  free(node->host);
-  free(node->cluster_name);
-  free(node->log_file);
-  free(node->join);
-}
-
 /* The node's own copies of the configuration's strings, and its log.
  * 0, HS_ENOMEM or HS_EIO (the log file). */
 static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
@@ -120,6 +113,8 @@ static void wire_parts(hs_node_t *node) {
   cluster_listen(c, health_spread_listener, &node->health);
 }
 
+static void on_tick(uv_timer_t *t);
+
 static void init_handles(hs_node_t *node) {
   uv_loop_t *loop = node->loop;
   flusher_init(&node->flusher, loop);
@@ -128,6 +123,8 @@ static void init_handles(hs_node_t *node) {
   uv_timer_init(loop, &node->tick_timer);
   node->restart_timer.data = node->expire_timer.data = node;
   node->tick_timer.data = node;
+  node->tick = on_tick;
+  node->on_frame = node_dispatch;
   node->open_handles = 5; /* the three timers, the flusher, repl's check */
 }
 
@@ -142,9 +139,9 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
                              &node->stats);
   if (rc) {
     cluster_free(&node->cluster);
-    log_close(&node->log);
-    free_strings(node);
-    free(node);
+    node->freeing = true;
+    node->open_handles = 1;
+    node_release(node); /* frees what was taken so far */
     return rc;
   }
   node->max_frame = cfg->max_payload + FRAME_OVERHEAD;
@@ -165,11 +162,6 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
 
 /* ---- running -------------------------------------------------------------------- */
 
-static void set_state(hs_node_t *node, hs_node_state_t state) {
-  node->state = state;
-  if (node->state_cb) node->state_cb(node, state, node->state_ud);
-}
-
 static void on_expire(uv_timer_t *t) {
   hs_node_t *node = t->data;
   store_expire(&node->store, log_now_ms());
@@ -180,15 +172,21 @@ static void on_tick(uv_timer_t *t) {
   hs_node_t *node = t->data;
   health_tick(&node->health);
   repl_tick(&node->repl);
-  leave_tick(node);
+  if (leave_tick(node)) node_halt(node, leave_finish(node), 0);
   catchup_tick(node);
 }
 
-/* Failure detection starts, and with it the tick (the first at once:
- * peers hear of us early). */
-static void start_ticking(hs_node_t *node) {
-  health_start(&node->health);
-  uv_timer_start(&node->tick_timer, on_tick, 0, node->cfg.heartbeat_ms);
+/* The JOIN answer came (ok: id and view are set): serve, or stop. */
+static void joined(hs_node_t *node, bool ok) {
+  join_stop(node);
+  if (!ok) {
+    node->state = HS_NODE_RUNNING; /* so that node_halt stops it */
+    node_halt(node, NULL, 0);
+    return;
+  }
+  node_start_ticking(node);
+  catchup_start(node);
+  node_set_state(node, HS_NODE_RUNNING);
 }
 
 HS_API int hs_node_start(hs_node_t *node) {
@@ -207,58 +205,15 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("dim", view_dim(v)), LF_UINT("epoch", v->epoch),
       LF_STR("version", HS_VERSION));
   if (node->cfg.join) {
-    set_state(node, HS_NODE_JOINING);
-    return join_start(node);
+    node_set_state(node, HS_NODE_JOINING);
+    return join_start(node, joined);
   }
   if (v->n > 1) {
-    start_ticking(node);
+    node_start_ticking(node);
     catchup_start(node); /* a restarted member gets its topics */
   }
-  set_state(node, HS_NODE_RUNNING);
+  node_set_state(node, HS_NODE_RUNNING);
   return 0;
-}
-
-void node_joined(hs_node_t *node, bool ok) {
-  join_stop(node);
-  if (!ok) {
-    node->state = HS_NODE_RUNNING; /* so that node_halt stops it */
-    node_halt(node, NULL, 0);
-    return;
-  }
-  start_ticking(node);
-  catchup_start(node);
-  set_state(node, HS_NODE_RUNNING);
-}
-
-static void on_restart(uv_timer_t *t) {
-  hs_node_t *node = t->data;
-  if (node_listen(node)) {
-    LOG(&node->log, HS_LOG_ERROR, "node", "restart_failed",
-        LF_INT("port", node->port));
-    set_state(node, HS_NODE_STOPPED);
-    return;
-  }
-  LOG(&node->log, HS_LOG_INFO, "node", "node_restarted",
-      LF_UINT("id", node_self(node)), LF_INT("port", node->port),
-      LF_UINT("topics", node->store.topics.count));
-  if (node->cluster.view.n > 1) start_ticking(node);
-  set_state(node, HS_NODE_RUNNING);
-}
-
-void node_halt(hs_node_t *node, node_conn_t *keep, uint32_t restart_after_ms) {
-  if (node->state != HS_NODE_RUNNING) return;
-  node_stop_serving(node, keep);
-  peers_close(&node->peers); /* a crash loses its links too */
-  uv_timer_stop(&node->tick_timer);
-  LOG(&node->log, HS_LOG_WARN, "node", "node_stopped",
-      LF_UINT("id", node_self(node)),
-      LF_UINT("restart_after_ms", restart_after_ms));
-  if (restart_after_ms) {
-    uv_timer_start(&node->restart_timer, on_restart, restart_after_ms, 0);
-    set_state(node, HS_NODE_RESTARTING);
-  } else {
-    set_state(node, HS_NODE_STOPPED);
-  }
 }
 
 HS_API int hs_node_stop(hs_node_t *node, uint32_t restart_after_ms) {
@@ -266,6 +221,7 @@ HS_API int hs_node_stop(hs_node_t *node, uint32_t restart_after_ms) {
   node_halt(node, NULL, restart_after_ms);
   return 0;
 }
+
 
 /* ---- accessors -------------------------------------------------------------------- */
 
@@ -359,21 +315,6 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
 }
 
 /* ---- freeing ------------------------------------------------------------------------ */
-
-void node_release(hs_node_t *node) {
-  if (--node->open_handles > 0 || !node->freeing) return;
-  repl_free_all(&node->repl);
-  health_free(&node->health);
-  store_free(&node->store);
-  cluster_free(&node->cluster);
-  read_free(node);
-  member_free(node);
-  req_pool_free(&node->reqs);
-  buf_free(&node->scratch);
-  log_close(&node->log);
-  free_strings(node);
-  free(node);
-}
 
 static void repl_check_closed(uv_handle_t *h) {
   repl_t *r = h->data;
