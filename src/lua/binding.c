@@ -1,11 +1,11 @@
+/* binding — what the binding files share: error triples, callbacks into
+ * Lua on the main thread, the loop, option and name checks. */
 #include "binding.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#include "proto/wire.h"
 
 int binding_error(lua_State *L, int code, const char *msg, size_t len) {
   lua_pushnil(L);
@@ -107,7 +107,7 @@ const char *binding_opt_str(lua_State *L, int idx, const char *key,
 const char *binding_check_name(lua_State *L, int arg, const char *what) {
   size_t n;
   const char *s = luaL_checklstring(L, arg, &n);
-  if (wire_name_check(s, n) == 0 && strlen(s) == n) return s;
+  if (hs_name_check(s, n) == 0 && strlen(s) == n) return s;
   binding_errorf(L, HS_EINVALID,
                  "%s must be 1-255 bytes of printable ASCII without space, "
                  "'\"' or '\\' (got %zu bytes)",
