@@ -511,54 +511,22 @@ end
 M.split_addr = split_addr
 
 --- hypersub.node(opts [, log_hook]) -> node | nil, message, code
--- Starts a node on luv's loop. opts: listen = "host:port" (port 0 picks a
--- free one; default 127.0.0.1:0), id, cluster, max_payload, max_output,
--- max_connections, max_pull, retain_messages, retain_bytes, retain_ms,
--- log_level, log_format ("text"|"json"), log_file; join = "host:port" of
--- any member joins its cluster (id: the one asked for, else the lowest
--- free one): the call returns once the node has its place, or nil, message.
-local NODE_OPTIONS = {
-  listen = true, host = true, port = true, id = true, cluster = true,
-  max_payload = true, max_output = true, max_connections = true,
-  max_pull = true, retain_messages = true, retain_bytes = true,
-  retain_ms = true, log_level = true, log_format = true, log_file = true,
-  replicas = true, peers = true, peer_timeout = true, hop_limit = true,
-  policy = true, heartbeat_ms = true, suspect_ms = true, dead_ms = true,
-  join = true,
-}
-
--- peers: {"1=127.0.0.1:7001", ...} or {{id = 1, addr = "..."}, ...}
-local function normalise_peers(peers)
-  if type(peers) ~= "table" then error("option 'peers' must be a list", 3) end
-  local out = {}
-  for i, p in ipairs(peers) do
-    if type(p) == "string" then
-      local id, addr = p:match("^(%d+)=(.+)$")
-      if not id then
-        error(("option 'peers': %q is not ID=HOST:PORT"):format(p), 3)
-      end
-      p = { id = math.tointeger(tonumber(id)), addr = addr }
-    end
-    out[i] = p
-  end
-  return out
-end
+-- Starts a node on luv's loop. opts: the names of core.node_options
+-- (listen = "host:port", id, cluster, peers, replicas, log_level, ...);
+-- join = "host:port" of any member joins its cluster (id: the one asked
+-- for, else the lowest free one): the call returns once the node has its
+-- place, or nil, message.
+local NODE_OPTIONS = {}
+for _, o in ipairs(core.node_options) do NODE_OPTIONS[o.name] = true end
 
 function M.node(opts, hook)
   opts = opts or {}
   if type(opts) ~= "table" then error("bad options: expected a table", 2) end
-  local cfg = {}
-  for k, v in pairs(opts) do
+  for k in pairs(opts) do
     if not NODE_OPTIONS[k] then error(("unknown node option '%s'"):format(k), 2) end
-    cfg[k] = v
   end
-  if opts.listen then
-    cfg.host, cfg.port = split_addr(opts.listen)
-    cfg.listen = nil
-  end
-  if cfg.peers then cfg.peers = normalise_peers(cfg.peers) end
-  local node, msg, code = core.node(cfg, hook)
-  if not node or not cfg.join then return node, msg, code end
+  local node, msg, code = core.node(opts, hook)
+  if not node or not opts.join then return node, msg, code end
   -- Joining: the loop runs until the cluster has answered.
   while node:state() == "joining" do uv.run("once") end
   if node:state() ~= "running" then

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include "binding.h"
+#include "l_options.h"
 
 /* Writing to a socket whose peer left raises SIGPIPE, which kills the
  * process by default; libuv reports EPIPE instead once it is ignored. A
@@ -128,6 +129,8 @@ HS_API int luaopen_hypersub_core(lua_State *L) {
 
   lua_newtable(L);
   binding_open_node(L);
+  l_options_push(L);
+  lua_setfield(L, -2, "node_options");
   binding_open_client(L);
   lua_pushcfunction(L, l_loop_running);
   lua_setfield(L, -2, "loop_running");
