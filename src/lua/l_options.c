@@ -275,15 +275,15 @@ static const option_word_t format_words[] = {
 
 static const node_option_t options[] = {
     {.name = "id", .kind = OPT_INTEGER, FIELD(id), .min = 0, .max = HS_ID_MAX,
-     .arg = "N", .help = "node id; with join, the one asked for (none: the "
-                         "lowest free one)"},
+     .arg = "N", .help = "node id; with join, the id to ask for, else the "
+                         "lowest free one is given"},
     {.name = "listen", .kind = OPT_STRING, .arg = "HOST:PORT",
      .help = "address to serve ([::1]:PORT for IPv6); port 0 picks a free "
              "one", .read = read_listen},
     {.name = "host", .kind = OPT_STRING, FIELD(host), .arg = "HOST",
-     .help = "listen's host on its own"},
+     .help = "the host part of listen, alone"},
     {.name = "port", .kind = OPT_INTEGER, FIELD(port), .min = 0, .max = 65535,
-     .arg = "PORT", .help = "listen's port on its own"},
+     .arg = "PORT", .help = "the port part of listen, alone"},
     {.name = "cluster", .kind = OPT_STRING, FIELD(cluster), .arg = "NAME",
      .help = "cluster name checked at HELLO"},
     {.name = "peers", .kind = OPT_LIST, .flag = "peer", .arg = "ID=HOST:PORT",
