@@ -3,7 +3,7 @@
  * Every request method takes its callback last and returns true at once,
  * or nil, message, code when the request could not even be sent. The
  * callback gets (result) or (nil, "CODE: message", "CODE"). The blocking
- * and coroutine styles are built on this in lua/hypersub/init.lua.
+ * and coroutine styles are built on this in lua/hypersub/client.lua.
  *
  * A request's callback is held in the registry; its reference and the op
  * travel as the request's user pointer, so a request allocates nothing.
