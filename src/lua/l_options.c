@@ -33,7 +33,8 @@ typedef struct option_word {
 typedef struct node_option node_option_t;
 
 /* Reads an option's value (on top of the stack, not nil) into cfg and pops
- * it; opts is the options table's index. */
+ * it (listen and peers leave in its place what cfg points into); opts is
+ * the options table's index. */
 typedef void (*option_reader_t)(lua_State *L, int opts, const node_option_t *o,
                                 hs_node_config_t *cfg);
 
@@ -92,12 +93,12 @@ static int bad_word(lua_State *L, const node_option_t *o) {
   size_t len = 0;
   for (const option_word_t *w = o->words; w->word && len < sizeof words; w++) {
     const char *sep = w == o->words ? "" : w[1].word ? ", " : " or ";
-    len += (size_t)snprintf(words + len, sizeof words - len, "%s%s", sep,
-                            w->word);
+    len +=
+        (size_t)snprintf(words + len, sizeof words - len, "%s%s", sep, w->word);
   }
   return luaL_error(L, "option '%s' must be %s%s (got '%s')", o->name,
-             o->kind == OPT_INTEGER ? "an integer or " : "", words,
-             luaL_tolstring(L, -1, NULL));
+                    o->kind == OPT_INTEGER ? "an integer or " : "", words,
+                    luaL_tolstring(L, -1, NULL));
 }
 
 /* ---- readers by kind ----------------------------------------------------- */
@@ -113,8 +114,8 @@ static void read_integer(lua_State *L, int opts, const node_option_t *o,
     luaL_error(L, "option '%s' must be an integer", o->name);
   }
   if (!w && (v < o->min || v > o->max))
-    luaL_error(L, "option '%s' must be within %I..%I (got %I)", o->name,
-               o->min, o->max, v);
+    luaL_error(L, "option '%s' must be within %I..%I (got %I)", o->name, o->min,
+               o->max, v);
   store_integer(cfg, o, v);
   lua_pop(L, 1);
 }
@@ -248,9 +249,9 @@ static void read_policy(lua_State *L, int opts, const node_option_t *o,
     lua_pop(L, 2);
   }
   int either = next_hop == LUA_TFUNCTION || read_replica == LUA_TFUNCTION;
-  int only_functions = (next_hop == LUA_TFUNCTION || next_hop == LUA_TNIL) &&
-                       (read_replica == LUA_TFUNCTION ||
-                        read_replica == LUA_TNIL);
+  int only_functions =
+      (next_hop == LUA_TFUNCTION || next_hop == LUA_TNIL) &&
+      (read_replica == LUA_TFUNCTION || read_replica == LUA_TNIL);
   if (!either || !only_functions)
     luaL_error(L, "option '%s' must be a table with a next_hop(self, target, "
                   "view) function, a read_replica(self, topic, candidates, "
@@ -260,7 +261,7 @@ static void read_policy(lua_State *L, int opts, const node_option_t *o,
 
 /* ---- the list ------------------------------------------------------------ */
 
-#define FIELD(f) \
+#define FIELD(f)                           \
   .offset = offsetof(hs_node_config_t, f), \
   .size = sizeof(((hs_node_config_t *)0)->f)
 #define HOUR_MS (3600 * 1000)
