@@ -113,35 +113,36 @@ function M.parse_args(args, first)
   return opts
 end
 
---- Runs a Lua file that returns a table: the table, or nil, message.
-function M.load_file(path)
+--- Runs a Lua file that returns a table (`what`, for the message): the
+-- table, or nil, message.
+function M.load_file(path, what)
   local chunk, err = loadfile(path, "t")
   if not chunk then return nil, err end
   local ok, t = pcall(chunk)
   if not ok then return nil, ("%s: %s"):format(path, t) end
   if type(t) ~= "table" then
-    return nil, ("%s must return a table"):format(path)
+    return nil, ("%s must return %s"):format(path, what or "a table")
   end
   return t
 end
 
 --- The node's options from parsed flags: the --config file under them, the
 -- --policy file loaded, the command line's defaults. Returns the options
--- and the flags that are not options (watch_stdin), or nil, message.
+-- and what is not a node option ({watch_stdin =}), or nil, message.
 function M.resolve(flags)
   local opts = {}
   for k, v in pairs(flags) do opts[k] = v end
-  local extra = { watch_stdin = opts.watch_stdin }
-  opts.watch_stdin, opts.config = nil, nil
   if flags.config then
-    local cfg, err = M.load_file(flags.config)
+    local cfg, err = M.load_file(flags.config, "a table of options")
     if not cfg then return nil, err end
     for k, v in pairs(cfg) do
       if opts[k] == nil then opts[k] = v end
     end
   end
+  local extra = { watch_stdin = opts.watch_stdin }
+  opts.watch_stdin, opts.config = nil, nil
   if type(opts.policy) == "string" then
-    local policy, err = M.load_file(opts.policy)
+    local policy, err = M.load_file(opts.policy, "a table of policies")
     if not policy then return nil, err end
     opts.policy = policy
   end
