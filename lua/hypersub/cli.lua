@@ -1,5 +1,6 @@
 --- The `hypersub` command line: run a script, or run a node.
 local hypersub = require "hypersub"
+local options = require "hypersub.options"
 local uv = require "luv"
 
 local M = {}
@@ -19,155 +20,20 @@ usage: hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
 
 Run `hypersub node --help` for the node's flags.]]
 
-local NODE_USAGE = [[
-usage: hypersub node [FLAGS]
-
-  --id N                 node id (default 0)
-  --listen HOST:PORT     address to serve (default 127.0.0.1:7000; port 0
-                         picks a free one)
-  --config FILE          a Lua file returning a table of these options
-                         (names with underscores: max_payload = 1024, ...);
-                         flags given on the command line win
-  --cluster NAME         cluster name checked at HELLO (default hypersub)
-  --peer ID=HOST:PORT    another member of the cluster; repeat for each
-  --join HOST:PORT       join a running cluster through any member (instead
-                         of --peer); with --id, ask for that id, else the
-                         lowest free one is given
-  --replicas R           copies of each topic, home included (default 3),
-                         or "neighbours": the home and every cube neighbour
-  --policy FILE          a Lua file returning this node's policies: a table
-                         with next_hop(self, target, view) giving the
-                         neighbour to forward to, and/or read_replica(self,
-                         topic, candidates, stats) giving the copy that
-                         serves a pull (nil: the default)
-  --heartbeat-ms MS      how often a node pings the peers it watches
-                         (its cube neighbours) (default 100)
-  --suspect-ms MS        silence before a peer is suspected; a suspect
-                         still serves (default 500)
-  --dead-ms MS           silence before a peer is declared dead and its
-                         topics fail over to their replicas (default 1000)
-  --peer-timeout MS      forwarded and replicated requests (default 5000)
-  --max-payload BYTES    largest message (default 1048576)
-  --max-output BYTES     buffered output per connection before a slow
-                         reader is dropped (default 67108864)
-  --max-connections N    (default 10000)
-  --max-pull N           largest pull batch (default 1000)
-  --retain-messages N    per topic; 0 keeps all (default)
-  --retain-bytes BYTES   per topic; 0 keeps all (default)
-  --retain-ms MS         per topic message age; 0 keeps all (default)
-  --log-level LEVEL      debug | info | warn | error | off (default info)
-  --log-format FORMAT    text | json (default text)
-  --log-file FILE        append the log here instead of stderr
-  --watch-stdin          exit when stdin reaches end of file (a parent that
-                         holds the other end takes the node with it when it
-                         dies, however it dies)
-  --help                 this text
-
-Once listening the node prints "READY <id> <port>" on stdout. SIGINT or
-SIGTERM closes it; so does STOP_NODE without a restart.]]
-
--- Flags whose value is an integer, by option name.
-local INTEGER = {
-  id = true, max_payload = true, max_output = true, max_connections = true,
-  max_pull = true, retain_messages = true, retain_bytes = true,
-  retain_ms = true, heartbeat_ms = true, suspect_ms = true, dead_ms = true,
-  peer_timeout = true,
-}
-local KNOWN = {
-  listen = true, config = true, cluster = true, log_level = true,
-  log_format = true, log_file = true, peer = true, replicas = true,
-  policy = true, join = true,
-}
-for k in pairs(INTEGER) do KNOWN[k] = true end
-
 local function fail(msg)
   io.stderr:write("hypersub: ", msg, "\n")
   return 2
 end
 
---- Parses node flags into an options table, or returns nil, message.
-function M.parse_node_args(args, first)
-  local opts = {}
-  local i = first or 1
-  while i <= #args do
-    local a = args[i]
-    if a == "--help" or a == "-h" then return { help = true } end
-    if a == "--watch-stdin" then
-      opts.watch_stdin = true
-      i = i + 1
-      goto continue
-    end
-    local name, value = a:match("^%-%-([%w%-]+)=(.*)$")
-    if not name then
-      name = a:match("^%-%-([%w%-]+)$")
-      if not name then return nil, ("unexpected argument %q"):format(a) end
-      i = i + 1
-      value = args[i]
-      if value == nil then return nil, ("flag --%s needs a value"):format(name) end
-    end
-    local key = name:gsub("%-", "_")
-    if not KNOWN[key] then return nil, ("unknown flag --%s"):format(name) end
-    if key == "peer" then
-      opts.peers = opts.peers or {}
-      opts.peers[#opts.peers + 1] = value
-      i = i + 1
-      goto continue
-    end
-    if key == "replicas" and value ~= "neighbours" then
-      local n = math.tointeger(tonumber(value))
-      if not n or n < 1 then
-        return nil, ("flag --replicas needs a count or \"neighbours\", got %q"):format(value)
-      end
-      value = n
-    end
-    if INTEGER[key] then
-      local n = math.tointeger(tonumber(value))
-      if not n or n < 0 then
-        return nil, ("flag --%s needs a non-negative integer, got %q"):format(name, value)
-      end
-      value = n
-    end
-    opts[key] = value
-    i = i + 1
-    ::continue::
-  end
-  return opts
-end
-
-local function load_config(path)
-  local chunk, err = loadfile(path, "t")
-  if not chunk then return nil, err end
-  local ok, cfg = pcall(chunk)
-  if not ok then return nil, ("%s: %s"):format(path, cfg) end
-  if type(cfg) ~= "table" then
-    return nil, ("%s must return a table of options"):format(path)
-  end
-  return cfg
-end
-
 function M.node(args)
-  local opts, err = M.parse_node_args(args, 2)
-  if not opts then return fail(err .. " (see hypersub node --help)") end
-  if opts.help then
-    print(NODE_USAGE)
+  local flags, err = options.parse_args(args, 2)
+  if not flags then return fail(err .. " (see hypersub node --help)") end
+  if flags.help then
+    print(options.usage())
     return 0
   end
-  if opts.config then
-    local cfg, cerr = load_config(opts.config)
-    if not cfg then return fail(cerr) end
-    for k, v in pairs(cfg) do
-      if opts[k] == nil then opts[k] = v end
-    end
-    opts.config = nil
-  end
-  if type(opts.policy) == "string" then
-    local policy, perr = load_config(opts.policy)
-    if not policy then return fail(perr) end
-    opts.policy = policy
-  end
-  opts.listen = opts.listen or "127.0.0.1:7000"
-  local watch_stdin = opts.watch_stdin
-  opts.watch_stdin = nil
+  local opts, extra = options.resolve(flags)
+  if not opts then return fail(extra) end
   local ok, node, msg = pcall(hypersub.node, opts)
   if not ok then return fail(tostring(node):gsub("^[^:]*:%d+: ", "")) end
   if not node then return fail(msg) end
@@ -187,7 +53,7 @@ function M.node(args)
     s:start(name, function() shutdown() end)
     signals[#signals + 1] = s
   end
-  if watch_stdin then
+  if extra.watch_stdin then
     local stdin = uv.new_pipe(false)
     stdin:open(0)
     signals[#signals + 1] = stdin

@@ -25,9 +25,9 @@ Proc.__index = Proc
 -- Returns true, or nil, "TIMEOUT: <what> after <ms> ms", "TIMEOUT".
 function M.wait_until(cond, timeout_ms, what)
   if cond() then return true end
-  local hypersub = require "hypersub"
+  local loop = require "hypersub.loop"
   local expired = false
-  local timer = hypersub._take_handle("timer")
+  local timer = loop.take_handle("timer")
   timer:start(timeout_ms, 0, function() expired = true end)
   local function settled() return expired or cond() end
   -- Inside a coroutine (hypersub.run / spawn): a check handle looks at the
@@ -35,7 +35,7 @@ function M.wait_until(cond, timeout_ms, what)
   -- run re-entrantly. Conditions only change on events: no turn is wasted.
   local co, main = coroutine.running()
   if not main and coroutine.isyieldable() then
-    local check = hypersub._take_handle("check")
+    local check = loop.take_handle("check")
     check:start(function()
       if settled() then
         check:stop()
@@ -44,11 +44,11 @@ function M.wait_until(cond, timeout_ms, what)
       end
     end)
     coroutine.yield()
-    hypersub._give_handle("check", check)
+    loop.give_handle("check", check)
   else
-    hypersub.run_until(settled)
+    loop.run_until(settled)
   end
-  hypersub._give_handle("timer", timer)
+  loop.give_handle("timer", timer)
   if cond() then return true end
   return nil, ("TIMEOUT: %s after %d ms"):format(what or "condition", timeout_ms), "TIMEOUT"
 end

@@ -88,6 +88,11 @@ describe("runtime", function()
       for _, flag in ipairs(NODE_FLAGS) do
         assert.truthy(out:find(flag, 1, true), flag .. " missing from:\n" .. out)
       end
+      -- Every node option has its flag (max_payload: --max-payload).
+      for _, o in ipairs(require("hypersub.core").node_options) do
+        local flag = "--" .. (o.flag or o.name):gsub("_", "-") .. " "
+        assert.truthy(out:find(flag, 1, true), flag .. "missing from:\n" .. out)
+      end
       assert.truthy(out:find("READY", 1, true), out)
     end)
 

@@ -1,11 +1,11 @@
+/* binding — what the binding files share: error triples, callbacks into
+ * Lua on the main thread, the loop, name checks. */
 #include "binding.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#include "proto/wire.h"
 
 int binding_error(lua_State *L, int code, const char *msg, size_t len) {
   lua_pushnil(L);
@@ -73,41 +73,10 @@ void binding_call_hook(lua_State *L, int nargs, const char *what) {
   binding_pcall_hook(L, nargs, 0, what);
 }
 
-lua_Integer binding_opt_int(lua_State *L, int idx, const char *key,
-                            lua_Integer def, lua_Integer lo, lua_Integer hi) {
-  if (lua_isnoneornil(L, idx)) return def;
-  lua_getfield(L, idx, key);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return def;
-  }
-  int ok;
-  lua_Integer v = lua_tointegerx(L, -1, &ok);
-  lua_pop(L, 1);
-  if (!ok) luaL_error(L, "option '%s' must be an integer", key);
-  if (v < lo || v > hi)
-    luaL_error(L, "option '%s' must be within %I..%I (got %I)", key, lo, hi, v);
-  return v;
-}
-
-const char *binding_opt_str(lua_State *L, int idx, const char *key,
-                            const char *def) {
-  if (lua_isnoneornil(L, idx)) return def;
-  lua_getfield(L, idx, key);
-  const char *s = def;
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "option '%s' must be a string", key);
-    s = lua_tostring(L, -1);
-  }
-  lua_pop(L, 1); /* the table still holds the string */
-  return s;
-}
-
 const char *binding_check_name(lua_State *L, int arg, const char *what) {
   size_t n;
   const char *s = luaL_checklstring(L, arg, &n);
-  if (wire_name_check(s, n) == 0 && strlen(s) == n) return s;
+  if (hs_name_check(s, n) == 0 && strlen(s) == n) return s;
   binding_errorf(L, HS_EINVALID,
                  "%s must be 1-255 bytes of printable ASCII without space, "
                  "'\"' or '\\' (got %zu bytes)",

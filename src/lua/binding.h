@@ -32,13 +32,6 @@ void binding_call_hook(lua_State *L, int nargs, const char *what);
 int binding_pcall_hook(lua_State *L, int nargs, int nresults,
                        const char *what);
 
-/* Reads an optional integer field of the table at `idx` within [lo, hi]. */
-lua_Integer binding_opt_int(lua_State *L, int idx, const char *key,
-                            lua_Integer def, lua_Integer lo, lua_Integer hi);
-/* Reads an optional string field; NULL when absent. */
-const char *binding_opt_str(lua_State *L, int idx, const char *key,
-                            const char *def);
-
 /* A name argument (id or topic): raises unless a string; returns NULL and
  * pushes the INVALID error triple when it breaks the character set. */
 const char *binding_check_name(lua_State *L, int arg, const char *what);

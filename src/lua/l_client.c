@@ -3,7 +3,7 @@
  * Every request method takes its callback last and returns true at once,
  * or nil, message, code when the request could not even be sent. The
  * callback gets (result) or (nil, "CODE: message", "CODE"). The blocking
- * and coroutine styles are built on this in lua/hypersub/init.lua.
+ * and coroutine styles are built on this in lua/hypersub/client.lua.
  *
  * A request's callback is held in the registry; its reference and the op
  * travel as the request's user pointer, so a request allocates nothing.
@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "binding.h"
-#include "proto/wire.h"
 
 #define CLIENT_MT "hypersub.client"
 
@@ -31,8 +30,19 @@ static l_client_t *check_client(lua_State *L) {
   return lc;
 }
 
-static void *pack(int ref, int op) {
-  return (void *)(((intptr_t)ref << 8) | op);
+/* What a reply gives the callback, by request. */
+typedef enum {
+  REPLY_DONE = 0,  /* true */
+  REPLY_CONNECTED, /* the id of the node that answered the handshake */
+  REPLY_OFFSET,    /* a publish's offset */
+  REPLY_MESSAGES,  /* a pull's messages */
+  REPLY_TEXT,      /* JSON text: stats, view, local topics */
+  REPLY_NAMES,     /* one name per line, as a list */
+  REPLY_PLACEMENT  /* {home =, replicas =, epoch =} */
+} reply_shape_t;
+
+static void *pack(int ref, reply_shape_t shape) {
+  return (void *)(((intptr_t)ref << 8) | shape);
 }
 
 /* Pins the client while it has work in flight. */
@@ -66,24 +76,22 @@ static void push_messages(lua_State *L, const hs_reply_t *r) {
 }
 
 /* Pushes the callback's arguments; returns how many. */
-static int push_result(lua_State *L, int op, const hs_reply_t *r) {
+static int push_result(lua_State *L, reply_shape_t shape, const hs_reply_t *r) {
   if (r->status) return binding_error(L, r->status, r->message, r->message_len);
-  switch (op) {
-    case WIRE_HELLO:
+  switch (shape) {
+    case REPLY_CONNECTED:
       lua_pushinteger(L, r->node_id);
       break;
-    case WIRE_PUBLISH:
+    case REPLY_OFFSET:
       lua_pushinteger(L, (lua_Integer)r->offset);
       break;
-    case WIRE_PULL:
+    case REPLY_MESSAGES:
       push_messages(L, r);
       break;
-    case WIRE_STATS:
-    case WIRE_VIEW:
-    case WIRE_LOCAL:
+    case REPLY_TEXT:
       lua_pushlstring(L, r->text, r->text_len);
       break;
-    case WIRE_LIST_TOPICS: {
+    case REPLY_NAMES: {
       lua_newtable(L);
       lua_Integer k = 0;
       const char *p = r->text, *end = r->text + r->text_len;
@@ -96,7 +104,7 @@ static int push_result(lua_State *L, int op, const hs_reply_t *r) {
       }
       break;
     }
-    case WIRE_WHERE:
+    case REPLY_PLACEMENT:
       lua_createtable(L, 0, 3);
       lua_pushinteger(L, r->n_nodes ? (lua_Integer)r->nodes[0] : -1);
       lua_setfield(L, -2, "home");
@@ -109,8 +117,9 @@ static int push_result(lua_State *L, int op, const hs_reply_t *r) {
       lua_pushinteger(L, (lua_Integer)r->epoch);
       lua_setfield(L, -2, "epoch");
       break;
-    default:
+    case REPLY_DONE:
       lua_pushboolean(L, 1);
+      break;
   }
   return 1;
 }
@@ -119,15 +128,16 @@ static void on_reply(hs_client_t *c, const hs_reply_t *r, void *ud) {
   l_client_t *lc = hs_client_data(c);
   lua_State *L = lc->L;
   intptr_t packed = (intptr_t)ud;
-  int ref = (int)(packed >> 8), op = (int)(packed & 0xff);
-  if (op == WIRE_HELLO) lc->connect_ref = LUA_NOREF;
+  int ref = (int)(packed >> 8);
+  reply_shape_t shape = (reply_shape_t)(packed & 0xff);
+  if (shape == REPLY_CONNECTED) lc->connect_ref = LUA_NOREF;
   if (lc->in_gc) { /* nobody left to tell */
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     return;
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
-  int n = push_result(L, op, r);
+  int n = push_result(L, shape, r);
   update_pin(lc, NULL);
   binding_call(L, n);
 }
@@ -165,7 +175,7 @@ static int l_client_new(lua_State *L) {
   lua_pushvalue(L, 3);
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
   int rc = hs_client_new(binding_loop(L), &cfg, on_reply,
-                         pack(ref, WIRE_HELLO), &lc->c);
+                         pack(ref, REPLY_CONNECTED), &lc->c);
   if (rc) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     return binding_errorf(L, rc, "not a usable address list");
@@ -211,7 +221,7 @@ static int l_create_publisher(lua_State *L) {
   int ref = take_cb(L, 3);
   return sent(L, lc,
               hs_client_create_publisher(lc->c, pid, on_reply,
-                                         pack(ref, WIRE_CREATE_PUBLISHER)),
+                                         pack(ref, REPLY_DONE)),
               ref, "create_publisher");
 }
 
@@ -222,7 +232,7 @@ static int l_create_subscriber(lua_State *L) {
   int ref = take_cb(L, 3);
   return sent(L, lc,
               hs_client_create_subscriber(lc->c, sid, on_reply,
-                                          pack(ref, WIRE_CREATE_SUBSCRIBER)),
+                                          pack(ref, REPLY_DONE)),
               ref, "create_subscriber");
 }
 
@@ -234,7 +244,7 @@ static int l_create_topic(lua_State *L) {
   int ref = take_cb(L, 4);
   return sent(L, lc,
               hs_client_create_topic(lc->c, pid, topic, on_reply,
-                                     pack(ref, WIRE_CREATE_TOPIC)),
+                                     pack(ref, REPLY_DONE)),
               ref, "create_topic");
 }
 
@@ -246,7 +256,7 @@ static int l_delete_topic(lua_State *L) {
   int ref = take_cb(L, 4);
   return sent(L, lc,
               hs_client_delete_topic(lc->c, pid, topic, on_reply,
-                                     pack(ref, WIRE_DELETE_TOPIC)),
+                                     pack(ref, REPLY_DONE)),
               ref, "delete_topic");
 }
 
@@ -264,7 +274,7 @@ static int l_publish(lua_State *L) {
   int ref = take_cb(L, 6);
   return sent(L, lc,
               hs_client_publish(lc->c, pid, topic, data, len, (hs_ack_t)ack,
-                                on_reply, pack(ref, WIRE_PUBLISH)),
+                                on_reply, pack(ref, REPLY_OFFSET)),
               ref, "publish");
 }
 
@@ -283,7 +293,7 @@ static int l_subscribe(lua_State *L) {
   return sent(L, lc,
               hs_client_subscribe(lc->c, sid, topic, (hs_from_t)from,
                                   (uint64_t)offset, on_reply,
-                                  pack(ref, WIRE_SUBSCRIBE)),
+                                  pack(ref, REPLY_DONE)),
               ref, "subscribe");
 }
 
@@ -300,7 +310,7 @@ static int l_pull(lua_State *L) {
   int ref = take_cb(L, 6);
   return sent(L, lc,
               hs_client_pull(lc->c, sid, topic, (uint32_t)max, (uint32_t)wait,
-                             on_reply, pack(ref, WIRE_PULL)),
+                             on_reply, pack(ref, REPLY_MESSAGES)),
               ref, "pull");
 }
 
@@ -314,7 +324,7 @@ static int l_stop_node(lua_State *L) {
   int ref = take_cb(L, 4);
   return sent(L, lc,
               hs_client_stop_node(lc->c, (uint32_t)id, (uint32_t)after,
-                                  on_reply, pack(ref, WIRE_STOP_NODE)),
+                                  on_reply, pack(ref, REPLY_DONE)),
               ref, "stop_node");
 }
 
@@ -326,7 +336,7 @@ static int l_leave(lua_State *L) {
   int ref = take_cb(L, 3);
   return sent(L, lc,
               hs_client_leave(lc->c, (uint32_t)id, on_reply,
-                              pack(ref, WIRE_LEAVE)),
+                              pack(ref, REPLY_DONE)),
               ref, "leave");
 }
 
@@ -334,7 +344,7 @@ static int l_stats(lua_State *L) {
   l_client_t *lc = check_client(L);
   int ref = take_cb(L, 2);
   return sent(L, lc,
-              hs_client_stats(lc->c, on_reply, pack(ref, WIRE_STATS)), ref,
+              hs_client_stats(lc->c, on_reply, pack(ref, REPLY_TEXT)), ref,
               "stats");
 }
 
@@ -344,14 +354,14 @@ static int l_where(lua_State *L) {
   NAME_OR_RETURN(topic, 2, "topic name");
   int ref = take_cb(L, 3);
   return sent(L, lc,
-              hs_client_where(lc->c, topic, on_reply, pack(ref, WIRE_WHERE)),
+              hs_client_where(lc->c, topic, on_reply, pack(ref, REPLY_PLACEMENT)),
               ref, "where");
 }
 
 static int l_view(lua_State *L) {
   l_client_t *lc = check_client(L);
   int ref = take_cb(L, 2);
-  return sent(L, lc, hs_client_view(lc->c, on_reply, pack(ref, WIRE_VIEW)),
+  return sent(L, lc, hs_client_view(lc->c, on_reply, pack(ref, REPLY_TEXT)),
               ref, "view");
 }
 
@@ -367,14 +377,14 @@ static int l_list_topics(lua_State *L) {
   int ref = take_cb(L, 3);
   return sent(L, lc,
               hs_client_list_topics(lc->c, prefix, on_reply,
-                                    pack(ref, WIRE_LIST_TOPICS)),
+                                    pack(ref, REPLY_NAMES)),
               ref, "list_topics");
 }
 
 static int l_local(lua_State *L) {
   l_client_t *lc = check_client(L);
   int ref = take_cb(L, 2);
-  return sent(L, lc, hs_client_local(lc->c, on_reply, pack(ref, WIRE_LOCAL)),
+  return sent(L, lc, hs_client_local(lc->c, on_reply, pack(ref, REPLY_TEXT)),
               ref, "local");
 }
 

@@ -7,8 +7,7 @@
 #include <signal.h>
 
 #include "binding.h"
-#include "cube/cube.h"
-#include "proto/wire.h"
+#include "l_options.h"
 
 /* Writing to a socket whose peer left raises SIGPIPE, which kills the
  * process by default; libuv reports EPIPE instead once it is ignored. A
@@ -60,16 +59,24 @@ static int l_check_name(lua_State *L) {
   return 1;
 }
 
+/* The cube's dimension for ids up to max_id: its bit length. */
+static unsigned dim_of(uint32_t max_id) {
+  unsigned d = 0;
+  while (d < 32 && (max_id >> d) != 0) d++;
+  return d;
+}
+
 /* core.placement(topic, {ids...} [, copies]) -> {ids in preference order}
- * The same rule the nodes use (cube.h): home first, then the replicas. With
- * copies, only that many; copies = 0 means "neighbours" (D + 1). */
+ * The same rule the nodes use (hs_placement): home first, then the
+ * replicas. With copies, only that many; copies = 0 means "neighbours"
+ * (D + 1, D the dimension of the largest id). */
 static int l_placement(lua_State *L) {
   size_t tn;
   const char *topic = luaL_checklstring(L, 1, &tn);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer copies = luaL_optinteger(L, 3, -1);
   size_t n = lua_rawlen(L, 2);
-  luaL_argcheck(L, n <= (1u << 20), 2, "too many ids");
+  luaL_argcheck(L, n <= HS_ID_MAX + 1, 2, "too many ids");
   uint32_t *ids = lua_newuserdatauv(L, (n ? n : 1) * sizeof *ids, 0);
   uint32_t max = 0;
   for (size_t i = 0; i < n; i++) {
@@ -77,15 +84,14 @@ static int l_placement(lua_State *L) {
     int ok;
     lua_Integer id = lua_tointegerx(L, -1, &ok);
     lua_pop(L, 1);
-    luaL_argcheck(L, ok && id >= 0 && id < (1 << CUBE_MAX_DIM), 2,
+    luaL_argcheck(L, ok && id >= 0 && id <= HS_ID_MAX, 2,
                   "ids must be integers in 0..2^20-1");
     ids[i] = (uint32_t)id;
     if (ids[i] > max) max = ids[i];
   }
-  unsigned dim = cube_dim(max);
-  cube_prefs(cube_hash(topic, tn), dim, ids, n);
+  hs_placement(topic, tn, ids, n);
   size_t keep = n;
-  if (copies == 0) copies = dim + 1;
+  if (copies == 0) copies = dim_of(max) + 1;
   if (copies > 0 && (size_t)copies < keep) keep = (size_t)copies;
   lua_createtable(L, (int)keep, 0);
   for (size_t i = 0; i < keep; i++) {
@@ -99,7 +105,7 @@ static int l_placement(lua_State *L) {
 static int l_cube_hash(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  lua_pushinteger(L, (lua_Integer)cube_hash(s, n));
+  lua_pushinteger(L, (lua_Integer)hs_hash(s, n));
   return 1;
 }
 
@@ -123,6 +129,8 @@ HS_API int luaopen_hypersub_core(lua_State *L) {
 
   lua_newtable(L);
   binding_open_node(L);
+  l_options_push(L);
+  lua_setfield(L, -2, "node_options");
   binding_open_client(L);
   lua_pushcfunction(L, l_loop_running);
   lua_setfield(L, -2, "loop_running");

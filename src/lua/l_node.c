@@ -4,10 +4,11 @@
  * A running node keeps a reference to itself, like an active luv handle, so
  * a script may drop its variable and the node keeps serving until it stops
  * or is closed. */
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "binding.h"
+#include "l_options.h"
 
 #define NODE_MT "hypersub.node"
 
@@ -208,108 +209,47 @@ static void on_state(hs_node_t *node, hs_node_state_t state, void *ud) {
 
 /* ---- construction ------------------------------------------------------- */
 
-/* core.node(opts) -> node | nil, message, code. Starts listening. */
-static int l_node_new(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  hs_node_config_t cfg;
-  hs_node_config_init(&cfg);
-  cfg.join = binding_opt_str(L, 1, "join", NULL);
-  cfg.id = (uint32_t)binding_opt_int(L, 1, "id", cfg.join ? -1 : 0, -1,
-                                     (1 << 20) - 1); /* -1: HS_ID_ANY */
-  cfg.host = binding_opt_str(L, 1, "host", cfg.host);
-  cfg.port = (int)binding_opt_int(L, 1, "port", 0, 0, 65535);
-  cfg.cluster = binding_opt_str(L, 1, "cluster", cfg.cluster);
-  cfg.max_payload = (size_t)binding_opt_int(L, 1, "max_payload",
-                                            (lua_Integer)cfg.max_payload, 1,
-                                            (lua_Integer)1 << 31);
-  cfg.max_output = (size_t)binding_opt_int(L, 1, "max_output",
-                                           (lua_Integer)cfg.max_output, 1024,
-                                           (lua_Integer)1 << 40);
-  if (cfg.max_output < cfg.max_payload + 64 * 1024)
-    return luaL_error(L, "option 'max_output' (%I) must be at least "
-                         "max_payload + 65536 (%I): one reply must fit",
-                      (lua_Integer)cfg.max_output,
-                      (lua_Integer)(cfg.max_payload + 64 * 1024));
-  cfg.max_connections = (uint32_t)binding_opt_int(
-      L, 1, "max_connections", cfg.max_connections, 1, 1000000);
-  cfg.max_pull =
-      (uint32_t)binding_opt_int(L, 1, "max_pull", cfg.max_pull, 1, 1000000);
-  cfg.retain_messages = (uint64_t)binding_opt_int(L, 1, "retain_messages", 0,
-                                                  0, LUA_MAXINTEGER);
-  cfg.retain_bytes =
-      (uint64_t)binding_opt_int(L, 1, "retain_bytes", 0, 0, LUA_MAXINTEGER);
-  cfg.retain_ms =
-      (uint64_t)binding_opt_int(L, 1, "retain_ms", 0, 0, LUA_MAXINTEGER);
-  /* replicas: a count, or "neighbours" (every cube neighbour, D + 1) */
-  lua_getfield(L, 1, "replicas");
-  if (lua_type(L, -1) == LUA_TSTRING) {
-    if (strcmp(lua_tostring(L, -1), "neighbours"))
-      return luaL_error(L, "option 'replicas' must be a count or \"neighbours\"");
-    cfg.replicas = HS_REPLICAS_NEIGHBOURS;
-  } else if (!lua_isnil(L, -1)) {
-    cfg.replicas = (uint32_t)binding_opt_int(L, 1, "replicas", 3, 1, 255);
-  }
-  lua_pop(L, 1);
-  cfg.peer_timeout_ms = (uint32_t)binding_opt_int(
-      L, 1, "peer_timeout", cfg.peer_timeout_ms, 1, 3600 * 1000);
-  cfg.hop_limit = (uint32_t)binding_opt_int(L, 1, "hop_limit", 0, 0, 255);
-  cfg.heartbeat_ms = (uint32_t)binding_opt_int(L, 1, "heartbeat_ms",
-                                               cfg.heartbeat_ms, 1, 60000);
-  cfg.suspect_ms = (uint32_t)binding_opt_int(L, 1, "suspect_ms",
-                                             cfg.suspect_ms, 1, 3600 * 1000);
-  cfg.dead_ms = (uint32_t)binding_opt_int(L, 1, "dead_ms", cfg.dead_ms, 1,
-                                          3600 * 1000);
-  if (cfg.dead_ms < cfg.suspect_ms)
-    return luaL_error(L, "option 'dead_ms' (%d) must be at least 'suspect_ms' (%d)",
-                      (int)cfg.dead_ms, (int)cfg.suspect_ms);
-  /* peers: a list of {id = n, addr = "host:port"} */
-  hs_peer_t *peers = NULL;
-  lua_getfield(L, 1, "peers");
-  if (!lua_isnil(L, -1)) {
-    luaL_checktype(L, -1, LUA_TTABLE);
-    size_t n = lua_rawlen(L, -1);
-    if (n > (1u << 20)) return luaL_error(L, "option 'peers': too many");
-    peers = lua_newuserdatauv(L, (n ? n : 1) * sizeof *peers, 0);
-    lua_insert(L, -2); /* keep the block below the list on the stack */
-    for (size_t i = 0; i < n; i++) {
-      lua_rawgeti(L, -1, (lua_Integer)i + 1);
-      if (!lua_istable(L, -1))
-        return luaL_error(L, "option 'peers': entry %d is not {id=, addr=}",
-                          (int)i + 1);
-      lua_getfield(L, -1, "id");
-      lua_getfield(L, -2, "addr");
-      int ok;
-      lua_Integer id = lua_tointegerx(L, -2, &ok);
-      if (!ok || id < 0 || id >= (1 << 20) || !lua_isstring(L, -1))
-        return luaL_error(L, "option 'peers': entry %d needs an id in "
-                             "0..2^20-1 and an addr \"host:port\"",
-                          (int)i + 1);
-      peers[i].id = (uint32_t)id;
-      peers[i].addr = lua_tostring(L, -1); /* held by the list */
-      lua_pop(L, 3);
-    }
-    cfg.peers = peers;
-    cfg.n_peers = n;
-  }
-  /* the list (and below it the block) stay on the stack until the end */
-  const char *level = binding_opt_str(L, 1, "log_level", "info");
-  int lv = hs_log_level_parse(level);
-  if (lv < 0)
-    return luaL_error(L, "option 'log_level' must be debug, info, warn, "
-                         "error or off (got '%s')", level);
-  cfg.log_level = (hs_log_level_t)lv;
-  const char *format = binding_opt_str(L, 1, "log_format", "text");
-  if (strcmp(format, "text") && strcmp(format, "json"))
-    return luaL_error(L, "option 'log_format' must be text or json");
-  cfg.log_format = strcmp(format, "json") ? HS_LOG_TEXT : HS_LOG_JSON;
-  cfg.log_file = binding_opt_str(L, 1, "log_file", NULL);
+static void release(lua_State *L, l_node_t *n) {
+  if (n->node) hs_node_free(n->node);
+  n->node = NULL;
+  unref(L, &n->log_ref);
+  unref(L, &n->state_ref);
+  unref(L, &n->policy_ref);
+  unref(L, &n->cache_ref);
+  unref(L, &n->self_ref);
+}
 
+static l_node_t *push_node(lua_State *L) {
   l_node_t *n = lua_newuserdatauv(L, sizeof *n, 0);
   memset(n, 0, sizeof *n);
   n->self_ref = n->log_ref = n->state_ref = LUA_NOREF;
   n->policy_ref = n->cache_ref = LUA_NOREF;
   n->L = binding_main(L);
   luaL_setmetatable(L, NODE_MT);
+  return n;
+}
+
+/* The policy option (checked with the others) gets the node's hooks. */
+static void install_policy(lua_State *L, int opts, l_node_t *n) {
+  if (lua_getfield(L, opts, "policy") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  int next_hop = lua_getfield(L, -1, "next_hop") == LUA_TFUNCTION;
+  int read_replica = lua_getfield(L, -2, "read_replica") == LUA_TFUNCTION;
+  lua_pop(L, 2);
+  n->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (next_hop) hs_node_set_next_hop(n->node, on_next_hop, n);
+  if (read_replica) hs_node_set_read_replica(n->node, on_read_replica, n);
+}
+
+/* core.node(opts [, log_hook]) -> node | nil, message, code. Starts
+ * listening; the options are l_options.c's. */
+static int l_node_new(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  hs_node_config_t cfg;
+  l_options_read(L, 1, &cfg); /* what it leaves on the stack stays there */
+  l_node_t *n = push_node(L);
   int rc = hs_node_new(binding_loop(L), &cfg, &n->node);
   if (rc == HS_EINVALID)
     return binding_errorf(L, rc, "could not create the node: invalid "
@@ -320,32 +260,7 @@ static int l_node_new(lua_State *L) {
                           cfg.log_file ? ": cannot open log file " : "",
                           cfg.log_file ? cfg.log_file : "");
   hs_node_on_state(n->node, on_state, n);
-  lua_getfield(L, 1, "policy");
-  if (!lua_isnil(L, -1)) {
-    int next_hop = LUA_TNIL, read_replica = LUA_TNIL;
-    if (lua_istable(L, -1)) {
-      next_hop = lua_getfield(L, -1, "next_hop");
-      read_replica = lua_getfield(L, -2, "read_replica");
-      lua_pop(L, 2);
-    }
-    if ((next_hop != LUA_TFUNCTION && read_replica != LUA_TFUNCTION) ||
-        (next_hop != LUA_TFUNCTION && next_hop != LUA_TNIL) ||
-        (read_replica != LUA_TFUNCTION && read_replica != LUA_TNIL)) {
-      hs_node_free(n->node);
-      n->node = NULL;
-      return luaL_error(L, "option 'policy' must be a table with a "
-                           "next_hop(self, target, view) function, a "
-                           "read_replica(self, topic, candidates, stats) "
-                           "function, or both");
-    }
-    n->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (next_hop == LUA_TFUNCTION)
-      hs_node_set_next_hop(n->node, on_next_hop, n);
-    if (read_replica == LUA_TFUNCTION)
-      hs_node_set_read_replica(n->node, on_read_replica, n);
-  } else {
-    lua_pop(L, 1);
-  }
+  install_policy(L, 1, n);
   if (lua_isfunction(L, 2)) { /* a log hook before the first event */
     lua_pushvalue(L, 2);
     n->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -354,11 +269,8 @@ static int l_node_new(lua_State *L) {
   rc = hs_node_start(n->node);
   if (rc) {
     char msg[256];
-    strncpy(msg, hs_node_last_error(n->node), sizeof msg - 1);
-    msg[sizeof msg - 1] = 0;
-    hs_node_free(n->node);
-    n->node = NULL;
-    unref(L, &n->log_ref);
+    snprintf(msg, sizeof msg, "%s", hs_node_last_error(n->node));
+    release(L, n);
     return binding_error(L, rc, msg, strlen(msg));
   }
   lua_pushvalue(L, -1);
@@ -445,14 +357,7 @@ static int l_node_stats_json(lua_State *L) {
 
 static int l_node_close(lua_State *L) {
   l_node_t *n = luaL_checkudata(L, 1, NODE_MT);
-  if (!n->node) return 0;
-  hs_node_free(n->node);
-  n->node = NULL;
-  unref(L, &n->log_ref);
-  unref(L, &n->state_ref);
-  unref(L, &n->policy_ref);
-  unref(L, &n->cache_ref);
-  unref(L, &n->self_ref);
+  if (n->node) release(L, n);
   return 0;
 }
 
