@@ -294,7 +294,7 @@ static const node_option_t options[] = {
      .help = "join a running cluster through any member (instead of peers)",
      .read = read_join},
     {.name = "replicas", .kind = OPT_INTEGER, FIELD(replicas), .min = 1,
-     .max = 255, .words = replica_words, .arg = "R",
+     .max = 32, .words = replica_words, .arg = "R",
      .help = "copies of each topic, home included; neighbours: the home and "
              "every cube neighbour"},
     {.name = "policy", .kind = OPT_TABLE, .arg = "TABLE",
