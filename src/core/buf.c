@@ -1,3 +1,4 @@
+/* buf — the growable buffer: doubling growth, front consumption. */
 #include "core/buf.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* conn — a framed TCP stream: reads into the input buffer's tail, parses
+ * frames in place, batches writes through the flusher. */
 #include "net/conn.h"
 
 #include <stdio.h>

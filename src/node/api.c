@@ -1,4 +1,4 @@
-/* node — the public node API: configuration, creating a node out of its
+/* api — the public node API: configuration, creating a node out of its
  * parts and wiring them (the view's listeners in order, repl's hooks, the
  * one tick), starting, stopping and restarting, stats, freeing. */
 #include "node/node.h"

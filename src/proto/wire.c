@@ -1,3 +1,5 @@
+/* wire — frames: the header's codec, the in-place writer and the bounds-
+ * checked reader (the bodies are msg.h's). */
 #include "proto/wire.h"
 
 #include "hypersub.h"
@@ -6,93 +8,6 @@
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "hypersub's wire codec assumes a little-endian host"
 #endif
-
-/* Request and reply bodies (see wire.h for the field types):
- *
- *   HELLO             u8 role, str8 cluster, u32 node (peers; 0 for clients)
- *     reply           u32 node, u32 max_frame
- *   CREATE_PUBLISHER  str8 publisher                      reply: empty
- *   CREATE_SUBSCRIBER str8 subscriber                     reply: empty
- *   CREATE_TOPIC      str8 publisher, str8 topic          reply: empty
- *   DELETE_TOPIC      str8 publisher, str8 topic          reply: empty
- *   PUBLISH           str8 publisher, str8 topic, u8 ack, u64 producer,
- *                     u64 seq, bytes32 data (producer 0: no dedup; else a
- *                     retry of (producer, seq) is answered, not stored)
- *     reply           u64 offset
- *   SUBSCRIBE         str8 subscriber, str8 topic, u8 from, u64 offset
- *     reply           u64 the subscriber's cursor
- *   PULL              str8 subscriber, str8 topic, u32 max, u64 seen,
- *                     u32 wait_ms (seen: the cursor the client's last
- *                     answer left, UINT64_MAX if none)
- *     reply           u64 cursor after it, u32 count, then count times:
- *                     u64 offset, u64 time_ms, str8 publisher, bytes32 data
- *   STOP_NODE         u32 node, u32 restart_after_ms      reply: empty
- *   STATS             empty                               reply: bytes32 json
- *   WHERE             str8 topic
- *     reply           u64 epoch, u8 count, count times u32 node (home first)
- *   VIEW              empty                               reply: bytes32 json
- *   LOOKUP            u8 kind (1 publisher, 2 subscriber), str8 id
- *     reply           u8 exists (0 or 1), from the identity's home
- *
- *   REPLICATE         (peers) u8 kind, str8 name, then by kind:
- *                     publisher / subscriber / delete: nothing;
- *                     sync: str8 owner, u64 first, u64 next, u64 committed;
- *                     cursor: str8 subscriber, u64 next;
- *                     append: u64 committed, u64 first offset, u32 count,
- *                     then count times u64 time, str8 publisher,
- *                     u64 producer, u64 seq, bytes32 data;
- *                     commit: u64 committed
- *     reply           u64 the receiver's next offset, str8 name
- *   LOCAL             empty                               reply: bytes32 json
- *                     (the topics this node holds, with a digest each)
- *
- *   LIST_TOPICS       str8 prefix (may be empty)
- *     reply           bytes32 names, one per line, sorted: the cluster's
- *   HOMED             u32 node, str8 prefix (goes to that node)
- *     reply           bytes32 names, one per line: the topics it homes
- *
- *   REWIND            str8 subscriber, str8 topic, u64 from, u64 expect
- *     reply           empty; the cursor moves back to `from` if it is at
- *                     `expect` (a pull's answer found its client gone)
- *   UNPARK            str8 subscriber, str8 topic
- *     reply           empty; the pulls of that subscriber parked at the
- *                     topic's home for peers are answered empty (their
- *                     client left)
- *
- *   PING              (peers) u64 epoch, u64 view digest
- *     reply           u64 epoch, u64 digest, then the view when the
- *                     digests differed
- *   GOSSIP            (peers) a view                       reply: as PING's,
- *                     without a view
- *
- *   JOIN              u32 id (HS_ID_ANY: the lowest free), str8 addr,
- *                     u32 replicas; goes to the coordinator (lowest live
- *                     id)                   reply: u32 id, then the view
- *   LEAVE             u32 node             reply: empty, once its topics
- *                     are handed over; then it stops
- *   HOLDING           (peers) the asker's view   reply: bytes32 topics
- *                     ("name next" per line), bytes32 publishers,
- *                     bytes32 subscribers (one name per line)
- *
- *   READ              u32 server, then a PULL body: the pull, to be served
- *                     by that copy of the topic (the node it entered chose
- *                     it; see read.c)         reply: as PULL's (op PULL)
- *   CLAIM             (peers) str8 subscriber, str8 topic, u32 server,
- *                     u64 server's first, u64 server's next, u32 max,
- *                     u64 seen, u32 wait_ms: the home moves the cursor
- *                     over what the server may hand out
- *     reply           u8 0, u64 from, u32 count: the server sends those
- *                     offsets from its copy; or u8 1, then a PULL reply
- *                     body: the home served them (the server lacks them)
- *
- * A request with the RETRY flag is a client's second (or later) try.
- * A request with the ROUTED flag (between peers only) carries u8 hops
- * before its body: how many nodes forwarded it so far.
- *
- * A peer's HELLO (role 2) carries after the client fields: u32 replicas,
- * then its membership view (view.h's encoding); the reply adds the
- * answering node's view the same way.
- */
 
 const char *wire_op_name(int op) {
   switch (op) {

@@ -11,7 +11,10 @@
  *
  * An error reply (WIRE_F_REPLY|WIRE_F_ERROR) has the body u16 code (the
  * positive HS_E* number), str16 message. The decoder checks every length
- * against what is left before it is used. Bodies of each op: see wire.c. */
+ * against what is left before it is used. The body of each op has its one
+ * encoder and decoder in msg.h. A request with the ROUTED flag (between
+ * peers only) carries u8 hops before its body; one with the RETRY flag is
+ * a client's second (or later) try. */
 #ifndef HS_WIRE_H
 #define HS_WIRE_H
 

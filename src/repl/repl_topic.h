@@ -1,6 +1,6 @@
-/* repl_topic — what repl.c (the home's stream), apply.c (the receiving
- * side) and takeover.c (what moves when the view does) share: a topic's
- * replication state. Internal to repl. */
+/* repl_topic — a topic's replication state, shared by repl.c (the home's
+ * stream), sync.c (aligning copies), takeover.c (what moves when the view
+ * does) and apply.c (the receiving side). Internal to repl. */
 #ifndef HS_REPL_TOPIC_H
 #define HS_REPL_TOPIC_H
 

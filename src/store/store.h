@@ -21,6 +21,9 @@
 
 #include "core/map.h"
 
+/* The files: topics.c (maps, cursors, registries), records.c (appends,
+ * retention, truncation), chunk.c (the chunks and reading), dedup.c. */
+
 typedef struct store_chunk store_chunk_t;
 typedef struct store_topic store_topic_t;
 
