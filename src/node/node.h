@@ -53,6 +53,19 @@ typedef struct op_ctx {
  * node goes on and says what is missing. */
 #define MEMBER_PATIENCE 10
 
+/* The request being run, as another op with the body in b (READ as the
+ * PULL it carries, a PULL sent on as a READ): sub runs in ctx's place. */
+static inline void op_ctx_reframe(const op_ctx_t *ctx, uint8_t op,
+                                  const buf_t *b, wire_frame_t *f,
+                                  op_ctx_t *sub) {
+  *f = *ctx->f;
+  f->op = op;
+  f->body = b->data;
+  f->body_len = b->len;
+  *sub = *ctx;
+  sub->f = f;
+}
+
 /* Joining, leaving, catching up (join.c, leave.c, catchup.c). */
 typedef struct member {
   bool joining;     /* waiting for the JOIN answer: serves nothing yet */

@@ -124,12 +124,9 @@ void op_read(op_ctx_t *ctx) {
   msg_pull_put(&w, &ctx->m.read.pull);
   if (w.err) return op_out_of_memory(ctx);
   /* The pull as its own frame: it may be forwarded or looked up again. */
-  wire_frame_t pull = *ctx->f;
-  pull.op = WIRE_PULL;
-  pull.body = body.data;
-  pull.body_len = body.len;
-  op_ctx_t sub = *ctx;
-  sub.f = &pull;
+  wire_frame_t pull;
+  op_ctx_t sub;
+  op_ctx_reframe(ctx, WIRE_PULL, &body, &pull, &sub);
   sub.m.pull = ctx->m.read.pull;
   op_pull(&sub);
   ctx->suspended = sub.suspended;

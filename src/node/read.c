@@ -97,12 +97,9 @@ void read_forward(op_ctx_t *ctx, const msg_pull_t *pull, uint32_t server) {
   msg_read_t m = {server, *pull};
   msg_read_put(&w, &m);
   if (w.err) return op_out_of_memory(ctx);
-  wire_frame_t f = *ctx->f;
-  f.op = WIRE_READ;
-  f.body = body.data;
-  f.body_len = body.len;
-  op_ctx_t sub = *ctx;
-  sub.f = &f;
+  wire_frame_t f;
+  op_ctx_t sub;
+  op_ctx_reframe(ctx, WIRE_READ, &body, &f, &sub);
   sub.m.read = m;
   route_forward(&sub, server);
   buf_free(&body);
