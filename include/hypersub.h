@@ -18,7 +18,7 @@
 #endif
 
 #define HS_VERSION "0.1.0"
-#define HS_WIRE_VERSION 1
+#define HS_WIRE_VERSION 2
 #define HS_NAME_MAX 255
 
 /* ---- errors: 0 is success, failures are negative HS_E* ------------------
@@ -131,6 +131,28 @@ typedef struct hs_peer {
 /* config.id with config.join: the lowest id no member has. */
 #define HS_ID_ANY UINT32_MAX
 
+/* A user of a node with users (clients then must log in): the password
+ * verifier `hypersub passwd` prints (never the password itself), topic
+ * patterns the user may publish and subscribe to, and whether it may run
+ * the node (stop_node, leave). Patterns are NATS-style: tokens split by
+ * '.', '*' matches one token, '>' the rest; an empty allow list allows
+ * every topic; deny wins over allow. */
+typedef struct hs_user {
+  const char *name;
+  const char *password; /* "argon2id-scram$..." */
+  const char *const *publish_allow, *const *publish_deny;
+  size_t n_publish_allow, n_publish_deny;
+  const char *const *subscribe_allow, *const *subscribe_deny;
+  size_t n_subscribe_allow, n_subscribe_deny;
+  int admin;
+} hs_user_t;
+
+/* Writes the verifier of a password into out (cap bytes, 200 is enough):
+ * a fresh salt, Argon2id with ops passes over mem_kib KiB (0, 0: the
+ * defaults). 0 or HS_EINVALID / HS_ENOMEM. */
+int hs_password_hash(const char *password, uint32_t ops, uint32_t mem_kib,
+                     char *out, size_t cap);
+
 typedef struct hs_node_config {
   uint32_t id;                /* node id; 0 by default */
   const char *join;           /* a member's "host:port": join its cluster
@@ -153,6 +175,12 @@ typedef struct hs_node_config {
   uint32_t heartbeat_ms;      /* pings to watched peers; 100 */
   uint32_t suspect_ms;        /* silence before a peer is suspected; 500 */
   uint32_t dead_ms;           /* silence before it is declared dead; 1000 */
+  /* Trust (see the README's Security section): */
+  const char *cluster_key;    /* a file whose contents the members share:
+                                 peers must prove they hold it; NULL: open */
+  const hs_user_t *users;     /* clients must log in as one of them (copied);
+                                 none: open to any client */
+  size_t n_users;
   hs_log_level_t log_level;   /* default HS_LOG_INFO */
   hs_log_format_t log_format; /* default HS_LOG_TEXT */
   const char *log_file;       /* NULL logs to stderr */
@@ -160,6 +188,10 @@ typedef struct hs_node_config {
 
 /* Fills in the defaults above. */
 void hs_node_config_init(hs_node_config_t *cfg);
+/* Checks a configuration as hs_node_new would (limits, peers, the cluster
+ * key file, users): 0, or an error code with what is wrong in why. */
+int hs_node_check_config(const hs_node_config_t *cfg, char *why,
+                         size_t why_len);
 
 /* Creates a node on `loop`; nothing is bound until hs_node_start. The config
  * strings are copied. */
@@ -248,6 +280,8 @@ typedef struct hs_client_config {
   uint32_t timeout_ms; /* per request (pull adds its wait); default 5000 */
   const char *cluster; /* the cluster's name, default "hypersub" */
   size_t max_output;   /* buffered, unsent requests; default 64 MiB */
+  const char *user;    /* log in as this user (with password); NULL: none */
+  const char *password;
 } hs_client_config_t;
 
 void hs_client_config_init(hs_client_config_t *cfg);

@@ -12,6 +12,8 @@ usage: hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
        hypersub status --node ADDR     the cluster as ADDR sees it: members,
                                        states, epoch, and the topics each
                                        node homes and replicates
+       hypersub passwd                 read a password on stdin, print
+                                       the verifier a node's users take
        hypersub bench [--quick]        the benchmark suite (from a source
                                        tree): builds the load generators,
                                        installs NATS and Redis if missing,
@@ -46,7 +48,13 @@ function M.node(args)
     node:close()
   end
   node:on_state(function(state)
-    if state == "stopped" then shutdown() end
+    if state ~= "stopped" then return end
+    local why = node:last_error()
+    if why ~= "" then -- stopped by a failure, not asked to
+      io.stderr:write("hypersub: node stopped: ", why, "\n")
+      status = 1
+    end
+    shutdown()
   end)
   for _, name in ipairs { "sigint", "sigterm" } do
     local s = uv.new_signal()
@@ -127,6 +135,30 @@ function M.status(args)
   return 0
 end
 
+--- `hypersub passwd`: a password from stdin (its first line) to the
+-- verifier for a node's users option; the password is never an argument,
+-- so it is not in the process list or the shell's history.
+function M.passwd(args)
+  if args[2] == "--help" or args[2] == "-h" then
+    print("usage: hypersub passwd < FILE   (or type the password and Enter)")
+    return 0
+  end
+  if args[2] then return fail("passwd takes no arguments: the password comes on stdin") end
+  local tty = os.execute("test -t 0")
+  if tty then
+    io.stderr:write("password: ")
+    os.execute("stty -echo 2>/dev/null")
+  end
+  local pw = io.stdin:read("l")
+  if tty then
+    os.execute("stty echo 2>/dev/null")
+    io.stderr:write("\n")
+  end
+  if not pw or pw == "" then return fail("no password on stdin") end
+  print(hypersub.password_hash(pw))
+  return 0
+end
+
 function M.script(args)
   local path = args[1]
   local chunk, err = loadfile(path)
@@ -178,6 +210,7 @@ function M.main(args)
   if cmd == "node" then return M.node(args) end
   if cmd == "status" then return M.status(args) end
   if cmd == "bench" then return M.bench(args) end
+  if cmd == "passwd" then return M.passwd(args) end
   if cmd:sub(1, 1) == "-" then return fail(("unknown flag %s\n%s"):format(cmd, USAGE)) end
   return M.script(args)
 end

@@ -75,7 +75,8 @@ end
 --- hypersub.connect(addr [, opts] [, cb]) -> client | nil, message, code
 -- addr: "host:port" or a list, tried in turn; opts.timeout (ms, default
 -- 5000) bounds the connect and every request; opts.cluster names the
--- cluster to join (default "hypersub"); opts.direct = true caches the
+-- cluster to join (default "hypersub"); opts.user and opts.password log
+-- in to nodes that have users; opts.direct = true caches the
 -- cluster's view and sends each request straight to its key's home (one
 -- hop) instead of through the node it connected to. With cb, returns the client
 -- at once and calls cb(client) or cb(nil, message, code).
@@ -90,8 +91,19 @@ function M.connect(addr, opts, cb)
   if type(cluster) ~= "string" then
     error("bad option 'cluster': expected a string", 2)
   end
-  local self = setmetatable({ addrs = addrs, timeout = timeout, cluster = cluster },
-    Client)
+  local login = { cluster = cluster }
+  for _, k in ipairs { "user", "password" } do
+    local v = opts and opts[k]
+    if v ~= nil and type(v) ~= "string" then
+      error(("bad option '%s': expected a string"):format(k), 2)
+    end
+    login[k] = v
+  end
+  if (login.user == nil) ~= (login.password == nil) then
+    error("options 'user' and 'password' go together", 2)
+  end
+  local self = setmetatable({ addrs = addrs, timeout = timeout, cluster = cluster,
+    login = login }, Client)
   local wants_direct = opts and opts.direct
   local function start(done)
     local raw, msg, code = core.client(addrs, timeout, function(node, m, c)
@@ -105,7 +117,7 @@ function M.connect(addr, opts, cb)
         if not ok then return done(nil, vm, vc) end
         done(self)
       end)
-    end, cluster)
+    end, login)
     if not raw then return nil, msg, code end
     self._c = raw
     return true

@@ -120,13 +120,14 @@ end
 -- node}; node_flags = {[id] = {extra flags for that node}}; timeout = ms
 -- each node gets to print READY (default 20000); hosts = {[id] = "ip"}
 -- (default 127.0.0.1) and wrap = {[id] = {argv prefix}} start a node
--- elsewhere, e.g. {"ip", "netns", "exec", "ns1"} in a network namespace.
+-- elsewhere, e.g. {"ip", "netns", "exec", "ns1"} in a network namespace;
+-- client = {options every cl:client gets, e.g. user = and password =}.
 -- Every process
 -- is started first, then every READY awaited. On failure whatever started is
 -- killed and reaped.
 local OPTIONS = {
   nodes = true, ids = true, replicas = true, log_level = true, flags = true,
-  node_flags = true, timeout = true, hosts = true, wrap = true,
+  node_flags = true, timeout = true, hosts = true, wrap = true, client = true,
 }
 
 function M.start(opts)
@@ -195,6 +196,12 @@ function Cluster:client(id, opts)
     if id == nil then return nil, "UNAVAILABLE: no node is running", "UNAVAILABLE" end
   end
   proc_of(self, id, "client")
+  if self._opts.client then -- the cluster's login and other defaults
+    local merged = {}
+    for k, v in pairs(self._opts.client) do merged[k] = v end
+    for k, v in pairs(opts or {}) do merged[k] = v end
+    opts = merged
+  end
   local c, msg, code = hypersub.connect(self:addr(id), opts)
   if c then self._clients[#self._clients + 1] = c end
   return c, msg, code

@@ -94,7 +94,7 @@ function M.route(client, method, a, b)
   local raw = d.conns[home]
   if raw == nil then -- opened on first use; false when it failed
     raw = core.client({ d.addrs[home] }, client.timeout, function() end,
-      client.cluster) or false
+      client.login) or false
     d.conns[home] = raw
   end
   return raw and home, raw

@@ -30,6 +30,8 @@ return {
   await = loop.await,
   run_until = loop.run_until,
   placement = core.placement, -- (topic, ids [, copies]) -> ids, home first
+  -- (password [, ops, mem_kib]) -> the verifier a node's users option takes
+  password_hash = core.password_hash,
   version = core.version,
   wire_version = core.wire_version,
   errors = core.errors, -- CODE -> negative number

@@ -127,7 +127,7 @@ function M.load_file(path, what)
 end
 
 --- The node's options from parsed flags: the --config file under them, the
--- --policy file loaded, the command line's defaults. Returns the options
+-- files of --policy and --users loaded, the command line's defaults. Returns the options
 -- and what is not a node option ({watch_stdin =}), or nil, message.
 function M.resolve(flags)
   local opts = {}
@@ -141,10 +141,12 @@ function M.resolve(flags)
   end
   local extra = { watch_stdin = opts.watch_stdin }
   opts.watch_stdin, opts.config = nil, nil
-  if type(opts.policy) == "string" then
-    local policy, err = M.load_file(opts.policy, "a table of policies")
-    if not policy then return nil, err end
-    opts.policy = policy
+  for _, o in ipairs(M.list) do -- a table option given as a file
+    if o.kind == "table" and type(opts[o.name]) == "string" then
+      local t, err = M.load_file(opts[o.name], "a table (" .. o.name .. ")")
+      if not t then return nil, err end
+      opts[o.name] = t
+    end
   end
   opts.listen = opts.listen or CLI_LISTEN
   return opts, extra

@@ -66,7 +66,7 @@ end
 local uv = require "luv"
 local function raw_request(port, op, body)
   local tcp, buf, replies = uv.new_tcp(), "", {}
-  local function frame(o, id, b) return string.pack("<I4BBHI4", 8 + #b, 1, o, 0, id) .. b end
+  local function frame(o, id, b) return string.pack("<I4BBHI4", 8 + #b, hypersub.wire_version, o, 0, id) .. b end
   tcp:connect("127.0.0.1", port, function(err)
     assert(not err, err)
     tcp:read_start(function(_, data)
@@ -79,7 +79,8 @@ local function raw_request(port, op, body)
         buf = buf:sub(len + 5)
       end
     end)
-    tcp:write(frame(1, 1, string.pack("<Bs1I4", 1, "hypersub", 0)) .. frame(op, 2, body))
+    tcp:write(frame(1, 1, string.pack("<Bs1s1", 1, "hypersub", "") .. string.rep("n", 16)) ..
+      frame(op, 2, body))
   end)
   assert(process.wait_until(function() return replies[2] end, 10000, "the raw reply"))
   tcp:read_stop()

@@ -2,19 +2,8 @@
 -- leave that cannot be done answers. (Joins and leaves under load are in
 -- churn_spec.lua.)
 local cluster = require "hypersub.cluster"
-local process = require "hypersub.process"
 
--- Runs `hypersub node` with the given flags; returns its exit code and
--- what it printed on stderr.
-local function node_cli(flags)
-  local argv = { "node" }
-  for _, f in ipairs(flags) do argv[#argv + 1] = f end
-  local p = process.spawn(process.runtime(), argv)
-  local code = p:wait(15000)
-  local err = p.stderr or ""
-  p:close()
-  return code, err
-end
+local node_cli = require("support.raw").node_cli
 
 local function alive_ids(v)
   local ids = {}

@@ -443,7 +443,11 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
       .n_addrs = cfg->n_addrs,
       .timeout_ms = cfg->timeout_ms,
       .max_output = cfg->max_output,
-      .hello = {.role = WIRE_ROLE_CLIENT, .cluster = str_of(cluster)},
+      .hello = {.role = WIRE_ROLE_CLIENT,
+                .cluster = str_of(cluster),
+                .user = str_of(cfg->user ? cfg->user : ""),
+                .password = str_of(cfg->password ? cfg->password : ""),
+                .expect = UINT32_MAX},
       .connect_cb = on_connected,
       .connect_ud = c,
   };
@@ -452,7 +456,7 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
     free(c);
     return rc;
   }
-  link_set_data(c->link, c);
+  link_set_data(c->link, c, NULL);
   c->loop = loop;
   c->timeout_ms = cfg->timeout_ms;
   c->next_id = 1;

@@ -1,4 +1,4 @@
-/* map — open addressing with linear probing. A deleted slot becomes a
+/* map — open addressing with linear probing over a keyed hash. A deleted slot becomes a
  * tombstone so probe chains stay intact; tombstones are reused by inserts
  * and dropped when the table is rebuilt. */
 #include "core/map.h"
@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/hash.h"
+#include <sodium.h>
+#include <stdbool.h>
+
 #include "hypersub.h"
 
 struct map_slot {
@@ -25,8 +27,24 @@ static int map_live(const map_slot_t *sl) {
   return sl->key != NULL && sl->key != &map_tomb;
 }
 
+uint64_t map_hash_seeded(const unsigned char seed[16], const void *key,
+                         size_t n) {
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, key, n, seed);
+  uint64_t h;
+  memcpy(&h, out, sizeof h);
+  return h;
+}
+
 uint64_t map_hash(const void *key, size_t n) {
-  return hash_fnv1a(HASH_FNV_INIT, key, n);
+  static unsigned char seed[crypto_shorthash_KEYBYTES];
+  static bool seeded;
+  if (!seeded) { /* sodium_init is safe to call again; it seeds its RNG */
+    if (sodium_init() < 0) abort();
+    randombytes_buf(seed, sizeof seed);
+    seeded = true;
+  }
+  return map_hash_seeded(seed, key, n);
 }
 
 /* The slot holding the key, or NULL. */

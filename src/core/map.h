@@ -18,9 +18,14 @@ typedef struct map {
 
 #define MAP_INIT {NULL, 0, 0, 0}
 
-/* The stable 64-bit hash of a byte string (FNV-1a), also used for
- * placement, so it must never change. */
+/* The maps' hash: SipHash-2-4 (libsodium's crypto_shorthash) keyed with a
+ * seed drawn at random once per process, so names chosen by a stranger
+ * cannot be made to collide. Not stable across processes: placement and
+ * digests use core/hash.h. */
 uint64_t map_hash(const void *key, size_t n);
+/* The same hash under a given 16-byte seed (for tests). */
+uint64_t map_hash_seeded(const unsigned char seed[16], const void *key,
+                         size_t n);
 
 void *map_get(const map_t *m, const void *key, size_t n);
 /* Inserts or replaces. 0 or HS_ENOMEM. */

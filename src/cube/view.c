@@ -1,6 +1,8 @@
 /* view — the membership view and its merge rule (view.h says how). */
 #include "cube/view.h"
 
+#include "core/addr.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,9 +84,12 @@ static int entry_cmp(uint64_t version, view_state_t state, const char *addr,
 
 int view_upsert(view_t *v, uint32_t id, const char *addr, view_state_t state,
                 uint64_t version) {
-  if (!addr || id > VIEW_ID_MAX || !state_ok((int)state)) return HS_EINVALID;
+  if (!addr || id > VIEW_ID_MAX || !state_ok((int)state) ||
+      version > VIEW_VERSION_MAX)
+    return HS_EINVALID;
   size_t len = strnlen(addr, VIEW_ADDR_MAX + 1);
-  if (len == 0 || len > VIEW_ADDR_MAX) return HS_EINVALID;
+  if (len == 0 || len > VIEW_ADDR_MAX || !addr_valid(addr, len))
+    return HS_EINVALID;
   bool found;
   size_t i = search(v, id, &found);
   if (found) {
@@ -125,7 +130,7 @@ int view_set_state(view_t *v, uint32_t id, view_state_t state) {
   if (!state_ok((int)state)) return HS_EINVALID;
   bool found;
   size_t i = search(v, id, &found);
-  if (!found || v->members[i].version == UINT64_MAX) return HS_EINVALID;
+  if (!found || v->members[i].version >= VIEW_VERSION_MAX) return HS_EINVALID;
   v->members[i].version++;
   v->members[i].state = state;
   v->epoch++;
@@ -254,8 +259,8 @@ int view_decode(wire_reader_t *r, view_t *out) {
     if (i > 0 && id <= out->members[i - 1].id)
       return decode_fail(r, out, "view.id");
     if (!state_ok(state)) return decode_fail(r, out, "view.state");
-    if (len == 0 || len > VIEW_ADDR_MAX || memchr(addr, '\0', len))
-      return decode_fail(r, out, "view.addr");
+    if (version > VIEW_VERSION_MAX) return decode_fail(r, out, "view.version");
+    if (!addr_valid(addr, len)) return decode_fail(r, out, "view.addr");
     view_member_t *m = &out->members[i];
     m->id = id;
     m->state = (view_state_t)state;

@@ -43,6 +43,11 @@ typedef struct view_member {
   uint64_t version; /* bumped by whoever changes this member's entry */
 } view_member_t;
 
+/* The highest version an entry may have: far beyond any real history
+ * (one change a microsecond for 8 years), and low enough that neither a
+ * bump nor the epoch's sum of a view the wire can carry overflows. */
+#define VIEW_VERSION_MAX ((uint64_t)1 << 48)
+
 typedef struct view {
   view_member_t *members; /* sorted by id, no duplicates */
   size_t n, cap;

@@ -142,14 +142,34 @@ static void on_reply(hs_client_t *c, const hs_reply_t *r, void *ud) {
   binding_call(L, n);
 }
 
-/* core.client({addr...}, timeout_ms, on_connect [, cluster])
- *   -> client | nil, msg, code */
+/* Reads core.client's 4th argument: a cluster name, or a table of
+ * cluster, user and password. */
+static void client_options(lua_State *L, hs_client_config_t *cfg) {
+  if (lua_type(L, 4) == LUA_TSTRING) {
+    cfg->cluster = lua_tostring(L, 4);
+    return;
+  }
+  if (lua_isnoneornil(L, 4)) return;
+  luaL_checktype(L, 4, LUA_TTABLE);
+  const char **fields[3] = {&cfg->cluster, &cfg->user, &cfg->password};
+  const char *names[3] = {"cluster", "user", "password"};
+  for (int i = 0; i < 3; i++) {
+    lua_getfield(L, 4, names[i]);
+    if (lua_type(L, -1) == LUA_TSTRING)
+      *fields[i] = lua_tostring(L, -1); /* the table keeps it alive */
+    else if (!lua_isnil(L, -1))
+      luaL_error(L, "option '%s' must be a string", names[i]);
+    lua_pop(L, 1);
+  }
+}
+
+/* core.client({addr...}, timeout_ms, on_connect [, cluster | {cluster =,
+ * user =, password =}]) -> client | nil, msg, code */
 static int l_client_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_Integer timeout = luaL_checkinteger(L, 2);
   luaL_argcheck(L, timeout > 0 && timeout <= UINT32_MAX, 2, "out of range");
   luaL_checktype(L, 3, LUA_TFUNCTION);
-  const char *cluster = luaL_optstring(L, 4, "hypersub");
   size_t n = lua_rawlen(L, 1);
   luaL_argcheck(L, n > 0 && n <= 1024, 1, "expected 1 to 1024 addresses");
   const char **addrs = lua_newuserdatauv(L, n * sizeof *addrs, 0);
@@ -165,7 +185,7 @@ static int l_client_new(lua_State *L) {
   cfg.addrs = addrs;
   cfg.n_addrs = n;
   cfg.timeout_ms = (uint32_t)timeout;
-  cfg.cluster = cluster;
+  client_options(L, &cfg);
 
   l_client_t *lc = lua_newuserdatauv(L, sizeof *lc, 0);
   memset(lc, 0, sizeof *lc);

@@ -109,6 +109,20 @@ static int l_cube_hash(lua_State *L) {
   return 1;
 }
 
+/* core.password_hash(password [, ops, mem_kib]) -> the verifier a node's
+ * users option takes (a fresh salt each time). */
+static int l_password_hash(lua_State *L) {
+  const char *pw = luaL_checkstring(L, 1);
+  lua_Integer ops = luaL_optinteger(L, 2, 0), mem = luaL_optinteger(L, 3, 0);
+  luaL_argcheck(L, ops >= 0 && ops <= UINT32_MAX, 2, "ops out of range");
+  luaL_argcheck(L, mem >= 0 && mem <= UINT32_MAX, 3, "mem_kib out of range");
+  char out[256];
+  int rc = hs_password_hash(pw, (uint32_t)ops, (uint32_t)mem, out, sizeof out);
+  if (rc) return luaL_error(L, "password_hash: %s", hs_err_message(rc));
+  lua_pushstring(L, out);
+  return 1;
+}
+
 static void push_errors(lua_State *L) {
   lua_newtable(L);
 #define PUSH_ERR(name, num, msg) \
@@ -140,6 +154,8 @@ HS_API int luaopen_hypersub_core(lua_State *L) {
   lua_setfield(L, -2, "placement");
   lua_pushcfunction(L, l_cube_hash);
   lua_setfield(L, -2, "cube_hash");
+  lua_pushcfunction(L, l_password_hash);
+  lua_setfield(L, -2, "password_hash");
   push_errors(L);
   lua_setfield(L, -2, "errors");
   lua_pushliteral(L, HS_VERSION);

@@ -249,8 +249,11 @@ static int l_node_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   hs_node_config_t cfg;
   l_options_read(L, 1, &cfg); /* what it leaves on the stack stays there */
+  char why[256];
+  int rc = hs_node_check_config(&cfg, why, sizeof why);
+  if (rc) return binding_errorf(L, rc, "could not create the node: %s", why);
   l_node_t *n = push_node(L);
-  int rc = hs_node_new(binding_loop(L), &cfg, &n->node);
+  rc = hs_node_new(binding_loop(L), &cfg, &n->node);
   if (rc == HS_EINVALID)
     return binding_errorf(L, rc, "could not create the node: invalid "
                           "configuration (peers need distinct ids other than "

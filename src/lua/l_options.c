@@ -8,6 +8,7 @@
  * hs_node_config_init's. */
 #include "l_options.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +260,122 @@ static void read_policy(lua_State *L, int opts, const node_option_t *o,
   lua_pop(L, 1);
 }
 
+/* users = {{name =, password =, publish =, subscribe =, admin =}, ...}:
+ * publish and subscribe are a list of patterns (allowed) or {allow = {...},
+ * deny = {...}}. The strings stay in the options table; one block holds
+ * the hs_user_t and the pattern arrays (left on the stack, cfg points into
+ * it). */
+
+/* A list of pattern strings at `idx` (absent: none): its length, and with
+ * out its strings. */
+static size_t read_patterns(lua_State *L, int idx, const char *what, size_t user,
+                            const char **out) {
+  idx = lua_absindex(L, idx);
+  if (lua_isnil(L, idx)) return 0;
+  if (!lua_istable(L, idx))
+    luaL_error(L, "option 'users': user %d: %s must be a list of topic "
+                  "patterns", (int)user, what);
+  size_t n = lua_rawlen(L, idx);
+  for (size_t i = 0; i < n; i++) {
+    if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TSTRING)
+      luaL_error(L, "option 'users': user %d: %s[%d] must be a topic pattern",
+                 (int)user, what, (int)i + 1);
+    if (out) out[i] = lua_tostring(L, -1); /* held by the list */
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* One direction (publish or subscribe) of a user. */
+typedef struct direction {
+  const char **allow, **deny;
+  size_t n_allow, n_deny;
+} direction_t;
+
+/* The user table at -1's `dir`: a list (allowed) or {allow =, deny =};
+ * counted (out NULL) or filled from out. Returns the patterns used. */
+static size_t read_direction(lua_State *L, const char *dir, size_t user,
+                             direction_t *d, const char **out) {
+  char what[32];
+  lua_getfield(L, -1, dir);
+  int t = lua_absindex(L, -1);
+  memset(d, 0, sizeof *d);
+  bool table = lua_istable(L, t);
+  if (table) {
+    lua_getfield(L, t, "allow");
+    lua_getfield(L, t, "deny");
+  } else {
+    lua_pushnil(L);
+    lua_pushnil(L);
+  }
+  bool split = table && (!lua_isnil(L, -1) || !lua_isnil(L, -2));
+  if (split) {
+    snprintf(what, sizeof what, "%s.allow", dir);
+    d->n_allow = read_patterns(L, -2, what, user, out);
+    snprintf(what, sizeof what, "%s.deny", dir);
+    d->n_deny = read_patterns(L, -1, what, user, out ? out + d->n_allow : NULL);
+  } else {
+    d->n_allow = read_patterns(L, t, dir, user, out);
+  }
+  if (out) d->allow = out, d->deny = out + d->n_allow;
+  lua_pop(L, 3);
+  return d->n_allow + d->n_deny;
+}
+
+/* The user table at -1 into u; pats (NULL: only count) gets its patterns.
+ * Returns how many patterns it has. */
+static size_t read_user(lua_State *L, size_t i, hs_user_t *u,
+                        const char **pats) {
+  if (!lua_istable(L, -1))
+    luaL_error(L, "option 'users': user %d must be a table {name =, "
+                  "password =, ...}", (int)i);
+  if (lua_getfield(L, -1, "name") != LUA_TSTRING ||
+      lua_getfield(L, -2, "password") != LUA_TSTRING)
+    luaL_error(L, "option 'users': user %d needs a name and a password "
+                  "(the verifier `hypersub passwd` prints)", (int)i);
+  u->name = lua_tostring(L, -2);
+  u->password = lua_tostring(L, -1);
+  lua_pop(L, 2);
+  lua_getfield(L, -1, "admin");
+  u->admin = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  direction_t pub, sub;
+  size_t n = read_direction(L, "publish", i, &pub, pats);
+  n += read_direction(L, "subscribe", i, &sub, pats ? pats + n : NULL);
+  u->publish_allow = pub.allow, u->n_publish_allow = pub.n_allow;
+  u->publish_deny = pub.deny, u->n_publish_deny = pub.n_deny;
+  u->subscribe_allow = sub.allow, u->n_subscribe_allow = sub.n_allow;
+  u->subscribe_deny = sub.deny, u->n_subscribe_deny = sub.n_deny;
+  return n;
+}
+
+static void read_users(lua_State *L, int opts, const node_option_t *o,
+                       hs_node_config_t *cfg) {
+  (void)opts;
+  if (!lua_istable(L, -1)) luaL_error(L, "option '%s' must be a list", o->name);
+  size_t n = lua_rawlen(L, -1), n_pats = 0;
+  if (n > 100000) luaL_error(L, "option '%s': too many", o->name);
+  hs_user_t scratch;
+  for (size_t i = 0; i < n; i++) { /* count, and check the shapes */
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    n_pats += read_user(L, i + 1, &scratch, NULL);
+    lua_pop(L, 1);
+  }
+  size_t users_size = (n ? n : 1) * sizeof(hs_user_t);
+  char *block = lua_newuserdatauv(L, users_size + n_pats * sizeof(char *), 0);
+  hs_user_t *users = (hs_user_t *)(void *)block;
+  const char **pats = (const char **)(void *)(block + users_size);
+  memset(block, 0, users_size);
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, -2, (lua_Integer)i + 1);
+    pats += read_user(L, i + 1, &users[i], pats);
+    lua_pop(L, 1);
+  }
+  lua_replace(L, -2); /* the options table holds the strings */
+  cfg->users = users;
+  cfg->n_users = n;
+}
+
 /* ---- the list ------------------------------------------------------------ */
 
 #define FIELD(f)                           \
@@ -302,6 +419,15 @@ static const node_option_t options[] = {
              "view) giving the neighbour to forward to, and/or "
              "read_replica(self, topic, candidates, stats) giving the copy "
              "that serves a pull (nil: the default)", .read = read_policy},
+    {.name = "cluster_key", .kind = OPT_STRING, FIELD(cluster_key),
+     .arg = "FILE",
+     .help = "a file the members share (32 random bytes or more): peers "
+             "prove they hold it; none: any peer is taken at its word"},
+    {.name = "users", .kind = OPT_TABLE, .arg = "TABLE",
+     .help = "the users clients log in as: a list of {name =, password = "
+             "(the verifier `hypersub passwd` prints), publish =, subscribe "
+             "= (topic patterns, or {allow =, deny =}), admin = true}; none: "
+             "any client may do anything", .read = read_users},
     {.name = "heartbeat_ms", .kind = OPT_INTEGER, FIELD(heartbeat_ms),
      .min = 1, .max = 60000, .arg = "MS",
      .help = "how often a node pings the peers it watches (its cube "

@@ -28,7 +28,8 @@ typedef struct link_conn {
   link_t *link;
 } link_conn_t;
 
-typedef enum { L_IDLE, L_CONNECTING, L_HELLO, L_READY } link_state_t;
+/* L_HELLO and L_AUTH: the handshake's two answers awaited. */
+typedef enum { L_IDLE, L_CONNECTING, L_HELLO, L_AUTH, L_READY } link_state_t;
 
 struct link {
   uv_loop_t *loop;
@@ -50,17 +51,23 @@ struct link {
   pending_t pending;     /* request_t by id */
   uint32_t next_id;
   uint32_t node_id;
-  msg_hello_t hello;
-  char cluster[HS_NAME_MAX + 1];
-  buf_t view; /* the hello's view bytes */
+  hello_t hello;
+  msg_hello_reply_t answer; /* the node's answer to HELLO, until ready */
   link_connect_cb connect_cb;
   void *connect_ud;
+  link_refused_cb refused_cb;
+  void *refused_ud;
   void *data;
+  void (*free_data)(void *);
   int open_handles;
   bool closed;
 };
 
 static void link_release(link_t *l);
+
+static bool handshaking(const link_t *l) {
+  return l->state == L_CONNECTING || l->state == L_HELLO || l->state == L_AUTH;
+}
 static void connect_next(link_t *l);
 static void arm_timer(link_t *l);
 
@@ -121,8 +128,7 @@ static void on_timer(uv_timer_t *t) {
     l->connect_due = false;
     connect_next(l);
   }
-  if ((l->state == L_CONNECTING || l->state == L_HELLO) &&
-      now >= l->connect_deadline && l->cc) {
+  if (handshaking(l) && now >= l->connect_deadline && l->cc) {
     snprintf(l->last_error, sizeof l->last_error, "connect timed out");
     conn_close(&l->cc->conn, HS_ETIMEOUT);
   }
@@ -137,8 +143,7 @@ static void arm_timer(link_t *l) {
   request_t *req;
   while ((req = pending_next(&l->pending, &i)))
     if (req->deadline < due) due = req->deadline;
-  if ((l->state == L_CONNECTING || l->state == L_HELLO) &&
-      l->connect_deadline < due)
+  if (handshaking(l) && l->connect_deadline < due)
     due = l->connect_deadline;
   if (due == UINT64_MAX) {
     uv_timer_stop(&l->timer);
@@ -162,31 +167,34 @@ static void start_connecting(link_t *l) {
 
 /* ---- the connection's events ----------------------------------------------- */
 
-static void handshake_done(link_t *l, const wire_frame_t *f) {
-  wire_reader_t r;
-  wire_reader_init(&r, f->body, f->body_len);
-  msg_hello_reply_t hello;
+/* The node refused the handshake: final, no other address will say
+ * otherwise. */
+static void refuse(link_t *l, int code, const char *why) {
+  snprintf(l->last_error, sizeof l->last_error, "%s", why);
+  l->addr_next = l->n_addrs;
+  l->refused = code;
+  if (l->refused_cb) l->refused_cb(l, code, why, l->refused_ud);
+  if (l->cc) conn_close(&l->cc->conn, code);
+}
+
+/* An error reply to HELLO or AUTH: the node refused us. */
+static void refused_by_node(link_t *l, wire_reader_t *r) {
   msg_error_t err;
-  if (f->flags & WIRE_F_ERROR) {
-    bool ok = msg_error_get(&r, &err);
-    snprintf(l->last_error, sizeof l->last_error, "%.*s",
-             ok ? (int)err.message.n : 0, ok ? err.message.s : "");
-    /* A refusal is final: no other address will say otherwise. */
-    l->addr_next = l->n_addrs;
-    l->refused = ok ? -(int)err.code : HS_EPROTOCOL;
-    conn_close(&l->cc->conn, l->refused);
-    return;
-  }
-  if (!msg_hello_reply_get(&r, &hello)) {
-    snprintf(l->last_error, sizeof l->last_error,
-             "malformed hello reply from the node");
-    conn_close(&l->cc->conn, HS_EPROTOCOL);
-    return;
-  }
+  char why[200];
+  bool ok = msg_error_get(r, &err);
+  snprintf(why, sizeof why, "%.*s", ok ? (int)err.message.n : 0,
+           ok ? err.message.s : "");
+  refuse(l, ok && err.code ? -(int)err.code : HS_EPROTOCOL, why);
+}
+
+static void ready(link_t *l, const msg_hello_reply_t *hello) {
   l->state = L_READY;
-  l->node_id = hello.node;
-  l->max_frame = hello.max_frame;
-  l->cc->conn.max_frame = hello.max_frame;
+  l->node_id = hello->node;
+  /* Not above what this end would buffer: a node cannot make us take a
+   * frame of gigabytes. */
+  l->max_frame = hello->max_frame < l->max_output ? hello->max_frame
+                                                  : l->max_output;
+  l->cc->conn.max_frame = l->max_frame;
   if (l->queue.len) {
     buf_append(&l->cc->conn.out, l->queue.data, l->queue.len);
     buf_clear(&l->queue);
@@ -196,8 +204,41 @@ static void handshake_done(link_t *l, const wire_frame_t *f) {
   if (l->connect_cb) {
     link_connect_cb cb = l->connect_cb;
     l->connect_cb = NULL;
-    cb(l, 0, NULL, &hello, l->connect_ud);
+    cb(l, 0, NULL, hello, l->connect_ud);
   }
+}
+
+/* The answer to HELLO: ready, or AUTH goes out. */
+static void hello_answered(link_t *l, wire_reader_t *r,
+                           msg_hello_reply_t *hello) {
+  char why[200];
+  bool auth;
+  if (!msg_hello_reply_get(r, hello))
+    return refuse(l, HS_EPROTOCOL, "malformed hello reply from the node");
+  wire_writer_t w;
+  wire_begin(&w, &l->cc->conn.out, WIRE_AUTH, 0, HELLO_ID);
+  int rc = hello_answer(&l->hello, hello, &w, &auth, why, sizeof why);
+  if (rc || !auth) l->cc->conn.out.len = w.start; /* no AUTH after all */
+  if (rc) return refuse(l, rc, why);
+  if (!auth) return ready(l, hello);
+  wire_end(&w);
+  l->state = L_AUTH;
+  conn_dirty(&l->cc->conn);
+}
+
+static void handshake_frame(link_t *l, const wire_frame_t *f) {
+  wire_reader_t r;
+  wire_reader_init(&r, f->body, f->body_len);
+  if (f->id != HELLO_ID) return;
+  if (f->flags & WIRE_F_ERROR) return refused_by_node(l, &r);
+  if (l->state == L_HELLO) return hello_answered(l, &r, &l->answer);
+  msg_auth_t auth;
+  char why[200];
+  if (!msg_auth_get(&r, &auth))
+    return refuse(l, HS_EPROTOCOL, "malformed auth reply from the node");
+  int rc = hello_verify(&l->hello, &auth, why, sizeof why);
+  if (rc) return refuse(l, rc, why);
+  ready(l, &l->answer);
 }
 
 static void cc_on_frame(conn_t *conn, const wire_frame_t *f) {
@@ -209,10 +250,7 @@ static void cc_on_frame(conn_t *conn, const wire_frame_t *f) {
     conn_close(conn, HS_EPROTOCOL);
     return;
   }
-  if (l->state == L_HELLO) {
-    if (f->id == HELLO_ID) handshake_done(l, f);
-    return;
-  }
+  if (l->state == L_HELLO || l->state == L_AUTH) return handshake_frame(l, f);
   request_t *found = pending_find(&l->pending, f->id), req;
   if (!found) return; /* timed out already */
   pending_take(&l->pending, found, &req);
@@ -309,7 +347,7 @@ static void on_connect(uv_connect_t *req, int status) {
   l->conn_refused = 0;
   wire_writer_t w;
   wire_begin(&w, &cc->conn.out, WIRE_HELLO, 0, HELLO_ID);
-  msg_hello_put(&w, &l->hello);
+  hello_put(&l->hello, &w);
   wire_end(&w);
   if (conn_start(&cc->conn)) conn_close(&cc->conn, HS_EIO);
 }
@@ -460,8 +498,7 @@ static void free_addrs(char **addrs, size_t n) {
 }
 
 int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
-  if (!cfg->n_addrs || !cfg->timeout_ms || !cfg->max_output ||
-      cfg->hello.cluster.n == 0 || cfg->hello.cluster.n > HS_NAME_MAX)
+  if (!cfg->n_addrs || !cfg->timeout_ms || !cfg->max_output)
     return HS_EINVALID;
   for (size_t i = 0; i < cfg->n_addrs; i++) {
     struct sockaddr_storage ss;
@@ -469,10 +506,13 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
   }
   link_t *l = calloc(1, sizeof *l);
   if (!l) return HS_ENOMEM;
-  l->addrs = copy_addrs(cfg->addrs, cfg->n_addrs);
-  if (!l->addrs || (cfg->hello.view.n && buf_append(&l->view, cfg->hello.view.s,
-                                                    cfg->hello.view.n))) {
-    if (l->addrs) free_addrs(l->addrs, cfg->n_addrs);
+  int rc = hello_init(&l->hello, &cfg->hello);
+  if (rc) {
+    free(l);
+    return rc;
+  }
+  if (!(l->addrs = copy_addrs(cfg->addrs, cfg->n_addrs))) {
+    hello_free(&l->hello);
     free(l);
     return HS_ENOMEM;
   }
@@ -484,10 +524,8 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
   l->next_id = 1;
   l->connect_cb = cfg->connect_cb;
   l->connect_ud = cfg->connect_ud;
-  memcpy(l->cluster, cfg->hello.cluster.s, cfg->hello.cluster.n);
-  l->hello = cfg->hello;
-  l->hello.cluster = msg_str(l->cluster, cfg->hello.cluster.n);
-  l->hello.view = msg_str(l->view.data, l->view.len);
+  l->refused_cb = cfg->refused_cb;
+  l->refused_ud = cfg->refused_ud;
   pending_init(&l->pending, sizeof(request_t));
   l->flusher = cfg->flusher;
   if (!l->flusher) {
@@ -507,7 +545,10 @@ uint32_t link_timeout(const link_t *l) { return l->timeout_ms; }
 size_t link_pending(const link_t *l) { return l->pending.count; }
 uint32_t link_refused(const link_t *l) { return l->conn_refused; }
 uint32_t link_node(const link_t *l) { return l->node_id; }
-void link_set_data(link_t *l, void *data) { l->data = data; }
+void link_set_data(link_t *l, void *data, void (*free_data)(void *)) {
+  l->data = data;
+  l->free_data = free_data;
+}
 void *link_data(const link_t *l) { return l->data; }
 
 int link_set_addrs(link_t *l, const char *const *addrs, size_t n) {
@@ -530,7 +571,8 @@ static void link_release(link_t *l) {
   free_addrs(l->addrs, l->n_addrs);
   pending_free(&l->pending);
   buf_free(&l->queue);
-  buf_free(&l->view);
+  hello_free(&l->hello);
+  if (l->free_data && l->data) l->free_data(l->data);
   free(l);
 }
 

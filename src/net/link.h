@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "net/conn.h"
+#include "net/hello.h"
 #include "proto/msg.h"
 
 typedef struct link link_t;
@@ -36,15 +37,22 @@ typedef void (*link_reply_cb)(link_t *l, const link_reply_t *r, void *ud);
 typedef void (*link_connect_cb)(link_t *l, int status, const char *message,
                                 const msg_hello_reply_t *hello, void *ud);
 
+/* Told each time a node refuses the handshake (a wrong key, a taken id). */
+typedef void (*link_refused_cb)(link_t *l, int code, const char *message,
+                                void *ud);
+
 typedef struct link_config {
   const char *const *addrs; /* "host:port", copied */
   size_t n_addrs;
   uint32_t timeout_ms;  /* connecting, and a request's default */
-  size_t max_output;    /* unsent bytes before requests are refused */
-  msg_hello_t hello;    /* what HELLO says (the view is copied) */
+  size_t max_output;    /* unsent bytes before requests are refused; also
+                           the largest reply frame it takes */
+  hello_config_t hello; /* who this end is (copied) */
   flusher_t *flusher;   /* shared with other streams, or NULL: its own */
   link_connect_cb connect_cb;
   void *connect_ud;
+  link_refused_cb refused_cb;
+  void *refused_ud;
 } link_config_t;
 
 /* 0, HS_EINVALID (no address, or one that is not host:port) or HS_ENOMEM.
@@ -79,7 +87,9 @@ uint32_t link_node(const link_t *l);
 /* Replaces the addresses tried on the next connect. 0, HS_EINVALID or
  * HS_ENOMEM (the old list kept). */
 int link_set_addrs(link_t *l, const char *const *addrs, size_t n);
-void link_set_data(link_t *l, void *data);
+/* The owner's data for the link's callbacks; free_data (may be NULL) runs
+ * when the link's memory goes, after the last callback. */
+void link_set_data(link_t *l, void *data, void (*free_data)(void *));
 void *link_data(const link_t *l);
 
 /* Fails every request in flight with CLOSED (their callbacks run before

@@ -10,7 +10,9 @@ link_t *peers_find(const peers_t *p, uint32_t peer) {
   return map_get(&p->links, &peer, 4);
 }
 
-/* Each link's data: which peer it leads to (cleared when closing). */
+/* Each link's data: which peer it leads to. The link frees it with its
+ * memory, so a callback run after the link was dropped still sees the
+ * peer; it is cleared when the node closes. */
 typedef struct peer_ref {
   uint32_t id;
 } peer_ref_t;
@@ -21,10 +23,10 @@ bool peers_id(const link_t *link, uint32_t *id) {
   return ref != NULL;
 }
 
-/* Frees a link and its ref; its failing callbacks see no ref. */
+/* Frees a link as the node closes: its failing callbacks see no peer. */
 static void close_link(link_t *link) {
   peer_ref_t *ref = link_data(link);
-  link_set_data(link, NULL);
+  link_set_data(link, NULL, NULL);
   link_free(link);
   free(ref);
 }
@@ -44,10 +46,15 @@ link_t *peers_link(peers_t *p, uint32_t peer) {
       .max_output = p->max_output,
       .hello = {.role = WIRE_ROLE_PEER,
                 .cluster = msg_str(p->cluster, strlen(p->cluster)),
+                .key = p->key,
                 .node = p->self,
+                .incarnation = p->incarnation,
                 .replicas = p->replicas,
-                .view = msg_str(view.data, view.len)},
+                .view = msg_str(view.data, view.len),
+                .expect = peer},
       .flusher = p->flusher,
+      .refused_cb = p->refused_cb,
+      .refused_ud = p->refused_ud,
   };
   peer_ref_t *ref = malloc(sizeof *ref);
   int rc = ref ? link_new(p->loop, &cfg, &link) : HS_ENOMEM;
@@ -57,7 +64,7 @@ link_t *peers_link(peers_t *p, uint32_t peer) {
     return NULL;
   }
   ref->id = peer;
-  link_set_data(link, ref);
+  link_set_data(link, ref, free);
   if (map_put(&p->links, &peer, 4, link)) {
     close_link(link);
     return NULL;
@@ -72,9 +79,7 @@ void peers_drop(peers_t *p, uint32_t peer) {
   if (!link) return;
   /* Its requests fail now (CLOSED), through their callbacks, which still
    * see the peer: relayed clients hear of it and retry elsewhere. */
-  peer_ref_t *ref = link_data(link);
   link_free(link);
-  free(ref);
 }
 
 void peers_close(peers_t *p) {

@@ -17,6 +17,10 @@
 
 typedef struct peers {
   uv_loop_t *loop;
+  const uint8_t *key;   /* the cluster key peers prove, or NULL (open) */
+  uint64_t incarnation; /* this run of the node */
+  link_refused_cb refused_cb; /* a peer refused our handshake */
+  void *refused_ud;
   map_t links;          /* peer id (4 bytes) -> link_t* */
   const view_t *view;   /* the node's view: addresses and the HELLO's view */
   flusher_t *flusher;   /* the node's, shared by every link */

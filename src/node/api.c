@@ -3,6 +3,8 @@
  * one tick), starting, stopping and restarting, stats, freeing. */
 #include "node/node.h"
 
+#include <stdio.h>
+
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +34,58 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->log_format = HS_LOG_TEXT;
 }
 
-static bool config_ok(const hs_node_config_t *cfg) {
-  return cfg->max_payload && cfg->max_payload <= UINT32_MAX - FRAME_OVERHEAD &&
-         cfg->max_output >= cfg->max_payload + FRAME_OVERHEAD &&
-         cfg->max_pull && cfg->port >= 0 && cfg->port <= 65535 &&
-         cfg->cluster && *cfg->cluster && strlen(cfg->cluster) <= HS_NAME_MAX &&
-         cfg->replicas <= PLACE_COPIES_MAX && cfg->heartbeat_ms &&
-         cfg->dead_ms >= cfg->suspect_ms;
+/* A check of the configuration's numbers, with what is wrong. */
+static const char *limits_wrong(const hs_node_config_t *cfg) {
+  if (!cfg->max_payload || cfg->max_payload > UINT32_MAX - FRAME_OVERHEAD)
+    return "max_payload must be 1..4 GiB less 64 KiB";
+  if (cfg->max_output < cfg->max_payload + FRAME_OVERHEAD)
+    return "max_output must be at least max_payload + 64 KiB: one reply must fit";
+  if (!cfg->max_pull) return "max_pull must be at least 1";
+  if (cfg->port < 0 || cfg->port > 65535) return "port must be 0..65535";
+  if (!cfg->cluster || !*cfg->cluster || strlen(cfg->cluster) > HS_NAME_MAX)
+    return "cluster must be a name of 1..255 bytes";
+  if (cfg->replicas > PLACE_COPIES_MAX)
+    return "replicas must be 1..32 (or neighbours)";
+  if (!cfg->heartbeat_ms) return "heartbeat_ms must be at least 1";
+  if (cfg->dead_ms < cfg->suspect_ms) return "dead_ms must be at least suspect_ms";
+  if (cfg->hop_limit > 254) return "hop_limit must be 0..254";
+  return NULL;
+}
+
+HS_API int hs_node_check_config(const hs_node_config_t *cfg, char *why,
+                                size_t why_len) {
+  const char *wrong = limits_wrong(cfg);
+  if (wrong) {
+    snprintf(why, why_len, "%s", wrong);
+    return HS_EINVALID;
+  }
+  uint8_t key[AUTH_KEY];
+  int rc = cfg->cluster_key ? auth_key_load(cfg->cluster_key, key, why, why_len)
+                            : 0;
+  if (rc) return rc;
+  users_t users;
+  rc = users_init(&users, cfg->users, cfg->n_users, why, why_len);
+  users_free(&users);
+  return rc;
+}
+
+/* The cluster key, the users and this run's incarnation. */
+static int take_trust(hs_node_t *node, const hs_node_config_t *cfg) {
+  if (auth_init()) {
+    snprintf(node->error, sizeof node->error, "no source of random numbers");
+    return HS_EIO;
+  }
+  int rc = cfg->cluster_key ? auth_key_load(cfg->cluster_key, node->key,
+                                            node->error, sizeof node->error)
+                            : 0;
+  node->has_key = cfg->cluster_key != NULL;
+  if (!rc)
+    rc = users_init(&node->users, cfg->users, cfg->n_users, node->error,
+                    sizeof node->error);
+  uint8_t nonce[AUTH_NONCE];
+  auth_nonce(nonce);
+  memcpy(&node->incarnation, nonce, sizeof node->incarnation);
+  return rc;
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -57,6 +104,9 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
   node->cfg.join = node->join;
   node->cfg.peers = NULL; /* the view holds them */
   node->cfg.n_peers = 0;
+  node->cfg.users = NULL; /* node->users holds them */
+  node->cfg.n_users = 0;
+  node->cfg.cluster_key = NULL;
   log_init(&node->log, cfg->join && cfg->id == HS_ID_ANY ? -1 : (int64_t)cfg->id);
   node->log.level = cfg->log_level;
   node->log.format = cfg->log_format;
@@ -89,9 +139,43 @@ static void fenced(void *ud, const char *why) {
 
 static void rejoined(void *ud) { catchup_start(ud); }
 
+/* A peer refused our handshake. EXISTS: our id is alive at another
+ * address (a second node started with it); the tick stops this node if
+ * that goes on past the time a dead node takes to be declared dead. */
+static void peer_refused(link_t *link, int code, const char *why, void *ud) {
+  hs_node_t *node = ud;
+  (void)link;
+  if (code != HS_EEXISTS) return;
+  uint64_t now = uv_now(node->loop);
+  if (!node->id_taken_since) {
+    node->id_taken_since = now;
+    LOG(&node->log, HS_LOG_ERROR, "cluster", "id_taken",
+        LF_UINT("id", node_self(node)), LF_STR("detail", why));
+  }
+  node->id_taken_last = now;
+  snprintf(node->error, sizeof node->error, "EXISTS: node id %u is taken: %s",
+           node_self(node), why);
+}
+
+/* Still refused as an impostor after two dead times: stop. */
+static bool id_taken(hs_node_t *node) {
+  uint64_t now = uv_now(node->loop);
+  if (!node->id_taken_since) return false;
+  if (now - node->id_taken_last > 2 * (uint64_t)node->cfg.dead_ms) {
+    node->id_taken_since = 0; /* it went away: the old one was dead */
+    node->error[0] = 0;
+    return false;
+  }
+  return now - node->id_taken_since >= 2 * (uint64_t)node->cfg.dead_ms;
+}
+
 static void wire_parts(hs_node_t *node) {
   cluster_t *c = &node->cluster;
   node->peers = (peers_t){.loop = node->loop,
+                          .key = node->has_key ? node->key : NULL,
+                          .incarnation = node->incarnation,
+                          .refused_cb = peer_refused,
+                          .refused_ud = node,
                           .view = &c->view,
                           .flusher = &node->flusher,
                           .cluster = node->cluster_name,
@@ -130,11 +214,14 @@ static void init_handles(hs_node_t *node) {
 
 HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
                        hs_node_t **out) {
-  if (!config_ok(cfg)) return HS_EINVALID;
+  char why[256];
+  if (limits_wrong(cfg)) return HS_EINVALID;
   hs_node_t *node = calloc(1, sizeof *node);
   if (!node) return HS_ENOMEM;
   node->loop = loop;
   int rc = take_config(node, cfg);
+  if (!rc) rc = take_trust(node, cfg);
+  (void)why;
   if (!rc) rc = cluster_init(&node->cluster, cfg, node->host, &node->log,
                              &node->stats);
   if (rc) {
@@ -173,6 +260,7 @@ static void on_tick(uv_timer_t *t) {
   health_tick(&node->health);
   repl_tick(&node->repl);
   if (leave_tick(node)) node_halt(node, leave_finish(node), 0);
+  if (id_taken(node)) node_halt(node, NULL, 0);
   catchup_tick(node);
 }
 
@@ -204,6 +292,15 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("max_payload", node->cfg.max_payload), LF_UINT("members", v->n),
       LF_UINT("dim", view_dim(v)), LF_UINT("epoch", v->epoch),
       LF_STR("version", HS_VERSION));
+  if (!node->users.n || !node->has_key)
+    LOG(&node->log, HS_LOG_WARN, "node", "node_open",
+        LF_STR("to", !node->users.n && !node->has_key ? "clients and peers"
+                     : node->has_key ? "clients" : "peers"),
+        LF_STR("detail", !node->users.n
+                             ? "no users: any client that reaches the port "
+                               "may publish, subscribe and run the node"
+                             : "no cluster key: anyone who reaches the port "
+                               "may take part as a member"));
   if (node->cfg.join) {
     node_set_state(node, HS_NODE_JOINING);
     return join_start(node, joined);

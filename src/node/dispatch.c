@@ -11,38 +11,43 @@
 
 typedef void (*op_fn)(op_ctx_t *ctx);
 
-enum { FROM_ANYONE = 0, PEERS_ONLY = 1 };
+/* Who may send an op: anyone during the handshake, clients (with their
+ * user's rights: publish, subscribe or run the node) and peers, or peers
+ * only (what nodes send each other). A peer asking to join may send JOIN
+ * and nothing else. */
+enum { HANDSHAKE = 1, ANY_CLIENT, PUBLISHES, SUBSCRIBES, RUNS_NODE, PEERS };
 
 static const struct {
   op_fn fn;
   uint8_t who;
 } handlers[WIRE_OP_MAX] = {
-    [WIRE_HELLO] = {op_hello},
-    [WIRE_CREATE_PUBLISHER] = {op_create_identity},
-    [WIRE_CREATE_SUBSCRIBER] = {op_create_identity},
-    [WIRE_CREATE_TOPIC] = {op_create_topic},
-    [WIRE_DELETE_TOPIC] = {op_delete_topic},
-    [WIRE_PUBLISH] = {op_publish},
-    [WIRE_SUBSCRIBE] = {op_subscribe},
-    [WIRE_PULL] = {op_pull},
-    [WIRE_STOP_NODE] = {op_stop_node},
-    [WIRE_STATS] = {op_stats},
-    [WIRE_WHERE] = {op_where},
-    [WIRE_VIEW] = {op_view},
-    [WIRE_LOOKUP] = {op_lookup},
-    [WIRE_REPLICATE] = {op_replicate, PEERS_ONLY},
-    [WIRE_LOCAL] = {op_local},
-    [WIRE_LIST_TOPICS] = {op_list_topics},
-    [WIRE_HOMED] = {op_homed},
-    [WIRE_REWIND] = {op_rewind},
-    [WIRE_UNPARK] = {op_unpark},
-    [WIRE_PING] = {op_ping, PEERS_ONLY},
-    [WIRE_GOSSIP] = {op_gossip, PEERS_ONLY},
-    [WIRE_READ] = {op_read},
-    [WIRE_CLAIM] = {op_claim, PEERS_ONLY},
-    [WIRE_JOIN] = {op_join},
-    [WIRE_LEAVE] = {op_leave},
-    [WIRE_HOLDING] = {op_holding, PEERS_ONLY},
+    [WIRE_HELLO] = {op_hello, HANDSHAKE},
+    [WIRE_AUTH] = {op_auth, HANDSHAKE},
+    [WIRE_CREATE_PUBLISHER] = {op_create_identity, ANY_CLIENT},
+    [WIRE_CREATE_SUBSCRIBER] = {op_create_identity, ANY_CLIENT},
+    [WIRE_CREATE_TOPIC] = {op_create_topic, PUBLISHES},
+    [WIRE_DELETE_TOPIC] = {op_delete_topic, PUBLISHES},
+    [WIRE_PUBLISH] = {op_publish, PUBLISHES},
+    [WIRE_SUBSCRIBE] = {op_subscribe, SUBSCRIBES},
+    [WIRE_PULL] = {op_pull, SUBSCRIBES},
+    [WIRE_STOP_NODE] = {op_stop_node, RUNS_NODE},
+    [WIRE_STATS] = {op_stats, ANY_CLIENT},
+    [WIRE_WHERE] = {op_where, ANY_CLIENT},
+    [WIRE_VIEW] = {op_view, ANY_CLIENT},
+    [WIRE_LOOKUP] = {op_lookup, PEERS},
+    [WIRE_REPLICATE] = {op_replicate, PEERS},
+    [WIRE_LOCAL] = {op_local, ANY_CLIENT},
+    [WIRE_LIST_TOPICS] = {op_list_topics, ANY_CLIENT},
+    [WIRE_HOMED] = {op_homed, PEERS},
+    [WIRE_REWIND] = {op_rewind, PEERS},
+    [WIRE_UNPARK] = {op_unpark, PEERS},
+    [WIRE_PING] = {op_ping, PEERS},
+    [WIRE_GOSSIP] = {op_gossip, PEERS},
+    [WIRE_READ] = {op_read, PEERS},
+    [WIRE_CLAIM] = {op_claim, PEERS},
+    [WIRE_JOIN] = {op_join, PEERS},
+    [WIRE_LEAVE] = {op_leave, RUNS_NODE},
+    [WIRE_HOLDING] = {op_holding, PEERS},
 };
 
 /* Answers a frame that breaks the protocol, and hangs up when asked. */
@@ -68,11 +73,13 @@ void node_dispatch(node_conn_t *nc, const wire_frame_t *f) {
   if (f->flags & WIRE_F_REPLY)
     return refuse(nc, f, HS_EPROTOCOL, true,
                   "a node takes requests, not replies");
-  if (node->member.joining && f->op != WIRE_HELLO)
+  if (node->member.joining && f->op != WIRE_HELLO && f->op != WIRE_AUTH)
     return refuse(nc, f, HS_EUNAVAILABLE, false,
                   "this node is joining the cluster; try again");
-  if (!nc->hello_done && f->op != WIRE_HELLO)
+  if (nc->stage == NC_HELLO && f->op != WIRE_HELLO)
     return refuse(nc, f, HS_EPROTOCOL, true, "the first frame must be HELLO");
+  if (nc->stage == NC_AUTH && f->op != WIRE_AUTH)
+    return refuse(nc, f, HS_EPROTOCOL, true, "AUTH must follow HELLO");
   if ((f->flags & WIRE_F_RETRY) && !(f->flags & WIRE_F_ROUTED))
     log_retry(node, nc, f->op);
   wire_frame_t g = *f;
@@ -222,6 +229,57 @@ static void run_here(op_ctx_t *ctx) {
   node_send(nc);
 }
 
+/* The topic a client's request acts on, for its user's rights. */
+static msg_str_t topic_of(uint8_t op, const msg_t *m) {
+  switch (op) {
+    case WIRE_CREATE_TOPIC:
+    case WIRE_DELETE_TOPIC: return m->topic.topic;
+    case WIRE_PUBLISH: return m->publish.topic;
+    case WIRE_SUBSCRIBE: return m->subscribe.topic;
+    case WIRE_PULL: return m->pull.topic;
+  }
+  return msg_str("", 0);
+}
+
+/* Whether this connection may send this op at all (checked before its
+ * body is read); false when it has answered. */
+static bool role_permitted(op_ctx_t *ctx, uint8_t who) {
+  node_conn_t *nc = ctx->nc;
+  const char *op = wire_op_name(ctx->f->op);
+  if (who == HANDSHAKE) return true; /* its handler checks the stage */
+  if (nc->role == WIRE_ROLE_PEER) {
+    if (!nc->joiner || ctx->f->op == WIRE_JOIN) return true;
+    op_error(ctx, HS_EDENIED,
+             "a node asking to join may send only JOIN, not %s", op);
+    return false;
+  }
+  if (who == PEERS) {
+    op_error(ctx, HS_EDENIED, "only peers send %s", op);
+    return false;
+  }
+  if (who != RUNS_NODE || !nc->user || nc->user->admin) return true;
+  op_error(ctx, HS_EDENIED, "user \"%s\" may not %s: it does not run the node",
+           nc->user->name, op);
+  return false;
+}
+
+/* Whether the client's user may act on the request's topic; false when it
+ * has answered (DENIED names the user, the op and the topic). */
+static bool topic_permitted(op_ctx_t *ctx, uint8_t who) {
+  const user_t *u = ctx->nc->user;
+  if (!u || ctx->nc->role != WIRE_ROLE_CLIENT ||
+      (who != PUBLISHES && who != SUBSCRIBES))
+    return true;
+  msg_str_t t = topic_of(ctx->f->op, &ctx->m);
+  bool pub = who == PUBLISHES;
+  if (pub ? user_may_publish(u, t.s, t.n) : user_may_subscribe(u, t.s, t.n))
+    return true;
+  op_error(ctx, HS_EDENIED, "user \"%s\" may not %s topic \"%.*s\" (%s)",
+           u->name, pub ? "publish to" : "subscribe to", (int)t.n, t.s,
+           wire_op_name(ctx->f->op));
+  return false;
+}
+
 void node_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
               bool looked_up) {
   hs_node_t *node = nc->node;
@@ -230,17 +288,15 @@ void node_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
     node_reply_error(nc, f->op, f->id, HS_EINVALID, "unknown op %u", f->op);
     return node_send(nc);
   }
-  if (handlers[f->op].who == PEERS_ONLY && nc->role != WIRE_ROLE_PEER) {
-    node_reply_error(nc, f->op, f->id, HS_EDENIED, "only peers send %s",
-                     wire_op_name(f->op));
-    return node_send(nc);
-  }
+  uint8_t who = handlers[f->op].who;
+  if (!role_permitted(&ctx, who)) return node_send(nc);
   wire_reader_t r;
   wire_reader_init(&r, f->body, f->body_len);
   if (!msg_request_get(f->op, &r, &ctx.m)) {
     bad_request(&ctx, &r);
     return node_send(nc);
   }
+  if (!topic_permitted(&ctx, who)) return node_send(nc);
   uint32_t target = route_target(node, f->op, &ctx.m);
   uint32_t server = pull_server(&ctx, target);
   if (server != target && server != node_self(node)) {

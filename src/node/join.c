@@ -64,9 +64,14 @@ int join_start(hs_node_t *node, void (*joined)(hs_node_t *node, bool ok)) {
       .n_addrs = 1,
       .timeout_ms = node->cfg.peer_timeout_ms,
       .max_output = node->cfg.max_output,
-      .hello = {.role = WIRE_ROLE_CLIENT,
+      .hello = {.role = WIRE_ROLE_PEER,
                 .cluster = msg_str(node->cluster_name,
-                                   strlen(node->cluster_name))},
+                                   strlen(node->cluster_name)),
+                .key = node->has_key ? node->key : NULL,
+                .node = node->cfg.id,
+                .incarnation = node->incarnation,
+                .replicas = node->cluster.replicas,
+                .expect = UINT32_MAX},
       .flusher = &node->flusher,
   };
   int rc = link_new(node->loop, &lc, &node->member.join_link);

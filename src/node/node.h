@@ -16,6 +16,7 @@
 #include "net/conn.h"
 #include "net/peers.h"
 #include "node/req.h"
+#include "node/users.h"
 #include "proto/msg.h"
 #include "repl/repl.h"
 #include "store/store.h"
@@ -24,16 +25,25 @@ typedef struct node_conn node_conn_t;
 typedef struct pull_waiter pull_waiter_t;
 
 /* A connection a client or a peer opened to this node. */
+/* Where a connection's handshake stands (handshake.c). */
+enum { NC_HELLO = 0, NC_AUTH, NC_READY };
+
 struct node_conn {
   conn_t conn;
   hs_node_t *node;
   node_conn_t *prev, *next; /* the node's open connections */
   pull_waiter_t *waiters;   /* long polls parked for this connection */
+  size_t n_waiters;
   req_t *reqs;              /* its requests waiting on other nodes */
-  bool hello_done;
-  uint8_t role;     /* WIRE_ROLE_CLIENT or WIRE_ROLE_PEER */
-  uint32_t peer_id; /* a peer: who */
-  char peer[64];    /* "host:port" for logs */
+  uint8_t stage;            /* NC_HELLO, NC_AUTH, NC_READY */
+  uint8_t role;             /* WIRE_ROLE_CLIENT or WIRE_ROLE_PEER */
+  bool joiner;              /* a peer asking to join: JOIN is all it may send */
+  uint32_t peer_id;         /* a peer: who */
+  uint64_t incarnation;     /* a peer: which run of it */
+  const user_t *user;       /* the user logged in; NULL on an open node */
+  uint64_t accepted_ms;     /* uv_now: the handshake's deadline counts from it */
+  uint8_t nonce[AUTH_NONCE], their_nonce[AUTH_NONCE];
+  char peer[64];            /* "host:port" for logs */
 };
 
 /* The request being run: decoded, with what its handler needs to know.
@@ -121,6 +131,15 @@ struct hs_node {
   /* Installed by api.c: the node's tick, and what a frame goes to. */
   uv_timer_cb tick;
   void (*on_frame)(node_conn_t *nc, const wire_frame_t *f);
+
+  /* Trust: the cluster key peers prove, the users clients log in as, and
+   * this run's incarnation (peers tell a restart from an impostor). */
+  bool has_key;
+  uint8_t key[AUTH_KEY];
+  users_t users;
+  uint64_t incarnation;
+  uint64_t id_taken_since, id_taken_last; /* uv_now: peers said our id is
+                                             alive elsewhere */
 
   log_t log;
   stats_t stats;
@@ -285,8 +304,9 @@ void read_from_copy(op_ctx_t *ctx, store_topic_t *t, const msg_pull_t *pull,
 
 /* ---- the handlers ------------------------------------------------------------------ */
 
-void op_hello(op_ctx_t *ctx);           /* op_cluster.c */
-void op_where(op_ctx_t *ctx);
+void op_hello(op_ctx_t *ctx);           /* handshake.c */
+void op_auth(op_ctx_t *ctx);
+void op_where(op_ctx_t *ctx);           /* op_cluster.c */
 void op_view(op_ctx_t *ctx);
 void op_ping(op_ctx_t *ctx);
 void op_gossip(op_ctx_t *ctx);

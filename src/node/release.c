@@ -19,6 +19,7 @@ void node_release(hs_node_t *node) {
   free_values(&node->reads.sent);
   map_free(&node->member.catch_expect); /* its values are numbers */
   req_pool_free(&node->reqs);
+  users_free(&node->users);
   buf_free(&node->scratch);
   log_close(&node->log);
   free(node->host);

@@ -19,7 +19,7 @@ static void nc_on_frame(conn_t *c, const wire_frame_t *f) {
 static void nc_on_oversize(conn_t *c, uint8_t op, uint32_t id, size_t len) {
   node_conn_t *nc = c->owner;
   hs_node_t *node = nc->node;
-  if (!nc->hello_done) { /* nobody we know: no reason to skip megabytes */
+  if (nc->stage != NC_READY) { /* nobody we know: no reason to skip megabytes */
     node->stats.protocol_errors++;
     node_reply_error(nc, op, id, HS_EPROTOCOL, "the first frame must be HELLO");
     node_send(nc);

@@ -5,39 +5,63 @@
 #include "hypersub.h"
 #include "proto/msg_util.h"
 
-/* ---- HELLO ------------------------------------------------------------------ */
+/* ---- HELLO and AUTH ------------------------------------------------------ */
 
 bool msg_hello_get(wire_reader_t *r, msg_hello_t *m) {
   *m = (msg_hello_t){0};
-  if (!wire_get_u8(r, "role", &m->role) || !msg_get_str8(r, "cluster", &m->cluster) ||
-      !wire_get_u32(r, "node", &m->node))
+  if (!wire_get_u8(r, "role", &m->role) || !msg_get_str8(r, "cluster", &m->cluster))
     return false;
-  if (m->role != WIRE_ROLE_PEER) return wire_reader_done(r);
-  if (!wire_get_u32(r, "replicas", &m->replicas)) return false;
-  m->view = msg_rest(r);
-  return true;
+  if (m->role == WIRE_ROLE_PEER &&
+      (!wire_get_u32(r, "node", &m->node) ||
+       !wire_get_u64(r, "incarnation", &m->incarnation) ||
+       !wire_get_u32(r, "replicas", &m->replicas)))
+    return false;
+  if (m->role != WIRE_ROLE_PEER && !msg_get_str8(r, "user", &m->user))
+    return false;
+  return wire_get(r, "nonce", m->nonce, MSG_NONCE) && wire_reader_done(r);
 }
 
 void msg_hello_put(wire_writer_t *w, const msg_hello_t *m) {
   wire_put_u8(w, m->role);
   wire_put_str8(w, m->cluster.s, m->cluster.n);
-  wire_put_u32(w, m->node);
-  if (m->role != WIRE_ROLE_PEER) return;
-  wire_put_u32(w, m->replicas);
-  wire_put(w, m->view.s, m->view.n);
+  if (m->role == WIRE_ROLE_PEER) {
+    wire_put_u32(w, m->node);
+    wire_put_u64(w, m->incarnation);
+    wire_put_u32(w, m->replicas);
+  } else {
+    wire_put_str8(w, m->user.s ? m->user.s : "", m->user.n);
+  }
+  wire_put(w, m->nonce, MSG_NONCE);
 }
 
 bool msg_hello_reply_get(wire_reader_t *r, msg_hello_reply_t *m) {
-  if (!wire_get_u32(r, "node", &m->node) ||
-      !wire_get_u32(r, "max_frame", &m->max_frame))
-    return false;
-  m->view = msg_rest(r);
-  return true;
+  return wire_get_u32(r, "node", &m->node) &&
+         wire_get_u32(r, "max_frame", &m->max_frame) &&
+         wire_get_u8(r, "auth", &m->auth) &&
+         wire_get(r, "nonce", m->nonce, MSG_NONCE) &&
+         wire_get(r, "salt", m->salt, sizeof m->salt) &&
+         wire_get_u32(r, "ops", &m->ops) &&
+         wire_get_u32(r, "mem_kib", &m->mem_kib) && wire_reader_done(r);
 }
 
 void msg_hello_reply_put(wire_writer_t *w, const msg_hello_reply_t *m) {
   wire_put_u32(w, m->node);
   wire_put_u32(w, m->max_frame);
+  wire_put_u8(w, m->auth);
+  wire_put(w, m->nonce, MSG_NONCE);
+  wire_put(w, m->salt, sizeof m->salt);
+  wire_put_u32(w, m->ops);
+  wire_put_u32(w, m->mem_kib);
+}
+
+bool msg_auth_get(wire_reader_t *r, msg_auth_t *m) {
+  if (!msg_get_str8(r, "proof", &m->proof)) return false;
+  m->view = msg_rest(r);
+  return true;
+}
+
+void msg_auth_put(wire_writer_t *w, const msg_auth_t *m) {
+  wire_put_str8(w, m->proof.s ? m->proof.s : "", m->proof.n);
   wire_put(w, m->view.s, m->view.n);
 }
 

@@ -46,26 +46,49 @@ typedef struct msg_count {
 
 /* ---- requests and replies of the client API ------------------------------ */
 
-/* HELLO: the first frame of every connection. A peer adds how many copies
- * it keeps per topic and its view (cube/view.h's encoding, the rest of the
- * body); its reply adds the answering node's view the same way. */
+/* HELLO: the first frame of every connection, with a fresh nonce. A client
+ * names its user (empty: none); a peer says who it is, which run of it
+ * (its incarnation) and how many copies it keeps per topic. */
+#define MSG_NONCE 16
 typedef struct msg_hello {
   uint8_t role; /* WIRE_ROLE_CLIENT or WIRE_ROLE_PEER */
   msg_str_t cluster;
-  uint32_t node; /* a peer: who it is; 0 for clients */
-  uint32_t replicas; /* peers only */
-  msg_str_t view;    /* peers only */
+  msg_str_t user;       /* clients */
+  uint32_t node;        /* peers: who (HS_ID_ANY: a node asking to join) */
+  uint64_t incarnation; /* peers */
+  uint32_t replicas;    /* peers */
+  uint8_t nonce[MSG_NONCE];
 } msg_hello_t;
 bool msg_hello_get(wire_reader_t *r, msg_hello_t *m);
 void msg_hello_put(wire_writer_t *w, const msg_hello_t *m);
 
+/* The answer: who answered, its frame limit, and what the connection must
+ * prove before anything else (MSG_AUTH_NONE: nothing, it is ready). */
+enum {
+  MSG_AUTH_NONE = 0,     /* an open node, to a client */
+  MSG_AUTH_KEY = 1,      /* a peer proves the cluster key (or, open, says
+                            only who it is): AUTH follows */
+  MSG_AUTH_PASSWORD = 2  /* a user proves a password: AUTH follows */
+};
 typedef struct msg_hello_reply {
   uint32_t node;
   uint32_t max_frame;
-  msg_str_t view; /* to peers: the answering node's view */
+  uint8_t auth;
+  uint8_t nonce[MSG_NONCE];
+  uint8_t salt[16];  /* PASSWORD: the user's salt and Argon2id's limits */
+  uint32_t ops, mem_kib;
 } msg_hello_reply_t;
 bool msg_hello_reply_get(wire_reader_t *r, msg_hello_reply_t *m);
 void msg_hello_reply_put(wire_writer_t *w, const msg_hello_reply_t *m);
+
+/* AUTH: the proof (empty when the node asked for none) and, from a peer,
+ * its view; the answer is the node's proof and, to a peer, its view. */
+typedef struct msg_auth {
+  msg_str_t proof;
+  msg_str_t view; /* peers: the rest of the body */
+} msg_auth_t;
+bool msg_auth_get(wire_reader_t *r, msg_auth_t *m);
+void msg_auth_put(wire_writer_t *w, const msg_auth_t *m);
 
 /* CREATE_PUBLISHER, CREATE_SUBSCRIBER */
 typedef struct msg_id {
@@ -400,6 +423,7 @@ void msg_held_name_add(wire_writer_t *w, msg_count_t *c, msg_str_t name);
 
 typedef union msg {
   msg_hello_t hello;
+  msg_auth_t auth;
   msg_id_t id;
   msg_topic_t topic;
   msg_publish_t publish;

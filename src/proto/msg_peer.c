@@ -8,7 +8,7 @@
 /* ---- LOOKUP -------------------------------------------------------------------- */
 
 bool msg_lookup_get(wire_reader_t *r, msg_lookup_t *m) {
-  return wire_get_u8(r, "kind", &m->kind) && msg_get_str8(r, "id", &m->id) &&
+  return wire_get_u8(r, "kind", &m->kind) && msg_get_name(r, "id", &m->id) &&
          wire_reader_done(r);
 }
 
@@ -29,7 +29,7 @@ void msg_exists_put(wire_writer_t *w, const msg_exists_t *m) {
 
 static bool record_fields(wire_reader_t *r, msg_record_t *m) {
   return wire_get_u64(r, "record.time", &m->time_ms) &&
-         msg_get_str8(r, "record.publisher", &m->publisher) &&
+         msg_get_name(r, "record.publisher", &m->publisher) &&
          wire_get_u64(r, "record.producer", &m->producer) &&
          wire_get_u64(r, "record.seq", &m->seq) &&
          msg_get_bytes32(r, "record.data", &m->data);
@@ -41,7 +41,7 @@ static bool record_check(wire_reader_t *r) {
 }
 
 static bool cursor_fields(wire_reader_t *r, msg_cursor_t *m) {
-  return msg_get_str8(r, "cursor.subscriber", &m->subscriber) &&
+  return msg_get_name(r, "cursor.subscriber", &m->subscriber) &&
          wire_get_u64(r, "cursor.next", &m->next);
 }
 
@@ -58,7 +58,7 @@ static bool replicate_tail(wire_reader_t *r, msg_replicate_t *m) {
     case REPL_DELETE:
       return true;
     case REPL_SYNC:
-      return msg_get_str8(r, "owner", &m->owner) &&
+      return msg_get_name(r, "owner", &m->owner) &&
              wire_get_u64(r, "first", &m->first) &&
              wire_get_u64(r, "next", &m->next) &&
              wire_get_u64(r, "committed", &m->committed) &&
@@ -71,7 +71,7 @@ static bool replicate_tail(wire_reader_t *r, msg_replicate_t *m) {
              msg_list_take(r, "count", n, msg_record_size(0, 0),
                            record_check, &m->list);
     case REPL_CURSOR:
-      return msg_get_str8(r, "subscriber", &m->subscriber) &&
+      return msg_get_name(r, "subscriber", &m->subscriber) &&
              wire_get_u64(r, "next", &m->next);
     case REPL_COMMIT:
       return wire_get_u64(r, "committed", &m->committed);
@@ -82,7 +82,7 @@ static bool replicate_tail(wire_reader_t *r, msg_replicate_t *m) {
 
 bool msg_replicate_get(wire_reader_t *r, msg_replicate_t *m) {
   *m = (msg_replicate_t){0};
-  return wire_get_u8(r, "kind", &m->kind) && msg_get_str8(r, "name", &m->name) &&
+  return wire_get_u8(r, "kind", &m->kind) && msg_get_name(r, "name", &m->name) &&
          replicate_tail(r, m) && wire_reader_done(r);
 }
 
@@ -170,8 +170,8 @@ void msg_homed_put(wire_writer_t *w, const msg_homed_t *m) {
 }
 
 bool msg_rewind_get(wire_reader_t *r, msg_rewind_t *m) {
-  return msg_get_str8(r, "subscriber", &m->subscriber) &&
-         msg_get_str8(r, "topic", &m->topic) && wire_get_u64(r, "from", &m->from) &&
+  return msg_get_name(r, "subscriber", &m->subscriber) &&
+         msg_get_name(r, "topic", &m->topic) && wire_get_u64(r, "from", &m->from) &&
          wire_get_u64(r, "expect", &m->expect) && wire_reader_done(r);
 }
 
@@ -183,8 +183,8 @@ void msg_rewind_put(wire_writer_t *w, const msg_rewind_t *m) {
 }
 
 bool msg_key_get(wire_reader_t *r, msg_key_t *m) {
-  return msg_get_str8(r, "subscriber", &m->subscriber) &&
-         msg_get_str8(r, "topic", &m->topic) && wire_reader_done(r);
+  return msg_get_name(r, "subscriber", &m->subscriber) &&
+         msg_get_name(r, "topic", &m->topic) && wire_reader_done(r);
 }
 
 void msg_key_put(wire_writer_t *w, const msg_key_t *m) {
@@ -230,8 +230,8 @@ void msg_view_put(wire_writer_t *w, const msg_view_t *m) {
 /* ---- CLAIM -------------------------------------------------------------------- */
 
 bool msg_claim_get(wire_reader_t *r, msg_claim_t *m) {
-  return msg_get_str8(r, "subscriber", &m->subscriber) &&
-         msg_get_str8(r, "topic", &m->topic) &&
+  return msg_get_name(r, "subscriber", &m->subscriber) &&
+         msg_get_name(r, "topic", &m->topic) &&
          wire_get_u32(r, "server", &m->server) &&
          wire_get_u64(r, "first", &m->first) &&
          wire_get_u64(r, "next", &m->next) && wire_get_u32(r, "max", &m->max) &&
@@ -297,7 +297,7 @@ void msg_join_reply_put(wire_writer_t *w, const msg_join_reply_t *m) {
 }
 
 static bool held_topic_fields(wire_reader_t *r, msg_held_topic_t *t) {
-  return msg_get_str8(r, "topics.name", &t->name) &&
+  return msg_get_name(r, "topics.name", &t->name) &&
          wire_get_u64(r, "topics.next", &t->next);
 }
 
@@ -308,7 +308,7 @@ static bool held_topic_check(wire_reader_t *r) {
 
 static bool held_name_check(wire_reader_t *r) {
   msg_str_t s;
-  return msg_get_str8(r, "names.name", &s);
+  return msg_get_name(r, "names.name", &s);
 }
 
 bool msg_holding_get(wire_reader_t *r, msg_holding_t *m) {
@@ -333,7 +333,7 @@ bool msg_held_topic_next(msg_list_t *l, msg_held_topic_t *out) {
 bool msg_held_name_next(msg_list_t *l, msg_str_t *out) {
   if (!l->left) return false;
   l->left--;
-  return msg_get_str8(&l->r, "names.name", out);
+  return msg_get_name(&l->r, "names.name", out);
 }
 
 void msg_held_topic_add(wire_writer_t *w, msg_count_t *c,

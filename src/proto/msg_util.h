@@ -18,6 +18,15 @@ static inline bool msg_get_bytes32(wire_reader_t *r, const char *f,
   return wire_get_bytes32(r, f, &s->s, &s->n);
 }
 
+/* A name a peer sends (a topic, publisher or subscriber): the name rules
+ * hold before anything stores or copies it. */
+static inline bool msg_get_name(wire_reader_t *r, const char *f, msg_str_t *s) {
+  if (!wire_get_str8(r, f, &s->s, &s->n)) return false;
+  if (wire_name_check(s->s, s->n) == 0) return true;
+  r->bad = f;
+  return false;
+}
+
 /* Everything left in the body (a trailing view). */
 static inline msg_str_t msg_rest(wire_reader_t *r) {
   msg_str_t s = {r->p, (size_t)(r->end - r->p)};

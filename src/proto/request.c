@@ -5,6 +5,7 @@
 bool msg_request_get(uint8_t op, wire_reader_t *r, msg_t *m) {
   switch (op) {
     case WIRE_HELLO: return msg_hello_get(r, &m->hello);
+    case WIRE_AUTH: return msg_auth_get(r, &m->auth);
     case WIRE_CREATE_PUBLISHER:
     case WIRE_CREATE_SUBSCRIBER: return msg_id_get(r, &m->id);
     case WIRE_CREATE_TOPIC:

@@ -57,7 +57,8 @@
   X(CLAIM, 23, "claim")            \
   X(JOIN, 24, "join")              \
   X(LEAVE, 25, "leave")            \
-  X(HOLDING, 26, "holding")
+  X(HOLDING, 26, "holding")        \
+  X(AUTH, 27, "auth")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,

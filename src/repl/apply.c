@@ -77,19 +77,31 @@ static void apply_cursor(repl_t *r, uint32_t from, const msg_replicate_t *m) {
     cur->next = m->next > t->next ? t->next : m->next;
 }
 
-static uint64_t apply_commit(repl_t *r, const msg_replicate_t *m) {
+/* Only the home commits, and never past what this copy holds. */
+static uint64_t apply_commit(repl_t *r, uint32_t from,
+                             const msg_replicate_t *m) {
   store_topic_t *t = store_topic_find(r->store, m->name.s, m->name.n);
   repl_topic_t *rt = t ? repl_of(t) : NULL;
-  if (rt && !rt->home && m->committed > rt->committed) {
-    rt->committed = m->committed;
+  if (!rt || rt->home || !repl_home_is(r, t->name, t->name_len, from))
+    return t ? t->next : 0;
+  uint64_t committed = m->committed < t->next ? m->committed : t->next;
+  if (committed > rt->committed) {
+    rt->committed = committed;
     repl_readable_now(r, t);
   }
-  return t ? t->next : 0;
+  return t->next;
+}
+
+/* Only the home deletes a copy; a home deletes through DELETE_TOPIC,
+ * which checks the owner. */
+static void apply_delete(repl_t *r, uint32_t from, const msg_replicate_t *m) {
+  store_topic_t *t = store_topic_find(r->store, m->name.s, m->name.n);
+  if (t && from != repl_self(r) && repl_home_is(r, t->name, t->name_len, from))
+    repl_drop_copy(r, t, true);
 }
 
 int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
                char *why, size_t why_len) {
-  store_topic_t *t;
   *next = 0;
   switch (m->kind) {
     case REPL_PUBLISHER:
@@ -101,9 +113,7 @@ int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
     case REPL_SYNC:
       return apply_sync(r, from, m, next, why, why_len);
     case REPL_DELETE:
-      t = store_topic_find(r->store, m->name.s, m->name.n);
-      if (t && repl_accepts(r, t->name, t->name_len, from))
-        repl_drop_copy(r, t, true);
+      apply_delete(r, from, m);
       return 0;
     case REPL_APPEND:
       return apply_append(r, from, m, next, why, why_len);
@@ -111,7 +121,7 @@ int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
       apply_cursor(r, from, m);
       return 0;
     case REPL_COMMIT:
-      *next = apply_commit(r, m);
+      *next = apply_commit(r, from, m);
       return 0;
   }
   FAIL(HS_EINVALID, "unknown replicate kind %u", m->kind);
@@ -157,6 +167,19 @@ static store_topic_t *sync_copy(repl_t *r, uint32_t from, bool to_home,
   return t;
 }
 
+/* A SYNC that cannot be right: offsets backwards, or one that would make
+ * the serving home drop records it holds (only a copy that is not home
+ * yet may skip ahead to what the sender still has). */
+static const char *sync_wrong(repl_t *r, const msg_replicate_t *m) {
+  if (m->first > m->next) return "its first offset is past its next";
+  if (m->committed > m->next) return "its committed offset is past its next";
+  store_topic_t *t = store_topic_find(r->store, m->name.s, m->name.n);
+  repl_topic_t *rt = t ? repl_of(t) : NULL;
+  if (rt && rt->home && m->first > t->next)
+    return "the home would drop records it holds";
+  return NULL;
+}
+
 /* SYNC is allowed from the topic's home (we are its replica), or to us
  * when we are its home (a former home hands it over). We answer with our
  * next offset; then each side sends the other the records it lacks. */
@@ -173,6 +196,10 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
     FAIL(HS_EDENIED, "node %u holds no copy of topic \"%.*s\" in view %llu",
          repl_self(r), (int)m->name.n, m->name.s,
          (unsigned long long)r->cluster->view.epoch);
+  const char *wrong = sync_wrong(r, m);
+  if (wrong)
+    FAIL(HS_EINVALID, "SYNC of topic \"%.*s\" from node %u refused: %s",
+         (int)m->name.n, m->name.s, from, wrong);
   store_topic_t *t = sync_copy(r, from, to_home, m);
   repl_topic_t *rt = t ? repl_state(r, t) : NULL;
   if (!rt) FAIL(HS_ENOMEM, "out of memory");

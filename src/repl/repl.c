@@ -109,6 +109,13 @@ bool repl_is_home(const store_topic_t *t) {
   return !repl_of(t) || repl_of(t)->home;
 }
 
+bool repl_home_is(const repl_t *r, const char *name, size_t nn,
+                  uint32_t peer) {
+  uint32_t home;
+  return cluster_copies(r->cluster, place_topic(name, nn), &home, 1) &&
+         home == peer;
+}
+
 bool repl_accepts(const repl_t *r, const char *name, size_t nn,
                   uint32_t peer) {
   uint32_t home;
@@ -299,6 +306,19 @@ static void drop_records(repl_t *r, store_topic_t *t, uint64_t keep,
   store_truncate(r->store, t, keep);
 }
 
+/* A home cut back to `keep`: what its replicas acknowledged past it was
+ * other records, and the offsets will be reused. Each replica is synced
+ * again (handing back what it holds past keep) before the home writes. */
+static void home_fenced(repl_topic_t *rt, uint64_t keep) {
+  for (size_t i = 0; i < rt->n; i++) {
+    replica_t *rep = &rt->r[i];
+    if (rep->acked > keep) rep->acked = keep;
+    if (rep->sent > keep) rep->sent = keep;
+    rep->state = REPLICA_BROKEN;
+  }
+  rt->settling = true;
+}
+
 void repl_fence(repl_t *r, const char *why) {
   void *v;
   for (size_t i = 0; map_next(&r->store->topics, &i, NULL, NULL, &v);) {
@@ -308,6 +328,7 @@ void repl_fence(repl_t *r, const char *why) {
     repl_fail_waiting(rt, HS_EUNAVAILABLE, why);
     uint64_t keep = rt->committed > t->first ? rt->committed : t->first;
     if (t->next > keep) drop_records(r, t, keep, why);
+    if (rt->home) home_fenced(rt, keep);
   }
 }
 

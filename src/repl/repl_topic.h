@@ -66,6 +66,8 @@ size_t repl_copies(const repl_t *r, const store_topic_t *t, uint32_t *out);
 /* Whether `peer` may change this node's copy of a topic: it is the home
  * in our view, or we are the home and it hands records back to us. */
 bool repl_accepts(const repl_t *r, const char *name, size_t nn, uint32_t peer);
+/* Whether `peer` is the topic's home in our view. */
+bool repl_home_is(const repl_t *r, const char *name, size_t nn, uint32_t peer);
 void repl_identity_to(repl_t *r, uint8_t kind, const char *id, size_t n,
                       uint32_t to);
 /* Sends records [from, end) of t to one peer as APPEND frames. */

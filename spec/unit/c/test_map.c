@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hypersub.h"
+#include "core/hash.h"
 #include "core/map.h"
 #include "unit.h"
 
@@ -27,7 +28,20 @@ CASE(fnv1a_vectors) {
       {"foobar", 6, 0x85944171f73967e8ULL},
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-    CHECK(map_hash(t[i].s, t[i].n) == t[i].h);
+    CHECK(hash_fnv1a(HASH_FNV_INIT, t[i].s, t[i].n) == t[i].h);
+}
+
+CASE(map_hash_is_keyed) {
+  /* SipHash-2-4's reference vector: key 00..0f, message 00..0e. */
+  unsigned char key[16], msg[15];
+  for (int i = 0; i < 16; i++) key[i] = (unsigned char)i;
+  for (int i = 0; i < 15; i++) msg[i] = (unsigned char)i;
+  CHECK(map_hash_seeded(key, msg, sizeof msg) == 0xa129ca6149be45e5ULL);
+  unsigned char other[16] = {1};
+  CHECK(map_hash_seeded(other, msg, sizeof msg) !=
+        map_hash_seeded(key, msg, sizeof msg));
+  /* The process's own seed is stable within the process. */
+  CHECK(map_hash("topic", 5) == map_hash("topic", 5));
 }
 
 CASE(empty_map) {
@@ -171,6 +185,7 @@ CASE(iteration_visits_live_once) {
 
 int main(void) {
   RUN(fnv1a_vectors);
+  RUN(map_hash_is_keyed);
   RUN(empty_map);
   RUN(put_get_replace_del);
   RUN(key_is_copied);

@@ -33,33 +33,48 @@ typedef struct codec_case {
 /* ---- the cases ------------------------------------------------------------- */
 
 static void put_hello(wire_writer_t *w) {
-  msg_hello_t m = {WIRE_ROLE_CLIENT, S("hypersub"), 0, 0, {0}};
+  msg_hello_t m = {.role = WIRE_ROLE_CLIENT, .cluster = S("hypersub"),
+                   .user = S("alice"), .nonce = {1, 2, 3}};
   msg_hello_put(w, &m);
 }
 static bool get_hello(wire_reader_t *r) {
   msg_hello_t m;
   return msg_hello_get(r, &m) && m.role == WIRE_ROLE_CLIENT &&
-         same(m.cluster, "hypersub") && m.node == 0;
+         same(m.cluster, "hypersub") && same(m.user, "alice") &&
+         m.nonce[2] == 3;
 }
 
 static void put_hello_peer(wire_writer_t *w) {
-  msg_hello_t m = {WIRE_ROLE_PEER, S("c"), 7, 3, S("VIEW")};
+  msg_hello_t m = {.role = WIRE_ROLE_PEER, .cluster = S("c"), .node = 7,
+                   .incarnation = 99, .replicas = 3, .nonce = {9}};
   msg_hello_put(w, &m);
 }
 static bool get_hello_peer(wire_reader_t *r) {
   msg_hello_t m;
   return msg_hello_get(r, &m) && m.role == WIRE_ROLE_PEER && m.node == 7 &&
-         m.replicas == 3 && same(m.view, "VIEW");
+         m.incarnation == 99 && m.replicas == 3 && m.nonce[0] == 9;
 }
 
 static void put_hello_reply(wire_writer_t *w) {
-  msg_hello_reply_t m = {5, 1 << 20, S("V")};
+  msg_hello_reply_t m = {.node = 5, .max_frame = 1 << 20,
+                         .auth = MSG_AUTH_PASSWORD, .nonce = {4},
+                         .salt = {5}, .ops = 2, .mem_kib = 16384};
   msg_hello_reply_put(w, &m);
 }
 static bool get_hello_reply(wire_reader_t *r) {
   msg_hello_reply_t m;
   return msg_hello_reply_get(r, &m) && m.node == 5 && m.max_frame == 1 << 20 &&
-         same(m.view, "V");
+         m.auth == MSG_AUTH_PASSWORD && m.nonce[0] == 4 && m.salt[0] == 5 &&
+         m.ops == 2 && m.mem_kib == 16384;
+}
+
+static void put_auth(wire_writer_t *w) {
+  msg_auth_t m = {S("0123456789abcdef0123456789abcdef"), S("VIEW")};
+  msg_auth_put(w, &m);
+}
+static bool get_auth(wire_reader_t *r) {
+  msg_auth_t m;
+  return msg_auth_get(r, &m) && m.proof.n == 32 && same(m.view, "VIEW");
 }
 
 static void put_id(wire_writer_t *w) {
@@ -442,8 +457,9 @@ static bool get_holding(wire_reader_t *r) {
 
 static const codec_case_t cases[] = {
     {"hello", put_hello, get_hello, false},
-    {"hello_peer", put_hello_peer, get_hello_peer, true},
-    {"hello_reply", put_hello_reply, get_hello_reply, true},
+    {"hello_peer", put_hello_peer, get_hello_peer, false},
+    {"hello_reply", put_hello_reply, get_hello_reply, false},
+    {"auth", put_auth, get_auth, true},
     {"id", put_id, get_id, false},
     {"topic", put_topic, get_topic, false},
     {"publish", put_publish, get_publish, false},
@@ -576,6 +592,7 @@ CASE(every_request_op_decodes_through_the_dispatch_table) {
     void (*put)(wire_writer_t *w);
   } reqs[] = {
       {WIRE_HELLO, put_hello},          {WIRE_CREATE_PUBLISHER, put_id},
+      {WIRE_AUTH, put_auth},
       {WIRE_CREATE_TOPIC, put_topic},   {WIRE_PUBLISH, put_publish},
       {WIRE_SUBSCRIBE, put_subscribe},  {WIRE_PULL, put_pull},
       {WIRE_STOP_NODE, put_stop},       {WIRE_WHERE, put_where},

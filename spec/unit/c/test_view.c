@@ -89,17 +89,17 @@ CASE(upsert_adds_replaces_and_ignores_older) {
     const char *addr_after;
     size_t n_after;
   } ops[] = {
-      {5, "a:1", VIEW_ALIVE, 1, 1, VIEW_ALIVE, 1, "a:1", 1},     /* add */
-      {5, "a:1", VIEW_ALIVE, 1, 0, VIEW_ALIVE, 1, "a:1", 1},     /* same */
-      {5, "b:2", VIEW_ALIVE, 0, 0, VIEW_ALIVE, 1, "a:1", 1},     /* older */
-      {5, "b:2", VIEW_LEFT, 0, 0, VIEW_ALIVE, 1, "a:1", 1},      /* older, final */
-      {5, "b:2", VIEW_ALIVE, 3, 1, VIEW_ALIVE, 3, "b:2", 1},     /* newer: addr moves */
-      {5, "c:3", VIEW_DEAD, 3, 1, VIEW_DEAD, 3, "c:3", 1},       /* equal, more final */
-      {5, "d:4", VIEW_SUSPECT, 3, 0, VIEW_DEAD, 3, "c:3", 1},    /* equal, less final */
-      {5, "d:4", VIEW_ALIVE, 4, 1, VIEW_ALIVE, 4, "d:4", 1},     /* revived */
-      {1, "e:5", VIEW_SUSPECT, 0, 1, VIEW_SUSPECT, 0, "e:5", 2}, /* insert before */
-      {9, "f:6", VIEW_ALIVE, 7, 1, VIEW_ALIVE, 7, "f:6", 3},     /* insert after */
-      {3, "g:7", VIEW_ALIVE, 2, 1, VIEW_ALIVE, 2, "g:7", 4},     /* insert between */
+      {5, "10.0.0.1:1", VIEW_ALIVE, 1, 1, VIEW_ALIVE, 1, "10.0.0.1:1", 1},     /* add */
+      {5, "10.0.0.1:1", VIEW_ALIVE, 1, 0, VIEW_ALIVE, 1, "10.0.0.1:1", 1},     /* same */
+      {5, "10.0.0.2:2", VIEW_ALIVE, 0, 0, VIEW_ALIVE, 1, "10.0.0.1:1", 1},     /* older */
+      {5, "10.0.0.2:2", VIEW_LEFT, 0, 0, VIEW_ALIVE, 1, "10.0.0.1:1", 1},      /* older, final */
+      {5, "10.0.0.2:2", VIEW_ALIVE, 3, 1, VIEW_ALIVE, 3, "10.0.0.2:2", 1},     /* newer: addr moves */
+      {5, "10.0.0.3:3", VIEW_DEAD, 3, 1, VIEW_DEAD, 3, "10.0.0.3:3", 1},       /* equal, more final */
+      {5, "10.0.0.4:4", VIEW_SUSPECT, 3, 0, VIEW_DEAD, 3, "10.0.0.3:3", 1},    /* equal, less final */
+      {5, "10.0.0.4:4", VIEW_ALIVE, 4, 1, VIEW_ALIVE, 4, "10.0.0.4:4", 1},     /* revived */
+      {1, "10.0.0.5:5", VIEW_SUSPECT, 0, 1, VIEW_SUSPECT, 0, "10.0.0.5:5", 2}, /* insert before */
+      {9, "10.0.0.6:6", VIEW_ALIVE, 7, 1, VIEW_ALIVE, 7, "10.0.0.6:6", 3},     /* insert after */
+      {3, "10.0.0.7:7", VIEW_ALIVE, 2, 1, VIEW_ALIVE, 2, "10.0.0.7:7", 4},     /* insert between */
   };
   view_t v;
   view_init(&v);
@@ -128,9 +128,11 @@ CASE(upsert_rejects_bad_arguments) {
   char long_addr[VIEW_ADDR_MAX + 2];
   memset(long_addr, 'x', sizeof long_addr - 1);
   long_addr[sizeof long_addr - 1] = '\0'; /* 64 bytes */
-  char max_addr[VIEW_ADDR_MAX + 1];
-  memset(max_addr, 'y', sizeof max_addr - 1);
-  max_addr[sizeof max_addr - 1] = '\0'; /* 63 bytes */
+  char max_addr[VIEW_ADDR_MAX + 1]; /* 63 bytes: 10.0.0.1:000...01 */
+  memset(max_addr, '0', sizeof max_addr - 1);
+  memcpy(max_addr, "10.0.0.1:", 9);
+  max_addr[sizeof max_addr - 2] = '1';
+  max_addr[sizeof max_addr - 1] = '\0';
   const struct {
     uint32_t id;
     const char *addr;
@@ -140,11 +142,14 @@ CASE(upsert_rejects_bad_arguments) {
       {1, NULL, VIEW_ALIVE, HS_EINVALID},
       {1, "", VIEW_ALIVE, HS_EINVALID},
       {1, long_addr, VIEW_ALIVE, HS_EINVALID},
-      {1, "a:1", 0, HS_EINVALID},
-      {1, "a:1", 5, HS_EINVALID},
-      {1u << CUBE_MAX_DIM, "a:1", VIEW_ALIVE, HS_EINVALID},
-      {UINT32_MAX, "a:1", VIEW_ALIVE, HS_EINVALID},
-      {(1u << CUBE_MAX_DIM) - 1, "a:1", VIEW_ALIVE, 1},
+      {1, "zz", VIEW_ALIVE, HS_EINVALID},       /* not host:port */
+      {1, "1\":1", VIEW_ALIVE, HS_EINVALID},    /* not an IP */
+      {1, "10.0.0.1:65536", VIEW_ALIVE, HS_EINVALID},
+      {1, "10.0.0.1:1", 0, HS_EINVALID},
+      {1, "10.0.0.1:1", 5, HS_EINVALID},
+      {1u << CUBE_MAX_DIM, "10.0.0.1:1", VIEW_ALIVE, HS_EINVALID},
+      {UINT32_MAX, "10.0.0.1:1", VIEW_ALIVE, HS_EINVALID},
+      {(1u << CUBE_MAX_DIM) - 1, "10.0.0.1:1", VIEW_ALIVE, 1},
       {2, max_addr, VIEW_ALIVE, 1},
   };
   view_t view;
@@ -167,8 +172,8 @@ CASE(equal_version_more_final_state_wins) {
       int win = a > b ? a : b;
       view_t v;
       view_init(&v);
-      CHECK(view_upsert(&v, 3, "h:1", (view_state_t)a, 6) == 1);
-      CHECK(view_upsert(&v, 3, "h:1", (view_state_t)b, 6) == (b > a));
+      CHECK(view_upsert(&v, 3, "10.0.0.8:1", (view_state_t)a, 6) == 1);
+      CHECK(view_upsert(&v, 3, "10.0.0.8:1", (view_state_t)b, 6) == (b > a));
       CHECK(view_find(&v, 3)->state == (view_state_t)win);
       CHECK(v.epoch == 6);
       view_free(&v);
@@ -177,12 +182,12 @@ CASE(equal_version_more_final_state_wins) {
   view_t x, y;
   view_init(&x);
   view_init(&y);
-  CHECK(view_upsert(&x, 1, "a:1", VIEW_ALIVE, 2) == 1);
-  CHECK(view_upsert(&x, 1, "b:1", VIEW_ALIVE, 2) == 1);
-  CHECK(view_upsert(&y, 1, "b:1", VIEW_ALIVE, 2) == 1);
-  CHECK(view_upsert(&y, 1, "a:1", VIEW_ALIVE, 2) == 0);
+  CHECK(view_upsert(&x, 1, "10.0.0.1:1", VIEW_ALIVE, 2) == 1);
+  CHECK(view_upsert(&x, 1, "10.0.0.2:1", VIEW_ALIVE, 2) == 1);
+  CHECK(view_upsert(&y, 1, "10.0.0.2:1", VIEW_ALIVE, 2) == 1);
+  CHECK(view_upsert(&y, 1, "10.0.0.1:1", VIEW_ALIVE, 2) == 0);
   CHECK(views_equal(&x, &y));
-  CHECK(strcmp(view_find(&x, 1)->addr, "b:1") == 0);
+  CHECK(strcmp(view_find(&x, 1)->addr, "10.0.0.2:1") == 0);
   view_free(&x);
   view_free(&y);
 }
@@ -278,11 +283,11 @@ CASE(merge_counts_changed_members) {
   view_t a, b;
   view_init(&a);
   view_init(&b);
-  view_upsert(&a, 1, "a:1", VIEW_ALIVE, 1);
-  view_upsert(&a, 2, "a:2", VIEW_ALIVE, 5);
-  view_upsert(&b, 1, "a:1", VIEW_DEAD, 2);    /* newer: changes */
-  view_upsert(&b, 2, "a:2", VIEW_ALIVE, 4);   /* older: ignored */
-  view_upsert(&b, 3, "a:3", VIEW_ALIVE, 0);   /* new: added */
+  view_upsert(&a, 1, "10.0.0.1:1", VIEW_ALIVE, 1);
+  view_upsert(&a, 2, "10.0.0.1:2", VIEW_ALIVE, 5);
+  view_upsert(&b, 1, "10.0.0.1:1", VIEW_DEAD, 2);    /* newer: changes */
+  view_upsert(&b, 2, "10.0.0.1:2", VIEW_ALIVE, 4);   /* older: ignored */
+  view_upsert(&b, 3, "10.0.0.1:3", VIEW_ALIVE, 0);   /* new: added */
   CHECK(view_merge(&a, &b) == 2);
   CHECK(view_merge(&a, &b) == 0);
   CHECK(a.n == 3 && a.epoch == 2 + 5 + 0);
@@ -296,7 +301,7 @@ CASE(epoch_is_sum_of_versions_after_every_operation) {
   for (int step = 0; step < 3000; step++) {
     uint32_t id = rnd(32);
     char addr[16];
-    snprintf(addr, sizeof addr, "n%u:%u", id, rnd(3));
+    snprintf(addr, sizeof addr, "10.1.0.%u:%u", id, rnd(3));
     switch (rnd(3)) {
     case 0:
       CHECK(view_upsert(&v, id, addr, (view_state_t)(1 + rnd(4)), rnd(50)) >= 0);
@@ -319,7 +324,7 @@ CASE(epoch_is_sum_of_versions_after_every_operation) {
 CASE(set_state_bumps_version) {
   view_t v;
   view_init(&v);
-  view_upsert(&v, 4, "n:4", VIEW_ALIVE, 7);
+  view_upsert(&v, 4, "10.0.0.9:4", VIEW_ALIVE, 7);
   CHECK(view_set_state(&v, 4, VIEW_SUSPECT) == 1);
   CHECK(view_find(&v, 4)->version == 8 && view_find(&v, 4)->state == VIEW_SUSPECT);
   CHECK(view_set_state(&v, 4, VIEW_SUSPECT) == 1); /* a decision, even if equal */
@@ -327,16 +332,16 @@ CASE(set_state_bumps_version) {
   CHECK(view_set_state(&v, 4, VIEW_DEAD) == 1);
   CHECK(view_set_state(&v, 4, VIEW_ALIVE) == 1); /* revive */
   CHECK(view_find(&v, 4)->version == 11 && view_find(&v, 4)->state == VIEW_ALIVE);
-  CHECK(strcmp(view_find(&v, 4)->addr, "n:4") == 0);
+  CHECK(strcmp(view_find(&v, 4)->addr, "10.0.0.9:4") == 0);
   CHECK(v.epoch == 11);
   CHECK(view_set_state(&v, 5, VIEW_DEAD) == HS_EINVALID);
   CHECK(view_set_state(&v, 4, (view_state_t)0) == HS_EINVALID);
   CHECK(view_set_state(&v, 4, (view_state_t)5) == HS_EINVALID);
-  view_upsert(&v, 6, "n:6", VIEW_ALIVE, UINT64_MAX);
+  view_upsert(&v, 6, "10.0.0.9:6", VIEW_ALIVE, UINT64_MAX);
   CHECK(view_set_state(&v, 6, VIEW_DEAD) == HS_EINVALID); /* would wrap */
   CHECK(view_find(&v, 4)->version == 11);
   /* the revived entry beats a peer's older "dead" report */
-  CHECK(view_upsert(&v, 4, "n:4", VIEW_DEAD, 10) == 0);
+  CHECK(view_upsert(&v, 4, "10.0.0.9:4", VIEW_DEAD, 10) == 0);
   CHECK(view_ok(&v));
   view_free(&v);
 }
@@ -354,7 +359,7 @@ CASE(live_and_dim) {
   CHECK(view_dim(&v) == 0);
   CHECK(view_live(&v, NULL, 0) == 0);
   for (size_t i = 0; i < sizeof members / sizeof members[0]; i++)
-    view_upsert(&v, members[i].id, "x:1", members[i].state, 1);
+    view_upsert(&v, members[i].id, "10.0.9.9:1", members[i].state, 1);
   uint32_t ids[8];
   CHECK(view_live(&v, ids, 8) == 3);
   CHECK(ids[0] == 0 && ids[1] == 2 && ids[2] == 6);
@@ -369,9 +374,9 @@ CASE(live_and_dim) {
   /* a lone member 0 has dimension 0; all LEFT gives 0 too */
   view_t w;
   view_init(&w);
-  view_upsert(&w, 0, "x:1", VIEW_ALIVE, 0);
+  view_upsert(&w, 0, "10.0.9.9:1", VIEW_ALIVE, 0);
   CHECK(view_dim(&w) == 0);
-  view_upsert(&w, 5, "x:1", VIEW_LEFT, 0);
+  view_upsert(&w, 5, "10.0.9.9:1", VIEW_LEFT, 0);
   CHECK(view_dim(&w) == 0);
   view_free(&w);
   view_free(&v);
@@ -380,10 +385,10 @@ CASE(live_and_dim) {
 CASE(is_alive_is_a_cube_alive_fn) {
   view_t v;
   view_init(&v);
-  view_upsert(&v, 1, "x:1", VIEW_ALIVE, 0);
-  view_upsert(&v, 2, "x:2", VIEW_SUSPECT, 0);
-  view_upsert(&v, 3, "x:3", VIEW_DEAD, 0);
-  view_upsert(&v, 4, "x:4", VIEW_LEFT, 0);
+  view_upsert(&v, 1, "10.0.9.9:1", VIEW_ALIVE, 0);
+  view_upsert(&v, 2, "10.0.9.9:2", VIEW_SUSPECT, 0);
+  view_upsert(&v, 3, "10.0.9.9:3", VIEW_DEAD, 0);
+  view_upsert(&v, 4, "10.0.9.9:4", VIEW_LEFT, 0);
   cube_alive_fn f = view_is_alive;
   CHECK(!f(0, &v) && f(1, &v) && f(2, &v) && !f(3, &v) && !f(4, &v) &&
         !f(5, &v));
@@ -400,7 +405,7 @@ CASE(prefs_equal_cube_prefs_over_live_ids) {
     view_t v;
     view_init(&v);
     for (uint32_t id = 0; id < 40; id++)
-      if (rnd(2)) view_upsert(&v, id, "x:1", (view_state_t)(1 + rnd(4)), 0);
+      if (rnd(2)) view_upsert(&v, id, "10.0.9.9:1", (view_state_t)(1 + rnd(4)), 0);
     uint32_t live[64];
     size_t n = view_live(&v, live, 64);
     char name[32];
@@ -426,8 +431,8 @@ CASE(copy_is_deep) {
   view_t a, b;
   view_init(&a);
   CHECK(view_copy(&b, &a) == 0 && b.n == 0 && b.members == NULL);
-  view_upsert(&a, 1, "a:1", VIEW_ALIVE, 3);
-  view_upsert(&a, 7, "a:7", VIEW_DEAD, 4);
+  view_upsert(&a, 1, "10.0.0.1:1", VIEW_ALIVE, 3);
+  view_upsert(&a, 7, "10.0.0.1:7", VIEW_DEAD, 4);
   CHECK(view_copy(&b, &a) == 0);
   CHECK(views_equal(&a, &b));
   view_set_state(&b, 1, VIEW_SUSPECT);
@@ -442,11 +447,13 @@ CASE(encode_decode_round_trip) {
     random_view(&v);
     if (round == 0) view_free(&v); /* the empty view too */
     if (round == 1) { /* extremes: largest id, longest addr, top version */
-      char addr[VIEW_ADDR_MAX + 1];
-      memset(addr, 'h', VIEW_ADDR_MAX);
+      char addr[VIEW_ADDR_MAX + 1]; /* 10.0.0.1:000...01 */
+      memset(addr, '0', VIEW_ADDR_MAX);
+      memcpy(addr, "10.0.0.1:", 9);
+      addr[VIEW_ADDR_MAX - 1] = '1';
       addr[VIEW_ADDR_MAX] = '\0';
       CHECK(view_upsert(&v, (1u << CUBE_MAX_DIM) - 1, addr, VIEW_LEFT,
-                        UINT64_MAX) == 1);
+                        VIEW_VERSION_MAX) == 1);
     }
     buf_t b = BUF_INIT;
     buf_append(&b, "pre", 3); /* appends: keeps what is there */
@@ -471,7 +478,7 @@ CASE(decode_of_every_prefix_fails_cleanly) {
   view_init(&v);
   view_upsert(&v, 0, "127.0.0.1:7000", VIEW_ALIVE, 3);
   view_upsert(&v, 5, "127.0.0.1:7005", VIEW_DEAD, 9);
-  view_upsert(&v, 11, "h:1", VIEW_LEFT, 1);
+  view_upsert(&v, 11, "10.0.0.8:1", VIEW_LEFT, 1);
   buf_t b = BUF_INIT;
   CHECK(view_encode(&v, &b) == 0);
   for (size_t len = 0; len < b.len; len++) {
@@ -493,7 +500,7 @@ CASE(decode_of_every_prefix_fails_cleanly) {
 
 CASE(decode_rejects_huge_count_before_allocating) {
   buf_t b = BUF_INIT;
-  raw_member_t m = {1, VIEW_ALIVE, 0, "a:1"};
+  raw_member_t m = {1, VIEW_ALIVE, 0, "10.0.0.1:1"};
   raw_encode(&b, 0, 1u << 31, &m, 1);
   wire_reader_t r;
   wire_reader_init(&r, b.data, b.len);
@@ -515,20 +522,28 @@ CASE(decode_rejects_bad_fields) {
     int rc;
     const char *bad;
   } v[] = {
-      {"valid", UINT64_MAX, {{1, 1, 2, "a:1"}, {2, 4, 3, "a:2"}}, 2, 0, NULL},
-      {"duplicate id", UINT64_MAX, {{1, 1, 2, "a:1"}, {1, 1, 3, "a:2"}}, 2,
+      {"valid", UINT64_MAX, {{1, 1, 2, "10.0.0.1:1"}, {2, 4, 3, "10.0.0.1:2"}}, 2, 0, NULL},
+      {"duplicate id", UINT64_MAX, {{1, 1, 2, "10.0.0.1:1"}, {1, 1, 3, "10.0.0.1:2"}}, 2,
        HS_EPROTOCOL, "view.id"},
-      {"unsorted ids", UINT64_MAX, {{2, 1, 2, "a:1"}, {1, 1, 3, "a:2"}}, 2,
+      {"unsorted ids", UINT64_MAX, {{2, 1, 2, "10.0.0.1:1"}, {1, 1, 3, "10.0.0.1:2"}}, 2,
        HS_EPROTOCOL, "view.id"},
-      {"state 0", UINT64_MAX, {{1, 0, 2, "a:1"}}, 1, HS_EPROTOCOL, "view.state"},
-      {"state 5", UINT64_MAX, {{1, 5, 2, "a:1"}}, 1, HS_EPROTOCOL, "view.state"},
-      {"wrong epoch", 4, {{1, 1, 2, "a:1"}, {2, 1, 3, "a:2"}}, 2, HS_EPROTOCOL,
+      {"state 0", UINT64_MAX, {{1, 0, 2, "10.0.0.1:1"}}, 1, HS_EPROTOCOL, "view.state"},
+      {"state 5", UINT64_MAX, {{1, 5, 2, "10.0.0.1:1"}}, 1, HS_EPROTOCOL, "view.state"},
+      {"wrong epoch", 4, {{1, 1, 2, "10.0.0.1:1"}, {2, 1, 3, "10.0.0.1:2"}}, 2, HS_EPROTOCOL,
        "view.epoch"},
       {"empty addr", UINT64_MAX, {{1, 1, 2, ""}}, 1, HS_EPROTOCOL, "view.addr"},
       {"64-byte addr", UINT64_MAX, {{1, 1, 2, long_addr}}, 1, HS_EPROTOCOL,
        "view.addr"},
-      {"id too large", UINT64_MAX, {{1u << CUBE_MAX_DIM, 1, 2, "a:1"}}, 1,
+      {"id too large", UINT64_MAX, {{1u << CUBE_MAX_DIM, 1, 2, "10.0.0.1:1"}}, 1,
        HS_EPROTOCOL, "view.id"},
+      {"addr zz", UINT64_MAX, {{1, 1, 2, "zz"}}, 1, HS_EPROTOCOL, "view.addr"},
+      {"addr with a quote", UINT64_MAX, {{1, 1, 2, "1\""}}, 1, HS_EPROTOCOL,
+       "view.addr"},
+      {"version past the cap", UINT64_MAX,
+       {{1, 1, VIEW_VERSION_MAX + 1, "10.0.0.1:1"}}, 1, HS_EPROTOCOL,
+       "view.version"},
+      {"version at the cap", UINT64_MAX, {{1, 1, VIEW_VERSION_MAX, "10.0.0.1:1"}},
+       1, 0, NULL},
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     uint64_t epoch = v[i].epoch;
