@@ -39,7 +39,8 @@
   X(CLOSED, 13, "connection closed")                                        \
   X(PROTOCOL, 14, "protocol error")                                         \
   X(NOMEM, 15, "out of memory")                                             \
-  X(IO, 16, "i/o error")
+  X(IO, 16, "i/o error")                                                    \
+  X(LIMIT, 17, "a limit was reached")
 
 typedef enum {
   HS_OK = 0,
@@ -162,7 +163,7 @@ typedef struct hs_node_config {
   const char *cluster;        /* cluster name checked at HELLO, "hypersub" */
   size_t max_payload;         /* largest message, default 1 MiB */
   size_t max_output;          /* buffered output per connection, 64 MiB */
-  uint32_t max_connections;   /* default 10000 */
+  uint32_t max_connections;   /* clients connected at once; 10000 */
   uint32_t max_pull;          /* largest pull batch, default 1000 */
   uint64_t retain_messages;   /* per topic; 0 keeps all */
   uint64_t retain_bytes;      /* per topic; 0 keeps all */
@@ -181,6 +182,18 @@ typedef struct hs_node_config {
   const hs_user_t *users;     /* clients must log in as one of them (copied);
                                  none: open to any client */
   size_t n_users;
+  /* Limits on what a stranger can make the node hold (README's
+   * configuration table): */
+  uint32_t handshake_ms;          /* to finish HELLO/AUTH, else closed; 5000 */
+  uint32_t max_handshakes;        /* connections mid-handshake; a new one
+                                     past this closes the oldest; 256 */
+  uint32_t max_peer_connections;  /* peers' connections; 1024 */
+  uint32_t max_parked;            /* long polls parked on the node; 10000 */
+  uint32_t max_parked_per_connection; /* and on one connection; 64 */
+  uint32_t max_wait_ms;           /* a pull's wait is cut to this; 300000 */
+  uint64_t max_topics;            /* topics (homed or copied); 100000 */
+  uint64_t max_identities;        /* publishers + subscribers; 1000000 */
+  uint64_t max_subscriptions;     /* cursors over all topics; 1000000 */
   hs_log_level_t log_level;   /* default HS_LOG_INFO */
   hs_log_format_t log_format; /* default HS_LOG_TEXT */
   const char *log_file;       /* NULL logs to stderr */

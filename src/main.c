@@ -14,6 +14,7 @@
 #include <lualib.h>
 #include <luv/luv.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,7 +87,19 @@ static int run(lua_State *L) {
   return 1;
 }
 
+/* A node holds a socket per connection: take every file descriptor the
+ * system allows this process (the soft limit is often 1024 of a far
+ * higher hard one). */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int main(int argc, char **argv) {
+  raise_fd_limit();
   lua_State *L = luaL_newstate();
   if (!L) {
     fputs("hypersub: cannot create a Lua state\n", stderr);

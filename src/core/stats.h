@@ -40,7 +40,10 @@ uint64_t stats_hist_quantile(const stats_hist_t *h, double q);
   X(frames_out, "frames answered")                                          \
   X(connections_accepted, "connections accepted")                           \
   X(connections_closed, "connections closed")                               \
-  X(connections_refused, "connections refused over max_connections")        \
+  X(connections_refused, "connections refused over a budget")              \
+  X(handshake_timeouts, "connections closed past handshake_ms")             \
+  X(handshakes_evicted, "handshakes closed for a newer one")                \
+  X(limit_refusals, "requests refused with LIMIT")                          \
   X(connections_dropped_slow, "connections dropped over max_output")        \
   X(protocol_errors, "bad frames")                                          \
   X(messages_published, "messages stored by publishes homed here")          \

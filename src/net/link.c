@@ -195,8 +195,9 @@ static void ready(link_t *l, const msg_hello_reply_t *hello) {
   l->max_frame = hello->max_frame < l->max_output ? hello->max_frame
                                                   : l->max_output;
   l->cc->conn.max_frame = l->max_frame;
-  if (l->queue.len) {
-    buf_append(&l->cc->conn.out, l->queue.data, l->queue.len);
+  if (l->queue.len) { /* what was asked while connecting goes out now */
+    if (buf_append(&l->cc->conn.out, l->queue.data, l->queue.len))
+      fail_all(l, HS_ENOMEM, "out of memory sending the queued requests");
     buf_clear(&l->queue);
     conn_dirty(&l->cc->conn);
   }

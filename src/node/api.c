@@ -4,6 +4,7 @@
 #include "node/node.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -30,6 +31,15 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->heartbeat_ms = 100;
   cfg->suspect_ms = 500;
   cfg->dead_ms = 1000;
+  cfg->handshake_ms = 5000;
+  cfg->max_handshakes = 256;
+  cfg->max_peer_connections = 1024;
+  cfg->max_parked = 10000;
+  cfg->max_parked_per_connection = 64;
+  cfg->max_wait_ms = 300000;
+  cfg->max_topics = 100000;
+  cfg->max_identities = 1000000;
+  cfg->max_subscriptions = 1000000;
   cfg->log_level = HS_LOG_INFO;
   cfg->log_format = HS_LOG_TEXT;
 }
@@ -49,6 +59,13 @@ static const char *limits_wrong(const hs_node_config_t *cfg) {
   if (!cfg->heartbeat_ms) return "heartbeat_ms must be at least 1";
   if (cfg->dead_ms < cfg->suspect_ms) return "dead_ms must be at least suspect_ms";
   if (cfg->hop_limit > 254) return "hop_limit must be 0..254";
+  if (!cfg->handshake_ms) return "handshake_ms must be at least 1";
+  if (!cfg->max_connections || !cfg->max_handshakes ||
+      !cfg->max_peer_connections)
+    return "max_connections, max_handshakes and max_peer_connections must "
+           "be at least 1";
+  if (cfg->max_parked_per_connection > cfg->max_parked)
+    return "max_parked_per_connection must be at most max_parked";
   return NULL;
 }
 
@@ -205,11 +222,12 @@ static void init_handles(hs_node_t *node) {
   uv_timer_init(loop, &node->restart_timer);
   uv_timer_init(loop, &node->expire_timer);
   uv_timer_init(loop, &node->tick_timer);
+  uv_timer_init(loop, &node->handshake_timer);
   node->restart_timer.data = node->expire_timer.data = node;
-  node->tick_timer.data = node;
+  node->tick_timer.data = node->handshake_timer.data = node;
   node->tick = on_tick;
   node->on_frame = node_dispatch;
-  node->open_handles = 5; /* the three timers, the flusher, repl's check */
+  node->open_handles = 6; /* the four timers, the flusher, repl's check */
 }
 
 HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
@@ -235,6 +253,7 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   node->port = cfg->port;
   node->garbage_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(10);
+  node->refused_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   node->reads.ignored_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   store_limits_t limits = {.retain_messages = cfg->retain_messages,
                            .retain_bytes = cfg->retain_bytes,
@@ -262,6 +281,21 @@ static void on_tick(uv_timer_t *t) {
   if (leave_tick(node)) node_halt(node, leave_finish(node), 0);
   if (id_taken(node)) node_halt(node, NULL, 0);
   catchup_tick(node);
+}
+
+/* Budgets the process cannot keep: accepting fails with EMFILE first. */
+static void warn_fd_limit(hs_node_t *node) {
+  struct rlimit rl;
+  const hs_node_config_t *c = &node->cfg;
+  uint64_t want = (uint64_t)c->max_connections + c->max_peer_connections +
+                  c->max_handshakes + 64;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      want > rl.rlim_cur)
+    LOG(&node->log, HS_LOG_WARN, "node", "fd_limit",
+        LF_UINT("limit", rl.rlim_cur), LF_UINT("budgets", want),
+        LF_STR("detail", "max_connections + max_peer_connections + "
+                         "max_handshakes pass the open files allowed: "
+                         "raise ulimit -n or lower them"));
 }
 
 /* The JOIN answer came (ok: id and view are set): serve, or stop. */
@@ -292,6 +326,7 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("max_payload", node->cfg.max_payload), LF_UINT("members", v->n),
       LF_UINT("dim", view_dim(v)), LF_UINT("epoch", v->epoch),
       LF_STR("version", HS_VERSION));
+  warn_fd_limit(node);
   if (!node->users.n || !node->has_key)
     LOG(&node->log, HS_LOG_WARN, "node", "node_open",
         LF_STR("to", !node->users.n && !node->has_key ? "clients and peers"
@@ -439,4 +474,5 @@ HS_API void hs_node_free(hs_node_t *node) {
   uv_close((uv_handle_t *)&node->tick_timer, handle_closed);
   uv_close(repl_check_handle(&node->repl), repl_check_closed);
   uv_close((uv_handle_t *)&node->expire_timer, handle_closed);
+  uv_close((uv_handle_t *)&node->handshake_timer, handle_closed);
 }

@@ -31,7 +31,7 @@ static void reply_claim(node_conn_t *nc, uint32_t id, store_topic_t *t,
                       max, &next);
     msg_claim_range_put(&w, from, n);
   }
-  wire_end(&w);
+  node_reply_end(nc, &w);
   node->stats.claims++;
   if (!n) return;
   LOG(&node->log, HS_LOG_DEBUG, "store", "claimed",

@@ -165,6 +165,6 @@ void op_join(op_ctx_t *ctx) {
   wire_writer_t w;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_join_reply_put(&w, &reply);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
   buf_free(&view);
 }

@@ -42,6 +42,8 @@ struct node_conn {
   uint64_t incarnation;     /* a peer: which run of it */
   const user_t *user;       /* the user logged in; NULL on an open node */
   uint64_t accepted_ms;     /* uv_now: the handshake's deadline counts from it */
+  node_conn_t *hs_prev, *hs_next; /* while in its handshake: oldest first */
+  uint8_t budget;           /* the role budget it counts in (0: none yet) */
   uint8_t nonce[AUTH_NONCE], their_nonce[AUTH_NONCE];
   char peer[64];            /* "host:port" for logs */
 };
@@ -116,6 +118,12 @@ struct hs_node {
   flusher_t flusher;       /* one per loop turn, shared with the links */
   node_conn_t *conns;
   size_t n_conns;
+  /* Connections in their handshake (oldest first, one deadline each) and
+   * each role's budget (server.c). */
+  node_conn_t *hs_head, *hs_tail;
+  size_t n_handshaking, n_clients, n_peers;
+  uv_timer_t handshake_timer;
+  log_limit_t refused_limit;
   size_t n_waiting; /* long polls parked */
 
   store_t store;
@@ -156,6 +164,12 @@ static inline uint32_t node_self(const hs_node_t *node) {
   return node->cluster.self;
 }
 
+/* Bytes a reply's variable part may take: it must fit the frame limit
+ * with room for its header and fixed fields. */
+static inline size_t node_reply_budget(const hs_node_t *node) {
+  return node->max_frame - 1024;
+}
+
 /* While catching up: the offset members said a topic reaches (0: none). */
 static inline uint64_t catchup_expected(const hs_node_t *node,
                                         const char *name, size_t n) {
@@ -171,6 +185,9 @@ void node_reply_error(node_conn_t *nc, uint8_t op, uint32_t id, int code,
     __attribute__((format(printf, 5, 6)));
 /* An empty success reply. */
 void node_reply_ok(node_conn_t *nc, uint8_t op, uint32_t id);
+/* Ends an answer begun with wire_begin on nc's output; when it cannot be
+ * written whole, an error answer (NOMEM) takes its place. */
+void node_reply_end(node_conn_t *nc, wire_writer_t *w);
 /* Queues the connection's output for this turn's flush. */
 void node_send(node_conn_t *nc);
 /* The same, answering the request being run. */
@@ -187,6 +204,11 @@ int node_listen(hs_node_t *node);
 void node_stop_serving(hs_node_t *node, node_conn_t *keep);
 /* Closes the listener and the connections (hs_node_free). */
 void node_close_conns(hs_node_t *node);
+/* The handshake told the connection's role: it counts in that role's
+ * budget. 0, or HS_EUNAVAILABLE with why when the budget is full. */
+int node_conn_admit(node_conn_t *nc, uint8_t role, char *why, size_t len);
+/* The handshake is through: the deadline no longer applies. */
+void node_conn_ready(node_conn_t *nc);
 
 /* ---- dispatch.c -------------------------------------------------------------- */
 
@@ -200,6 +222,10 @@ void node_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
 /* ---- checks.c: what a request must meet --------------------------------------- */
 /* Reports an invalid name and returns false. */
 bool op_name_ok(op_ctx_t *ctx, const char *what, msg_str_t s);
+/* A client's request that would make the node hold one more of `what`
+ * (have of them now): LIMIT naming the option at `limit`. */
+bool op_under_limit(op_ctx_t *ctx, uint64_t have, uint64_t limit,
+                    const char *what, const char *option);
 /* Whether this node may serve the topic it homes now; false when it has
  * answered UNAVAILABLE (t may be NULL: a topic it lacks). */
 bool op_may_serve(op_ctx_t *ctx, const store_topic_t *t);

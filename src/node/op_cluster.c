@@ -15,7 +15,7 @@ void op_where(op_ctx_t *ctx) {
   wire_writer_t w;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_where_reply_put(&w, &reply);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
 }
 
 /* Writes a text answer (JSON) from node->scratch. */
@@ -24,7 +24,7 @@ static void reply_text(op_ctx_t *ctx, const buf_t *text) {
   msg_text_t m = {msg_str(text->data, text->len)};
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_text_put(&w, &m);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
 }
 
 void op_view(op_ctx_t *ctx) {
@@ -53,7 +53,7 @@ void op_ping(op_ctx_t *ctx) {
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_pong_put(&w, &pong);
-  wire_end(&w);
+  node_reply_end(nc, &w);
   buf_free(&view);
   node->stats.heartbeat_bytes += nc->conn.out.len - at + ctx->f->body_len +
                                  WIRE_HEADER;
@@ -78,5 +78,5 @@ void op_gossip(op_ctx_t *ctx) {
   wire_writer_t w;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_pong_put(&w, &pong);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
 }

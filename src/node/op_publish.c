@@ -11,7 +11,7 @@ static void answer(node_conn_t *nc, uint32_t id, uint64_t offset) {
   msg_offset_t m = {offset};
   wire_begin(&w, &nc->conn.out, WIRE_PUBLISH, WIRE_F_REPLY, id);
   msg_offset_put(&w, &m);
-  wire_end(&w);
+  node_reply_end(nc, &w);
 }
 
 /* Every replica holds the publish, or never will here. */

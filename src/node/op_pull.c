@@ -25,7 +25,12 @@ void op_subscribe(op_ctx_t *ctx) {
                   : m->from == HS_FROM_LATEST ? t->next
                                               : m->offset;
   bool again = store_cursor(t, sid, sn) != NULL;
-  if (store_subscribe(t, sid, sn, next)) return op_out_of_memory(ctx);
+  if (!again && !op_under_limit(ctx, node->store.cursors,
+                                node->cfg.max_subscriptions, "subscriptions",
+                                "max_subscriptions"))
+    return;
+  if (store_subscribe(&node->store, t, sid, sn, next))
+    return op_out_of_memory(ctx);
   store_cursor_t *cur = store_cursor(t, sid, sn);
   repl_cursor(&node->repl, t, sid, sn, cur->next);
   LOG(&node->log, HS_LOG_INFO, "store", again ? "resubscribed" : "subscribed",
@@ -35,7 +40,7 @@ void op_subscribe(op_ctx_t *ctx) {
   msg_offset_t reply = {cur->next};
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_offset_put(&w, &reply);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
 }
 
 void pull_align(hs_node_t *node, store_topic_t *t, msg_str_t sid,
@@ -61,7 +66,7 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
   uint64_t next;
   uint32_t n = messages_put(node, &w, t, cur->next, repl_readable(t), max,
                             &next);
-  wire_end(&w);
+  node_reply_end(nc, &w);
   if (!n) return;
   LOG(&node->log, HS_LOG_DEBUG, "store", "pulled",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),

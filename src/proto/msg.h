@@ -399,11 +399,25 @@ typedef struct msg_join_reply {
 bool msg_join_reply_get(wire_reader_t *r, msg_join_reply_t *m);
 void msg_join_reply_put(wire_writer_t *w, const msg_join_reply_t *m);
 
+/* HOLDING: the asker's view, and where this page starts: the items of
+ * earlier pages to skip (topics, then publishers, then subscribers, as
+ * the holder walks them) and the holder's layout that page came from (0
+ * at first: a different layout starts over, resending is harmless). */
+typedef struct msg_holding_ask {
+  uint64_t skip, layout;
+  msg_str_t view; /* the rest of the body */
+} msg_holding_ask_t;
+bool msg_holding_ask_get(wire_reader_t *r, msg_holding_ask_t *m);
+void msg_holding_ask_put(wire_writer_t *w, const msg_holding_ask_t *m);
+
 /* The reply to HOLDING: the topics held here whose copies include the
  * asker (each with the offset it reaches), then the publishers, then the
- * subscribers whose copies include it. */
+ * subscribers whose copies include it, as many as fit a frame; then more
+ * (1: ask again, skipping what came) and the holder's layout. */
 typedef struct msg_holding {
   msg_list_t topics, publishers, subscribers;
+  uint8_t more;
+  uint64_t layout;
 } msg_holding_t;
 typedef struct msg_held_topic {
   msg_str_t name;
@@ -418,6 +432,8 @@ void msg_count_begin(wire_writer_t *w, msg_count_t *c);
 void msg_held_topic_add(wire_writer_t *w, msg_count_t *c,
                         const msg_held_topic_t *t);
 void msg_held_name_add(wire_writer_t *w, msg_count_t *c, msg_str_t name);
+/* After the three lists. */
+void msg_holding_end(wire_writer_t *w, uint8_t more, uint64_t layout);
 
 /* ---- every request ---------------------------------------------------------- */
 
@@ -439,6 +455,7 @@ typedef union msg {
   msg_key_t key;
   msg_ping_t ping;
   msg_view_t view;
+  msg_holding_ask_t holding;
   msg_read_t read;
   msg_claim_t claim;
   msg_join_t join;

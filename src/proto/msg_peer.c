@@ -321,7 +321,27 @@ bool msg_holding_get(wire_reader_t *r, msg_holding_t *m) {
          wire_get_u32(r, "subscribers", &ns) &&
          msg_list_take(r, "subscribers", ns, 1, held_name_check,
                        &m->subscribers) &&
-         wire_reader_done(r);
+         wire_get_u8(r, "more", &m->more) &&
+         wire_get_u64(r, "layout", &m->layout) && wire_reader_done(r);
+}
+
+void msg_holding_end(wire_writer_t *w, uint8_t more, uint64_t layout) {
+  wire_put_u8(w, more);
+  wire_put_u64(w, layout);
+}
+
+bool msg_holding_ask_get(wire_reader_t *r, msg_holding_ask_t *m) {
+  if (!wire_get_u64(r, "skip", &m->skip) ||
+      !wire_get_u64(r, "layout", &m->layout))
+    return false;
+  m->view = msg_rest(r);
+  return true;
+}
+
+void msg_holding_ask_put(wire_writer_t *w, const msg_holding_ask_t *m) {
+  wire_put_u64(w, m->skip);
+  wire_put_u64(w, m->layout);
+  wire_put(w, m->view.s, m->view.n);
 }
 
 bool msg_held_topic_next(msg_list_t *l, msg_held_topic_t *out) {

@@ -95,6 +95,7 @@ typedef struct wire_writer {
   size_t start; /* where this frame's length field is */
   int err;      /* sticky: 0 or HS_ENOMEM */
   uint8_t op;   /* the frame's op */
+  uint32_t id;  /* and id */
 } wire_writer_t;
 
 void wire_begin(wire_writer_t *w, buf_t *b, uint8_t op, uint16_t flags,

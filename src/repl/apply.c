@@ -67,7 +67,7 @@ static int apply_append(repl_t *r, uint32_t from, msg_replicate_t *m,
 static void apply_cursor(repl_t *r, uint32_t from, const msg_replicate_t *m) {
   store_topic_t *t = store_topic_find(r->store, m->name.s, m->name.n);
   if (!t || !repl_accepts(r, t->name, t->name_len, from) ||
-      store_subscribe(t, m->subscriber.s, m->subscriber.n, m->next))
+      store_subscribe(r->store, t, m->subscriber.s, m->subscriber.n, m->next))
     return;
   repl_topic_t *rt = repl_of(t);
   store_cursor_t *cur = store_cursor(t, m->subscriber.s, m->subscriber.n);
@@ -133,8 +133,8 @@ int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
  * point past may be on their way still); a home keeps its own (it moves
  * them), and one taking the topic over keeps the furthest it hears of
  * (copies may lag the former home). */
-static void take_cursors(store_topic_t *t, repl_topic_t *rt, bool to_home,
-                         msg_replicate_t *m) {
+static void take_cursors(repl_t *r, store_topic_t *t, repl_topic_t *rt,
+                         bool to_home, msg_replicate_t *m) {
   msg_cursor_t c;
   while (msg_cursor_next(m, &c)) {
     store_cursor_t *cur = store_cursor(t, c.subscriber.s, c.subscriber.n);
@@ -143,7 +143,7 @@ static void take_cursors(store_topic_t *t, repl_topic_t *rt, bool to_home,
       continue;
     }
     if (to_home && cur && cur->next > c.next) continue;
-    if (store_subscribe(t, c.subscriber.s, c.subscriber.n, c.next) == 0)
+    if (store_subscribe(r->store, t, c.subscriber.s, c.subscriber.n, c.next) == 0)
       store_cursor(t, c.subscriber.s, c.subscriber.n)->next = c.next;
   }
 }
@@ -204,7 +204,7 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
   repl_topic_t *rt = t ? repl_state(r, t) : NULL;
   if (!rt) FAIL(HS_ENOMEM, "out of memory");
   if (!rt->home && m->committed > rt->committed) rt->committed = m->committed;
-  take_cursors(t, rt, to_home, m);
+  take_cursors(r, t, rt, to_home, m);
   *next = t->next;
   if (to_home) sync_await(rt, m->next, from); /* handed over */
   if (to_home && !rt->home) takeover_topic(r, t, NULL);

@@ -41,6 +41,7 @@ typedef struct store {
   map_t subscribers; /* id -> (void*)1 */
   uint64_t messages; /* retained, all topics */
   uint64_t bytes;    /* retained payload bytes, all topics */
+  uint64_t cursors;  /* subscriptions, all topics */
 } store_t;
 
 /* A record as read: every pointer is into the chunk, valid until the next
@@ -169,7 +170,7 @@ bool store_iter_next(store_iter_t *it, store_msg_t *m);
 /* Cursors. store_subscribe creates the cursor at `next` (clamped to
  * [first, next]) or, when one exists, keeps it and returns 0 too.
  * 0 or HS_ENOMEM. */
-int store_subscribe(store_topic_t *t, const char *sid, size_t n,
+int store_subscribe(store_t *s, store_topic_t *t, const char *sid, size_t n,
                     uint64_t next);
 /* NULL when the subscriber is not subscribed to t. */
 store_cursor_t *store_cursor(const store_topic_t *t, const char *sid,

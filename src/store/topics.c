@@ -84,6 +84,7 @@ static void store_topic_destroy(store_t *s, store_topic_t *t) {
   void *cur;
   for (size_t i = 0; map_next(&t->cursors, &i, NULL, NULL, &cur);)
     free(cur);
+  s->cursors -= t->cursors.count;
   map_free(&t->cursors);
   dedup_free(t);
   free(t->name);
@@ -98,7 +99,7 @@ void store_topic_delete(store_t *s, store_topic_t *t) {
 
 /* ---- cursors ------------------------------------------------------------- */
 
-int store_subscribe(store_topic_t *t, const char *sid, size_t n,
+int store_subscribe(store_t *s, store_topic_t *t, const char *sid, size_t n,
                     uint64_t next) {
   if (map_get(&t->cursors, sid, n))
     return 0;
@@ -110,6 +111,7 @@ int store_subscribe(store_topic_t *t, const char *sid, size_t n,
     free(cur);
     return HS_ENOMEM;
   }
+  s->cursors++;
   return 0;
 }
 

@@ -441,6 +441,7 @@ static void put_holding(wire_writer_t *w) {
   msg_list_end(w, &c);
   msg_count_begin(w, &c);
   msg_list_end(w, &c);
+  msg_holding_end(w, 1, 77);
 }
 static bool get_holding(wire_reader_t *r) {
   msg_holding_t h;
@@ -452,7 +453,18 @@ static bool get_holding(wire_reader_t *r) {
          msg_held_name_next(&h.publishers, &n1) &&
          msg_held_name_next(&h.publishers, &n2) && same(n2, "p2") &&
          !msg_held_name_next(&h.publishers, &n3) &&
-         !msg_held_name_next(&h.subscribers, &n3);
+         !msg_held_name_next(&h.subscribers, &n3) && h.more == 1 &&
+         h.layout == 77;
+}
+
+static void put_holding_ask(wire_writer_t *w) {
+  msg_holding_ask_t m = {5, 6, S("VIEW")};
+  msg_holding_ask_put(w, &m);
+}
+static bool get_holding_ask(wire_reader_t *r) {
+  msg_holding_ask_t m;
+  return msg_holding_ask_get(r, &m) && m.skip == 5 && m.layout == 6 &&
+         same(m.view, "VIEW");
 }
 
 static const codec_case_t cases[] = {
@@ -494,6 +506,7 @@ static const codec_case_t cases[] = {
     {"join", put_join, get_join, false},
     {"join_reply", put_join_reply, get_join_reply, true},
     {"holding", put_holding, get_holding, false},
+    {"holding_ask", put_holding_ask, get_holding_ask, true},
 };
 
 /* ---- the checks ---------------------------------------------------------------- */
