@@ -290,8 +290,10 @@ typedef void (*hs_reply_cb)(hs_client_t *c, const hs_reply_t *reply,
                             void *ud);
 
 /* Creates the client and starts connecting; `cb` gets status 0 and the
- * node's id once the handshake is done, or the last address's error. Requests
- * may be issued at once: they are sent after the handshake. */
+ * node's id once the handshake is done, or the last address's error. An
+ * idle client (connected, nothing in flight) does not keep the loop
+ * running. Requests may be issued at once: they are sent after the
+ * handshake. */
 int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
                   hs_reply_cb cb, void *ud, hs_client_t **out);
 

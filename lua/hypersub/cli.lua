@@ -144,6 +144,16 @@ function M.script(args)
     uv.run("nowait")
     return 1
   end
+  -- Idle clients do not hold the loop; a node does: say so once.
+  local serving = require("hypersub.node").serving()
+  if #serving > 0 then
+    local names = {}
+    for _, n in ipairs(serving) do
+      names[#names + 1] = ("node %d (port %d, %s)"):format(n.id, n.port, n.state)
+    end
+    io.stderr:write(("hypersub: %s is done; the loop runs on for %s until "
+      .. "it is closed or stopped (Ctrl-C ends it)\n"):format(path, table.concat(names, ", ")))
+  end
   uv.run()
   return 0
 end

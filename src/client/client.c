@@ -446,6 +446,7 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
       .hello = {.role = WIRE_ROLE_CLIENT, .cluster = str_of(cluster)},
       .connect_cb = on_connected,
       .connect_ud = c,
+      .weak = true,
   };
   int rc = link_new(loop, &lc, &c->link);
   if (rc) {

@@ -58,17 +58,35 @@ struct link {
   void *data;
   int open_handles;
   bool closed;
+  bool weak; /* holds the loop only while busy (link_config_t.weak) */
 };
 
 static void link_release(link_t *l);
 static void connect_next(link_t *l);
 static void arm_timer(link_t *l);
 
+/* A weak link's socket and timer count for the loop only while a request
+ * or a connect waits on them (the timer may still run toward the
+ * deadline of a request answered since). */
+static void hold_loop(link_t *l) {
+  if (!l->weak) return;
+  bool busy = l->pending.count || l->connect_cb || l->state != L_READY;
+  uv_handle_t *handles[] = {(uv_handle_t *)&l->timer,
+                            l->cc ? (uv_handle_t *)&l->cc->conn.tcp : NULL};
+  for (size_t i = 0; i < 2; i++) {
+    if (!handles[i]) continue;
+    if (busy)
+      uv_ref(handles[i]);
+    else
+      uv_unref(handles[i]);
+  }
+}
+
 /* ---- completing requests ------------------------------------------------- */
 
 static void complete(link_t *l, request_t *req, const link_reply_t *r) {
-  (void)l;
   req->cb(l, r, req->ud);
+  if (!l->closed) hold_loop(l);
 }
 
 static void fail(link_t *l, request_t *req, int code, const char *msg) {
@@ -198,6 +216,7 @@ static void handshake_done(link_t *l, const wire_frame_t *f) {
     l->connect_cb = NULL;
     cb(l, 0, NULL, &hello, l->connect_ud);
   }
+  if (!l->closed) hold_loop(l);
 }
 
 static void cc_on_frame(conn_t *conn, const wire_frame_t *f) {
@@ -422,6 +441,7 @@ int link_end(link_t *l, wire_writer_t *w, uint32_t id, uint32_t timeout_ms,
     conn_dirty(&l->cc->conn);
   else if (l->state == L_IDLE)
     start_connecting(l);
+  hold_loop(l);
   return 0;
 }
 
@@ -484,6 +504,7 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
   l->next_id = 1;
   l->connect_cb = cfg->connect_cb;
   l->connect_ud = cfg->connect_ud;
+  l->weak = cfg->weak;
   memcpy(l->cluster, cfg->hello.cluster.s, cfg->hello.cluster.n);
   l->hello = cfg->hello;
   l->hello.cluster = msg_str(l->cluster, cfg->hello.cluster.n);

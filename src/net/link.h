@@ -45,6 +45,9 @@ typedef struct link_config {
   flusher_t *flusher;   /* shared with other streams, or NULL: its own */
   link_connect_cb connect_cb;
   void *connect_ud;
+  /* The connection keeps the loop running only while something is asked
+   * of it (a client's: a script that leaves it open idle still ends). */
+  bool weak;
 } link_config_t;
 
 /* 0, HS_EINVALID (no address, or one that is not host:port) or HS_ENOMEM.
