@@ -100,7 +100,7 @@ $(BUILD)/hypersub: $(BUILD)/obj/main.o $(CORE_OBJ) $(BIND_OBJ)
 $(BUILD)/obj/main.o: src/main.c $(wildcard src/lua/*.h) include/hypersub.h
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
-	$(Q)$(CC) $(HS_CFLAGS) -DHS_LUA_DIR='"$(LUA_DIR)"' -DHS_LIB_DIR='"$(LIB_DIR)"' -c $< -o $@
+	$(Q)$(CC) $(HS_CFLAGS) -c $< -o $@
 
 # C unit tests of the pure parts; spec/unit/c_spec.lua runs them.
 $(BUILD)/test/%: spec/unit/c/%.c $(CORE_OBJ) $(wildcard spec/unit/c/*.h)

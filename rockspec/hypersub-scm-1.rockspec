@@ -12,10 +12,12 @@ package = "hypersub"
 version = "scm-1"
 
 source = {
-  url = "git+file:///dev/null", -- unused: `luarocks make` builds the checkout
+  -- Not published: `luarocks make` builds the checkout it runs in.
+  url = ".",
 }
 
 description = {
+  license = "MIT",
   summary = "A peer-to-peer, topic-based publish/subscribe system: C core on libuv, Lua 5.4 API",
   detailed = [[
 hypersub is a topic-based publish/subscribe system with a C core on libuv
