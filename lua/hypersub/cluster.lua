@@ -11,8 +11,12 @@
 --   cl:close()                     -- every process killed and reaped (also via <close>/__gc)
 --
 -- The nodes started together know each other from their --peer flags;
--- nodes added later join through a running member (--join). Each node logs to <cl.dir>/node<id>.log; its stdout and stderr
--- (READY, sanitizer reports) go to <cl.dir>/node<id>.out. Nothing is deleted.
+-- nodes added later join through a running member (--join). Each node
+-- logs to <cl.dir>/node<id>.log; its stdout and stderr (READY, sanitizer
+-- reports) go to <cl.dir>/node<id>.out. close() removes cl.dir, unless
+-- asked to keep it (keep_logs = true) or something went wrong (cl:check()
+-- failed, or a node left a problem in its output): then it says where the
+-- logs are.
 local hypersub = require "hypersub"
 local process = require "hypersub.process"
 local core = require "hypersub.core"
@@ -120,13 +124,14 @@ end
 -- node}; node_flags = {[id] = {extra flags for that node}}; timeout = ms
 -- each node gets to print READY (default 20000); hosts = {[id] = "ip"}
 -- (default 127.0.0.1) and wrap = {[id] = {argv prefix}} start a node
--- elsewhere, e.g. {"ip", "netns", "exec", "ns1"} in a network namespace.
--- Every process
+-- elsewhere, e.g. {"ip", "netns", "exec", "ns1"} in a network namespace;
+-- keep_logs = true keeps the log directory after close(). Every process
 -- is started first, then every READY awaited. On failure whatever started is
 -- killed and reaped.
 local OPTIONS = {
   nodes = true, ids = true, replicas = true, log_level = true, flags = true,
   node_flags = true, timeout = true, hosts = true, wrap = true,
+  keep_logs = true,
 }
 
 function M.start(opts)
@@ -475,9 +480,23 @@ function Cluster:restart(id)
   return true
 end
 
---- cl:close(): closes the clients, kills every node and reaps it. Keeps
--- the log directory. Safe to call twice.
+-- Removes a directory of files (the nodes' logs).
+local function remove_dir(dir)
+  local h = uv.fs_scandir(dir)
+  while h do
+    local name = uv.fs_scandir_next(h)
+    if not name then break end
+    os.remove(dir .. "/" .. name)
+  end
+  uv.fs_rmdir(dir)
+end
+
+--- cl:close(): closes the clients, kills every node and reaps it, then
+-- removes the log directory unless it is to be kept (keep_logs, a failed
+-- check, a problem in a node's output: then it says where it is). Safe to
+-- call twice.
 function Cluster:close()
+  local first = not self._closed
   self._closed = true
   for _, c in ipairs(self._clients) do c:close() end
   self._clients = {}
@@ -490,6 +509,14 @@ function Cluster:close()
     self._proc[id] = nil
   end
   settle()
+  if not first or self._opts.keep_logs then return end
+  local problems = self._check_failed and {} or self:problems()
+  if self._check_failed or #problems > 0 then
+    io.stderr:write(("hypersub.cluster: the nodes' logs are kept in %s%s\n"):format(
+      self.dir, #problems > 0 and (" (" .. #problems .. " problem(s) found)") or ""))
+  else
+    remove_dir(self.dir)
+  end
 end
 Cluster.__close = Cluster.close
 
@@ -498,6 +525,9 @@ Cluster.__close = Cluster.close
 function Cluster:__gc()
   for _, p in pairs(self._proc or {}) do
     if not p.exited then uv.kill(p.pid, "sigkill") end
+  end
+  if not self._closed and self.dir and not (self._opts and self._opts.keep_logs) then
+    remove_dir(self.dir)
   end
 end
 
@@ -538,10 +568,14 @@ function Cluster:problems()
   return out
 end
 
---- cl:check() -> true, or raises with every problem (see cl:problems()).
+--- cl:check() -> true, or raises with every problem (see cl:problems())
+-- and where the logs are; close() then keeps them.
 function Cluster:check()
   local problems = self:problems()
-  if #problems > 0 then error(table.concat(problems, "\n"), 2) end
+  if #problems > 0 then
+    self._check_failed = true
+    error(table.concat(problems, "\n") .. "\n(the logs are in " .. self.dir .. ")", 2)
+  end
   return true
 end
 
