@@ -236,6 +236,18 @@ const char *hs_node_stats_json(hs_node_t *node, size_t *len);
  * `node` must not be used afterwards. */
 void hs_node_free(hs_node_t *node);
 
+/* ---- operations -----------------------------------------------------------
+ * What running a node in production asks of it (src/node/operate.c). */
+
+/* Leaves the cluster gracefully, as LEAVE does: the node marks itself LEFT,
+ * hands its topics to the next nodes of their preference lists and stops
+ * (the state callback hears HS_NODE_STOPPED); a node alone stops at once.
+ * 0, or HS_EINVALID when it is not running or leaves already. */
+int hs_node_leave(hs_node_t *node);
+/* Logs an event as one of the node's own: its level, format, file, hook. */
+void hs_node_log(hs_node_t *node, hs_log_level_t level, const char *component,
+                 const char *event, const hs_log_field_t *fields, size_t n);
+
 /* ---- the client ----------------------------------------------------------
  * One connection to one of `addrs` (tried in turn), many requests in flight
  * matched by request id. Every request completes exactly once through its

@@ -38,25 +38,45 @@ function M.node(args)
   if not ok then return fail(tostring(node):gsub("^[^:]*:%d+: ", "")) end
   if not node then return fail(msg) end
   local status = 0
-  local signals = {}
+  local handles = {}
   local function shutdown()
-    for _, s in ipairs(signals) do
-      if not s:is_closing() then s:close() end
+    for _, h in ipairs(handles) do
+      if not h:is_closing() then h:close() end
     end
     node:close()
   end
   node:on_state(function(state)
     if state == "stopped" then shutdown() end
   end)
+  -- SIGTERM or SIGINT: leave gracefully (topics handed over, then exit 0);
+  -- past the leave timeout, or at a second signal, stop at once (exit 1).
+  local leaving = false
+  local function stop_now(why)
+    io.stderr:write(("hypersub: node %d stops before its leave finished (%s)\n")
+      :format(node:id(), why))
+    status = 1
+    shutdown()
+  end
+  local function on_signal(name)
+    if leaving then return stop_now("a second " .. name:upper()) end
+    leaving = true
+    -- (A node alone stops inside leave(), closing what is in `handles`.)
+    local timer = uv.new_timer()
+    handles[#handles + 1] = timer
+    timer:start(extra.leave_timeout, 0, function()
+      stop_now(("no hand-over within %d ms"):format(extra.leave_timeout))
+    end)
+    if not node:leave() then shutdown() end
+  end
   for _, name in ipairs { "sigint", "sigterm" } do
     local s = uv.new_signal()
-    s:start(name, function() shutdown() end)
-    signals[#signals + 1] = s
+    s:start(name, function() on_signal(name) end)
+    handles[#handles + 1] = s
   end
   if extra.watch_stdin then
     local stdin = uv.new_pipe(false)
     stdin:open(0)
-    signals[#signals + 1] = stdin
+    handles[#handles + 1] = stdin
     stdin:read_start(function(_, data)
       if not data then shutdown() end -- end of file or error: parent gone
     end)

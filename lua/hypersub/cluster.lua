@@ -459,14 +459,29 @@ end
 --- cl:kill(id) -> code, signal: SIGKILL, then waits for the exit.
 function Cluster:kill(id) return signal(self, id, "sigkill", "kill") end
 
---- cl:stop(id) -> code, signal: SIGTERM, then waits for the exit.
-function Cluster:stop(id) return signal(self, id, "sigterm", "stop") end
+--- cl:stop(id) -> code, signal: SIGTERM, then waits for the exit. The
+-- node leaves gracefully (hands its topics over, exits 0); the others
+-- then hold it as left.
+function Cluster:stop(id)
+  local code, sig = signal(self, id, "sigterm", "stop")
+  if code == 0 and #self:members() > 1 then
+    self._left[id] = true
+    self.dim = dim_of(self:members())
+  end
+  return code, sig
+end
 
 --- cl:restart(id) -> true | nil, message: starts node `id` again on its port
--- with its flags and waits for READY. The node must have exited.
+-- with its flags and waits for READY (a node that left joins again). The
+-- node must have exited.
 function Cluster:restart(id)
   local old = proc_of(self, id, "restart")
   if alive(old) then return nil, ("node %d is still running"):format(id) end
+  if self._left[id] then -- it left (cl:stop): it comes back by joining
+    local joined, why = self:join(id)
+    if not joined then return nil, why end
+    return true
+  end
   if old then
     old:close()
     self._retired[#self._retired + 1] = old

@@ -42,7 +42,7 @@ local function open_node(self)
 end
 
 -- Methods of the C node, called on it.
-for _, name in ipairs { "port", "id", "stop", "on_log", "on_state",
+for _, name in ipairs { "port", "id", "stop", "leave", "on_log", "on_state",
   "stats_json", "last_error" } do
   Node[name] = function(self, ...)
     local node = open_node(self)

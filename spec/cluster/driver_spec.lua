@@ -150,12 +150,16 @@ describe("hypersub.cluster #cluster", function()
     assert.is_nil(ok)
     assert.matches("still running", why)
 
-    -- SIGTERM: the node closes and exits 0.
+    -- SIGTERM: the node leaves, exits 0, and the others hold it as left;
+    -- restarted, it joins again.
     code, sig = cl:stop(0)
     assert.equal(0, code)
     assert.equal(0, sig)
+    assert(cl:await_view())
+    assert.is_true(cl:nodes()[1].left)
     assert.is_true(cl:restart(0))
     assert.equal(0, assert(cl:client(0)).node_id)
+    assert(cl:await_view())
   end)
 
   it("close kills and reaps every node, closes its clients and keeps the logs when asked", function()

@@ -69,12 +69,15 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
 /* ---- wiring the parts ---------------------------------------------------------- */
 
 /* The first listener: links to members no longer alive are dropped, which
- * fails what waits on them, so clients retry elsewhere. */
+ * fails what waits on them, so clients retry elsewhere. A member that left
+ * still answers what it was asked (its LEAVE above all): its link goes
+ * once nothing waits on it (peers_prune on the tick). */
 static void drop_dead_links(void *ud, const cluster_change_t *change) {
   hs_node_t *node = ud;
   const view_t *v = &node->cluster.view;
   for (size_t i = 0; i < v->n; i++) {
     const view_member_t *m = &v->members[i];
+    if (m->state == VIEW_LEFT) continue;
     const view_member_t *was = view_find(change->old, m->id);
     if (m->id != node_self(node) && !view_serves(m->state) &&
         (!was || view_serves(was->state)))
@@ -147,7 +150,7 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   node->max_frame = cfg->max_payload + FRAME_OVERHEAD;
   node->port = cfg->port;
   node->garbage_limit = (log_limit_t)LOG_LIMIT_INIT(10);
-  node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(10);
+  node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(1);
   node->reads.ignored_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   store_limits_t limits = {.retain_messages = cfg->retain_messages,
                            .retain_bytes = cfg->retain_bytes,
@@ -172,6 +175,7 @@ static void on_tick(uv_timer_t *t) {
   hs_node_t *node = t->data;
   health_tick(&node->health);
   repl_tick(&node->repl);
+  peers_prune(&node->peers);
   if (leave_tick(node)) node_halt(node, leave_finish(node), 0);
   catchup_tick(node);
 }

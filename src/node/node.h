@@ -317,6 +317,9 @@ void op_holding(op_ctx_t *ctx);         /* catchup.c */
  * its id and view are set). */
 int join_start(hs_node_t *node, void (*joined)(hs_node_t *node, bool ok));
 void join_stop(hs_node_t *node);
+/* Marks this node LEFT and starts handing its topics over; r (or NULL)
+ * is the LEAVE to answer once done, by says who asked. */
+void leave_start(hs_node_t *node, req_t *r, const char *by);
 /* A tick: true when a leave is done (or waited too long). */
 bool leave_tick(hs_node_t *node);
 /* Answers the LEAVE; returns the connection that carries the answer. */
