@@ -6,19 +6,31 @@ local uv = require "luv"
 local M = {}
 
 local USAGE = [[
-usage: hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
+usage: hypersub VERB [ARGS] [FLAGS]     (hypersub VERB --help for each)
+       hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
                                        cjson available), then the loop
-       hypersub node [FLAGS]           run a node
-       hypersub status --node ADDR     the cluster as ADDR sees it: members,
-                                       states, epoch, and the topics each
-                                       node homes and replicates
-       hypersub bench [--quick]        the benchmark suite (from a source
-                                       tree): builds the load generators,
-                                       installs NATS and Redis if missing,
-                                       writes bench/results/
        hypersub --version | --help
 
-Run `hypersub node --help` for the node's flags.]]
+Data:
+  pub TOPIC [MSG | -]       publish MSG, or each line of stdin
+  sub TOPIC                 print the topic's messages (--follow: as they come)
+  topics [PREFIX]           list the cluster's topics
+  topic info|create|delete TOPIC
+  where TOPIC               the topic's home and replicas
+Cluster:
+  node [FLAGS]              run a node (hypersub node --help for its flags)
+  status                    members, states, what each holds; exits 1 when
+                            a member is suspect or dead or the views differ
+  stats [--node ID]         a node's counters, gauges and latencies
+  leave ID                  node ID hands its topics over and stops
+  bench pub|sub|latency     a quick load test against a running cluster
+  bench suite [--quick]     the side-by-side suite (from a source tree)
+  version                   this hypersub's version
+
+Every verb that talks to a cluster takes --server ADDR[,ADDR] (or
+$HYPERSUB_SERVER; default 127.0.0.1:7000), --cluster NAME, --timeout MS and
+--json. Exit codes: 0 done, 1 the cluster said no (or status found a
+problem), 2 a usage error, 3 the cluster could not be reached.]]
 
 local function fail(msg)
   io.stderr:write("hypersub: ", msg, "\n")
@@ -87,66 +99,6 @@ function M.node(args)
   return status
 end
 
---- `hypersub status --node ADDR`: the view of the node at ADDR, and what
--- each live member holds (asked of each member directly).
-function M.status(args)
-  local addr
-  local i = 2
-  while i <= #args do
-    local a = args[i]
-    if a == "--node" then
-      addr, i = args[i + 1], i + 2
-    elseif a:match("^%-%-node=") then
-      addr, i = a:match("^%-%-node=(.*)$"), i + 1
-    elseif a == "--help" or a == "-h" then
-      print("usage: hypersub status --node HOST:PORT")
-      return 0
-    else
-      return fail(("unexpected argument %q (usage: hypersub status --node HOST:PORT)"):format(a))
-    end
-  end
-  if not addr then return fail("status needs --node HOST:PORT") end
-  local c, err = hypersub.connect(addr, { timeout = 3000 })
-  if not c then return fail(err) end
-  local view, verr = c:view()
-  if not view then
-    c:close()
-    return fail(verr)
-  end
-  print(("cluster view of node %d: epoch %d, dimension %d, %d copies per topic"):format(
-    view.self, view.epoch, view.dim, view.replicas))
-  print(("%-6s %-22s %-8s %8s  %s"):format("id", "address", "state", "version", "topics (home / replica)"))
-  for _, m in ipairs(view.members) do
-    local held = "-"
-    if m.state == "alive" or m.state == "suspect" then
-      local mc = m.id == view.self and c or hypersub.connect(m.addr, { timeout = 3000 })
-      local topics = mc and mc:local_topics()
-      if topics then
-        local homes, replicas = {}, {}
-        for _, t in ipairs(topics.topics) do
-          local w = c:where(t.name)
-          if w and w.home == m.id then homes[#homes + 1] = t.name
-          else replicas[#replicas + 1] = t.name end
-        end
-        table.sort(homes)
-        table.sort(replicas)
-        held = ("%d / %d"):format(#homes, #replicas)
-        if #homes + #replicas > 0 and #homes + #replicas <= 8 then
-          held = held .. ("   home: %s   replica: %s"):format(
-            #homes > 0 and table.concat(homes, ",") or "-",
-            #replicas > 0 and table.concat(replicas, ",") or "-")
-        end
-      else
-        held = "unreachable"
-      end
-      if mc and mc ~= c then mc:close() end
-    end
-    print(("%-6d %-22s %-8s %8d  %s"):format(m.id, m.addr, m.state, m.version, held))
-  end
-  c:close()
-  return 0
-end
-
 function M.script(args)
   local path = args[1]
   local chunk, err = loadfile(path)
@@ -178,21 +130,33 @@ function M.script(args)
   return 0
 end
 
---- `hypersub bench [--quick] [...]`: bench/run.lua of the source tree this
--- module lives in, after `make bench-deps bench-build` there (what
--- `make bench` does).
-function M.bench(args)
-  local here = package.searchpath("hypersub.cli", package.path) or ""
-  local root = here:match("^(.*)/lua/hypersub/cli%.lua$")
-  local driver = root and root .. "/bench/run.lua"
-  if not (driver and uv.fs_access(driver, "R")) then
-    return fail("bench needs a source tree (bench/run.lua next to lua/hypersub/)")
+-- The verbs of the command line: their module (which has specs[verb]
+-- and the function of that name).
+local VERBS = {
+  pub = "hypersub.cli.data", sub = "hypersub.cli.data", topics = "hypersub.cli.data",
+  topic = "hypersub.cli.data", where = "hypersub.cli.data",
+  stats = "hypersub.cli.admin", status = "hypersub.cli.admin",
+  leave = "hypersub.cli.admin", version = "hypersub.cli.admin",
+  bench = "hypersub.cli.bench",
+}
+
+-- Runs a verb: its flags parsed, --help answered, then its function.
+local function run_verb(verb, args)
+  local mod = require(VERBS[verb])
+  local spec = mod.specs[verb]
+  local cliargs = require "hypersub.cli.args"
+  if verb == "bench" and args[2] == "suite" then
+    return mod.suite(verb, args, 3, M.script)
   end
-  local ok = os.execute(("make --no-print-directory -C '%s' bench-deps bench-build >&2"):format(root))
-  if not ok then return fail("make bench-build failed") end
-  local script = { driver, [0] = args[0] }
-  for i = 2, #args do script[#script + 1] = args[i] end
-  return M.script(script)
+  local flags, pos = cliargs.parse(spec, args, 2)
+  if not flags then
+    return cliargs.fail(verb, cliargs.USAGE, "%s (see hypersub %s --help)", pos, verb)
+  end
+  if flags.help then
+    print(cliargs.usage(spec))
+    return 0
+  end
+  return mod[verb](verb, flags, pos)
 end
 
 function M.main(args)
@@ -206,10 +170,21 @@ function M.main(args)
     return 0
   end
   if cmd == "node" then return M.node(args) end
-  if cmd == "status" then return M.status(args) end
-  if cmd == "bench" then return M.bench(args) end
+  if VERBS[cmd] then return run_verb(cmd, args) end
+  if cmd == "run" then -- hypersub run SCRIPT: a script whatever its name
+    table.remove(args, 1)
+    if not args[1] then return fail("run needs a script") end
+    return M.script(args)
+  end
+  -- A script is named as a path: it ends in .lua or has a slash.
+  if cmd:match("%.lua$") or cmd:find("/", 1, true) then return M.script(args) end
   if cmd:sub(1, 1) == "-" then return fail(("unknown flag %s\n%s"):format(cmd, USAGE)) end
-  return M.script(args)
+  local names = {}
+  for v in pairs(VERBS) do names[#names + 1] = v end
+  names[#names + 1] = "node"
+  table.sort(names)
+  return fail(("unknown verb %q; the verbs are %s (a script is named as a path: x.lua, ./x)")
+    :format(cmd, table.concat(names, ", ")))
 end
 
 return M
