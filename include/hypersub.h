@@ -156,6 +156,13 @@ typedef struct hs_node_config {
   hs_log_level_t log_level;   /* default HS_LOG_INFO */
   hs_log_format_t log_format; /* default HS_LOG_TEXT */
   const char *log_file;       /* NULL logs to stderr */
+  /* operations */
+  const char *http;              /* "host:port" of the monitoring HTTP port
+                                    (metrics, health, the page); NULL: none */
+  uint32_t http_timeout_ms;      /* an HTTP request's headers must come
+                                    within it; idle ones close after it;
+                                    10000 */
+  uint32_t http_max_connections; /* HTTP connections at once; 64 */
 } hs_node_config_t;
 
 /* Fills in the defaults above. */
@@ -247,6 +254,8 @@ int hs_node_leave(hs_node_t *node);
 /* Logs an event as one of the node's own: its level, format, file, hook. */
 void hs_node_log(hs_node_t *node, hs_log_level_t level, const char *component,
                  const char *event, const hs_log_field_t *fields, size_t n);
+/* The bound port of the monitoring HTTP port (config.http), 0 when none. */
+int hs_node_http_port(const hs_node_t *node);
 
 /* ---- the client ----------------------------------------------------------
  * One connection to one of `addrs` (tried in turn), many requests in flight

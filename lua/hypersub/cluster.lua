@@ -98,6 +98,9 @@ local function node_flags(self, id, opts)
       flags[#flags + 1] = ("%d=%s"):format(other, self:addr(other))
     end
   end
+  if self._http[id] then
+    table.move({ "--http", self:http_addr(id) }, 1, 2, #flags + 1, flags)
+  end
   for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
   for _, f in ipairs(opts.node_flags and opts.node_flags[id] or {}) do
     flags[#flags + 1] = f
@@ -125,13 +128,15 @@ end
 -- each node gets to print READY (default 20000); hosts = {[id] = "ip"}
 -- (default 127.0.0.1) and wrap = {[id] = {argv prefix}} start a node
 -- elsewhere, e.g. {"ip", "netns", "exec", "ns1"} in a network namespace;
--- keep_logs = true keeps the log directory after close(). Every process
+-- keep_logs = true keeps the log directory after close(); http = true gives
+-- every node a monitoring port on a free port (cl:http_addr(id)). Every
+-- process
 -- is started first, then every READY awaited. On failure whatever started is
 -- killed and reaped.
 local OPTIONS = {
   nodes = true, ids = true, replicas = true, log_level = true, flags = true,
   node_flags = true, timeout = true, hosts = true, wrap = true,
-  keep_logs = true,
+  keep_logs = true, http = true,
 }
 
 function M.start(opts)
@@ -151,9 +156,13 @@ function M.start(opts)
     timeout = opts.timeout or 20000,
     _port = {}, _flags = {}, _proc = {}, _clients = {}, _next = 0, _retired = {},
     _left = {}, _opts = opts, _host = opts.hosts or {}, _wrap = opts.wrap or {},
+    _http = {},
   }, Cluster)
-  local ports = M.free_ports(#ids)
-  for i, id in ipairs(ids) do self._port[id] = ports[i] end
+  local ports = M.free_ports(opts.http and 2 * #ids or #ids)
+  for i, id in ipairs(ids) do
+    self._port[id] = ports[i]
+    if opts.http then self._http[id] = ports[#ids + i] end
+  end
   for _, id in ipairs(ids) do self._flags[id] = node_flags(self, id, opts) end
 
   local t0 = uv.hrtime()
@@ -334,7 +343,8 @@ function Cluster:home(topic)
   return self:where(topic).home
 end
 
---- cl:nodes() -> {{id=, addr=, pid=, log=, alive=}, ...} sorted by id.
+--- cl:nodes() -> {{id=, addr=, pid=, log=, alive=, left=, http=}, ...}
+-- sorted by id.
 function Cluster:nodes()
   local out = {}
   for _, id in ipairs(self.ids) do
@@ -342,10 +352,18 @@ function Cluster:nodes()
     out[#out + 1] = {
       id = id, addr = self:addr(id), pid = p and p.pid,
       log = ("%s/node%d.log"):format(self.dir, id), alive = alive(p),
+      http = self:http_addr(id),
       left = self._left[id] == true,
     }
   end
   return out
+end
+
+--- cl:http_addr(id) -> "host:port" of node `id`'s monitoring port (a
+-- cluster started with http = true), or nil.
+function Cluster:http_addr(id)
+  local port = self._http[id]
+  return port and ("%s:%d"):format(self._host[id] or "127.0.0.1", port)
 end
 
 --- cl:addr(id) -> "host:port" of node `id`.
@@ -395,6 +413,10 @@ function Cluster:join(id)
     "--log-file", ("%s/node%d.log"):format(self.dir, want),
     "--log-level", opts.log_level or "info",
   }
+  if opts.http then
+    self._http[want] = self._http[want] or M.free_ports(1)[1]
+    table.move({ "--http", self:http_addr(want) }, 1, 2, #flags + 1, flags)
+  end
   for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
   if id then table.move({ "--id", tostring(id) }, 1, 2, #flags + 1, flags) end
   self._flags[want] = flags

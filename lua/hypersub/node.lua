@@ -43,7 +43,7 @@ end
 
 -- Methods of the C node, called on it.
 for _, name in ipairs { "port", "id", "stop", "leave", "on_log", "on_state",
-  "stats_json", "last_error" } do
+  "stats_json", "last_error", "http_port" } do
   Node[name] = function(self, ...)
     local node = open_node(self)
     return node[name](node, ...)

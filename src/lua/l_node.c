@@ -322,6 +322,12 @@ static int l_node_port(lua_State *L) {
   return 1;
 }
 
+/* node:http_port() -> the monitoring port's bound port, 0 when none */
+static int l_node_http_port(lua_State *L) {
+  lua_pushinteger(L, hs_node_http_port(check_node(L)->node));
+  return 1;
+}
+
 static int l_node_id(lua_State *L) {
   lua_pushinteger(L, hs_node_id(check_node(L)->node));
   return 1;
@@ -426,6 +432,7 @@ static const luaL_Reg node_methods[] = {
     {"on_log", l_node_on_log},     {"on_state", l_node_on_state},
     {"stats_json", l_node_stats_json}, {"close", l_node_close},
     {"last_error", l_node_last_error}, {"leave", l_node_leave},
+    {"http_port", l_node_http_port},
     {NULL, NULL}};
 
 int binding_open_node(lua_State *L) {

@@ -115,3 +115,13 @@ void peers_prune(peers_t *p) {
   uint32_t id;
   while (prunable(p, &id)) peers_drop(p, id);
 }
+
+size_t peers_ids(const peers_t *p, uint32_t *out, size_t cap) {
+  size_t n = 0;
+  const char *key;
+  for (size_t i = 0; map_next(&p->links, &i, &key, NULL, NULL);) {
+    if (n < cap) memcpy(&out[n], key, sizeof out[n]);
+    n++;
+  }
+  return n;
+}

@@ -42,6 +42,9 @@ void peers_prune(peers_t *p);
 void peers_close(peers_t *p);
 /* The peer a link of these leads to; false once the node is closing. */
 bool peers_id(const link_t *link, uint32_t *id);
+/* Fills up to cap ids of the peers this node has a link to; returns how
+ * many links there are. */
+size_t peers_ids(const peers_t *p, uint32_t *out, size_t cap);
 /* Requests unanswered on the links to the serving members. */
 size_t peers_unanswered(const peers_t *p);
 

@@ -30,6 +30,9 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->dead_ms = 1000;
   cfg->log_level = HS_LOG_INFO;
   cfg->log_format = HS_LOG_TEXT;
+  /* operations */
+  cfg->http_timeout_ms = 10000;
+  cfg->http_max_connections = 64;
 }
 
 static bool config_ok(const hs_node_config_t *cfg) {
@@ -140,6 +143,7 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   int rc = take_config(node, cfg);
   if (!rc) rc = cluster_init(&node->cluster, cfg, node->host, &node->log,
                              &node->stats);
+  if (!rc) rc = monitor_new(node, cfg); /* operations */
   if (rc) {
     cluster_free(&node->cluster);
     node->freeing = true;
@@ -196,6 +200,7 @@ static void joined(hs_node_t *node, bool ok) {
 HS_API int hs_node_start(hs_node_t *node) {
   if (node->freeing || node->listening) return HS_EINVALID;
   int rc = node_listen(node);
+  if (!rc) rc = monitor_start(node); /* operations */
   if (rc) return rc;
   cluster_listening(&node->cluster, node->host, node->port);
   if (node->cfg.retain_ms)
@@ -312,6 +317,7 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
   health_stats(&node->health, &j);
   json_u64(&j, "catching_up", node->member.catching_up);
   json_bool(&j, "quorum", !node->cluster.quorum_lost);
+  facts_json(node, &j); /* operations */
   json_close(&j);
   if (json_end(&j) || buf_append(&node->scratch, "", 1)) return NULL;
   *len = node->scratch.len - 1; /* without the NUL */
@@ -346,4 +352,5 @@ HS_API void hs_node_free(hs_node_t *node) {
   uv_close((uv_handle_t *)&node->tick_timer, handle_closed);
   uv_close(repl_check_handle(&node->repl), repl_check_closed);
   uv_close((uv_handle_t *)&node->expire_timer, handle_closed);
+  monitor_free(node); /* operations */
 }
