@@ -186,6 +186,14 @@ local function encode(v, out)
   return out
 end
 
+--- A name no other run will pick: prefix and 16 random hex digits (from
+-- the system's generator; math.random's seed may repeat between
+-- processes started in the same second).
+function M.unique(prefix)
+  local bytes = require("luv").random(8, {})
+  return prefix .. (bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
+end
+
 --- Prints a value as one line of JSON (keys sorted).
 function M.print_json(v)
   io.stdout:write(table.concat(encode(v, {})), "\n")

@@ -46,7 +46,7 @@ local function now_us() return uv.hrtime() // 1000 end
 
 -- The topic to use, created with its publisher.
 local function prepare(c, flags)
-  local topic = flags.topic or ("bench-%08x"):format(math.random(0, 0x7fffffff))
+  local topic = flags.topic or args.unique("bench-")
   local ok, m, code = c:create_publisher("bench")
   if ok or code == "EXISTS" then ok, m, code = c:create_topic("bench", topic) end
   if not ok and code ~= "EXISTS" then return nil, m, code end
@@ -116,7 +116,7 @@ local function bench_sub(verb, flags, c)
   local count, size = flags.count or 10000, flags.size or 100
   local lat, err, ecode = publish_all(c, topic, count, size, flags.inflight or 64, flags.ack or "all")
   if not lat then return args.request_failed(verb, err, ecode) end
-  local sid = ("bench-%08x"):format(math.random(0, 0x7fffffff))
+  local sid = args.unique("bench-")
   local ok
   ok, m, code = c:create_subscriber(sid)
   if ok then ok, m, code = c:subscribe(sid, topic) end
@@ -139,7 +139,7 @@ local function bench_latency(verb, flags, c)
   local topic, m, code = prepare(c, flags)
   if not topic then return args.request_failed(verb, m, code) end
   local count, size = flags.count or 1000, flags.size or 100
-  local sid = ("bench-%08x"):format(math.random(0, 0x7fffffff))
+  local sid = args.unique("bench-")
   local ok
   ok, m, code = c:create_subscriber(sid)
   if ok then ok, m, code = c:subscribe(sid, topic, { from = "latest" }) end

@@ -111,8 +111,7 @@ function M.sub(verb, flags, pos)
   end
   local c, exit = args.connect(verb, flags)
   if not c then return exit end
-  local sid = flags.subscriber or ("cli-%08x%08x"):format(math.random(0, 0x7fffffff),
-    math.random(0, 0x7fffffff))
+  local sid = flags.subscriber or args.unique("cli-")
   local ok, m, code = ensure(c:create_subscriber(sid))
   if ok then ok, m, code = c:subscribe(sid, topic, { from = from }) end
   if not ok then
