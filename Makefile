@@ -45,7 +45,12 @@ TEST_BIN := $(TEST_SRC:spec/unit/c/%.c=$(BUILD)/test/%)
 
 # Debian's packages this needs; `make deps` installs the missing ones.
 DEB_PKGS := lua5.4 liblua5.4-dev libuv1-dev lua-luv lua-luv-dev lua-cjson \
-            lua-busted luarocks gcc make libsodium-dev
+            lua-busted luarocks gcc make libsodium-dev libhttp-parser-dev \
+            chromium
+
+# Libraries the core links: libuv, libsodium for the handshake's crypto,
+# http-parser for the monitoring port.
+CORE_LIBS := -luv -lsodium -lhttp_parser -lm
 
 # Specs run from the source tree: Lua modules from lua/, the core from build/.
 SPEC_ENV  = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
@@ -79,6 +84,10 @@ $(BUILD)/obj/%.o: src/%.c $(CORE_HDR) include/hypersub.h
 	$(call say,CC,$<)
 	$(Q)$(CC) $(HS_CFLAGS) -c $< -o $@
 
+# The monitoring page is built into the binary (src/node/page.c includes
+# page.html as data).
+$(BUILD)/obj/node/page.o: src/node/page.html
+
 $(BUILD)/obj/lua/%.o: src/lua/%.c $(wildcard src/lua/*.h) $(CORE_HDR) include/hypersub.h
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
@@ -89,24 +98,24 @@ $(BUILD)/obj/lua/%.o: src/lua/%.c $(wildcard src/lua/*.h) $(CORE_HDR) include/hy
 $(BUILD)/lib/hypersub/core.so: $(CORE_OBJ) $(BIND_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) -shared $(HS_LDFLAGS) -o $@ $^ -llua5.4-luv -luv -lsodium -lm
+	$(Q)$(CC) -shared $(HS_LDFLAGS) -o $@ $^ -llua5.4-luv $(CORE_LIBS)
 
 # The runtime: Lua, luv and the core linked in; -rdynamic lets C modules it
 # loads (cjson) find the Lua API.
 $(BUILD)/hypersub: $(BUILD)/obj/main.o $(CORE_OBJ) $(BIND_OBJ)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(HS_LDFLAGS) -rdynamic -o $@ $^ -llua5.4 -llua5.4-luv -luv -lsodium -lm -ldl
+	$(Q)$(CC) $(HS_LDFLAGS) -rdynamic -o $@ $^ -llua5.4 -llua5.4-luv $(CORE_LIBS) -ldl
 
 $(BUILD)/obj/main.o: src/main.c $(wildcard src/lua/*.h) include/hypersub.h
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
-	$(Q)$(CC) $(HS_CFLAGS) -DHS_LUA_DIR='"$(LUA_DIR)"' -DHS_LIB_DIR='"$(LIB_DIR)"' -c $< -o $@
+	$(Q)$(CC) $(HS_CFLAGS) -c $< -o $@
 
 # C unit tests of the pure parts; spec/unit/c_spec.lua runs them.
 $(BUILD)/test/%: spec/unit/c/%.c $(CORE_OBJ) $(wildcard spec/unit/c/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(HS_CFLAGS) -Ispec/unit/c -o $@ $< $(CORE_OBJ) $(HS_LDFLAGS) -luv -lsodium -lm
+	$(Q)$(CC) $(HS_CFLAGS) -Ispec/unit/c -o $@ $< $(CORE_OBJ) $(HS_LDFLAGS) $(CORE_LIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory build
@@ -151,7 +160,7 @@ bench-build: build $(LOADGEN)
 $(BUILD)/bench/hs-loadgen: bench/loadgen/hs.c $(LOADGEN_COMMON) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(HS_CFLAGS) -o $@ bench/loadgen/hs.c bench/loadgen/common.c $(CORE_OBJ) $(HS_LDFLAGS) -luv -lsodium -lm
+	$(Q)$(CC) $(HS_CFLAGS) -o $@ bench/loadgen/hs.c bench/loadgen/common.c $(CORE_OBJ) $(HS_LDFLAGS) $(CORE_LIBS)
 
 # The peers' generators speak their text protocols over plain sockets.
 $(BUILD)/bench/%-loadgen: bench/loadgen/%.c $(LOADGEN_COMMON) bench/loadgen/sock.c bench/loadgen/sock.h

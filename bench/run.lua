@@ -1,5 +1,5 @@
 --- bench/run.lua — the benchmark suite's driver (`make bench`,
--- `hypersub bench [--quick]`):
+-- `hypersub bench suite [--quick]`):
 --
 --   build/hypersub bench/run.lua [--quick] [--no-peers]
 --     [--only seed,publish,pull,concurrency,failover,join_leave,scale]

@@ -197,6 +197,13 @@ typedef struct hs_node_config {
   hs_log_level_t log_level;   /* default HS_LOG_INFO */
   hs_log_format_t log_format; /* default HS_LOG_TEXT */
   const char *log_file;       /* NULL logs to stderr */
+  /* operations */
+  const char *http;              /* "host:port" of the monitoring HTTP port
+                                    (metrics, health, the page); NULL: none */
+  uint32_t http_timeout_ms;      /* an HTTP request's headers must come
+                                    within it; idle ones close after it;
+                                    10000 */
+  uint32_t http_max_connections; /* HTTP connections at once; 64 */
 } hs_node_config_t;
 
 /* Fills in the defaults above. */
@@ -281,6 +288,20 @@ const char *hs_node_stats_json(hs_node_t *node, size_t *len);
  * `node` must not be used afterwards. */
 void hs_node_free(hs_node_t *node);
 
+/* ---- operations -----------------------------------------------------------
+ * What running a node in production asks of it (src/node/operate.c). */
+
+/* Leaves the cluster gracefully, as LEAVE does: the node marks itself LEFT,
+ * hands its topics to the next nodes of their preference lists and stops
+ * (the state callback hears HS_NODE_STOPPED); a node alone stops at once.
+ * 0, or HS_EINVALID when it is not running or leaves already. */
+int hs_node_leave(hs_node_t *node);
+/* Logs an event as one of the node's own: its level, format, file, hook. */
+void hs_node_log(hs_node_t *node, hs_log_level_t level, const char *component,
+                 const char *event, const hs_log_field_t *fields, size_t n);
+/* The bound port of the monitoring HTTP port (config.http), 0 when none. */
+int hs_node_http_port(const hs_node_t *node);
+
 /* ---- the client ----------------------------------------------------------
  * One connection to one of `addrs` (tried in turn), many requests in flight
  * matched by request id. Every request completes exactly once through its
@@ -337,8 +358,10 @@ typedef void (*hs_reply_cb)(hs_client_t *c, const hs_reply_t *reply,
                             void *ud);
 
 /* Creates the client and starts connecting; `cb` gets status 0 and the
- * node's id once the handshake is done, or the last address's error. Requests
- * may be issued at once: they are sent after the handshake. */
+ * node's id once the handshake is done, or the last address's error. An
+ * idle client (connected, nothing in flight) does not keep the loop
+ * running. Requests may be issued at once: they are sent after the
+ * handshake. */
 int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
                   hs_reply_cb cb, void *ud, hs_client_t **out);
 

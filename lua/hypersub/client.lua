@@ -45,14 +45,15 @@ local function call(self, cb, method, a, b, c, d)
   end
   local home, raw = direct.route(self, method, a, b)
   if not raw then return dispatch(self._c, method, cb, a, b, c, d) end
-  return dispatch(raw, method, function(r, msg, code)
+  return dispatch(raw, method, function(r, ...)
+    local code = select(2, ...)
     if r == nil and (code == "UNAVAILABLE" or code == "CLOSED") and self._c then
       direct.failed(self, home, raw)
       local ok, m2, c2 = dispatch(self._c, method, cb, a, b, c, d)
       if not ok then cb(nil, m2, c2) end
       return
     end
-    cb(r, msg, code)
+    cb(r, ...)
   end, a, b, c, d)
 end
 

@@ -11,8 +11,12 @@
 --   cl:close()                     -- every process killed and reaped (also via <close>/__gc)
 --
 -- The nodes started together know each other from their --peer flags;
--- nodes added later join through a running member (--join). Each node logs to <cl.dir>/node<id>.log; its stdout and stderr
--- (READY, sanitizer reports) go to <cl.dir>/node<id>.out. Nothing is deleted.
+-- nodes added later join through a running member (--join). Each node
+-- logs to <cl.dir>/node<id>.log; its stdout and stderr (READY, sanitizer
+-- reports) go to <cl.dir>/node<id>.out. close() removes cl.dir, unless
+-- asked to keep it (keep_logs = true) or something went wrong (cl:check()
+-- failed, or a node left a problem in its output): then it says where the
+-- logs are.
 local hypersub = require "hypersub"
 local process = require "hypersub.process"
 local core = require "hypersub.core"
@@ -94,6 +98,9 @@ local function node_flags(self, id, opts)
       flags[#flags + 1] = ("%d=%s"):format(other, self:addr(other))
     end
   end
+  if self._http[id] then
+    table.move({ "--http", self:http_addr(id) }, 1, 2, #flags + 1, flags)
+  end
   for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
   for _, f in ipairs(opts.node_flags and opts.node_flags[id] or {}) do
     flags[#flags + 1] = f
@@ -121,13 +128,16 @@ end
 -- each node gets to print READY (default 20000); hosts = {[id] = "ip"}
 -- (default 127.0.0.1) and wrap = {[id] = {argv prefix}} start a node
 -- elsewhere, e.g. {"ip", "netns", "exec", "ns1"} in a network namespace;
--- client = {options every cl:client gets, e.g. user = and password =}.
--- Every process
+-- client = {options every cl:client gets, e.g. user = and password =};
+-- keep_logs = true keeps the log directory after close(); http = true gives
+-- every node a monitoring port on a free port (cl:http_addr(id)). Every
+-- process
 -- is started first, then every READY awaited. On failure whatever started is
 -- killed and reaped.
 local OPTIONS = {
   nodes = true, ids = true, replicas = true, log_level = true, flags = true,
   node_flags = true, timeout = true, hosts = true, wrap = true, client = true,
+  keep_logs = true, http = true,
 }
 
 function M.start(opts)
@@ -147,9 +157,13 @@ function M.start(opts)
     timeout = opts.timeout or 20000,
     _port = {}, _flags = {}, _proc = {}, _clients = {}, _next = 0, _retired = {},
     _left = {}, _opts = opts, _host = opts.hosts or {}, _wrap = opts.wrap or {},
+    _http = {},
   }, Cluster)
-  local ports = M.free_ports(#ids)
-  for i, id in ipairs(ids) do self._port[id] = ports[i] end
+  local ports = M.free_ports(opts.http and 2 * #ids or #ids)
+  for i, id in ipairs(ids) do
+    self._port[id] = ports[i]
+    if opts.http then self._http[id] = ports[#ids + i] end
+  end
   for _, id in ipairs(ids) do self._flags[id] = node_flags(self, id, opts) end
 
   local t0 = uv.hrtime()
@@ -336,7 +350,8 @@ function Cluster:home(topic)
   return self:where(topic).home
 end
 
---- cl:nodes() -> {{id=, addr=, pid=, log=, alive=}, ...} sorted by id.
+--- cl:nodes() -> {{id=, addr=, pid=, log=, alive=, left=, http=}, ...}
+-- sorted by id.
 function Cluster:nodes()
   local out = {}
   for _, id in ipairs(self.ids) do
@@ -344,10 +359,18 @@ function Cluster:nodes()
     out[#out + 1] = {
       id = id, addr = self:addr(id), pid = p and p.pid,
       log = ("%s/node%d.log"):format(self.dir, id), alive = alive(p),
+      http = self:http_addr(id),
       left = self._left[id] == true,
     }
   end
   return out
+end
+
+--- cl:http_addr(id) -> "host:port" of node `id`'s monitoring port (a
+-- cluster started with http = true), or nil.
+function Cluster:http_addr(id)
+  local port = self._http[id]
+  return port and ("%s:%d"):format(self._host[id] or "127.0.0.1", port)
 end
 
 --- cl:addr(id) -> "host:port" of node `id`.
@@ -397,6 +420,10 @@ function Cluster:join(id)
     "--log-file", ("%s/node%d.log"):format(self.dir, want),
     "--log-level", opts.log_level or "info",
   }
+  if opts.http then
+    self._http[want] = self._http[want] or M.free_ports(1)[1]
+    table.move({ "--http", self:http_addr(want) }, 1, 2, #flags + 1, flags)
+  end
   for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
   if id then table.move({ "--id", tostring(id) }, 1, 2, #flags + 1, flags) end
   self._flags[want] = flags
@@ -461,14 +488,29 @@ end
 --- cl:kill(id) -> code, signal: SIGKILL, then waits for the exit.
 function Cluster:kill(id) return signal(self, id, "sigkill", "kill") end
 
---- cl:stop(id) -> code, signal: SIGTERM, then waits for the exit.
-function Cluster:stop(id) return signal(self, id, "sigterm", "stop") end
+--- cl:stop(id) -> code, signal: SIGTERM, then waits for the exit. The
+-- node leaves gracefully (hands its topics over, exits 0); the others
+-- then hold it as left.
+function Cluster:stop(id)
+  local code, sig = signal(self, id, "sigterm", "stop")
+  if code == 0 and #self:members() > 1 then
+    self._left[id] = true
+    self.dim = dim_of(self:members())
+  end
+  return code, sig
+end
 
 --- cl:restart(id) -> true | nil, message: starts node `id` again on its port
--- with its flags and waits for READY. The node must have exited.
+-- with its flags and waits for READY (a node that left joins again). The
+-- node must have exited.
 function Cluster:restart(id)
   local old = proc_of(self, id, "restart")
   if alive(old) then return nil, ("node %d is still running"):format(id) end
+  if self._left[id] then -- it left (cl:stop): it comes back by joining
+    local joined, why = self:join(id)
+    if not joined then return nil, why end
+    return true
+  end
   if old then
     old:close()
     self._retired[#self._retired + 1] = old
@@ -482,9 +524,23 @@ function Cluster:restart(id)
   return true
 end
 
---- cl:close(): closes the clients, kills every node and reaps it. Keeps
--- the log directory. Safe to call twice.
+-- Removes a directory of files (the nodes' logs).
+local function remove_dir(dir)
+  local h = uv.fs_scandir(dir)
+  while h do
+    local name = uv.fs_scandir_next(h)
+    if not name then break end
+    os.remove(dir .. "/" .. name)
+  end
+  uv.fs_rmdir(dir)
+end
+
+--- cl:close(): closes the clients, kills every node and reaps it, then
+-- removes the log directory unless it is to be kept (keep_logs, a failed
+-- check, a problem in a node's output: then it says where it is). Safe to
+-- call twice.
 function Cluster:close()
+  local first = not self._closed
   self._closed = true
   for _, c in ipairs(self._clients) do c:close() end
   self._clients = {}
@@ -497,6 +553,14 @@ function Cluster:close()
     self._proc[id] = nil
   end
   settle()
+  if not first or self._opts.keep_logs then return end
+  local problems = self._check_failed and {} or self:problems()
+  if self._check_failed or #problems > 0 then
+    io.stderr:write(("hypersub.cluster: the nodes' logs are kept in %s%s\n"):format(
+      self.dir, #problems > 0 and (" (" .. #problems .. " problem(s) found)") or ""))
+  else
+    remove_dir(self.dir)
+  end
 end
 Cluster.__close = Cluster.close
 
@@ -505,6 +569,9 @@ Cluster.__close = Cluster.close
 function Cluster:__gc()
   for _, p in pairs(self._proc or {}) do
     if not p.exited then uv.kill(p.pid, "sigkill") end
+  end
+  if not self._closed and self.dir and not (self._opts and self._opts.keep_logs) then
+    remove_dir(self.dir)
   end
 end
 
@@ -545,10 +612,14 @@ function Cluster:problems()
   return out
 end
 
---- cl:check() -> true, or raises with every problem (see cl:problems()).
+--- cl:check() -> true, or raises with every problem (see cl:problems())
+-- and where the logs are; close() then keeps them.
 function Cluster:check()
   local problems = self:problems()
-  if #problems > 0 then error(table.concat(problems, "\n"), 2) end
+  if #problems > 0 then
+    self._check_failed = true
+    error(table.concat(problems, "\n") .. "\n(the logs are in " .. self.dir .. ")", 2)
+  end
   return true
 end
 

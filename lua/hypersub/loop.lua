@@ -80,13 +80,12 @@ function M.await(start)
     error("blocking hypersub call inside a loop callback: call it from a " ..
       "coroutine (hypersub.spawn) or pass a callback", 3)
   end
-  local done, r1, r2, r3 = false, nil, nil, nil
-  local ok, msg, code = start(function(a, b, c)
-    done, r1, r2, r3 = true, a, b, c
-  end)
+  -- Exactly what `done` got: a success is one value, not one and two nils.
+  local results
+  local ok, msg, code = start(function(...) results = table.pack(...) end)
   if not ok then return nil, msg, code end
-  M.run_until(function() return done end)
-  return r1, r2, r3
+  M.run_until(function() return results ~= nil end)
+  return table.unpack(results, 1, results.n)
 end
 
 --- Runs fn(...) in a new coroutine now; its blocking calls yield.

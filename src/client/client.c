@@ -450,6 +450,7 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
                 .expect = UINT32_MAX},
       .connect_cb = on_connected,
       .connect_ud = c,
+      .weak = true,
   };
   int rc = link_new(loop, &lc, &c->link);
   if (rc) {

@@ -24,6 +24,9 @@ void stats_hist_add(stats_hist_t *h, uint64_t us);
 /* The value at quantile q in [0, 1] (an upper bound of its bucket, capped
  * by the max seen); 0 when empty. */
 uint64_t stats_hist_quantile(const stats_hist_t *h, double q);
+/* How many values landed in buckets wholly at or below us (a cumulative
+ * histogram bucket, as Prometheus counts them). */
+uint64_t stats_hist_below(const stats_hist_t *h, uint64_t us);
 
 /* Request ops are counted by number, below this (the wire's op codes). */
 #define STATS_OPS 64

@@ -505,6 +505,18 @@ static const node_option_t options[] = {
      .words = format_words, .arg = "FORMAT", .help = "how log lines are written"},
     {.name = "log_file", .kind = OPT_STRING, FIELD(log_file), .arg = "FILE",
      .help = "append the log here instead of stderr"},
+    /* operations */
+    {.name = "http", .kind = OPT_STRING, FIELD(http), .arg = "HOST:PORT",
+     .help = "serve /metrics (Prometheus), /livez, /readyz, /view, /topics "
+             "and a live picture of the cube over HTTP here (port 0 picks "
+             "one); off by default"},
+    {.name = "http_timeout_ms", .kind = OPT_INTEGER, FIELD(http_timeout_ms),
+     .min = 1, .max = HOUR_MS, .arg = "MS",
+     .help = "an HTTP request's headers must arrive within this; an idle "
+             "HTTP connection closes after it"},
+    {.name = "http_max_connections", .kind = OPT_INTEGER,
+     FIELD(http_max_connections), .min = 1, .max = 100000, .arg = "N",
+     .help = "HTTP connections at once; more are answered 503"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

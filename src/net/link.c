@@ -61,6 +61,7 @@ struct link {
   void (*free_data)(void *);
   int open_handles;
   bool closed;
+  bool weak; /* holds the loop only while busy (link_config_t.weak) */
 };
 
 static void link_release(link_t *l);
@@ -71,11 +72,28 @@ static bool handshaking(const link_t *l) {
 static void connect_next(link_t *l);
 static void arm_timer(link_t *l);
 
+/* A weak link's socket and timer count for the loop only while a request
+ * or a connect waits on them (the timer may still run toward the
+ * deadline of a request answered since). */
+static void hold_loop(link_t *l) {
+  if (!l->weak) return;
+  bool busy = l->pending.count || l->connect_cb || l->state != L_READY;
+  uv_handle_t *handles[] = {(uv_handle_t *)&l->timer,
+                            l->cc ? (uv_handle_t *)&l->cc->conn.tcp : NULL};
+  for (size_t i = 0; i < 2; i++) {
+    if (!handles[i]) continue;
+    if (busy)
+      uv_ref(handles[i]);
+    else
+      uv_unref(handles[i]);
+  }
+}
+
 /* ---- completing requests ------------------------------------------------- */
 
 static void complete(link_t *l, request_t *req, const link_reply_t *r) {
-  (void)l;
   req->cb(l, r, req->ud);
+  if (!l->closed) hold_loop(l);
 }
 
 static void fail(link_t *l, request_t *req, int code, const char *msg) {
@@ -207,6 +225,7 @@ static void ready(link_t *l, const msg_hello_reply_t *hello) {
     l->connect_cb = NULL;
     cb(l, 0, NULL, hello, l->connect_ud);
   }
+  if (!l->closed) hold_loop(l);
 }
 
 /* The answer to HELLO: ready, or AUTH goes out. */
@@ -461,6 +480,7 @@ int link_end(link_t *l, wire_writer_t *w, uint32_t id, uint32_t timeout_ms,
     conn_dirty(&l->cc->conn);
   else if (l->state == L_IDLE)
     start_connecting(l);
+  hold_loop(l);
   return 0;
 }
 
@@ -527,6 +547,7 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
   l->connect_ud = cfg->connect_ud;
   l->refused_cb = cfg->refused_cb;
   l->refused_ud = cfg->refused_ud;
+  l->weak = cfg->weak;
   pending_init(&l->pending, sizeof(request_t));
   l->flusher = cfg->flusher;
   if (!l->flusher) {

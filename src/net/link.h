@@ -53,6 +53,9 @@ typedef struct link_config {
   void *connect_ud;
   link_refused_cb refused_cb;
   void *refused_ud;
+  /* The connection keeps the loop running only while something is asked
+   * of it (a client's: a script that leaves it open idle still ends). */
+  bool weak;
 } link_config_t;
 
 /* 0, HS_EINVALID (no address, or one that is not host:port) or HS_ENOMEM.

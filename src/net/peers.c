@@ -98,3 +98,35 @@ size_t peers_unanswered(const peers_t *p) {
   }
   return n;
 }
+
+/* A link to prune: its member no longer serves (or is gone from the view)
+ * and nothing waits on it. */
+static bool prunable(const peers_t *p, uint32_t *out) {
+  void *v;
+  const char *key;
+  for (size_t i = 0; map_next(&p->links, &i, &key, NULL, &v);) {
+    uint32_t id;
+    memcpy(&id, key, sizeof id);
+    const view_member_t *m = view_find(p->view, id);
+    if ((!m || !view_serves(m->state)) && link_pending(v) == 0) {
+      *out = id;
+      return true;
+    }
+  }
+  return false;
+}
+
+void peers_prune(peers_t *p) {
+  uint32_t id;
+  while (prunable(p, &id)) peers_drop(p, id);
+}
+
+size_t peers_ids(const peers_t *p, uint32_t *out, size_t cap) {
+  size_t n = 0;
+  const char *key;
+  for (size_t i = 0; map_next(&p->links, &i, &key, NULL, NULL);) {
+    if (n < cap) memcpy(&out[n], key, sizeof out[n]);
+    n++;
+  }
+  return n;
+}

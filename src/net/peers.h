@@ -39,10 +39,16 @@ link_t *peers_link(peers_t *p, uint32_t peer);
 link_t *peers_find(const peers_t *p, uint32_t peer);
 /* Closes the link to a peer that died; what waited on it fails (CLOSED). */
 void peers_drop(peers_t *p, uint32_t peer);
+/* Closes the links to members that no longer serve (one that left: its
+ * last answers came) once nothing waits on them. */
+void peers_prune(peers_t *p);
 /* Closes every link; their failing callbacks find no data. */
 void peers_close(peers_t *p);
 /* The peer a link of these leads to; false once the node is closing. */
 bool peers_id(const link_t *link, uint32_t *id);
+/* Fills up to cap ids of the peers this node has a link to; returns how
+ * many links there are. */
+size_t peers_ids(const peers_t *p, uint32_t *out, size_t cap);
 /* Requests unanswered on the links to the serving members. */
 size_t peers_unanswered(const peers_t *p);
 

@@ -42,6 +42,9 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->max_subscriptions = 1000000;
   cfg->log_level = HS_LOG_INFO;
   cfg->log_format = HS_LOG_TEXT;
+  /* operations */
+  cfg->http_timeout_ms = 10000;
+  cfg->http_max_connections = 64;
 }
 
 /* A check of the configuration's numbers, with what is wrong. */
@@ -136,12 +139,15 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
 /* ---- wiring the parts ---------------------------------------------------------- */
 
 /* The first listener: links to members no longer alive are dropped, which
- * fails what waits on them, so clients retry elsewhere. */
+ * fails what waits on them, so clients retry elsewhere. A member that left
+ * still answers what it was asked (its LEAVE above all): its link goes
+ * once nothing waits on it (peers_prune on the tick). */
 static void drop_dead_links(void *ud, const cluster_change_t *change) {
   hs_node_t *node = ud;
   const view_t *v = &node->cluster.view;
   for (size_t i = 0; i < v->n; i++) {
     const view_member_t *m = &v->members[i];
+    if (m->state == VIEW_LEFT) continue;
     const view_member_t *was = view_find(change->old, m->id);
     if (m->id != node_self(node) && !view_serves(m->state) &&
         (!was || view_serves(was->state)))
@@ -242,6 +248,7 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   (void)why;
   if (!rc) rc = cluster_init(&node->cluster, cfg, node->host, &node->log,
                              &node->stats);
+  if (!rc) rc = monitor_new(node, cfg); /* operations */
   if (rc) {
     cluster_free(&node->cluster);
     node->freeing = true;
@@ -252,7 +259,7 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   node->max_frame = cfg->max_payload + FRAME_OVERHEAD;
   node->port = cfg->port;
   node->garbage_limit = (log_limit_t)LOG_LIMIT_INIT(10);
-  node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(10);
+  node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(1);
   node->refused_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   node->reads.ignored_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   store_limits_t limits = {.retain_messages = cfg->retain_messages,
@@ -278,6 +285,7 @@ static void on_tick(uv_timer_t *t) {
   hs_node_t *node = t->data;
   health_tick(&node->health);
   repl_tick(&node->repl);
+  peers_prune(&node->peers);
   if (leave_tick(node)) node_halt(node, leave_finish(node), 0);
   if (id_taken(node)) node_halt(node, NULL, 0);
   catchup_tick(node);
@@ -314,6 +322,7 @@ static void joined(hs_node_t *node, bool ok) {
 HS_API int hs_node_start(hs_node_t *node) {
   if (node->freeing || node->listening) return HS_EINVALID;
   int rc = node_listen(node);
+  if (!rc) rc = monitor_start(node); /* operations */
   if (rc) return rc;
   cluster_listening(&node->cluster, node->host, node->port);
   if (node->cfg.retain_ms)
@@ -440,6 +449,7 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
   health_stats(&node->health, &j);
   json_u64(&j, "catching_up", node->member.catching_up);
   json_bool(&j, "quorum", !node->cluster.quorum_lost);
+  facts_json(node, &j); /* operations */
   json_close(&j);
   if (json_end(&j) || buf_append(&node->scratch, "", 1)) return NULL;
   *len = node->scratch.len - 1; /* without the NUL */
@@ -475,4 +485,5 @@ HS_API void hs_node_free(hs_node_t *node) {
   uv_close(repl_check_handle(&node->repl), repl_check_closed);
   uv_close((uv_handle_t *)&node->expire_timer, handle_closed);
   uv_close((uv_handle_t *)&node->handshake_timer, handle_closed);
+  monitor_free(node); /* operations */
 }

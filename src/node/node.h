@@ -158,6 +158,8 @@ struct hs_node {
 
   int open_handles; /* freed when this reaches 0 after hs_node_free */
   bool freeing;
+  /* operations */
+  struct monitor *monitor; /* the HTTP port (monitor.c), or NULL */
 };
 
 static inline uint32_t node_self(const hs_node_t *node) {
@@ -363,6 +365,9 @@ void op_holding(op_ctx_t *ctx);         /* catchup.c */
  * its id and view are set). */
 int join_start(hs_node_t *node, void (*joined)(hs_node_t *node, bool ok));
 void join_stop(hs_node_t *node);
+/* Marks this node LEFT and starts handing its topics over; r (or NULL)
+ * is the LEAVE to answer once done, by says who asked. */
+void leave_start(hs_node_t *node, req_t *r, const char *by);
 /* A tick: true when a leave is done (or waited too long). */
 bool leave_tick(hs_node_t *node);
 /* Answers the LEAVE; returns the connection that carries the answer. */
@@ -371,6 +376,30 @@ node_conn_t *leave_finish(hs_node_t *node);
 void catchup_start(hs_node_t *node);
 /* A tick (and any news): is catching up done? */
 void catchup_tick(hs_node_t *node);
+
+/* ---- operations: monitor.c, facts.c, metrics.c ------------------------------------------ */
+
+/* The HTTP port of config.http: made with the node (its address copied),
+ * listening from hs_node_start, closed by hs_node_free (it holds one of
+ * the node's open handles until then). 0, HS_ENOMEM, or HS_EIO / HS_EINVALID
+ * from listening (node->error says why). */
+int monitor_new(hs_node_t *node, const hs_node_config_t *cfg);
+int monitor_start(hs_node_t *node);
+void monitor_free(hs_node_t *node);
+
+/* What this node says of itself for monitoring, also in STATS: topics it
+ * homes and replicates, its replicas' lag, topics short of copies, links. */
+typedef struct facts {
+  uint64_t topics_homed, topics_replicated, under_replicated;
+  uint64_t lag_records, lag_ms; /* the most behind replica of any topic */
+} facts_t;
+void facts_of(hs_node_t *node, facts_t *f);
+void facts_json(hs_node_t *node, json_t *j);
+/* Whether the node serves as a member should: running, caught up, quorum
+ * held, not joining or leaving; why not in *why. */
+bool facts_ready(const hs_node_t *node, const char **why);
+/* /metrics: the Prometheus text exposition of the node. */
+void metrics_write(hs_node_t *node, buf_t *out);
 
 /* ---- life.c, release.c ------------------------------------------------------------------ */
 

@@ -137,4 +137,18 @@ int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
  * each replica has not acknowledged, over the topics homed here. */
 void repl_stats(const repl_t *r, json_t *j);
 
+/* ---- monitoring (lag.c) ------------------------------------------------------------ */
+
+/* One replica of a topic homed here, as the home sees it. */
+typedef struct repl_lag {
+  uint32_t replica;
+  uint64_t records; /* the home holds, the replica has not acknowledged */
+  uint64_t ms;      /* age of the oldest of them (0: none) */
+  bool streaming;   /* its stream is live (not syncing, not broken) */
+} repl_lag_t;
+
+/* Fills up to cap replicas of t, when t is homed here; returns how many. */
+size_t repl_lags(const store_topic_t *t, uint64_t now_ms, repl_lag_t *out,
+                 size_t cap);
+
 #endif
