@@ -182,6 +182,11 @@ typedef struct hs_node_config {
   const hs_user_t *users;     /* clients must log in as one of them (copied);
                                  none: open to any client */
   size_t n_users;
+  const char *tls_cert;       /* PEM files: with a certificate and key the */
+  const char *tls_key;        /* node speaks only TLS, to clients and peers; */
+  const char *tls_ca;         /* peers must present a certificate from this
+                                 CA (mutual TLS), and so must the nodes it
+                                 links to; required with tls_cert */
   /* Limits on what a stranger can make the node hold (README's
    * configuration table): */
   uint32_t handshake_ms;          /* to finish HELLO/AUTH, else closed; 5000 */
@@ -316,6 +321,12 @@ typedef struct hs_client_config {
   size_t max_output;   /* buffered, unsent requests; default 64 MiB */
   const char *user;    /* log in as this user (with password); NULL: none */
   const char *password;
+  /* TLS: on when tls is set or tls_ca given. The node's certificate must
+   * chain to tls_ca (NULL: the system's CAs) and name the address
+   * connected to; tls_cert and tls_key: this client's own, if the node
+   * asks for one. */
+  int tls;
+  const char *tls_ca, *tls_cert, *tls_key;
 } hs_client_config_t;
 
 void hs_client_config_init(hs_client_config_t *cfg);

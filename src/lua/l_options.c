@@ -428,6 +428,14 @@ static const node_option_t options[] = {
              "(the verifier `hypersub passwd` prints), publish =, subscribe "
              "= (topic patterns, or {allow =, deny =}), admin = true}; none: "
              "any client may do anything", .read = read_users},
+    {.name = "tls_cert", .kind = OPT_STRING, FIELD(tls_cert), .arg = "FILE",
+     .help = "PEM certificate: with tls_key and tls_ca the node speaks "
+             "only TLS, to clients and peers"},
+    {.name = "tls_key", .kind = OPT_STRING, FIELD(tls_key), .arg = "FILE",
+     .help = "PEM private key of tls_cert"},
+    {.name = "tls_ca", .kind = OPT_STRING, FIELD(tls_ca), .arg = "FILE",
+     .help = "PEM CA: peers, and the members this node links to, must "
+             "present a certificate from it (mutual TLS)"},
     {.name = "heartbeat_ms", .kind = OPT_INTEGER, FIELD(heartbeat_ms),
      .min = 1, .max = 60000, .arg = "MS",
      .help = "how often a node pings the peers it watches (its cube "

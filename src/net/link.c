@@ -62,6 +62,7 @@ struct link {
   int open_handles;
   bool closed;
   bool weak; /* holds the loop only while busy (link_config_t.weak) */
+  tls_ctx_t *tls; /* link_config_t.tls */
 };
 
 static void link_release(link_t *l);
@@ -411,6 +412,15 @@ static bool connect_to(link_t *l, const char *addr) {
   }
   cc->link = l;
   cc->connect_req.data = cc;
+  char host[ADDR_MAX + 1];
+  if (l->tls && (addr_host(addr, host, sizeof host) ||
+                 !(cc->conn.tls = tls_conn_new(l->tls, host)))) {
+    snprintf(l->last_error, sizeof l->last_error, "%s: cannot start TLS",
+             addr);
+    l->open_handles++;             /* given back when libuv lets go */
+    conn_close(&cc->conn, HS_ENOMEM); /* not l->cc: the link is not told */
+    return false;
+  }
   l->open_handles++;
   l->cc = cc;
   int rc = uv_tcp_connect(&cc->connect_req, &cc->conn.tcp,
@@ -548,6 +558,7 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
   l->refused_cb = cfg->refused_cb;
   l->refused_ud = cfg->refused_ud;
   l->weak = cfg->weak;
+  l->tls = cfg->tls;
   pending_init(&l->pending, sizeof(request_t));
   l->flusher = cfg->flusher;
   if (!l->flusher) {

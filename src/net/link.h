@@ -53,6 +53,8 @@ typedef struct link_config {
   void *connect_ud;
   link_refused_cb refused_cb;
   void *refused_ud;
+  tls_ctx_t *tls;       /* connect over TLS with this (not owned); NULL:
+                           plain TCP */
   /* The connection keeps the loop running only while something is asked
    * of it (a client's: a script that leaves it open idle still ends). */
   bool weak;

@@ -55,6 +55,7 @@ link_t *peers_link(peers_t *p, uint32_t peer) {
       .flusher = p->flusher,
       .refused_cb = p->refused_cb,
       .refused_ud = p->refused_ud,
+      .tls = p->tls,
   };
   peer_ref_t *ref = malloc(sizeof *ref);
   int rc = ref ? link_new(p->loop, &cfg, &link) : HS_ENOMEM;

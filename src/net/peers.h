@@ -19,6 +19,7 @@ typedef struct peers {
   uv_loop_t *loop;
   const uint8_t *key;   /* the cluster key peers prove, or NULL (open) */
   uint64_t incarnation; /* this run of the node */
+  tls_ctx_t *tls;       /* links over TLS with this, or NULL */
   link_refused_cb refused_cb; /* a peer refused our handshake */
   void *refused_ud;
   map_t links;          /* peer id (4 bytes) -> link_t* */

@@ -72,6 +72,26 @@ static const char *limits_wrong(const hs_node_config_t *cfg) {
   return NULL;
 }
 
+/* TLS, when the node has a certificate: a context to accept with (asking
+ * the other side for its certificate: peers must show one) and one to
+ * link to peers with (showing ours). */
+static int tls_contexts(const hs_node_config_t *cfg, tls_ctx_t **server,
+                        tls_ctx_t **client, char *why, size_t len) {
+  *server = *client = NULL;
+  if (!cfg->tls_cert && !cfg->tls_key && !cfg->tls_ca) return 0;
+  if (!cfg->tls_cert || !cfg->tls_key || !cfg->tls_ca) {
+    snprintf(why, len, "TLS needs tls_cert, tls_key and tls_ca together");
+    return HS_EINVALID;
+  }
+  tls_config_t accepting = {.cert = cfg->tls_cert, .key = cfg->tls_key,
+                            .ca = cfg->tls_ca, .server = true,
+                            .request_cert = true};
+  tls_config_t linking = {.cert = cfg->tls_cert, .key = cfg->tls_key,
+                          .ca = cfg->tls_ca};
+  int rc = tls_ctx_new(&accepting, server, why, len);
+  return rc ? rc : tls_ctx_new(&linking, client, why, len);
+}
+
 HS_API int hs_node_check_config(const hs_node_config_t *cfg, char *why,
                                 size_t why_len) {
   const char *wrong = limits_wrong(cfg);
@@ -86,10 +106,15 @@ HS_API int hs_node_check_config(const hs_node_config_t *cfg, char *why,
   users_t users;
   rc = users_init(&users, cfg->users, cfg->n_users, why, why_len);
   users_free(&users);
+  if (rc) return rc;
+  tls_ctx_t *server, *client;
+  rc = tls_contexts(cfg, &server, &client, why, why_len);
+  tls_ctx_free(server);
+  tls_ctx_free(client);
   return rc;
 }
 
-/* The cluster key, the users and this run's incarnation. */
+/* The cluster key, the users, this run's incarnation and TLS. */
 static int take_trust(hs_node_t *node, const hs_node_config_t *cfg) {
   if (auth_init()) {
     snprintf(node->error, sizeof node->error, "no source of random numbers");
@@ -105,7 +130,9 @@ static int take_trust(hs_node_t *node, const hs_node_config_t *cfg) {
   uint8_t nonce[AUTH_NONCE];
   auth_nonce(nonce);
   memcpy(&node->incarnation, nonce, sizeof node->incarnation);
-  return rc;
+  return rc ? rc
+            : tls_contexts(cfg, &node->tls_server, &node->tls_client,
+                           node->error, sizeof node->error);
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -197,6 +224,7 @@ static void wire_parts(hs_node_t *node) {
   node->peers = (peers_t){.loop = node->loop,
                           .key = node->has_key ? node->key : NULL,
                           .incarnation = node->incarnation,
+                          .tls = node->tls_client,
                           .refused_cb = peer_refused,
                           .refused_ud = node,
                           .view = &c->view,

@@ -69,6 +69,10 @@ static void hello_peer(op_ctx_t *ctx, const msg_hello_t *m) {
            "keeps %u",
            m->node, m->replicas, node_self(node), node->cluster.replicas);
   char why[160];
+  if (node->tls_server && !tls_peer_verified(nc->conn.tls))
+    REFUSE(ctx, HS_EDENIED,
+           "node %u: a peer must present a certificate from the cluster's "
+           "CA (mutual TLS)", node_self(node));
   if (node_conn_admit(nc, WIRE_ROLE_PEER, why, sizeof why))
     REFUSE(ctx, HS_EUNAVAILABLE, "%s", why);
   nc->role = WIRE_ROLE_PEER;

@@ -73,6 +73,7 @@ int join_start(hs_node_t *node, void (*joined)(hs_node_t *node, bool ok)) {
                 .replicas = node->cluster.replicas,
                 .expect = UINT32_MAX},
       .flusher = &node->flusher,
+      .tls = node->tls_client,
   };
   int rc = link_new(node->loop, &lc, &node->member.join_link);
   if (rc) return rc;

@@ -146,6 +146,7 @@ struct hs_node {
   uint8_t key[AUTH_KEY];
   users_t users;
   uint64_t incarnation;
+  tls_ctx_t *tls_server, *tls_client; /* with tls_cert: accepting, linking */
   uint64_t id_taken_since, id_taken_last; /* uv_now: peers said our id is
                                              alive elsewhere */
 

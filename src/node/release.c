@@ -20,6 +20,8 @@ void node_release(hs_node_t *node) {
   map_free(&node->member.catch_expect); /* its values are numbers */
   req_pool_free(&node->reqs);
   users_free(&node->users);
+  tls_ctx_free(node->tls_server);
+  tls_ctx_free(node->tls_client);
   buf_free(&node->scratch);
   log_close(&node->log);
   free(node->host);

@@ -239,6 +239,10 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   conn_peer_name(&nc->conn, nc->peer, sizeof nc->peer);
+  if (node->tls_server && !(nc->conn.tls = tls_conn_new(node->tls_server, NULL))) {
+    conn_close(&nc->conn, HS_ENOMEM);
+    return;
+  }
   handshake_enqueue(nc);
   LOG(&node->log, HS_LOG_DEBUG, "conn", "accepted", LF_STR("peer", nc->peer));
   if (conn_start(&nc->conn)) conn_close(&nc->conn, HS_EIO);
