@@ -216,6 +216,38 @@ for _, fh in ipairs(files) do fh:close() end
       assert_cluster_alive(cl)
     end)
 
+    it("3. SYNC to the home saying records up to 2^62 are on their way: held back a peer timeout at most, then whole", function()
+      local cl = assert(cluster.start { nodes = 2, replicas = 2, flags = { "--peer-timeout", "300" } })
+      R.finally(function() cl:close() end)
+      assert(cl:await_view(10000))
+      local c = assert(cl:client(0))
+      local w = cl:where "orders"
+      local data = seed(c, "orders", 3)
+      assert(c:create_subscriber "reader")
+      assert(c:subscribe("reader", "orders"))
+      assert.equal(3, #assert(c:pull("reader", "orders")))
+      local r = stand_in(cl, w.home, w.replicas[1])
+      local f = r:request(OP.REPLICATE, replicate(REPL.SYNC, "orders",
+        sync_tail("p", 0, 1 << 62, 0, { { "reader", 1 << 62 } })))
+      assert.is_nil(error_of(f))
+      assert_error(r:request(OP.PUBLISH, publish_body("p", "orders", "x")), E.UNAVAILABLE,
+        ("is being handed to node %d by node %d"):format(w.home, w.replicas[1]))
+      -- Nothing comes: the home cuts the hand-over and serves what it has
+      -- (the client retries meanwhile); no cursor points past it.
+      data[4] = "orders-4"
+      assert.equal(3, assert(c:publish("p", "orders", data[4], { ack = "all" })))
+      local log = assert(io.open(("%s/node%d.log"):format(cl.dir, w.home))):read("a")
+      assert.truthy(log:find('handover_cut.*why="nothing came"'), log)
+      assert.same({ data[4] }, (function()
+        local got = {}
+        for _, m in ipairs(assert(c:pull("reader", "orders"))) do got[#got + 1] = m.data end
+        return got
+      end)())
+      assert_log(c, "orders", data)
+      assert(cl:await_copies("orders", 5000))
+      assert_cluster_alive(cl)
+    end)
+
     it("4. DELETE from a peer that is not the topic's home: ignored, the topic and its messages intact", function()
       local cl = open_cluster(3, 2)
       local c = assert(cl:client(0))

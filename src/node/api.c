@@ -187,7 +187,8 @@ static void wire_parts(hs_node_t *node) {
   health_init(&node->health, node->loop, c, &node->peers, node->cfg.suspect_ms,
               node->cfg.dead_ms, &node->log, &node->stats);
   repl_init(&node->repl, node->loop, &node->store, &node->peers, c,
-            node->max_frame, &node->log, &node->stats);
+            node->max_frame, node->cfg.peer_timeout_ms, &node->log,
+            &node->stats);
   node->repl.hooks = (repl_hooks_t){waiters_wake, waiters_drop, node};
   c->hooks = (cluster_hooks_t){fenced, rejoined, node};
   /* A view change, in this order: */

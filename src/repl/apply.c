@@ -44,6 +44,7 @@ static int apply_append(repl_t *r, uint32_t from, msg_replicate_t *m,
   repl_topic_t *rt = repl_state(r, t);
   bool added;
   if (!rt || append_records(r, t, m, &added)) FAIL(HS_ENOMEM, "out of memory");
+  if (added && from == rt->filling_from) rt->filling_heard = uv_now(r->loop);
   if (rt->filling_to && t->next >= rt->filling_to) rt->filling_to = 0;
   if (rt->home) {
     sync_settle(r, rt);
@@ -206,7 +207,8 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
   repl_topic_t *rt = t ? repl_state(r, t) : NULL;
   if (!rt) FAIL(HS_ENOMEM, "out of memory");
   if (!rt->home && m->committed > rt->committed) rt->committed = m->committed;
-  if (to_home) sync_await(rt, m->next, from); /* handed over */
+  /* Handed over: the sender's records follow (never from ourselves). */
+  if (to_home && from != repl_self(r)) sync_await(r, rt, m->next, from);
   take_cursors(t, rt, to_home, m);
   *next = t->next;
   if (to_home && !rt->home) takeover_topic(r, t, NULL);

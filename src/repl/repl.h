@@ -57,13 +57,14 @@ typedef struct repl {
   log_t *log;
   stats_t *stats;
   size_t frame_budget; /* bytes of records in one frame */
+  uint32_t stall_ms;   /* a hand-over that brings nothing this long is cut */
   repl_hooks_t hooks;
 } repl_t;
 
 /* The check handle is the caller's to close (repl_check_handle). */
 void repl_init(repl_t *r, uv_loop_t *loop, store_t *store, peers_t *peers,
-               cluster_t *cluster, size_t max_frame, log_t *log,
-               stats_t *stats);
+               cluster_t *cluster, size_t max_frame, uint32_t stall_ms,
+               log_t *log, stats_t *stats);
 uv_handle_t *repl_check_handle(repl_t *r);
 /* Drops every topic's replication state (waiters get CLOSED). */
 void repl_free_all(repl_t *r);
