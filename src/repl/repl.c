@@ -90,6 +90,10 @@ uint64_t repl_acked(const store_topic_t *t, uint32_t server) {
   return rep ? rep->acked : 0;
 }
 
+bool repl_streams_to(const store_topic_t *t, uint32_t server) {
+  return replica_find(repl_of(t), server) != NULL;
+}
+
 repl_serve_t repl_serving(const store_topic_t *t, uint32_t *from) {
   const repl_topic_t *rt = repl_of(t);
   if (!rt) return REPL_SERVE_OK;

@@ -90,6 +90,9 @@ void repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
 uint64_t repl_readable(const store_topic_t *t);
 /* What the copy `server` has acknowledged of t (0 when unknown). */
 uint64_t repl_acked(const store_topic_t *t, uint32_t server);
+/* Whether this home streams t to `server` (one of its replicas), whose
+ * acknowledgements then move on. */
+bool repl_streams_to(const store_topic_t *t, uint32_t server);
 /* Drops this node's copy of a topic (its pulls hear NO_TOPIC or
  * UNAVAILABLE) and the topic from the store. */
 void repl_drop_copy(repl_t *r, store_topic_t *t, bool deleted);
