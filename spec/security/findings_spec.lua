@@ -547,6 +547,10 @@ for _, fh in ipairs(files) do fh:close() end
     assert.equal(0, (string.unpack("<I8", f.body)))
     assert.equal(0, assert(c:publish("p", away, "z", { ack = "all" })))
     assert_cluster_alive(cl)
+    -- A limit a u8 count could not pass is not an option.
+    local code, err = R.node_cli { "--hop-limit", "255", "--listen", free_addr() }
+    assert.are_not.equal(0, code)
+    assert.truthy(err:find("--hop-limit needs an integer in 0..254", 1, true), err)
   end)
 
   it("12. a node answering HELLO with max_frame 0xFFFFFFFF: the client caps it, a 4 GiB reply header closes the connection", function()
