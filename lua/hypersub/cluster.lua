@@ -33,19 +33,41 @@ local function settle()
   if not core.loop_running() then uv.run("nowait") end
 end
 
---- n distinct free ports on 127.0.0.1 (each bound to port 0 and read back;
--- all held open until every one is known, so they differ).
+-- The lowest port the kernel hands out for outgoing connections: ports
+-- below it are never taken by a node's own connects.
+local function ephemeral_low()
+  local f = io.open("/proc/sys/net/ipv4/ip_local_port_range")
+  local low = f and tonumber(f:read("n"))
+  if f then f:close() end
+  return low or 32768
+end
+
+--- n distinct free ports on 127.0.0.1, below the kernel's range for
+-- outgoing connections, so a connect elsewhere cannot take one before its
+-- node binds it. Each is bound to check it is free, and all are held until
+-- every one is known.
 function M.free_ports(n)
-  local handles, ports = {}, {}
-  for i = 1, n do
-    local tcp = uv.new_tcp()
-    handles[i] = tcp
-    local ok, err = tcp:bind("127.0.0.1", 0)
-    if ok then ports[i] = tcp:getsockname().port end
-    if not ok then
+  local handles, ports, seen = {}, {}, {}
+  local low = math.min(ephemeral_low(), 65536)
+  local floor = low > 12000 and 10000 or 1024
+  local tries = 0
+  while #ports < n do
+    tries = tries + 1
+    if tries > 100 * n + 1000 then
       for _, h in ipairs(handles) do h:close() end
       settle()
-      error("could not bind a free port: " .. tostring(err), 2)
+      error(("could not find %d free ports below %d"):format(n, low), 2)
+    end
+    local port = math.random(floor, low - 1)
+    if not seen[port] then
+      seen[port] = true
+      local tcp = uv.new_tcp()
+      if tcp:bind("127.0.0.1", port) and tcp:listen(1, function() end) then
+        handles[#handles + 1] = tcp
+        ports[#ports + 1] = port
+      else
+        tcp:close()
+      end
     end
   end
   for _, h in ipairs(handles) do h:close() end

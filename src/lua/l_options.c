@@ -451,7 +451,7 @@ static const node_option_t options[] = {
      .min = 1, .max = HOUR_MS, .arg = "MS",
      .help = "forwarded and replicated requests (a pull adds its wait)"},
     {.name = "hop_limit", .kind = OPT_INTEGER, FIELD(hop_limit), .min = 0,
-     .max = 255, .arg = "N",
+     .max = 254, .arg = "N",
      .help = "hops a forwarded request may take; 0: 2D+2 (D the cube's "
              "dimension)"},
     {.name = "max_payload", .kind = OPT_INTEGER, FIELD(max_payload), .min = 1,

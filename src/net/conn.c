@@ -137,9 +137,37 @@ int conn_dirty(conn_t *c) {
   return 0;
 }
 
+/* The same for TLS: the last answer's ciphertext, what the kernel takes
+ * of it now (the stream ends after it anyway). */
+static void try_write_sealed(conn_t *c) {
+  buf_t sealed = BUF_INIT;
+  if (tls_write(c->tls, &c->out, &sealed) == 0 && sealed.len) {
+    uv_buf_t b = uv_buf_init(sealed.data, (unsigned)sealed.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n > 0) c->bytes_out += (uint64_t)n;
+  }
+  buf_free(&sealed);
+}
+
 void conn_shutdown(conn_t *c) {
   if (c->closing) return;
   c->shutdown_after_flush = true;
+  /* A write whose callback has not run yet still holds `sending`, though
+   * libuv has handed all of it to the kernel unless some is queued (then
+   * uv_try_write refuses): what follows it goes now, so a last answer
+   * (STOP_NODE's) is out even if the owner closes before the next turn. */
+  if (c->writing && c->out.len && c->connected) {
+    if (c->tls) {
+      try_write_sealed(c);
+      return;
+    }
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n > 0) {
+      c->bytes_out += (uint64_t)n;
+      buf_consume(&c->out, (size_t)n);
+    }
+  }
   conn_flush(c);
 }
 

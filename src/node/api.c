@@ -219,6 +219,16 @@ static bool id_taken(hs_node_t *node) {
   return now - node->id_taken_since >= 2 * (uint64_t)node->cfg.dead_ms;
 }
 
+/* A node started alone ticks once a member joins it or it hears of one:
+ * heartbeats, failure detection and the parts' ticks run from then on. */
+static void tick_with_members(void *ud, const cluster_change_t *change) {
+  hs_node_t *node = ud;
+  (void)change;
+  if (node->state == HS_NODE_RUNNING && node->cluster.view.n > 1 &&
+      !uv_is_active((uv_handle_t *)&node->tick_timer))
+    node_start_ticking(node);
+}
+
 static void wire_parts(hs_node_t *node) {
   cluster_t *c = &node->cluster;
   node->peers = (peers_t){.loop = node->loop,
@@ -238,7 +248,8 @@ static void wire_parts(hs_node_t *node) {
   health_init(&node->health, node->loop, c, &node->peers, node->cfg.suspect_ms,
               node->cfg.dead_ms, &node->log, &node->stats);
   repl_init(&node->repl, node->loop, &node->store, &node->peers, c,
-            node->max_frame, &node->log, &node->stats);
+            node->max_frame, node->cfg.peer_timeout_ms, &node->log,
+            &node->stats);
   node->repl.hooks = (repl_hooks_t){waiters_wake, waiters_drop, node};
   c->hooks = (cluster_hooks_t){fenced, rejoined, node};
   /* A view change, in this order: */
@@ -246,6 +257,7 @@ static void wire_parts(hs_node_t *node) {
   cluster_listen(c, cluster_quorum_listener, c);
   cluster_listen(c, repl_view_listener, &node->repl);
   cluster_listen(c, health_spread_listener, &node->health);
+  cluster_listen(c, tick_with_members, node);
 }
 
 static void on_tick(uv_timer_t *t);

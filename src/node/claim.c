@@ -75,7 +75,13 @@ void op_claim(op_ctx_t *ctx) {
   pull_align(node, t, m->subscriber, cur, m->seen, ctx->f->flags & WIRE_F_RETRY);
   pull_waiter_t probe = {.topic = t, .server = m->server,
                          .server_first = m->first, .server_next = m->next};
-  if (claim_ready(&probe, cur) || m->wait_ms == 0)
+  /* What the server may hand out grows with the home's records up to what
+   * it said it holds, and past that only with its acknowledgements (a
+   * replica streamed to): a claim that cannot grow is answered now, not
+   * parked for nothing. */
+  bool can_grow = cur->next < m->first || m->next > cur->next ||
+                  repl_streams_to(t, m->server);
+  if (claim_ready(&probe, cur) || m->wait_ms == 0 || !can_grow)
     return reply_claim(ctx->nc, ctx->f->id, t, m->subscriber, cur, max, &probe);
   pull_waiter_t *w = waiters_park(ctx, t, m->subscriber, max, m->wait_ms);
   if (!w) return;

@@ -6,8 +6,10 @@
  * on false r->bad names the field that did not fit. Strings point into the
  * frame. A list (the messages of a pull, the records of a replication, the
  * names of a HOLDING answer) is checked whole by the decoder, so walking it
- * afterwards with its `_next` function cannot fail. Names are checked for
- * their character set by whoever acts on them (wire_name_check), not here.
+ * afterwards with its `_next` function cannot fail. The names in the bodies
+ * nodes send each other (msg_peer.c) are held to the name rules here
+ * (wire_name_check), naming the field; those of the client API are checked
+ * by whoever acts on them.
  *
  * Encoders append a body to a frame begun with wire_begin:
  * `msg_X_put(w, &m)`. Lists are written between a `_begin` and an `_end`

@@ -44,6 +44,7 @@ static int apply_append(repl_t *r, uint32_t from, msg_replicate_t *m,
   repl_topic_t *rt = repl_state(r, t);
   bool added;
   if (!rt || append_records(r, t, m, &added)) FAIL(HS_ENOMEM, "out of memory");
+  if (added && from == rt->filling_from) rt->filling_heard = uv_now(r->loop);
   if (rt->filling_to && t->next >= rt->filling_to) rt->filling_to = 0;
   if (rt->home) {
     sync_settle(r, rt);
@@ -132,11 +133,13 @@ int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
 /* The sender's cursors. A replica takes them unclamped (the records they
  * point past may be on their way still); a home keeps its own (it moves
  * them), and one taking the topic over keeps the furthest it hears of
- * (copies may lag the former home). */
+ * (copies may lag the former home), up to the records it holds or awaits. */
 static void take_cursors(repl_t *r, store_topic_t *t, repl_topic_t *rt,
                          bool to_home, msg_replicate_t *m) {
+  uint64_t reach = rt->filling_to > t->next ? rt->filling_to : t->next;
   msg_cursor_t c;
   while (msg_cursor_next(m, &c)) {
+    if (to_home && c.next > reach) c.next = reach;
     store_cursor_t *cur = store_cursor(t, c.subscriber.s, c.subscriber.n);
     if (rt->home && cur) {
       if (to_home && c.next > cur->next) cur->next = c.next;
@@ -204,9 +207,10 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
   repl_topic_t *rt = t ? repl_state(r, t) : NULL;
   if (!rt) FAIL(HS_ENOMEM, "out of memory");
   if (!rt->home && m->committed > rt->committed) rt->committed = m->committed;
+  /* Handed over: the sender's records follow (never from ourselves). */
+  if (to_home && from != repl_self(r)) sync_await(r, rt, m->next, from);
   take_cursors(r, t, rt, to_home, m);
   *next = t->next;
-  if (to_home) sync_await(rt, m->next, from); /* handed over */
   if (to_home && !rt->home) takeover_topic(r, t, NULL);
   /* We hold records the sender lacks: send them back. */
   if (*next > m->next) repl_send_range(r, t, from, m->next, *next);

@@ -22,14 +22,15 @@
 static void flush(uv_check_t *check);
 
 void repl_init(repl_t *r, uv_loop_t *loop, store_t *store, peers_t *peers,
-               cluster_t *cluster, size_t max_frame, log_t *log,
-               stats_t *stats) {
+               cluster_t *cluster, size_t max_frame, uint32_t stall_ms,
+               log_t *log, stats_t *stats) {
   memset(r, 0, sizeof *r);
   r->loop = loop;
   r->store = store;
   r->peers = peers;
   r->cluster = cluster;
   r->frame_budget = max_frame - FRAME_SLACK;
+  r->stall_ms = stall_ms;
   r->log = log;
   r->stats = stats;
   uv_check_init(loop, &r->check);
@@ -87,6 +88,10 @@ uint64_t repl_readable(const store_topic_t *t) {
 uint64_t repl_acked(const store_topic_t *t, uint32_t server) {
   replica_t *rep = replica_find(repl_of(t), server);
   return rep ? rep->acked : 0;
+}
+
+bool repl_streams_to(const store_topic_t *t, uint32_t server) {
+  return replica_find(repl_of(t), server) != NULL;
 }
 
 repl_serve_t repl_serving(const store_topic_t *t, uint32_t *from) {

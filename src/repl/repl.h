@@ -57,13 +57,14 @@ typedef struct repl {
   log_t *log;
   stats_t *stats;
   size_t frame_budget; /* bytes of records in one frame */
+  uint32_t stall_ms;   /* a hand-over that brings nothing this long is cut */
   repl_hooks_t hooks;
 } repl_t;
 
 /* The check handle is the caller's to close (repl_check_handle). */
 void repl_init(repl_t *r, uv_loop_t *loop, store_t *store, peers_t *peers,
-               cluster_t *cluster, size_t max_frame, log_t *log,
-               stats_t *stats);
+               cluster_t *cluster, size_t max_frame, uint32_t stall_ms,
+               log_t *log, stats_t *stats);
 uv_handle_t *repl_check_handle(repl_t *r);
 /* Drops every topic's replication state (waiters get CLOSED). */
 void repl_free_all(repl_t *r);
@@ -89,6 +90,9 @@ void repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
 uint64_t repl_readable(const store_topic_t *t);
 /* What the copy `server` has acknowledged of t (0 when unknown). */
 uint64_t repl_acked(const store_topic_t *t, uint32_t server);
+/* Whether this home streams t to `server` (one of its replicas), whose
+ * acknowledgements then move on. */
+bool repl_streams_to(const store_topic_t *t, uint32_t server);
 /* Drops this node's copy of a topic (its pulls hear NO_TOPIC or
  * UNAVAILABLE) and the topic from the store. */
 void repl_drop_copy(repl_t *r, store_topic_t *t, bool deleted);

@@ -14,10 +14,23 @@
 static void on_synced(link_t *link, const link_reply_t *reply, void *ud);
 
 /* Records up to `next` are on their way from `from`. */
-void sync_await(repl_topic_t *rt, uint64_t next, uint32_t from) {
+void sync_await(repl_t *r, repl_topic_t *rt, uint64_t next, uint32_t from) {
   if (next <= rt->topic->next || next <= rt->filling_to) return;
   rt->filling_to = next;
   rt->filling_from = from;
+  rt->filling_heard = uv_now(r->loop);
+}
+
+void sync_cursors_within(repl_t *r, store_topic_t *t) {
+  const char *k;
+  size_t kn;
+  void *v;
+  for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
+    store_cursor_t *cur = v;
+    if (cur->next <= t->next) continue;
+    cur->next = t->next;
+    repl_cursor(r, t, k, kn, cur->next);
+  }
 }
 
 /* Who a SYNC went to and for which topic, to act on its answer or its
@@ -151,7 +164,7 @@ static void on_synced(link_t *link, const link_reply_t *reply, void *ud) {
   if (missing && !streamed) repl_send_range(r, t, req.to, a.next, t->next);
   /* A replica holding records of the former home past ours sends them
    * back (apply_sync); they come before any new one. */
-  if (rep && rt->settling) sync_await(rt, a.next, req.to);
+  if (rep && rt->settling) sync_await(r, rt, a.next, req.to);
   if (streamed) return replica_synced(r, rt, rep, a.next, missing);
   if (!rt->home && rt->handing_over) handed_over(r, rt, req.to, missing);
 }

@@ -121,12 +121,18 @@ void repl_view_listener(void *ud, const cluster_change_t *change) {
  * stream that waited for room, a commit to tell. */
 static void tick_home(repl_t *r, repl_topic_t *rt) {
   store_topic_t *t = rt->topic;
-  if (rt->filling_to && !cluster_alive(r->cluster, rt->filling_from)) {
-    /* Its former home died while handing it over: serve what came. */
+  bool died = rt->filling_to && !cluster_alive(r->cluster, rt->filling_from);
+  if (died || (rt->filling_to &&
+               uv_now(r->loop) - rt->filling_heard >= r->stall_ms)) {
+    /* Its former home died while handing it over, or sent nothing for a
+     * peer timeout (its link broke, or it said it held records it did not
+     * send): serve what came. No cursor it sent points past that. */
     LOG(r->log, HS_LOG_WARN, "repl", "handover_cut", LF_STR("topic", t->name),
         LF_UINT("from", rt->filling_from), LF_UINT("next", t->next),
-        LF_UINT("expected", rt->filling_to));
+        LF_UINT("expected", rt->filling_to),
+        LF_STR("why", died ? "its sender died" : "nothing came"));
     rt->filling_to = 0;
+    sync_cursors_within(r, t);
     sync_settle(r, rt);
   }
   for (size_t j = 0; j < rt->n; j++) {

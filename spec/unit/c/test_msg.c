@@ -598,6 +598,67 @@ CASE(huge_counts_are_refused_before_sizing) {
   CHECK(r.bad && strcmp(r.bad, "topics") == 0);
 }
 
+/* A HOLDING answer (what a catching-up node is told it holds) with a name
+ * that breaks the name rules, in any of its three lists: refused at
+ * decode, naming the field; the walkers refuse it too. */
+CASE(holding_names_that_break_the_rules_are_refused) {
+  static const char *const bad[] = {"", "a b", "a\"b", "a\\b", "a\001b",
+                                    "\177", "caf\303\251"};
+  static const char *const field[] = {"topics.name", "names.name",
+                                      "names.name"};
+  for (size_t i = 0; i < NELEM(bad); i++) {
+    for (int list = 0; list < 3; list++) {
+      buf_t b = BUF_INIT;
+      wire_writer_t w = {.b = &b};
+      for (int k = 0; k < 3; k++) {
+        wire_put_u32(&w, k == list);
+        if (k != list) continue;
+        wire_put_str8(&w, bad[i], strlen(bad[i]));
+        if (k == 0) wire_put_u64(&w, 7);
+      }
+      char *copy = malloc(b.len);
+      memcpy(copy, b.data, b.len);
+      wire_reader_t r;
+      msg_holding_t h;
+      wire_reader_init(&r, copy, b.len);
+      CHECK(!msg_holding_get(&r, &h));
+      CHECK(r.bad && strcmp(r.bad, field[list]) == 0);
+      /* Walked by hand, past the decoder: still refused. */
+      msg_list_t l;
+      msg_str_t name;
+      msg_held_topic_t t;
+      wire_reader_init(&l.r, copy + 4, b.len - 4);
+      l.left = 1;
+      if (list == 0) {
+        CHECK(!msg_held_topic_next(&l, &t));
+      } else {
+        wire_reader_init(&l.r, copy + 8, b.len - 8);
+        CHECK(!msg_held_name_next(&l, &name));
+      }
+      CHECK(l.r.bad && strcmp(l.r.bad, field[list]) == 0);
+      free(copy);
+      buf_free(&b);
+    }
+  }
+  /* The longest name that keeps the rules passes. */
+  char longest[HS_NAME_MAX];
+  memset(longest, '+', sizeof longest);
+  buf_t b = BUF_INIT;
+  wire_writer_t w = {.b = &b};
+  wire_put_u32(&w, 0);
+  wire_put_u32(&w, 1);
+  wire_put_str8(&w, longest, sizeof longest);
+  wire_put_u32(&w, 0);
+  msg_holding_end(&w, 0, 0);
+  wire_reader_t r;
+  msg_holding_t h;
+  msg_str_t name;
+  wire_reader_init(&r, b.data, b.len);
+  CHECK(msg_holding_get(&r, &h) && msg_held_name_next(&h.publishers, &name) &&
+        name.n == HS_NAME_MAX);
+  buf_free(&b);
+}
+
 CASE(every_request_op_decodes_through_the_dispatch_table) {
   /* A request of each op, written by its own encoder, decodes by op. */
   struct {
@@ -638,6 +699,7 @@ int main(void) {
   RUN(every_truncation_names_a_field);
   RUN(a_byte_too_many_is_refused);
   RUN(huge_counts_are_refused_before_sizing);
+  RUN(holding_names_that_break_the_rules_are_refused);
   RUN(every_request_op_decodes_through_the_dispatch_table);
   UNIT_EXIT();
 }
