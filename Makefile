@@ -34,7 +34,7 @@ HS_CFLAGS = -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-missing-field-initializers \
 HS_LDFLAGS = $(SAN) $(LDFLAGS)
 
 # One folder per layer (README "Source layout"); src/lua is the binding.
-LAYERS   := core proto cube store net client cluster repl node
+LAYERS   := core proto cube store disk net client cluster repl node
 CORE_SRC := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 CORE_HDR := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.h))
 BIND_SRC := $(wildcard src/lua/*.c)
@@ -45,12 +45,12 @@ TEST_BIN := $(TEST_SRC:spec/unit/c/%.c=$(BUILD)/test/%)
 
 # Debian's packages this needs; `make deps` installs the missing ones.
 DEB_PKGS := lua5.4 liblua5.4-dev libuv1-dev lua-luv lua-luv-dev lua-cjson \
-            lua-busted luarocks gcc make libsodium-dev libssl-dev openssl libhttp-parser-dev \
+            lua-busted luarocks gcc make libsodium-dev libssl-dev openssl zlib1g-dev libhttp-parser-dev \
             chromium
 
 # Libraries the core links: libuv, libsodium for the handshake's crypto,
 # http-parser for the monitoring port.
-CORE_LIBS := -luv -lsodium -lssl -lcrypto -lhttp_parser -lm
+CORE_LIBS := -luv -lsodium -lssl -lcrypto -lhttp_parser -lz -lm
 
 # Specs run from the source tree: Lua modules from lua/, the core from build/.
 SPEC_ENV  = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \

@@ -40,7 +40,8 @@
   X(PROTOCOL, 14, "protocol error")                                         \
   X(NOMEM, 15, "out of memory")                                             \
   X(IO, 16, "i/o error")                                                    \
-  X(LIMIT, 17, "a limit was reached")
+  X(LIMIT, 17, "a limit was reached")                                      \
+  X(STORAGE, 18, "the data directory could not be written")
 
 typedef enum {
   HS_OK = 0,
@@ -154,6 +155,13 @@ typedef struct hs_user {
 int hs_password_hash(const char *password, uint32_t ops, uint32_t mem_kib,
                      char *out, size_t cap);
 
+/* How a node with a data directory syncs its files (README: Durability). */
+typedef enum {
+  HS_FSYNC_ALWAYS = 0, /* an answer waits until what it reports is synced */
+  HS_FSYNC_INTERVAL,   /* synced every fsync_interval_ms */
+  HS_FSYNC_NEVER       /* the system writes when it likes */
+} hs_fsync_t;
+
 typedef struct hs_node_config {
   uint32_t id;                /* node id; 0 by default */
   const char *join;           /* a member's "host:port": join its cluster
@@ -182,6 +190,9 @@ typedef struct hs_node_config {
   const hs_user_t *users;     /* clients must log in as one of them (copied);
                                  none: open to any client */
   size_t n_users;
+  const char *data_dir;       /* keep topics on disk here; NULL: memory */
+  hs_fsync_t fsync;           /* default HS_FSYNC_ALWAYS */
+  uint32_t fsync_interval_ms; /* HS_FSYNC_INTERVAL; default 100 */
   const char *tls_cert;       /* PEM files: with a certificate and key the */
   const char *tls_key;        /* node speaks only TLS, to clients and peers; */
   const char *tls_ca;         /* peers must present a certificate from this
@@ -221,6 +232,10 @@ int hs_node_check_config(const hs_node_config_t *cfg, char *why,
 /* Creates a node on `loop`; nothing is bound until hs_node_start. The config
  * strings are copied. */
 int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg, hs_node_t **out);
+/* The same, saying in why what went wrong (a data directory that is not
+ * this node's, a key file that cannot be read, ...). */
+int hs_node_create(uv_loop_t *loop, const hs_node_config_t *cfg,
+                   hs_node_t **out, char *why, size_t why_len);
 /* Binds, listens and logs node_started. */
 int hs_node_start(hs_node_t *node);
 /* What the last failing call was about, e.g. "could not listen on

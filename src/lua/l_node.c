@@ -286,19 +286,14 @@ static int l_node_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   hs_node_config_t cfg;
   l_options_read(L, 1, &cfg); /* what it leaves on the stack stays there */
-  char why[256];
+  char why[400];
   int rc = hs_node_check_config(&cfg, why, sizeof why);
   if (rc) return binding_errorf(L, rc, "could not create the node: %s", why);
   l_node_t *n = push_node(L);
-  rc = hs_node_new(binding_loop(L), &cfg, &n->node);
-  if (rc == HS_EINVALID)
-    return binding_errorf(L, rc, "could not create the node: invalid "
-                          "configuration (peers need distinct ids other than "
-                          "this node's, and host:port addresses)");
-  if (rc)
-    return binding_errorf(L, rc, "could not create the node%s%s",
-                          cfg.log_file ? ": cannot open log file " : "",
-                          cfg.log_file ? cfg.log_file : "");
+  rc = hs_node_create(binding_loop(L), &cfg, &n->node, why, sizeof why);
+  if (rc == HS_EIO && cfg.log_file && !why[0])
+    snprintf(why, sizeof why, "cannot open log file %s", cfg.log_file);
+  if (rc) return binding_errorf(L, rc, "could not create the node: %s", why);
   hs_node_on_state(n->node, on_state, n);
   install_policy(L, 1, n);
   if (lua_isfunction(L, 2)) { /* a log hook before the first event */

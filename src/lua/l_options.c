@@ -53,7 +53,7 @@ struct node_option {
 
 /* Integer and enum fields are stored as 4 or 8 bytes. */
 _Static_assert(sizeof(int) == 4 && sizeof(hs_log_level_t) == 4 &&
-                   sizeof(hs_log_format_t) == 4,
+                   sizeof(hs_log_format_t) == 4 && sizeof(hs_fsync_t) == 4,
                "4-byte integer and enum fields");
 
 static void store_integer(hs_node_config_t *cfg, const node_option_t *o,
@@ -388,6 +388,10 @@ static const option_word_t replica_words[] = {
 static const option_word_t level_words[] = {
     {"debug", HS_LOG_DEBUG}, {"info", HS_LOG_INFO}, {"warn", HS_LOG_WARN},
     {"error", HS_LOG_ERROR}, {"off", HS_LOG_OFF},   {NULL, 0}};
+static const option_word_t fsync_words[] = {{"always", HS_FSYNC_ALWAYS},
+                                             {"interval", HS_FSYNC_INTERVAL},
+                                             {"never", HS_FSYNC_NEVER},
+                                             {NULL, 0}};
 static const option_word_t format_words[] = {
     {"text", HS_LOG_TEXT}, {"json", HS_LOG_JSON}, {NULL, 0}};
 
@@ -419,6 +423,17 @@ static const node_option_t options[] = {
              "view) giving the neighbour to forward to, and/or "
              "read_replica(self, topic, candidates, stats) giving the copy "
              "that serves a pull (nil: the default)", .read = read_policy},
+    {.name = "data_dir", .kind = OPT_STRING, FIELD(data_dir), .arg = "DIR",
+     .help = "keep topics, messages, cursors and identities on disk here "
+             "(made if need be); none: in memory, gone when the node stops"},
+    {.name = "fsync", .kind = OPT_ENUM, FIELD(fsync), .words = fsync_words,
+     .arg = "MODE",
+     .help = "with data_dir: always (an answer waits until what it reports "
+             "is synced), interval (synced every fsync_interval_ms) or never "
+             "(the system writes when it likes)"},
+    {.name = "fsync_interval_ms", .kind = OPT_INTEGER,
+     FIELD(fsync_interval_ms), .min = 1, .max = HOUR_MS, .arg = "MS",
+     .help = "how often fsync interval syncs"},
     {.name = "cluster_key", .kind = OPT_STRING, FIELD(cluster_key),
      .arg = "FILE",
      .help = "a file the members share (32 random bytes or more): peers "

@@ -31,6 +31,7 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->heartbeat_ms = 100;
   cfg->suspect_ms = 500;
   cfg->dead_ms = 1000;
+  cfg->fsync_interval_ms = 100;
   cfg->handshake_ms = 5000;
   cfg->max_handshakes = 256;
   cfg->max_peer_connections = 1024;
@@ -63,6 +64,9 @@ static const char *limits_wrong(const hs_node_config_t *cfg) {
   if (cfg->dead_ms < cfg->suspect_ms) return "dead_ms must be at least suspect_ms";
   if (cfg->hop_limit > 254) return "hop_limit must be 0..254";
   if (!cfg->handshake_ms) return "handshake_ms must be at least 1";
+  if (cfg->fsync > HS_FSYNC_NEVER) return "fsync must be always, interval or never";
+  if (cfg->fsync == HS_FSYNC_INTERVAL && !cfg->fsync_interval_ms)
+    return "fsync_interval_ms must be at least 1";
   if (!cfg->max_connections || !cfg->max_handshakes ||
       !cfg->max_peer_connections)
     return "max_connections, max_handshakes and max_peer_connections must "
@@ -154,6 +158,7 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
   node->cfg.users = NULL; /* node->users holds them */
   node->cfg.n_users = 0;
   node->cfg.cluster_key = NULL;
+  node->cfg.data_dir = NULL; /* the disk holds it */
   log_init(&node->log, cfg->join && cfg->id == HS_ID_ANY ? -1 : (int64_t)cfg->id);
   node->log.level = cfg->log_level;
   node->log.format = cfg->log_format;
@@ -161,6 +166,55 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
       (cfg->join && !node->join))
     return HS_ENOMEM;
   return cfg->log_file && log_open(&node->log, cfg->log_file) ? HS_EIO : 0;
+}
+
+/* ---- the data directory ---------------------------------------------------------- */
+
+static void disk_synced(void *ud, store_topic_t *t) {
+  hs_node_t *node = ud;
+  repl_synced(&node->repl, t);
+}
+
+static void disk_storage(void *ud, store_topic_t *t, const char *why) {
+  hs_node_t *node = ud;
+  if (why)
+    LOG(&node->log, HS_LOG_ERROR, "disk", "storage_failed",
+        LF_STR("topic", t->name), LF_STR("error", why),
+        LF_STR("detail", "publishes to it get STORAGE; reads go on"));
+  else
+    LOG(&node->log, HS_LOG_WARN, "disk", "storage_recovered",
+        LF_STR("topic", t->name));
+}
+
+/* Opens the data directory and loads it. A joining node without an id
+ * takes back the one the directory was written by. */
+static int take_disk(hs_node_t *node, hs_node_config_t *c) {
+  if (!c->data_dir) return 0;
+  bool any = c->join && c->id == HS_ID_ANY;
+  disk_config_t dc = {.dir = c->data_dir,
+                      .fsync = (disk_fsync_t)c->fsync,
+                      .interval_ms = c->fsync_interval_ms,
+                      .cluster = c->cluster,
+                      .node = any ? UINT32_MAX : c->id,
+                      .log = &node->log};
+  disk_hooks_t hooks = {node, disk_synced, disk_storage};
+  uint32_t had;
+  int rc = disk_open(node->loop, &dc, &node->store, &hooks, &node->disk, &had,
+                     node->error, sizeof node->error);
+  if (!rc && any && had != UINT32_MAX) {
+    c->id = had;
+    node->cfg.id = had;
+    node->log.node = had;
+  }
+  return rc;
+}
+
+static void disk_closed(void *ud) { node_release(ud); }
+
+static const char *fsync_name(disk_fsync_t mode) {
+  return mode == DISK_FSYNC_ALWAYS     ? "always"
+         : mode == DISK_FSYNC_INTERVAL ? "interval"
+                                       : "never";
 }
 
 /* ---- wiring the parts ---------------------------------------------------------- */
@@ -278,21 +332,43 @@ static void init_handles(hs_node_t *node) {
 
 HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
                        hs_node_t **out) {
-  char why[256];
-  if (limits_wrong(cfg)) return HS_EINVALID;
+  char why[400];
+  return hs_node_create(loop, cfg, out, why, sizeof why);
+}
+
+HS_API int hs_node_create(uv_loop_t *loop, const hs_node_config_t *cfg,
+                          hs_node_t **out, char *why, size_t why_len) {
+  const char *wrong = limits_wrong(cfg);
+  snprintf(why, why_len, "%s", wrong ? wrong : "");
+  if (wrong) return HS_EINVALID;
   hs_node_t *node = calloc(1, sizeof *node);
   if (!node) return HS_ENOMEM;
   node->loop = loop;
-  int rc = take_config(node, cfg);
-  if (!rc) rc = take_trust(node, cfg);
-  (void)why;
-  if (!rc) rc = cluster_init(&node->cluster, cfg, node->host, &node->log,
+  hs_node_config_t c = *cfg; /* its id may come from the data directory */
+  store_limits_t limits = {.retain_messages = cfg->retain_messages,
+                           .retain_bytes = cfg->retain_bytes,
+                           .retain_ms = cfg->retain_ms};
+  store_init(&node->store, &limits);
+  int rc = take_config(node, &c);
+  if (!rc) rc = take_trust(node, &c);
+  if (!rc) rc = take_disk(node, &c);
+  if (!rc) rc = cluster_init(&node->cluster, &c, node->host, &node->log,
                              &node->stats);
   if (!rc) rc = monitor_new(node, cfg); /* operations */
   if (rc) {
+    snprintf(why, why_len, "%s",
+             node->error[0] ? node->error
+                            : "invalid configuration (peers need distinct ids "
+                              "other than this node's, and host:port "
+                              "addresses)");
     cluster_free(&node->cluster);
     node->freeing = true;
     node->open_handles = 1;
+    if (node->disk) { /* its handles close on the next loop turn */
+      node->open_handles++;
+      disk_close(node->disk, disk_closed, node);
+      node->disk = NULL;
+    }
     node_release(node); /* frees what was taken so far */
     return rc;
   }
@@ -302,10 +378,6 @@ HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
   node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(1);
   node->refused_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   node->reads.ignored_limit = (log_limit_t)LOG_LIMIT_INIT(10);
-  store_limits_t limits = {.retain_messages = cfg->retain_messages,
-                           .retain_bytes = cfg->retain_bytes,
-                           .retain_ms = cfg->retain_ms};
-  store_init(&node->store, &limits);
   stats_init(&node->stats, log_now_ms());
   init_handles(node);
   wire_parts(node);
@@ -349,11 +421,16 @@ static void warn_fd_limit(hs_node_t *node) {
 /* The JOIN answer came (ok: id and view are set): serve, or stop. */
 static void joined(hs_node_t *node, bool ok) {
   join_stop(node);
+  if (ok && node->disk &&
+      disk_set_node(node->disk, node_self(node), node->error,
+                    sizeof node->error))
+    ok = false;
   if (!ok) {
     node->state = HS_NODE_RUNNING; /* so that node_halt stops it */
     node_halt(node, NULL, 0);
     return;
   }
+  repl_restored(&node->repl); /* topics loaded from disk take their roles */
   node_start_ticking(node);
   catchup_start(node);
   node_set_state(node, HS_NODE_RUNNING);
@@ -376,6 +453,16 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("dim", view_dim(v)), LF_UINT("epoch", v->epoch),
       LF_STR("version", HS_VERSION));
   warn_fd_limit(node);
+  if (node->disk)
+    LOG(&node->log, HS_LOG_INFO, "disk", "data_dir",
+        LF_STR("dir", disk_dir(node->disk)),
+        LF_STR("fsync", fsync_name(disk_fsync_mode(node->disk))),
+        LF_UINT("topics", node->store.topics.count),
+        LF_UINT("messages", node->store.messages));
+  else
+    LOG(&node->log, HS_LOG_INFO, "disk", "in_memory",
+        LF_STR("detail", "no data_dir: topics live in memory and go when "
+                         "the node stops"));
   if (!node->users.n || !node->has_key)
     LOG(&node->log, HS_LOG_WARN, "node", "node_open",
         LF_STR("to", !node->users.n && !node->has_key ? "clients and peers"
@@ -389,6 +476,7 @@ HS_API int hs_node_start(hs_node_t *node) {
     node_set_state(node, HS_NODE_JOINING);
     return join_start(node, joined);
   }
+  repl_restored(&node->repl); /* topics loaded from disk take their roles */
   if (v->n > 1) {
     node_start_ticking(node);
     catchup_start(node); /* a restarted member gets its topics */
@@ -518,6 +606,11 @@ HS_API void hs_node_free(hs_node_t *node) {
         LF_UINT("id", node_self(node)));
   node->log.hook = NULL;
   node_close_conns(node);
+  if (node->disk) { /* what is gathered goes down first */
+    node->open_handles++;
+    disk_close(node->disk, disk_closed, node);
+    node->disk = NULL;
+  }
   peers_close(&node->peers);
   flusher_close(&node->flusher, flusher_closed);
   uv_close((uv_handle_t *)&node->restart_timer, handle_closed);

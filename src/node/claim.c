@@ -20,6 +20,7 @@ static void reply_claim(node_conn_t *nc, uint32_t id, store_topic_t *t,
                         const pull_waiter_t *c) {
   hs_node_t *node = nc->node;
   wire_writer_t w;
+  size_t mark = nc->conn.out.len;
   wire_begin(&w, &nc->conn.out, WIRE_CLAIM, WIRE_F_REPLY, id);
   uint64_t from = cur->next < t->first ? t->first : cur->next, next;
   uint32_t n;
@@ -37,8 +38,9 @@ static void reply_claim(node_conn_t *nc, uint32_t id, store_topic_t *t,
   LOG(&node->log, HS_LOG_DEBUG, "store", "claimed",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),
       LF_UINT("server", c->server), LF_UINT("from", from), LF_UINT("count", n));
-  cur->next = next;
+  store_cursor_set(&node->store, t, sid.s, sid.n, next);
   repl_cursor(&node->repl, t, sid.s, sid.n, cur->next);
+  node_hold(nc, WIRE_CLAIM, id, mark, NULL, 0);
 }
 
 static bool claim_ready(const pull_waiter_t *w, const store_cursor_t *cur) {

@@ -127,6 +127,7 @@ struct hs_node {
   size_t n_waiting; /* long polls parked */
 
   store_t store;
+  disk_t *disk; /* the data directory; NULL: memory only */
   cluster_t cluster;
   health_t health;
   peers_t peers;
@@ -198,6 +199,19 @@ void op_error(op_ctx_t *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void op_ok(op_ctx_t *ctx);
 void op_out_of_memory(op_ctx_t *ctx);
+
+/* ---- durable.c: answers that wait for the disk ----------------------------------- */
+
+/* The node keeps a data directory synced on every write. */
+bool node_durable(const hs_node_t *node);
+/* The answer written to ctx's connection since `mark` waits until what the
+ * node changed so far is on disk, and, with t, until t is synced up to
+ * `need`; then it goes (or STORAGE does). Nothing without node_durable. */
+void op_hold(op_ctx_t *ctx, size_t mark, const store_topic_t *t,
+             uint64_t need);
+/* The same for an answer given outside its request (a long poll's). */
+void node_hold(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
+               const store_topic_t *t, uint64_t need);
 
 /* ---- server.c: the listener and connections ----------------------------------------- */
 

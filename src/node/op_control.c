@@ -100,7 +100,12 @@ void op_replicate(op_ctx_t *ctx) {
   if (rc) return op_error(ctx, rc, "%s", why);
   msg_ack_t ack = {next, m->name};
   wire_writer_t w;
+  size_t mark = ctx->nc->conn.out.len;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_ack_put(&w, &ack);
   node_reply_end(ctx->nc, &w);
+  /* The ack says what this copy holds: on disk, first. */
+  store_topic_t *t = store_topic_find(&node->store, m->name.s, m->name.n);
+  bool records = m->kind == REPL_APPEND || m->kind == REPL_SYNC;
+  op_hold(ctx, mark, records ? t : NULL, next);
 }

@@ -26,7 +26,9 @@ void op_create_identity(op_ctx_t *ctx) {
       LF_STRN(what, id.s, id.n));
   repl_identity(&node->repl, pub ? PLACE_PUBLISHER : PLACE_SUBSCRIBER, id.s,
                 id.n);
+  size_t mark = ctx->nc->conn.out.len;
   op_ok(ctx);
+  op_hold(ctx, mark, NULL, 0); /* the journal holds it first */
 }
 
 /* LOOKUP: does an identity exist here, at its home? */
@@ -75,7 +77,9 @@ void op_create_topic(op_ctx_t *ctx) {
   }
   LOG(&node->log, HS_LOG_INFO, "store", "topic_created",
       LF_STRN("topic", topic.s, topic.n), LF_STRN("publisher", pid.s, pid.n));
+  size_t mark = ctx->nc->conn.out.len;
   op_ok(ctx);
+  op_hold(ctx, mark, NULL, 0); /* the journal holds it first */
 }
 
 void op_delete_topic(op_ctx_t *ctx) {
@@ -95,5 +99,7 @@ void op_delete_topic(op_ctx_t *ctx) {
   LOG(&node->log, HS_LOG_INFO, "store", "topic_deleted",
       LF_STRN("topic", topic.s, topic.n), LF_STRN("publisher", pid.s, pid.n),
       LF_UINT("messages", messages));
+  size_t mark = ctx->nc->conn.out.len;
   op_ok(ctx);
+  op_hold(ctx, mark, NULL, 0); /* the journal holds it first */
 }

@@ -81,7 +81,7 @@ void op_publish(op_ctx_t *ctx) {
         LF_STR("topic", t->name), LF_UINT("offset", offset),
         LF_UINT("seq", m->seq), LF_STRN("publisher", m->publisher.s, m->publisher.n));
     if (m->ack == HS_ACK_ALL && offset != UINT64_MAX &&
-        offset >= repl_readable(t))
+        offset >= repl_readable(t) && repl_replicated(t))
       return wait_for_replicas(ctx, t, offset);
   } else {
     if (store_append_seq(&node->store, t, log_now_ms(), m->publisher.s,
@@ -92,7 +92,11 @@ void op_publish(op_ctx_t *ctx) {
     if (repl_append(&node->repl, t) && m->ack == HS_ACK_ALL)
       return wait_for_replicas(ctx, t, offset); /* answered when all hold it */
   }
+  size_t mark = ctx->nc->conn.out.len;
   answer(ctx->nc, ctx->f->id, offset);
+  /* ack "home" (or "all" with no replica): once this copy is on disk. */
+  if (m->ack != HS_ACK_NONE && offset != UINT64_MAX)
+    op_hold(ctx, mark, t, offset + 1);
   LOG(&node->log, HS_LOG_DEBUG, "store", "published", LF_STR("topic", t->name),
       LF_UINT("offset", offset), LF_UINT("bytes", m->data.n),
       LF_STRN("publisher", m->publisher.s, m->publisher.n));

@@ -38,9 +38,11 @@ void op_subscribe(op_ctx_t *ctx) {
       LF_UINT("cursor", cur->next));
   wire_writer_t w;
   msg_offset_t reply = {cur->next};
+  size_t mark = ctx->nc->conn.out.len;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_offset_put(&w, &reply);
   node_reply_end(ctx->nc, &w);
+  op_hold(ctx, mark, NULL, 0);
 }
 
 void pull_align(hs_node_t *node, store_topic_t *t, msg_str_t sid,
@@ -52,7 +54,7 @@ void pull_align(hs_node_t *node, store_topic_t *t, msg_str_t sid,
   LOG(&node->log, HS_LOG_INFO, "store", "cursor_aligned",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),
       LF_UINT("was", cur->next), LF_UINT("cursor", seen));
-  cur->next = seen;
+  store_cursor_set(&node->store, t, sid.s, sid.n, seen);
   repl_cursor(&node->repl, t, sid.s, sid.n, seen);
 }
 
@@ -62,6 +64,7 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
                            msg_str_t sid, store_cursor_t *cur, uint32_t max) {
   hs_node_t *node = nc->node;
   wire_writer_t w;
+  size_t mark = nc->conn.out.len;
   wire_begin(&w, &nc->conn.out, WIRE_PULL, WIRE_F_REPLY, id);
   uint64_t next;
   uint32_t n = messages_put(node, &w, t, cur->next, repl_readable(t), max,
@@ -71,8 +74,9 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
   LOG(&node->log, HS_LOG_DEBUG, "store", "pulled",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),
       LF_UINT("from", cur->next), LF_UINT("count", n));
-  cur->next = next;
+  store_cursor_set(&node->store, t, sid.s, sid.n, next);
   repl_cursor(&node->repl, t, sid.s, sid.n, cur->next);
+  node_hold(nc, WIRE_PULL, id, mark, NULL, 0); /* the cursor, kept first */
 }
 
 static bool pull_ready(const pull_waiter_t *w, const store_cursor_t *cur) {
@@ -147,14 +151,17 @@ void op_rewind(op_ctx_t *ctx) {
   store_cursor_t *cur =
       t ? store_cursor(t, m->subscriber.s, m->subscriber.n) : NULL;
   if (cur && cur->next == m->expect && m->from < m->expect) {
-    cur->next = m->from < t->first ? t->first : m->from;
+    store_cursor_set(&node->store, t, m->subscriber.s, m->subscriber.n,
+                     m->from < t->first ? t->first : m->from);
     repl_cursor(&node->repl, t, m->subscriber.s, m->subscriber.n, cur->next);
     LOG(&node->log, HS_LOG_INFO, "store", "cursor_rewound",
         LF_STRN("subscriber", m->subscriber.s, m->subscriber.n),
         LF_STRN("topic", m->topic.s, m->topic.n), LF_UINT("cursor", cur->next));
     waiters_wake(node, t);
   }
+  size_t mark = ctx->nc->conn.out.len;
   op_ok(ctx);
+  op_hold(ctx, mark, NULL, 0);
 }
 
 /* UNPARK: the client of pulls parked here by peers left: answer them empty

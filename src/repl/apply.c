@@ -72,10 +72,12 @@ static void apply_cursor(repl_t *r, uint32_t from, const msg_replicate_t *m) {
     return;
   repl_topic_t *rt = repl_of(t);
   store_cursor_t *cur = store_cursor(t, m->subscriber.s, m->subscriber.n);
+  const char *sid = m->subscriber.s;
+  size_t sn = m->subscriber.n;
   if (!(rt && rt->home))
-    cur->next = m->next;
+    store_cursor_set(r->store, t, sid, sn, m->next);
   else if (m->next > cur->next)
-    cur->next = m->next > t->next ? t->next : m->next;
+    store_cursor_set(r->store, t, sid, sn, m->next > t->next ? t->next : m->next);
 }
 
 /* Only the home commits, and never past what this copy holds. */
@@ -141,13 +143,16 @@ static void take_cursors(repl_t *r, store_topic_t *t, repl_topic_t *rt,
   while (msg_cursor_next(m, &c)) {
     if (to_home && c.next > reach) c.next = reach;
     store_cursor_t *cur = store_cursor(t, c.subscriber.s, c.subscriber.n);
+    const char *sid = c.subscriber.s;
+    size_t sn = c.subscriber.n;
     if (rt->home && cur) {
-      if (to_home && c.next > cur->next) cur->next = c.next;
+      if (to_home && c.next > cur->next)
+        store_cursor_set(r->store, t, sid, sn, c.next);
       continue;
     }
     if (to_home && cur && cur->next > c.next) continue;
-    if (store_subscribe(r->store, t, c.subscriber.s, c.subscriber.n, c.next) == 0)
-      store_cursor(t, c.subscriber.s, c.subscriber.n)->next = c.next;
+    if (store_subscribe(r->store, t, sid, sn, c.next) == 0)
+      store_cursor_set(r->store, t, sid, sn, c.next);
   }
 }
 

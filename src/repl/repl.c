@@ -81,8 +81,8 @@ size_t repl_copies(const repl_t *r, const store_topic_t *t, uint32_t *out) {
 
 uint64_t repl_readable(const store_topic_t *t) {
   const repl_topic_t *rt = repl_of(t);
-  if (!rt || (rt->home && rt->n == 0)) return t->next;
-  return rt->committed < t->next ? rt->committed : t->next;
+  if (!rt || (rt->home && rt->n == 0)) return t->synced;
+  return rt->committed < t->synced ? rt->committed : t->synced;
 }
 
 uint64_t repl_acked(const store_topic_t *t, uint32_t server) {
@@ -368,6 +368,7 @@ void repl_drop_copy(repl_t *r, store_topic_t *t, bool deleted) {
 
 void repl_free_all(repl_t *r) {
   void *v;
+  if (!r->store) return; /* the node failed before wiring its parts */
   for (size_t i = 0; map_next(&r->store->topics, &i, NULL, NULL, &v);)
     topic_free(r, v);
 }
@@ -375,11 +376,26 @@ void repl_free_all(repl_t *r) {
 bool repl_append(repl_t *r, store_topic_t *t) {
   repl_topic_t *rt = repl_of(t);
   if (!rt || !rt->n) {
-    if (rt) rt->committed = t->next;
+    if (rt) rt->committed = t->synced;
     return false;
   }
   repl_mark_dirty(r, rt);
   return true;
+}
+
+bool repl_replicated(const store_topic_t *t) {
+  const repl_topic_t *rt = repl_of(t);
+  return rt && rt->n;
+}
+
+void repl_synced(repl_t *r, store_topic_t *t) {
+  repl_topic_t *rt = repl_of(t);
+  if (rt && rt->home && rt->n) {
+    repl_advance(r, rt);
+    return;
+  }
+  if (rt && rt->home) rt->committed = t->synced;
+  repl_readable_now(r, t);
 }
 
 void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w) {
@@ -396,7 +412,7 @@ void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w) {
 void repl_advance(repl_t *r, repl_topic_t *rt) {
   store_topic_t *t = rt->topic;
   if (!rt->home) return;
-  uint64_t low = t->next;
+  uint64_t low = t->synced; /* the home's own copy counts once on disk */
   for (size_t i = 0; i < rt->n; i++)
     if (rt->r[i].acked < low) low = rt->r[i].acked;
   if (low <= rt->committed) return;

@@ -80,8 +80,17 @@ void repl_topic_deleted(repl_t *r, store_topic_t *t);
 /* True when the append went to replicas (so "all" has something to wait
  * for); false when this copy is the only one (it is committed). */
 bool repl_append(repl_t *r, store_topic_t *t);
+/* The home streams t to replicas (else only its own copy counts). */
+bool repl_replicated(const store_topic_t *t);
 /* Parks w until every replica holds w->offset. */
 void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w);
+/* t->synced moved up (the disk wrote its records): what waited on the
+ * home's own copy may go on. */
+void repl_synced(repl_t *r, store_topic_t *t);
+/* The topics the store holds at start (loaded from disk) take their
+ * roles under the view: a home settles with its replicas, a copy no
+ * longer wanted goes. */
+void repl_restored(repl_t *r);
 /* A cursor moved at the home: to the live replicas. */
 void repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
                  uint64_t next);

@@ -28,7 +28,7 @@ void sync_cursors_within(repl_t *r, store_topic_t *t) {
   for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
     store_cursor_t *cur = v;
     if (cur->next <= t->next) continue;
-    cur->next = t->next;
+    store_cursor_set(r->store, t, k, kn, t->next);
     repl_cursor(r, t, k, kn, cur->next);
   }
 }

@@ -115,6 +115,18 @@ void repl_view_listener(void *ud, const cluster_change_t *change) {
   reconcile_identities(r, &r->store->subscribers, PLACE_SUBSCRIBER);
 }
 
+void repl_restored(repl_t *r) {
+  size_t n = r->store->topics.count, k = 0;
+  store_topic_t **all = n ? malloc(n * sizeof *all) : NULL;
+  if (n && !all) return;
+  void *v;
+  for (size_t i = 0; map_next(&r->store->topics, &i, NULL, NULL, &v);)
+    all[k++] = v;
+  for (size_t i = 0; i < k; i++)
+    if (!repl_of(all[i])) takeover_topic(r, all[i], NULL);
+  free(all);
+}
+
 /* ---- the tick, and catching up ------------------------------------------------- */
 
 /* A home's topic on a tick: a hand-over cut short, broken streams, a
