@@ -141,60 +141,64 @@ function M.markdown(R, made)
   add("")
   add("Peers: %s; %s.", E.nats_version or "NATS not run", E.redis_version or "Redis not run")
   add("")
-  add("### 1. The seed's API benchmark (%d sequential requests of each)", E.api_n)
-  add("")
-  add("| API | seed's Python system | hypersub req/s | mean latency | × the seed |")
-  add("| --- | --- | --- | --- | --- |")
-  for _, s in ipairs(R.seed) do
-    add("| `%s` | %s | %s | %s | %s |", s.api, s.seed_rps and ("%d/s"):format(s.seed_rps) or "—",
-      cell(s.rps, "req/s"), num(s.latency_us.med, "µs"), s.ratio and ("%.1f×"):format(s.ratio) or "—")
-  end
-  add("")
-  add("### 2–4. Publish and pull beside NATS JetStream and Redis Streams")
-  add("")
-  local head, rule = { "| workload | metric" }, { "| --- | ---" }
-  for i, c in ipairs(M.COLUMNS) do
-    head[#head + 1] = " | " .. c.head
-    rule[#rule + 1] = " | ---"
-    if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
-  end
-  add(table.concat(head) .. " |")
-  add(table.concat(rule) .. " |")
-  for _, row in ipairs(R.rows) do
-    local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
-    for i, c in ipairs(M.COLUMNS) do
-      line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
-      if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells.hypersub, row.cells[c.key], row.better)) end
-    end
-    add(table.concat(line) .. " |")
-  end
-  add("")
-  add("Redis publishes: WAIT 2 after each XADD (sync), one WAIT 2 after each batch of 256 XADD "
-    .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
-    .. "durable pull consumer with `ack_policy: none` (its cheapest read) fetching batches of 100 "
-    .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100`, "
-    .. "long-poll with `wait`.")
-  add("")
-  if next(R.sweep) then
-    add("#### 3. Payload sweep, 256 in flight: MB/s of payload")
+  if #R.seed > 0 then
+    add("### 1. The seed's API benchmark (%d sequential requests of each)", E.api_n)
     add("")
-    local h, r = { "| payload" }, { "| ---" }
-    for _, c in ipairs(M.COLUMNS) do
-      if R.sweep[c.key] then h[#h + 1] = " | " .. c.head r[#r + 1] = " | ---" end
+    add("| API | seed's Python system | hypersub req/s | mean latency | × the seed |")
+    add("| --- | --- | --- | --- | --- |")
+    for _, s in ipairs(R.seed) do
+      add("| `%s` | %s | %s | %s | %s |", s.api, s.seed_rps and ("%d/s"):format(s.seed_rps) or "—",
+        cell(s.rps, "req/s"), num(s.latency_us.med, "µs"), s.ratio and ("%.1f×"):format(s.ratio) or "—")
     end
-    add(table.concat(h) .. " |")
-    add(table.concat(r) .. " |")
-    for i, s in ipairs(R.sweep.hypersub or {}) do
-      local line = { ("| %d B"):format(s.size) }
-      for _, c in ipairs(M.COLUMNS) do
-        local x = R.sweep[c.key] and R.sweep[c.key][i]
-        if R.sweep[c.key] then
-          line[#line + 1] = x and (" | %s (%s msgs/s)"):format(cell(x, "MB/s"), num(x.rate, "msgs/s")) or " | —"
-        end
+    add("")
+  end
+  if #R.rows > 0 or next(R.sweep) then
+    add("### 2–4. Publish and pull beside NATS JetStream and Redis Streams")
+    add("")
+    local head, rule = { "| workload | metric" }, { "| --- | ---" }
+    for i, c in ipairs(M.COLUMNS) do
+      head[#head + 1] = " | " .. c.head
+      rule[#rule + 1] = " | ---"
+      if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
+    end
+    add(table.concat(head) .. " |")
+    add(table.concat(rule) .. " |")
+    for _, row in ipairs(R.rows) do
+      local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
+      for i, c in ipairs(M.COLUMNS) do
+        line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
+        if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells.hypersub, row.cells[c.key], row.better)) end
       end
       add(table.concat(line) .. " |")
     end
     add("")
+    add("Redis publishes: WAIT 2 after each XADD (sync), one WAIT 2 after each batch of 256 XADD "
+      .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
+      .. "durable pull consumer with `ack_policy: none` (its cheapest read) fetching batches of 100 "
+      .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100`, "
+      .. "long-poll with `wait`.")
+    add("")
+    if next(R.sweep) then
+      add("#### 3. Payload sweep, 256 in flight: MB/s of payload")
+      add("")
+      local h, r = { "| payload" }, { "| ---" }
+      for _, c in ipairs(M.COLUMNS) do
+        if R.sweep[c.key] then h[#h + 1] = " | " .. c.head r[#r + 1] = " | ---" end
+      end
+      add(table.concat(h) .. " |")
+      add(table.concat(r) .. " |")
+      for i, s in ipairs(R.sweep.hypersub or {}) do
+        local line = { ("| %d B"):format(s.size) }
+        for _, c in ipairs(M.COLUMNS) do
+          local x = R.sweep[c.key] and R.sweep[c.key][i]
+          if R.sweep[c.key] then
+            line[#line + 1] = x and (" | %s (%s msgs/s)"):format(cell(x, "MB/s"), num(x.rate, "msgs/s")) or " | —"
+          end
+        end
+        add(table.concat(line) .. " |")
+      end
+      add("")
+    end
   end
   if R.failover.sync then
     add("### 5. Single node failure: SIGKILL of the topics' home (%d fresh clusters)", R.failover.sync.rounds)
@@ -267,14 +271,17 @@ function M.markdown(R, made)
     end
     add("")
   end
-  add("### Targets")
-  add("")
-  add("| target | figure | met |")
-  add("| --- | --- | --- |")
-  for _, t in ipairs(M.targets(R)) do
-    add("| %s | %s | %s |", t.what, t.figure, t.met == nil and "—" or (t.met and "yes" or "**no**"))
+  local targets = M.targets(R)
+  if #targets > 0 then
+    add("### Targets")
+    add("")
+    add("| target | figure | met |")
+    add("| --- | --- | --- |")
+    for _, t in ipairs(targets) do
+      add("| %s | %s | %s |", t.what, t.figure, t.met == nil and "—" or (t.met and "yes" or "**no**"))
+    end
+    add("")
   end
-  add("")
   add("### Load generators' CPU share (CPU time / wall time of the measured phase)")
   add("")
   add("| generator | workload | median | max |")
