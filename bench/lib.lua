@@ -130,6 +130,12 @@ function M.gen(name, args)
   return M.gen_result(M.gen_start(name, args))
 end
 
+--- Runs build/bench/<name> (a tool that is not a load generator, such as
+-- fsync-probe) to its end and returns its RESULT.
+function M.tool(name, args)
+  return M.gen_result(M.track(process.spawn(M.bin .. "/" .. name, args)))
+end
+
 --- Runs a generator's readiness mode to its end (raises unless it exits 0).
 function M.gen_ready(name, args)
   return M.gen_result(M.gen_start(name, args), 60000, true)

@@ -28,9 +28,9 @@ while i <= #args do
 end
 local function wanted(w) return not only or only[w] end
 
-for _, g in ipairs { "hs", "nats", "resp" } do
-  if not uv.fs_access(lib.bin .. "/" .. g .. "-loadgen", "X") then
-    io.stderr:write("bench: " .. lib.bin .. "/" .. g .. "-loadgen is missing: run `make bench-build`\n")
+for _, g in ipairs { "hs-loadgen", "nats-loadgen", "resp-loadgen", "fsync-probe" } do
+  if not uv.fs_access(lib.bin .. "/" .. g, "X") then
+    io.stderr:write("bench: " .. lib.bin .. "/" .. g .. " is missing: run `make bench-build`\n")
     os.exit(2)
   end
 end
