@@ -148,7 +148,8 @@ install: runtime
 # The benchmark suite (bench/README in README.md's Performance section): the
 # load generators in C, the peers it compares against from Debian.
 BENCH_PKGS := nats-server redis-server redis-tools
-LOADGEN    := $(BUILD)/bench/hs-loadgen $(BUILD)/bench/nats-loadgen $(BUILD)/bench/resp-loadgen
+LOADGEN    := $(BUILD)/bench/hs-loadgen $(BUILD)/bench/nats-loadgen $(BUILD)/bench/resp-loadgen \
+              $(BUILD)/bench/fsync-probe
 LOADGEN_COMMON := bench/loadgen/common.c bench/loadgen/common.h
 
 bench-deps:
@@ -167,6 +168,12 @@ $(BUILD)/bench/%-loadgen: bench/loadgen/%.c $(LOADGEN_COMMON) bench/loadgen/sock
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HS_CFLAGS) -o $@ $< bench/loadgen/common.c bench/loadgen/sock.c $(HS_LDFLAGS)
+
+# What one fdatasync costs on this disk (the floor of a durable ack).
+$(BUILD)/bench/fsync-probe: bench/loadgen/fsync.c $(LOADGEN_COMMON)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HS_CFLAGS) -o $@ $< bench/loadgen/common.c $(HS_LDFLAGS)
 
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory bench-build

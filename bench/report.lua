@@ -30,12 +30,15 @@ end
 
 local function cell(s, unit)
   if not s then return "—" end
+  if s.missing then return s.missing end
   return ("%s (%s–%s)"):format(num(s.med, unit), num(s.min, unit), num(s.max, unit))
 end
 
 -- hypersub's advantage: >1 means hypersub is better.
 local function ratio(ours, theirs, better)
-  if not (ours and theirs) or ours.med == 0 or theirs.med == 0 then return nil end
+  if not (ours and theirs and ours.med and theirs.med) or ours.med == 0 or theirs.med == 0 then
+    return nil
+  end
   return better == "higher" and ours.med / theirs.med or theirs.med / ours.med
 end
 
@@ -127,6 +130,81 @@ local function plots(R, dir)
   return made
 end
 
+local function ms(v) return v and num(v, "µs") or "—" end
+
+--- The durable publishes beside the peers' durable settings, and what one
+-- fdatasync costs on this disk (where their time goes).
+function M.durable(R, add)
+  local D = R.durable
+  if D then
+    add("### 2d–3d. Durable publish: acknowledged once on disk")
+    add("")
+    local head, rule = { "| workload | metric" }, { "| --- | ---" }
+    for i, c in ipairs(D.columns) do
+      head[#head + 1] = " | " .. c.head
+      rule[#rule + 1] = " | ---"
+      if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
+    end
+    add(table.concat(head) .. " |")
+    add(table.concat(rule) .. " |")
+    local ours = D.columns[1].key
+    for _, row in ipairs(D.rows) do
+      local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
+      for i, c in ipairs(D.columns) do
+        line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
+        if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells[ours], row.cells[c.key], row.better)) end
+      end
+      add(table.concat(line) .. " |")
+    end
+    add("")
+    local notes = {}
+    if D.not_built then
+      notes[#notes + 1] = ("hypersub: not built (%s); the column fills in once the node has "
+        .. "`--data-dir` and `--fsync`, each node then with a data directory of its own and "
+        .. "`--fsync always`."):format(D.not_built)
+    end
+    if D.nats_version then
+      notes[#notes + 1] = D.nats_sync
+        and "JetStream: `jetstream { sync_interval: always }` on every server, streams on files."
+        or ("JetStream: %s has no `sync_interval` (it came in 2.10), so its file streams are "
+          .. "synced on the server's own schedule, every 2 minutes: its acknowledgement means the "
+          .. "record is in the page cache of every replica, not on disk. Ratios against it flatter "
+          .. "JetStream."):format(D.nats_version)
+      notes[#notes + 1] = "Redis: `appendonly yes`, `appendfsync always` on the primary and both "
+        .. "replicas; the primary syncs before it answers the XADD. WAIT 2 counts a replica once it "
+        .. "has applied the write, which in Redis 7.0 may be before its own fsync (WAITAOF, which "
+        .. "waits for that, came in 7.2)."
+    end
+    for _, n in ipairs(notes) do add(n) add("") end
+  end
+  local F = R.fsync
+  if F then
+    add("### Where the time goes: one fdatasync on this disk")
+    add("")
+    add("| write, then fdatasync | p50 | p99 | mean | per second |")
+    add("| --- | --- | --- | --- | --- |")
+    local function line(what, x, per)
+      add("| %s | %s | %s | %s | %s |", what, cell(x.p50, "µs"), cell(x.p99, "µs"), cell(x.mean, "µs"), per)
+    end
+    line(("%d B appended"):format(F.size), F.record,
+      ("%s records"):format(num(F.record.rate.med, "msgs/s")))
+    line(("%d × %d B appended in one write"):format(F.per_batch, F.size), F.batch,
+      ("%s batches = %s records"):format(num(F.batch.rate.med, "msgs/s"),
+        num(F.batch.rate.med * F.per_batch, "msgs/s")))
+    line(("%d B over a file already allocated and synced"):format(F.size), F.overwrite,
+      ("%s records"):format(num(F.overwrite.rate.med, "msgs/s")))
+    add("")
+    add(("Measured by `fsync-probe` (bench/loadgen/fsync.c) in %s (%s), where every system's data "
+      .. "directory is made, before any of them starts. A durable acknowledgement waits for at "
+      .. "least one fdatasync (with ack=all, the home's and the replicas', side by side): at "
+      .. "one record per fdatasync, %s each on average, a publisher waiting for each ack gets about "
+      .. "%s a second; only several records per fdatasync (a group commit) lift a pipelined rate "
+      .. "past that."):format(F.dir, F.filesystem or "filesystem unknown", ms(F.record.mean.med),
+      num(F.record.rate.med, "msgs/s")))
+    add("")
+  end
+end
+
 function M.markdown(R, made)
   local E = R.env
   local o = {}
@@ -141,61 +219,66 @@ function M.markdown(R, made)
   add("")
   add("Peers: %s; %s.", E.nats_version or "NATS not run", E.redis_version or "Redis not run")
   add("")
-  add("### 1. The seed's API benchmark (%d sequential requests of each)", E.api_n)
-  add("")
-  add("| API | seed's Python system | hypersub req/s | mean latency | × the seed |")
-  add("| --- | --- | --- | --- | --- |")
-  for _, s in ipairs(R.seed) do
-    add("| `%s` | %s | %s | %s | %s |", s.api, s.seed_rps and ("%d/s"):format(s.seed_rps) or "—",
-      cell(s.rps, "req/s"), num(s.latency_us.med, "µs"), s.ratio and ("%.1f×"):format(s.ratio) or "—")
-  end
-  add("")
-  add("### 2–4. Publish and pull beside NATS JetStream and Redis Streams")
-  add("")
-  local head, rule = { "| workload | metric" }, { "| --- | ---" }
-  for i, c in ipairs(M.COLUMNS) do
-    head[#head + 1] = " | " .. c.head
-    rule[#rule + 1] = " | ---"
-    if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
-  end
-  add(table.concat(head) .. " |")
-  add(table.concat(rule) .. " |")
-  for _, row in ipairs(R.rows) do
-    local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
-    for i, c in ipairs(M.COLUMNS) do
-      line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
-      if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells.hypersub, row.cells[c.key], row.better)) end
-    end
-    add(table.concat(line) .. " |")
-  end
-  add("")
-  add("Redis publishes: WAIT 2 after each XADD (sync), one WAIT 2 after each batch of 256 XADD "
-    .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
-    .. "durable pull consumer with `ack_policy: none` (its cheapest read) fetching batches of 100 "
-    .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100`, "
-    .. "long-poll with `wait`.")
-  add("")
-  if next(R.sweep) then
-    add("#### 3. Payload sweep, 256 in flight: MB/s of payload")
+  if #R.seed > 0 then
+    add("### 1. The seed's API benchmark (%d sequential requests of each)", E.api_n)
     add("")
-    local h, r = { "| payload" }, { "| ---" }
-    for _, c in ipairs(M.COLUMNS) do
-      if R.sweep[c.key] then h[#h + 1] = " | " .. c.head r[#r + 1] = " | ---" end
+    add("| API | seed's Python system | hypersub req/s | mean latency | × the seed |")
+    add("| --- | --- | --- | --- | --- |")
+    for _, s in ipairs(R.seed) do
+      add("| `%s` | %s | %s | %s | %s |", s.api, s.seed_rps and ("%d/s"):format(s.seed_rps) or "—",
+        cell(s.rps, "req/s"), num(s.latency_us.med, "µs"), s.ratio and ("%.1f×"):format(s.ratio) or "—")
     end
-    add(table.concat(h) .. " |")
-    add(table.concat(r) .. " |")
-    for i, s in ipairs(R.sweep.hypersub or {}) do
-      local line = { ("| %d B"):format(s.size) }
-      for _, c in ipairs(M.COLUMNS) do
-        local x = R.sweep[c.key] and R.sweep[c.key][i]
-        if R.sweep[c.key] then
-          line[#line + 1] = x and (" | %s (%s msgs/s)"):format(cell(x, "MB/s"), num(x.rate, "msgs/s")) or " | —"
-        end
+    add("")
+  end
+  if #R.rows > 0 or next(R.sweep) then
+    add("### 2–4. Publish and pull beside NATS JetStream and Redis Streams")
+    add("")
+    local head, rule = { "| workload | metric" }, { "| --- | ---" }
+    for i, c in ipairs(M.COLUMNS) do
+      head[#head + 1] = " | " .. c.head
+      rule[#rule + 1] = " | ---"
+      if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
+    end
+    add(table.concat(head) .. " |")
+    add(table.concat(rule) .. " |")
+    for _, row in ipairs(R.rows) do
+      local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
+      for i, c in ipairs(M.COLUMNS) do
+        line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
+        if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells.hypersub, row.cells[c.key], row.better)) end
       end
       add(table.concat(line) .. " |")
     end
     add("")
+    add("Redis publishes: WAIT 2 after each XADD (sync), one WAIT 2 after each batch of 256 XADD "
+      .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
+      .. "durable pull consumer with `ack_policy: none` (its cheapest read) fetching batches of 100 "
+      .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100`, "
+      .. "long-poll with `wait`.")
+    add("")
+    if next(R.sweep) then
+      add("#### 3. Payload sweep, 256 in flight: MB/s of payload")
+      add("")
+      local h, r = { "| payload" }, { "| ---" }
+      for _, c in ipairs(M.COLUMNS) do
+        if R.sweep[c.key] then h[#h + 1] = " | " .. c.head r[#r + 1] = " | ---" end
+      end
+      add(table.concat(h) .. " |")
+      add(table.concat(r) .. " |")
+      for i, s in ipairs(R.sweep.hypersub or {}) do
+        local line = { ("| %d B"):format(s.size) }
+        for _, c in ipairs(M.COLUMNS) do
+          local x = R.sweep[c.key] and R.sweep[c.key][i]
+          if R.sweep[c.key] then
+            line[#line + 1] = x and (" | %s (%s msgs/s)"):format(cell(x, "MB/s"), num(x.rate, "msgs/s")) or " | —"
+          end
+        end
+        add(table.concat(line) .. " |")
+      end
+      add("")
+    end
   end
+  M.durable(R, add)
   if R.failover.sync then
     add("### 5. Single node failure: SIGKILL of the topics' home (%d fresh clusters)", R.failover.sync.rounds)
     add("")
@@ -267,14 +350,17 @@ function M.markdown(R, made)
     end
     add("")
   end
-  add("### Targets")
-  add("")
-  add("| target | figure | met |")
-  add("| --- | --- | --- |")
-  for _, t in ipairs(M.targets(R)) do
-    add("| %s | %s | %s |", t.what, t.figure, t.met == nil and "—" or (t.met and "yes" or "**no**"))
+  local targets = M.targets(R)
+  if #targets > 0 then
+    add("### Targets")
+    add("")
+    add("| target | figure | met |")
+    add("| --- | --- | --- |")
+    for _, t in ipairs(targets) do
+      add("| %s | %s | %s |", t.what, t.figure, t.met == nil and "—" or (t.met and "yes" or "**no**"))
+    end
+    add("")
   end
-  add("")
   add("### Load generators' CPU share (CPU time / wall time of the measured phase)")
   add("")
   add("| generator | workload | median | max |")
