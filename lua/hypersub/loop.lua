@@ -33,11 +33,12 @@ end
 -- Handles for waiting are pooled and never closed: luv 1.44 frees a
 -- closing handle when it is collected, before libuv is done with it, which
 -- crashes the next loop run (or lua_close). A stopped handle costs nothing.
-local spare = { timer = {}, check = {} }
+local spare = { timer = {}, check = {}, idle = {} }
 
---- A stopped "timer" or "check" handle to use and give back.
+--- A stopped "timer", "check" or "idle" handle to use and give back.
 function M.take_handle(kind)
-  return table.remove(spare[kind]) or (kind == "timer" and uv.new_timer() or uv.new_check())
+  return table.remove(spare[kind]) or
+    (kind == "timer" and uv.new_timer() or kind == "idle" and uv.new_idle() or uv.new_check())
 end
 
 function M.give_handle(kind, h)
@@ -118,13 +119,22 @@ function M.run(fn, ...)
 end
 
 --- Waits ms milliseconds (yields in a coroutine, else runs the loop).
+-- sleep(0) waits for one turn of the loop, which polls I/O without
+-- blocking: an idle handle, not a timer, since libuv runs a 0 ms timer
+-- started by a timer callback in the same turn, so a loop of sleep(0)
+-- would never reach the I/O it waits for.
 function M.sleep(ms)
-  local timer = M.take_handle("timer")
+  local kind = ms == 0 and "idle" or "timer"
+  local h = M.take_handle(kind)
   M.await(function(done)
-    timer:start(ms, 0, function() done(true) end)
+    if kind == "idle" then
+      h:start(function() h:stop() done(true) end)
+    else
+      h:start(ms, 0, function() done(true) end)
+    end
     return true
   end)
-  M.give_handle("timer", timer)
+  M.give_handle(kind, h)
   return true
 end
 

@@ -67,7 +67,7 @@ end
 local function bodies(self_view, self_addr)
   local view_values = views(self_view)
   local record = string.pack("<I8s1I8I8s4", 1, "p", 0, 0, "r")
-  local cursor = string.pack("<s1I8", "s", 0)
+  local cursor = string.pack("<s1I8I8", "s", 0, 0)
   local cursors = lists(cursor)
   cursors[#cursors + 1] = list(1, string.pack("<s1I8", "s", U64_MAX))
   local pull = {
@@ -107,11 +107,14 @@ local function bodies(self_view, self_addr)
     -- its cursors (checked at the end).
     { "REPLICATE", { { "kind", "u8", 3 }, { "name", "name", "synced" },
         { "owner", "name", "p" }, { "first", "u64", 0 }, { "next", "u64", 0 },
-        { "committed", "u64", 0 }, { "cursors", "rest", list(1, cursor), cursors } } },
+        { "committed", "u64", 0 }, { "terms", "rest", list(0) .. list(1, cursor),
+          { list(1, string.pack("<I8I8", 1, 0)) .. list(1, cursor),
+            list(0xffffffff) .. list(0) } } } },
     { "REPLICATE", { { "kind", "u8", 4 }, { "name", "name", "doomed2" } } },
     { "REPLICATE", repl(5, { { "committed", "u64", 0 }, { "first", "u64", 0 },
-        { "records", "rest", list(1, record), lists(record) } }) },
-    { "REPLICATE", repl(6, { { "subscriber", "name", "s" }, { "next", "u64", 0 } }) },
+        { "term", "u64", 1 }, { "records", "rest", list(1, record), lists(record) } }) },
+    { "REPLICATE", repl(6, { { "subscriber", "name", "s" }, { "next", "u64", 0 },
+        { "prev", "u64", 0 } }) },
     { "REPLICATE", repl(7, { { "committed", "u64", 0 } }) },
     { "LOCAL", {} },
     { "LIST_TOPICS", { { "prefix", "str", "" } } },

@@ -30,12 +30,15 @@ local function replicate(kind, name, tail)
   return string.pack("<Bs1", kind, name) .. (tail or "")
 end
 
--- SYNC's fields after the topic: owner, first, next, committed, cursors
--- ({subscriber, next} pairs).
+-- SYNC's fields after the topic: owner, first, next, committed, the
+-- home's terms (none here), cursors ({subscriber, next} pairs; prev =
+-- next).
 local function sync_tail(owner, first, next, committed, cursors)
   cursors = cursors or {}
-  local parts = { string.pack("<s1I8I8I8I4", owner, first, next, committed, #cursors) }
-  for _, c in ipairs(cursors) do parts[#parts + 1] = string.pack("<s1I8", c[1], c[2]) end
+  local parts = { string.pack("<s1I8I8I8I4I4", owner, first, next, committed, 0, #cursors) }
+  for _, c in ipairs(cursors) do
+    parts[#parts + 1] = string.pack("<s1I8I8", c[1], c[2], c[2])
+  end
   return table.concat(parts)
 end
 
@@ -461,10 +464,10 @@ for _, fh in ipairs(files) do fh:close() end
           return replicate(REPL.SYNC, "t", sync_tail("p", 0, 2, 2, { { "ok", 0 }, { bad, 1 } }))
         end },
       { "subscriber", function(bad)
-          return replicate(REPL.CURSOR, "t", string.pack("<s1I8", bad, 0))
+          return replicate(REPL.CURSOR, "t", string.pack("<s1I8I8", bad, 0, 0))
         end },
       { "record.publisher", function(bad)
-          return replicate(REPL.APPEND, "t", string.pack("<I8I8I4I8s1I8I8s4", 2, 2, 1, 0, bad, 0, 0, "x"))
+          return replicate(REPL.APPEND, "t", string.pack("<I8I8I8I4I8s1I8I8s4", 2, 2, 1, 1, 0, bad, 0, 0, "x"))
         end },
     }
     for _, bad in ipairs { "", "a b", 'a"b', "a\\b", "a\0b", "\127" } do

@@ -203,7 +203,7 @@ static void first_moved(void *ud, store_topic_t *t) {
 static void term_began(void *ud, store_topic_t *t) {
   disk_t *d = ud;
   disk_topic_t *dt = disk_of(t);
-  uint64_t term = store_term(t);
+  uint64_t term = t->max_term;
   if (!dt || term <= dt->max_term) return;
   dt->max_term = term;
   buf_t b = BUF_INIT;
@@ -224,10 +224,10 @@ static void identity(void *ud, bool publisher, const char *id, size_t n) {
 }
 
 static void cursor(void *ud, store_topic_t *t, const char *sid, size_t n,
-                   uint64_t next) {
+                   uint64_t next, uint64_t prev) {
   disk_t *d = ud;
   buf_t b = BUF_INIT;
-  if (meta_put_cursor(&b, t, sid, n, next) ||
+  if (meta_put_cursor(&b, t, sid, n, next, prev) ||
       changes_meta(d, META_CURSOR, b.data, b.len))
     lost(d, NULL);
   buf_free(&b);

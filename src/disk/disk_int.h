@@ -20,7 +20,7 @@ enum {
   META_TERM,       /* str8 name | u64 term (the highest it saw) */
   META_PUBLISHER,  /* str8 id */
   META_SUBSCRIBER, /* str8 id */
-  META_CURSOR      /* str8 topic | str8 subscriber | u64 next */
+  META_CURSOR      /* str8 topic | str8 subscriber | u64 next | u64 prev */
 };
 
 /* A topic's state on disk (t->disk). */
@@ -104,7 +104,7 @@ int meta_put_topic(buf_t *b, const store_topic_t *t, uint32_t dir);
 int meta_put_name(buf_t *b, uint8_t type, const char *name, size_t n,
                   const uint64_t *value);
 int meta_put_cursor(buf_t *b, const store_topic_t *t, const char *sid,
-                    size_t n, uint64_t next);
+                    size_t n, uint64_t next, uint64_t prev);
 /* The whole state as a fresh meta.log. */
 int meta_snapshot(const disk_t *d, buf_t *out);
 

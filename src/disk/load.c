@@ -22,7 +22,7 @@ typedef struct meta_topic {
   uint64_t first, max_term;
   char owner[256];
   size_t owner_len;
-  map_t cursors; /* subscriber -> uint64_t* next */
+  map_t cursors; /* subscriber -> uint64_t[2]: next, prev */
 } meta_topic_t;
 
 typedef struct loading {
@@ -142,15 +142,19 @@ static bool replay(loading_t *l, uint8_t type, const unsigned char *p,
     case META_PUBLISHER: return store_publisher_create(s, name, nn) != HS_ENOMEM;
     case META_SUBSCRIBER: return store_subscriber_create(s, name, nn) != HS_ENOMEM;
     case META_CURSOR: {
-      if (!get_str8(&p, end, &sid, &sn) || !get_u64(&p, end, &v)) return false;
+      uint64_t prev;
+      if (!get_str8(&p, end, &sid, &sn) || !get_u64(&p, end, &v) ||
+          !get_u64(&p, end, &prev))
+        return false;
       if (!mt) return true;
-      uint64_t *next = map_get(&mt->cursors, sid, sn);
-      if (!next && (!(next = malloc(sizeof *next)) ||
-                    map_put(&mt->cursors, sid, sn, next))) {
-        free(next);
+      uint64_t *cur = map_get(&mt->cursors, sid, sn);
+      if (!cur && (!(cur = malloc(2 * sizeof *cur)) ||
+                   map_put(&mt->cursors, sid, sn, cur))) {
+        free(cur);
         return false;
       }
-      *next = v;
+      cur[0] = v;
+      cur[1] = prev;
       return true;
     }
   }
@@ -302,9 +306,14 @@ static int restore_topic(loading_t *l, const char *name, size_t nn,
   const char *k;
   size_t kn;
   void *v;
-  for (size_t i = 0; map_next(&mt->cursors, &i, &k, &kn, &v);)
-    if (store_subscribe(d->store, t, k, kn, *(uint64_t *)v) == HS_ENOMEM)
+  for (size_t i = 0; map_next(&mt->cursors, &i, &k, &kn, &v);) {
+    const uint64_t *cur = v;
+    if (store_subscribe(d->store, t, k, kn, cur[0]) == HS_ENOMEM)
       return HS_ENOMEM;
+    uint64_t next = store_cursor(t, k, kn)->next; /* clamped to the log */
+    store_cursor_restore(d->store, t, k, kn, next, cur[1] < next ? cur[1] : next);
+  }
+  if (mt->max_term > t->max_term) t->max_term = mt->max_term;
   t->synced = t->next;
   return 0;
 }

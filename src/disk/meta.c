@@ -28,9 +28,9 @@ int meta_put_name(buf_t *b, uint8_t type, const char *name, size_t n,
 }
 
 int meta_put_cursor(buf_t *b, const store_topic_t *t, const char *sid,
-                    size_t n, uint64_t next) {
+                    size_t n, uint64_t next, uint64_t prev) {
   return put_str8(b, t->name, t->name_len) || put_str8(b, sid, n) ||
-                 put(b, &next, 8)
+                 put(b, &next, 8) || put(b, &prev, 8)
              ? HS_ENOMEM
              : 0;
 }
@@ -52,9 +52,11 @@ static int snapshot_topic(const store_topic_t *t, buf_t *out, buf_t *b) {
   const char *k;
   size_t kn;
   void *v;
-  for (size_t i = 0; !rc && map_next(&t->cursors, &i, &k, &kn, &v);)
-    rc = meta_put_cursor(b, t, k, kn, ((const store_cursor_t *)v)->next) ||
+  for (size_t i = 0; !rc && map_next(&t->cursors, &i, &k, &kn, &v);) {
+    const store_cursor_t *cur = v;
+    rc = meta_put_cursor(b, t, k, kn, cur->next, cur->prev) ||
          entry(out, META_CURSOR, b);
+  }
   return rc ? HS_ENOMEM : 0;
 }
 

@@ -38,9 +38,8 @@ static void reply_claim(node_conn_t *nc, uint32_t id, store_topic_t *t,
   LOG(&node->log, HS_LOG_DEBUG, "store", "claimed",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),
       LF_UINT("server", c->server), LF_UINT("from", from), LF_UINT("count", n));
-  store_cursor_set(&node->store, t, sid.s, sid.n, next);
-  repl_cursor(&node->repl, t, sid.s, sid.n, cur->next);
-  node_hold(nc, WIRE_CLAIM, id, mark, NULL, 0);
+  store_cursor_pulled(&node->store, t, sid.s, sid.n, next);
+  node_hold_cursor(nc, WIRE_CLAIM, id, mark, t, sid.s, sid.n);
 }
 
 static bool claim_ready(const pull_waiter_t *w, const store_cursor_t *cur) {

@@ -212,6 +212,10 @@ void op_hold(op_ctx_t *ctx, size_t mark, const store_topic_t *t,
 /* The same for an answer given outside its request (a long poll's). */
 void node_hold(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
                const store_topic_t *t, uint64_t need);
+/* A pull's answer that moved a subscriber's cursor: it leaves once every
+ * live copy of t has the cursor (and, durable, the journal has it). */
+void node_hold_cursor(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
+                      store_topic_t *t, const char *sid, size_t sn);
 
 /* ---- server.c: the listener and connections ----------------------------------------- */
 

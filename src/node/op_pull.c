@@ -32,7 +32,7 @@ void op_subscribe(op_ctx_t *ctx) {
   if (store_subscribe(&node->store, t, sid, sn, next))
     return op_out_of_memory(ctx);
   store_cursor_t *cur = store_cursor(t, sid, sn);
-  repl_cursor(&node->repl, t, sid, sn, cur->next);
+  repl_cursor(&node->repl, t, sid, sn, cur->next, cur->prev, NULL);
   LOG(&node->log, HS_LOG_INFO, "store", again ? "resubscribed" : "subscribed",
       LF_STRN("subscriber", sid, sn), LF_STRN("topic", m->topic.s, m->topic.n),
       LF_UINT("cursor", cur->next));
@@ -50,12 +50,16 @@ void pull_align(hs_node_t *node, store_topic_t *t, msg_str_t sid,
   if (seen == UINT64_MAX) return;
   if (seen > t->next) seen = t->next;
   if (seen < t->first) seen = t->first;
-  if (!(seen > cur->next || (retry && seen < cur->next))) return;
+  /* Forward: the client saw more than this copy heard of. Back: only the
+   * retry of the last pull answered (its answer was lost on the way),
+   * never a client whose cursor is old because others pulled since. */
+  bool back = retry && seen < cur->next && seen == cur->prev;
+  if (!(seen > cur->next || back)) return;
   LOG(&node->log, HS_LOG_INFO, "store", "cursor_aligned",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),
       LF_UINT("was", cur->next), LF_UINT("cursor", seen));
   store_cursor_set(&node->store, t, sid.s, sid.n, seen);
-  repl_cursor(&node->repl, t, sid.s, sid.n, seen);
+  repl_cursor(&node->repl, t, sid.s, sid.n, seen, seen, NULL);
 }
 
 /* Writes a PULL answer with the messages after the cursor and moves the
@@ -74,9 +78,8 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
   LOG(&node->log, HS_LOG_DEBUG, "store", "pulled",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),
       LF_UINT("from", cur->next), LF_UINT("count", n));
-  store_cursor_set(&node->store, t, sid.s, sid.n, next);
-  repl_cursor(&node->repl, t, sid.s, sid.n, cur->next);
-  node_hold(nc, WIRE_PULL, id, mark, NULL, 0); /* the cursor, kept first */
+  store_cursor_pulled(&node->store, t, sid.s, sid.n, next);
+  node_hold_cursor(nc, WIRE_PULL, id, mark, t, sid.s, sid.n);
 }
 
 static bool pull_ready(const pull_waiter_t *w, const store_cursor_t *cur) {
@@ -153,7 +156,8 @@ void op_rewind(op_ctx_t *ctx) {
   if (cur && cur->next == m->expect && m->from < m->expect) {
     store_cursor_set(&node->store, t, m->subscriber.s, m->subscriber.n,
                      m->from < t->first ? t->first : m->from);
-    repl_cursor(&node->repl, t, m->subscriber.s, m->subscriber.n, cur->next);
+    repl_cursor(&node->repl, t, m->subscriber.s, m->subscriber.n, cur->next,
+                cur->prev, NULL);
     LOG(&node->log, HS_LOG_INFO, "store", "cursor_rewound",
         LF_STRN("subscriber", m->subscriber.s, m->subscriber.n),
         LF_STRN("topic", m->topic.s, m->topic.n), LF_UINT("cursor", cur->next));

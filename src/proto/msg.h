@@ -245,10 +245,11 @@ void msg_exists_put(wire_writer_t *w, const msg_exists_t *m);
 enum {
   REPL_PUBLISHER = 1, /* name: an identity to hold */
   REPL_SUBSCRIBER,
-  REPL_SYNC,   /* owner, first, next, committed, cursors: align a copy */
+  REPL_SYNC,   /* owner, first, next, committed, terms, cursors: align a
+                  copy */
   REPL_DELETE, /* the topic was deleted */
-  REPL_APPEND, /* committed, first, records */
-  REPL_CURSOR, /* subscriber, next */
+  REPL_APPEND, /* committed, first, term, records */
+  REPL_CURSOR, /* subscriber, next, prev */
   REPL_COMMIT  /* committed */
 };
 typedef struct msg_replicate {
@@ -258,7 +259,10 @@ typedef struct msg_replicate {
   uint64_t first;       /* SYNC, APPEND (the first record's offset) */
   uint64_t next;        /* SYNC, CURSOR */
   uint64_t committed;   /* SYNC, APPEND, COMMIT */
+  uint64_t term;        /* APPEND: the term its records were written in */
+  uint64_t prev;        /* CURSOR: where the last pull it answered began */
   msg_str_t subscriber; /* CURSOR */
+  msg_list_t terms;     /* SYNC: the home's terms, (term, start) each */
   msg_list_t list;      /* SYNC: cursors; APPEND: records */
 } msg_replicate_t;
 bool msg_replicate_get(wire_reader_t *r, msg_replicate_t *m);
@@ -281,13 +285,19 @@ void msg_append_begin(wire_writer_t *w, msg_count_t *c,
                       const msg_replicate_t *m);
 void msg_append_add(wire_writer_t *w, msg_count_t *c, const msg_record_t *rec);
 
-/* A subscriber's cursor, carried by a SYNC. */
+/* A subscriber's cursor, carried by a SYNC: its next offset, and where the
+ * last pull it answered began (a retry of that pull may go back there). */
 typedef struct msg_cursor {
   msg_str_t subscriber;
-  uint64_t next;
+  uint64_t next, prev;
 } msg_cursor_t;
 bool msg_cursor_next(msg_replicate_t *m, msg_cursor_t *out);
-void msg_sync_begin(wire_writer_t *w, msg_count_t *c, const msg_replicate_t *m);
+/* One of a SYNC's terms. */
+bool msg_term_next(msg_replicate_t *m, uint64_t *term, uint64_t *start);
+/* SYNC: the header fields of m, the terms (n pairs of term and start),
+ * then cursors added and the list ended. */
+void msg_sync_begin(wire_writer_t *w, msg_count_t *c, const msg_replicate_t *m,
+                    const uint64_t (*terms)[2], size_t n);
 void msg_sync_add(wire_writer_t *w, msg_count_t *c, const msg_cursor_t *cur);
 
 /* Ends any list: writes its count. */

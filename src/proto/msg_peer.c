@@ -42,7 +42,18 @@ static bool record_check(wire_reader_t *r) {
 
 static bool cursor_fields(wire_reader_t *r, msg_cursor_t *m) {
   return msg_get_name(r, "cursor.subscriber", &m->subscriber) &&
-         wire_get_u64(r, "cursor.next", &m->next);
+         wire_get_u64(r, "cursor.next", &m->next) &&
+         wire_get_u64(r, "cursor.prev", &m->prev);
+}
+
+static bool term_fields(wire_reader_t *r, uint64_t *term, uint64_t *start) {
+  return wire_get_u64(r, "term.term", term) &&
+         wire_get_u64(r, "term.start", start);
+}
+
+static bool term_check(wire_reader_t *r) {
+  uint64_t a, b;
+  return term_fields(r, &a, &b);
 }
 
 static bool cursor_check(wire_reader_t *r) {
@@ -62,17 +73,21 @@ static bool replicate_tail(wire_reader_t *r, msg_replicate_t *m) {
              wire_get_u64(r, "first", &m->first) &&
              wire_get_u64(r, "next", &m->next) &&
              wire_get_u64(r, "committed", &m->committed) &&
+             wire_get_u32(r, "terms", &n) &&
+             msg_list_take(r, "terms", n, 16, term_check, &m->terms) &&
              wire_get_u32(r, "cursors", &n) &&
-             msg_list_take(r, "cursors", n, 1 + 8, cursor_check, &m->list);
+             msg_list_take(r, "cursors", n, 1 + 8 + 8, cursor_check, &m->list);
     case REPL_APPEND:
       return wire_get_u64(r, "committed", &m->committed) &&
              wire_get_u64(r, "first", &m->first) &&
+             wire_get_u64(r, "term", &m->term) &&
              wire_get_u32(r, "count", &n) &&
              msg_list_take(r, "count", n, msg_record_size(0, 0),
                            record_check, &m->list);
     case REPL_CURSOR:
       return msg_get_name(r, "subscriber", &m->subscriber) &&
-             wire_get_u64(r, "next", &m->next);
+             wire_get_u64(r, "next", &m->next) &&
+             wire_get_u64(r, "prev", &m->prev);
     case REPL_COMMIT:
       return wire_get_u64(r, "committed", &m->committed);
   }
@@ -96,6 +111,7 @@ void msg_replicate_put(wire_writer_t *w, const msg_replicate_t *m) {
   if (m->kind == REPL_CURSOR) {
     wire_put_str8(w, m->subscriber.s, m->subscriber.n);
     wire_put_u64(w, m->next);
+    wire_put_u64(w, m->prev);
   } else if (m->kind == REPL_COMMIT) {
     wire_put_u64(w, m->committed);
   }
@@ -112,6 +128,7 @@ void msg_append_begin(wire_writer_t *w, msg_count_t *c,
   replicate_head(w, m);
   wire_put_u64(w, m->committed);
   wire_put_u64(w, m->first);
+  wire_put_u64(w, m->term);
   msg_count_begin(w, c);
 }
 
@@ -131,20 +148,32 @@ bool msg_cursor_next(msg_replicate_t *m, msg_cursor_t *out) {
   return cursor_fields(&m->list.r, out);
 }
 
-void msg_sync_begin(wire_writer_t *w, msg_count_t *c,
-                    const msg_replicate_t *m) {
+void msg_sync_begin(wire_writer_t *w, msg_count_t *c, const msg_replicate_t *m,
+                    const uint64_t (*terms)[2], size_t n) {
   replicate_head(w, m);
   wire_put_str8(w, m->owner.s, m->owner.n);
   wire_put_u64(w, m->first);
   wire_put_u64(w, m->next);
   wire_put_u64(w, m->committed);
+  wire_put_u32(w, (uint32_t)n);
+  for (size_t i = 0; i < n; i++) {
+    wire_put_u64(w, terms[i][0]);
+    wire_put_u64(w, terms[i][1]);
+  }
   msg_count_begin(w, c);
 }
 
 void msg_sync_add(wire_writer_t *w, msg_count_t *c, const msg_cursor_t *cur) {
   wire_put_str8(w, cur->subscriber.s, cur->subscriber.n);
   wire_put_u64(w, cur->next);
+  wire_put_u64(w, cur->prev);
   c->n++;
+}
+
+bool msg_term_next(msg_replicate_t *m, uint64_t *term, uint64_t *start) {
+  if (!m->terms.left) return false;
+  m->terms.left--;
+  return term_fields(&m->terms.r, term, start);
 }
 
 bool msg_ack_get(wire_reader_t *r, msg_ack_t *m) {

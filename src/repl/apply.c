@@ -19,6 +19,8 @@ static int append_records(repl_t *r, store_topic_t *t, msg_replicate_t *m,
   *added = false;
   for (uint64_t offset = m->first; msg_record_next(m, &rec); offset++) {
     if (offset < t->next) continue; /* had it already */
+    /* Written in the sender's term: a later one begins here. */
+    if (store_term_begin(r->store, t, m->term)) return HS_ENOMEM;
     uint64_t got;
     if (store_append_seq(r->store, t, rec.time_ms, rec.publisher.s,
                          rec.publisher.n, rec.producer, rec.seq, rec.data.s,
@@ -74,10 +76,14 @@ static void apply_cursor(repl_t *r, uint32_t from, const msg_replicate_t *m) {
   store_cursor_t *cur = store_cursor(t, m->subscriber.s, m->subscriber.n);
   const char *sid = m->subscriber.s;
   size_t sn = m->subscriber.n;
-  if (!(rt && rt->home))
-    store_cursor_set(r->store, t, sid, sn, m->next);
-  else if (m->next > cur->next)
-    store_cursor_set(r->store, t, sid, sn, m->next > t->next ? t->next : m->next);
+  if (!(rt && rt->home)) {
+    store_cursor_restore(r->store, t, sid, sn, m->next, m->prev);
+  } else if (m->next > cur->next) { /* where the former home's last pull began
+                                       comes too: its retry may go back */
+    uint64_t next = m->next > t->next ? t->next : m->next;
+    store_cursor_restore(r->store, t, sid, sn, next,
+                         m->prev < next ? m->prev : next);
+  }
 }
 
 /* Only the home commits, and never past what this copy holds. */
@@ -147,13 +153,41 @@ static void take_cursors(repl_t *r, store_topic_t *t, repl_topic_t *rt,
     size_t sn = c.subscriber.n;
     if (rt->home && cur) {
       if (to_home && c.next > cur->next)
-        store_cursor_set(r->store, t, sid, sn, c.next);
+        store_cursor_restore(r->store, t, sid, sn, c.next,
+                             c.prev < c.next ? c.prev : c.next);
       continue;
     }
     if (to_home && cur && cur->next > c.next) continue;
     if (store_subscribe(r->store, t, sid, sn, c.next) == 0)
-      store_cursor_set(r->store, t, sid, sn, c.next);
+      store_cursor_restore(r->store, t, sid, sn, c.next,
+                           c.prev < c.next ? c.prev : c.next);
   }
+}
+
+/* The first offset where this copy's log and the home's part ways: where
+ * a record here was written in another term than the home's record at
+ * that offset (offsets the home has not reached yet count as its current
+ * term's). A copy holding records of a home that was fenced before they
+ * were committed finds them this way. */
+static uint64_t parting(const store_topic_t *t, msg_replicate_t *m) {
+  uint64_t home_terms[64][2];
+  size_t n = 0;
+  uint64_t term, start;
+  while (n < 64 && msg_term_next(m, &term, &start))
+    home_terms[n][0] = term, home_terms[n++][1] = start;
+  if (!n) return t->next; /* a home with no terms yet: nothing to compare */
+  for (size_t i = 0; i < t->n_terms; i++) {
+    uint64_t s = t->terms[i].start < t->first ? t->first : t->terms[i].start;
+    uint64_t e = i + 1 < t->n_terms ? t->terms[i + 1].start : t->next;
+    if (s < home_terms[0][1]) s = home_terms[0][1]; /* the home cannot judge */
+    for (uint64_t o = s; o < e;) { /* by the home's breakpoints in [s, e) */
+      size_t k = 0;
+      while (k + 1 < n && home_terms[k + 1][1] <= o) k++;
+      if (home_terms[k][0] != t->terms[i].term) return o;
+      o = k + 1 < n && home_terms[k + 1][1] < e ? home_terms[k + 1][1] : e;
+    }
+  }
+  return t->next;
 }
 
 /* Our copy of the topic a SYNC is about, made or realigned. */
@@ -211,6 +245,13 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
   store_topic_t *t = sync_copy(r, from, to_home, m);
   repl_topic_t *rt = t ? repl_state(r, t) : NULL;
   if (!rt) FAIL(HS_ENOMEM, "out of memory");
+  uint64_t part = to_home ? t->next : parting(t, m);
+  if (part < t->next) {
+    LOG(r->log, HS_LOG_WARN, "repl", "diverged_cut", LF_STR("topic", t->name),
+        LF_UINT("from", part), LF_UINT("next", t->next), LF_UINT("home", from),
+        LF_STR("detail", "records a fenced home wrote, never committed"));
+    store_truncate(r->store, t, part);
+  }
   if (!rt->home && m->committed > rt->committed) rt->committed = m->committed;
   /* Handed over: the sender's records follow (never from ourselves). */
   if (to_home && from != repl_self(r)) sync_await(r, rt, m->next, from);

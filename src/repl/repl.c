@@ -183,16 +183,43 @@ void repl_send_commit(repl_t *r, repl_topic_t *rt) {
     if (rt->r[i].state == REPLICA_LIVE) send_one(r, rt->r[i].id, &m);
 }
 
-void repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
-                 uint64_t next) {
+/* One replica's answer to a cursor a pull waits on. */
+static void on_cursor_ack(link_t *link, const link_reply_t *reply, void *ud) {
+  repl_cursor_wait_t *w = ud;
+  repl_t *r = w->repl;
+  on_ack(link, reply, r); /* what any REPLICATE answer says */
+  if (--w->pending == 0) w->done(w);
+}
+
+size_t repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
+                   uint64_t next, uint64_t prev, repl_cursor_wait_t *w) {
   repl_topic_t *rt = repl_of(t);
-  if (!rt || !rt->home || !rt->n) return;
+  if (!rt || !rt->home || !rt->n) return 0;
   msg_replicate_t m = {.kind = REPL_CURSOR,
                        .name = msg_str(t->name, t->name_len),
                        .subscriber = msg_str(sid, sn),
-                       .next = next};
-  for (size_t i = 0; i < rt->n; i++)
-    if (rt->r[i].state == REPLICA_LIVE) send_one(r, rt->r[i].id, &m);
+                       .next = next,
+                       .prev = prev};
+  size_t asked = 0;
+  if (w) {
+    w->repl = r;
+    w->pending = 1; /* held while asking */
+  }
+  for (size_t i = 0; i < rt->n; i++) {
+    if (rt->r[i].state != REPLICA_LIVE) continue;
+    link_t *link = peers_link(r->peers, rt->r[i].id);
+    wire_writer_t wr;
+    uint32_t id;
+    if (!link || link_begin(link, WIRE_REPLICATE, 0, &wr, &id)) continue;
+    msg_replicate_put(&wr, &m);
+    if (link_end(link, &wr, id, 0, w ? on_cursor_ack : on_ack, w ? (void *)w : r))
+      continue;
+    r->stats->replicated++;
+    asked++;
+    if (w) w->pending++;
+  }
+  if (w) w->pending--; /* 0: nobody asked, the caller is told by the 0 */
+  return asked;
 }
 
 void repl_send_cursors(repl_t *r, store_topic_t *t, uint32_t to) {
@@ -200,10 +227,12 @@ void repl_send_cursors(repl_t *r, store_topic_t *t, uint32_t to) {
   size_t kn;
   void *v;
   for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
+    const store_cursor_t *cur = v;
     msg_replicate_t m = {.kind = REPL_CURSOR,
                          .name = msg_str(t->name, t->name_len),
                          .subscriber = msg_str(k, kn),
-                         .next = ((const store_cursor_t *)v)->next};
+                         .next = cur->next,
+                         .prev = cur->prev};
     send_one(r, to, &m);
   }
 }
@@ -214,15 +243,19 @@ static uint64_t put_records(repl_t *r, wire_writer_t *w, store_topic_t *t,
                             store_iter_t *it, store_msg_t *m, uint64_t end,
                             bool *more, uint32_t *count) {
   repl_topic_t *rt = repl_of(t);
+  /* One term a frame: the replica labels the records with it. */
+  uint64_t term = store_term_at(t, m->offset);
+  uint64_t term_end = store_term_end(t, term);
   msg_replicate_t head = {.kind = REPL_APPEND,
                           .name = msg_str(t->name, t->name_len),
                           .committed = rt ? rt->committed : 0,
-                          .first = m->offset};
+                          .first = m->offset,
+                          .term = term};
   msg_count_t c;
   msg_append_begin(w, &c, &head);
   size_t used = 0;
   uint64_t reached = m->offset;
-  while (*more) {
+  while (*more && m->offset < term_end) {
     size_t need = msg_record_size(m->publisher_len, m->len);
     if (c.n > 0 && used + need > r->frame_budget) break;
     msg_record_t rec = {m->time_ms, msg_str(m->publisher, m->publisher_len),

@@ -91,9 +91,20 @@ void repl_synced(repl_t *r, store_topic_t *t);
  * roles under the view: a home settles with its replicas, a copy no
  * longer wanted goes. */
 void repl_restored(repl_t *r);
-/* A cursor moved at the home: to the live replicas. */
-void repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
-                 uint64_t next);
+/* A waiter for a cursor's replicas: done once every live replica asked
+ * answered (or failed). */
+typedef struct repl_cursor_wait repl_cursor_wait_t;
+struct repl_cursor_wait {
+  struct repl *repl;
+  size_t pending;
+  void (*done)(repl_cursor_wait_t *w);
+};
+
+/* Tells t's live replicas a subscriber's cursor (next, and prev: where the
+ * pull that moved it began). With w, w->done is called once they all
+ * answered, unless none was asked (returns 0). */
+size_t repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
+                   uint64_t next, uint64_t prev, repl_cursor_wait_t *w);
 /* Offsets below this may be served to pullers: on the home, what every
  * replica holds; on a replica, what the home said was committed. */
 uint64_t repl_readable(const store_topic_t *t);

@@ -28,8 +28,9 @@ void sync_cursors_within(repl_t *r, store_topic_t *t) {
   for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
     store_cursor_t *cur = v;
     if (cur->next <= t->next) continue;
-    store_cursor_set(r->store, t, k, kn, t->next);
-    repl_cursor(r, t, k, kn, cur->next);
+    store_cursor_restore(r->store, t, k, kn, t->next,
+                         cur->prev < t->next ? cur->prev : t->next);
+    repl_cursor(r, t, k, kn, cur->next, cur->prev, NULL);
   }
 }
 
@@ -63,16 +64,26 @@ static void put_sync(repl_t *r, wire_writer_t *w, store_topic_t *t) {
                        .first = t->first,
                        .next = t->next,
                        .committed = rt ? rt->committed : 0};
+  /* The home's terms, so a copy finds where its log left the home's. A
+   * topic has few: one per home that wrote to it. */
+  uint64_t (*terms)[2] = t->n_terms ? malloc(t->n_terms * sizeof *terms) : NULL;
+  size_t n_terms = terms ? t->n_terms : 0;
+  for (size_t i = 0; i < n_terms; i++) {
+    terms[i][0] = t->terms[i].term;
+    terms[i][1] = t->terms[i].start;
+  }
   msg_count_t c;
-  msg_sync_begin(w, &c, &m);
+  msg_sync_begin(w, &c, &m, (const uint64_t (*)[2])terms, n_terms);
+  free(terms);
   const char *k;
   size_t kn;
   void *v;
   size_t room = r->frame_budget / 2;
   for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
-    if (1 + kn + 8 > room) break;
-    room -= 1 + kn + 8;
-    msg_cursor_t cur = {msg_str(k, kn), ((const store_cursor_t *)v)->next};
+    if (1 + kn + 16 > room) break;
+    room -= 1 + kn + 16;
+    const store_cursor_t *sc = v;
+    msg_cursor_t cur = {msg_str(k, kn), sc->next, sc->prev};
     msg_sync_add(w, &c, &cur);
   }
   msg_list_end(w, &c);
@@ -171,7 +182,7 @@ static void on_synced(link_t *link, const link_reply_t *reply, void *ud) {
 
 int repl_topic_created(repl_t *r, store_topic_t *t) {
   repl_topic_t *rt = repl_state(r, t);
-  if (!rt) return HS_ENOMEM;
+  if (!rt || store_term_begin(r->store, t, t->max_term + 1)) return HS_ENOMEM;
   rt->home = true;
   uint32_t ids[PLACE_COPIES_MAX];
   size_t n = repl_copies(r, t, ids);
@@ -197,7 +208,10 @@ void sync_settle(repl_t *r, repl_topic_t *rt) {
     if (rt->r[i].state != REPLICA_LIVE) return;
   rt->settling = false;
   rt->filling_to = 0;
+  /* What it writes from here on is its own term's: higher than any. */
+  store_term_begin(r->store, t, t->max_term + 1);
   LOG(r->log, HS_LOG_INFO, "repl", "topic_settled", LF_STR("topic", t->name),
+      LF_UINT("term", store_term(t)),
       LF_UINT("next", t->next), LF_UINT("replicas", rt->n),
       LF_UINT("epoch", r->cluster->view.epoch));
 }

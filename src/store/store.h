@@ -42,7 +42,7 @@ typedef struct store_hooks {
   void (*first_moved)(void *ud, store_topic_t *t); /* t->first changed */
   void (*identity)(void *ud, bool publisher, const char *id, size_t n);
   void (*cursor)(void *ud, store_topic_t *t, const char *sid, size_t n,
-                 uint64_t next);
+                 uint64_t next, uint64_t prev);
   void (*term)(void *ud, store_topic_t *t); /* a term began at t->next */
 } store_hooks_t;
 
@@ -113,10 +113,13 @@ struct store_topic {
   uint64_t synced;
   store_term_t *terms; /* oldest first; the last is the current term */
   size_t n_terms;
+  uint64_t max_term;   /* the highest term it ever had (cut ones too) */
 };
 
 typedef struct store_cursor {
   uint64_t next; /* the next offset this subscriber will pull */
+  uint64_t prev; /* where the last pull it answered began: a retry of that
+                    pull may take those messages again (else next) */
 } store_cursor_t;
 
 void store_init(store_t *s, const store_limits_t *limits); /* NULL: defaults */
@@ -216,9 +219,15 @@ int store_subscribe(store_t *s, store_topic_t *t, const char *sid, size_t n,
 store_cursor_t *store_cursor(const store_topic_t *t, const char *sid,
                              size_t n);
 /* Moves a subscriber's cursor (it must exist): the way every cursor
- * change goes, so a journal hears of it. */
+ * change goes, so a journal hears of it. store_cursor_set is any move (no
+ * pull to retry); store_cursor_pulled a pull's answer (prev becomes where
+ * it began); store_cursor_restore both as a copy or a journal had them. */
 void store_cursor_set(store_t *s, store_topic_t *t, const char *sid, size_t n,
                       uint64_t next);
+void store_cursor_pulled(store_t *s, store_topic_t *t, const char *sid,
+                         size_t n, uint64_t next);
+void store_cursor_restore(store_t *s, store_topic_t *t, const char *sid,
+                          size_t n, uint64_t next, uint64_t prev);
 
 /* The topic's current term (0 before any). */
 static inline uint64_t store_term(const store_topic_t *t) {

@@ -116,21 +116,35 @@ int store_subscribe(store_t *s, store_topic_t *t, const char *sid, size_t n,
   if (!cur)
     return HS_ENOMEM;
   cur->next = next < t->first ? t->first : next > t->next ? t->next : next;
+  cur->prev = cur->next;
   if (map_put(&t->cursors, sid, n, cur) != 0) {
     free(cur);
     return HS_ENOMEM;
   }
   s->cursors++;
-  if (s->hooks.cursor) s->hooks.cursor(s->hooks.ud, t, sid, n, cur->next);
+  if (s->hooks.cursor)
+    s->hooks.cursor(s->hooks.ud, t, sid, n, cur->next, cur->prev);
   return 0;
+}
+
+void store_cursor_restore(store_t *s, store_topic_t *t, const char *sid,
+                          size_t n, uint64_t next, uint64_t prev) {
+  store_cursor_t *cur = map_get(&t->cursors, sid, n);
+  if (!cur || (cur->next == next && cur->prev == prev)) return;
+  cur->next = next;
+  cur->prev = prev;
+  if (s->hooks.cursor) s->hooks.cursor(s->hooks.ud, t, sid, n, next, prev);
 }
 
 void store_cursor_set(store_t *s, store_topic_t *t, const char *sid, size_t n,
                       uint64_t next) {
+  store_cursor_restore(s, t, sid, n, next, next);
+}
+
+void store_cursor_pulled(store_t *s, store_topic_t *t, const char *sid,
+                         size_t n, uint64_t next) {
   store_cursor_t *cur = map_get(&t->cursors, sid, n);
-  if (!cur || cur->next == next) return;
-  cur->next = next;
-  if (s->hooks.cursor) s->hooks.cursor(s->hooks.ud, t, sid, n, next);
+  if (cur) store_cursor_restore(s, t, sid, n, next, cur->next);
 }
 
 /* ---- terms --------------------------------------------------------------- */
@@ -150,6 +164,7 @@ uint64_t store_term_end(const store_topic_t *t, uint64_t term) {
 
 int store_term_begin(store_t *s, store_topic_t *t, uint64_t term) {
   if (term <= store_term(t)) return 0;
+  if (term > t->max_term) t->max_term = term;
   store_term_t *last = t->n_terms ? &t->terms[t->n_terms - 1] : NULL;
   if (last && last->start == t->next) { /* no record in it: replaced */
     last->term = term;

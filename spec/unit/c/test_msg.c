@@ -253,13 +253,13 @@ static bool get_exists(wire_reader_t *r) {
 
 static void put_repl_cursor(wire_writer_t *w) {
   msg_replicate_t m = {.kind = REPL_CURSOR, .name = S("t"),
-                       .subscriber = S("s"), .next = 77};
+                       .subscriber = S("s"), .next = 77, .prev = 70};
   msg_replicate_put(w, &m);
 }
 static bool get_repl_cursor(wire_reader_t *r) {
   msg_replicate_t m;
   return msg_replicate_get(r, &m) && m.kind == REPL_CURSOR && same(m.name, "t") &&
-         same(m.subscriber, "s") && m.next == 77;
+         same(m.subscriber, "s") && m.next == 77 && m.prev == 70;
 }
 
 static void put_repl_commit(wire_writer_t *w) {
@@ -283,7 +283,7 @@ static bool get_repl_identity(wire_reader_t *r) {
 
 static void put_append(wire_writer_t *w) {
   msg_replicate_t h = {.kind = REPL_APPEND, .name = S("t"), .committed = 3,
-                       .first = 4};
+                       .first = 4, .term = 7};
   msg_count_t c;
   msg_append_begin(w, &c, &h);
   for (int i = 0; i < 2; i++) {
@@ -296,7 +296,7 @@ static bool get_append(wire_reader_t *r) {
   msg_replicate_t m;
   msg_record_t rec;
   if (!msg_replicate_get(r, &m) || m.kind != REPL_APPEND || m.committed != 3 ||
-      m.first != 4 || m.list.left != 2)
+      m.first != 4 || m.term != 7 || m.list.left != 2)
     return false;
   for (int i = 0; i < 2; i++)
     if (!msg_record_next(&m, &rec) || rec.time_ms != 100 + (uint64_t)i ||
@@ -309,18 +309,23 @@ static void put_sync(wire_writer_t *w) {
   msg_replicate_t h = {.kind = REPL_SYNC, .name = S("t"), .owner = S("p"),
                        .first = 1, .next = 9, .committed = 8};
   msg_count_t c;
-  msg_sync_begin(w, &c, &h);
-  msg_cursor_t cur = {S("s1"), 3};
+  const uint64_t terms[2][2] = {{1, 0}, {3, 5}};
+  msg_sync_begin(w, &c, &h, terms, 2);
+  msg_cursor_t cur = {S("s1"), 3, 2};
   msg_sync_add(w, &c, &cur);
   msg_list_end(w, &c);
 }
 static bool get_sync(wire_reader_t *r) {
   msg_replicate_t m;
   msg_cursor_t cur;
+  uint64_t term, start;
   return msg_replicate_get(r, &m) && m.kind == REPL_SYNC && same(m.owner, "p") &&
          m.first == 1 && m.next == 9 && m.committed == 8 &&
+         msg_term_next(&m, &term, &start) && term == 1 && start == 0 &&
+         msg_term_next(&m, &term, &start) && term == 3 && start == 5 &&
+         !msg_term_next(&m, &term, &start) &&
          msg_cursor_next(&m, &cur) && same(cur.subscriber, "s1") &&
-         cur.next == 3 && !msg_cursor_next(&m, &cur);
+         cur.next == 3 && cur.prev == 2 && !msg_cursor_next(&m, &cur);
 }
 
 static void put_ack(wire_writer_t *w) {
