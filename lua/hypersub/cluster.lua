@@ -105,6 +105,18 @@ local function check_ids(opts)
   return ids
 end
 
+-- A node's data directory and how it syncs (opts.data: true for "always",
+-- or the fsync mode), kept in the cluster's directory across restarts.
+local function data_flags(self, id, opts)
+  return { "--data-dir", self:data_dir(id), "--fsync",
+    opts.data == true and "always" or opts.data }
+end
+
+--- cl:data_dir(id) -> where node id keeps its data (cluster.start{data =}).
+function Cluster:data_dir(id)
+  return ("%s/data%d"):format(self.dir, id)
+end
+
 -- The flags node `id` is started with (the same on every restart).
 local function node_flags(self, id, opts)
   local flags = {
@@ -123,6 +135,7 @@ local function node_flags(self, id, opts)
   if self._http[id] then
     table.move({ "--http", self:http_addr(id) }, 1, 2, #flags + 1, flags)
   end
+  if opts.data then table.move(data_flags(self, id, opts), 1, 4, #flags + 1, flags) end
   for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
   for _, f in ipairs(opts.node_flags and opts.node_flags[id] or {}) do
     flags[#flags + 1] = f
@@ -151,6 +164,8 @@ end
 -- (default 127.0.0.1) and wrap = {[id] = {argv prefix}} start a node
 -- elsewhere, e.g. {"ip", "netns", "exec", "ns1"} in a network namespace;
 -- client = {options every cl:client gets, e.g. user = and password =};
+-- data = true (or "interval", "never") gives every node a data directory,
+-- cl:data_dir(id), kept across cl:kill and cl:restart;
 -- keep_logs = true keeps the log directory after close(); http = true gives
 -- every node a monitoring port on a free port (cl:http_addr(id)). Every
 -- process
@@ -159,7 +174,7 @@ end
 local OPTIONS = {
   nodes = true, ids = true, replicas = true, log_level = true, flags = true,
   node_flags = true, timeout = true, hosts = true, wrap = true, client = true,
-  keep_logs = true, http = true,
+  keep_logs = true, http = true, data = true,
 }
 
 function M.start(opts)
@@ -446,6 +461,7 @@ function Cluster:join(id)
     self._http[want] = self._http[want] or M.free_ports(1)[1]
     table.move({ "--http", self:http_addr(want) }, 1, 2, #flags + 1, flags)
   end
+  if opts.data then table.move(data_flags(self, want, opts), 1, 4, #flags + 1, flags) end
   for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
   if id then table.move({ "--id", tostring(id) }, 1, 2, #flags + 1, flags) end
   self._flags[want] = flags
@@ -509,6 +525,18 @@ end
 
 --- cl:kill(id) -> code, signal: SIGKILL, then waits for the exit.
 function Cluster:kill(id) return signal(self, id, "sigkill", "kill") end
+
+--- cl:pause(id) / cl:resume(id): SIGSTOP and SIGCONT, for a node that
+-- goes silent without exiting.
+function Cluster:pause(id)
+  local p = proc_of(self, id, "pause")
+  if alive(p) then p:kill("sigstop") end
+end
+
+function Cluster:resume(id)
+  local p = proc_of(self, id, "resume")
+  if alive(p) then p:kill("sigcont") end
+end
 
 --- cl:stop(id) -> code, signal: SIGTERM, then waits for the exit. The
 -- node leaves gracefully (hands its topics over, exits 0); the others

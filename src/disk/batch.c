@@ -113,21 +113,25 @@ int batch_replace(batch_t *b, void *owner, const char *path, buf_t *data) {
 
 /* ---- running (on a worker thread: system calls only) ------------------- */
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
+static int write_all(int fd, const char *p, size_t n, size_t *done) {
+  *done = 0;
+  while (*done < n) {
+    ssize_t w = write(fd, p + *done, n - *done);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) return errno;
-    p += w;
-    n -= (size_t)w;
+    *done += (size_t)w;
   }
   return 0;
 }
 
-static int do_write(const disk_op_t *op) {
+/* What a failed write got down is taken off it: run again, it goes on
+ * from there (the file never holds a part twice). */
+static int do_write(disk_op_t *op) {
   int fd = open(op->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return errno;
-  int err = write_all(fd, op->data.data, op->data.len);
+  size_t done;
+  int err = write_all(fd, op->data.data, op->data.len, &done);
+  if (err) buf_consume(&op->data, done);
   if (!err && op->sync && fdatasync(fd)) err = errno;
   if (close(fd) && !err) err = errno;
   return err;
@@ -171,14 +175,15 @@ static int do_replace(const disk_op_t *op) {
   snprintf(tmp, sizeof tmp, "%s.tmp", op->path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return errno;
-  int err = write_all(fd, op->data.data, op->data.len);
+  size_t done;
+  int err = write_all(fd, op->data.data, op->data.len, &done);
   if (!err && fdatasync(fd)) err = errno;
   if (close(fd) && !err) err = errno;
   if (!err && rename(tmp, op->path)) err = errno;
   return err;
 }
 
-static int run_one(const disk_op_t *op) {
+static int run_one(disk_op_t *op) {
   switch (op->kind) {
     case OP_WRITE: return do_write(op);
     case OP_TRUNCATE: return do_truncate(op);
@@ -205,6 +210,10 @@ void batch_run(batch_t *b) {
 }
 
 int batch_keep_failed(batch_t *from, batch_t *to) {
+  return batch_prepend(from, to, true);
+}
+
+int batch_prepend(batch_t *from, batch_t *to, bool failed_only) {
   batch_t merged;
   batch_init(&merged);
   int rc = 0;
@@ -212,7 +221,7 @@ int batch_keep_failed(batch_t *from, batch_t *to) {
     batch_t *src = pass == 0 ? from : to;
     for (size_t i = 0; i < src->n; i++) {
       disk_op_t *op = &src->ops[i];
-      if (pass == 0 && !op->err) continue;
+      if (pass == 0 && failed_only && !op->err) continue;
       disk_op_t *copy = push(&merged, op->owner, op->kind, op->path);
       if (!copy) {
         rc = HS_ENOMEM;

@@ -65,5 +65,7 @@ void batch_run(batch_t *b);
 /* Moves the operations of `from` that failed or were cancelled to the end
  * of `to` (in order), to run again; the rest of `from` is freed. */
 int batch_keep_failed(batch_t *from, batch_t *to);
+/* Every operation of `from` in front of `to`'s (from is emptied). */
+int batch_prepend(batch_t *from, batch_t *to, bool failed_only);
 
 #endif

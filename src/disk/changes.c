@@ -99,6 +99,7 @@ static void topic_created(void *ud, store_topic_t *t) {
   disk_t *d = ud;
   disk_topic_t *dt = calloc(1, sizeof *dt);
   if (!dt) return lost(d, NULL);
+  dt->topic = t;
   dt->id = d->next_dir++;
   dt->segment = UINT64_MAX;
   t->disk = dt;

@@ -99,7 +99,7 @@ static const char *failure_of(disk_t *d, void *owner, char *why, size_t len) {
  * down on this thread, then the disk lets go. */
 static void finish_closing(disk_t *d) {
   batch_free(&d->running);
-  batch_keep_failed(&d->retry, &d->gathering);
+  batch_prepend(&d->retry, &d->gathering, false);
   batch_run(&d->gathering);
   batch_free(&d->gathering);
   release(d);
@@ -118,7 +118,12 @@ static void batch_done(uv_work_t *req, int status) {
     settle_topic(d, m, owner ? failure_of(d, owner, why, sizeof why) : NULL);
   }
   d->meta_failed = failure_of(d, d, why, sizeof why) != NULL;
-  batch_keep_failed(&d->running, &d->retry);
+  /* What failed goes again, after what was failing before it. */
+  batch_t failed;
+  batch_init(&failed);
+  batch_keep_failed(&d->running, &failed);
+  batch_prepend(&d->retry, &failed, false);
+  d->retry = failed;
   free(d->run_marks);
   d->run_marks = NULL;
   d->n_run_marks = 0;
@@ -174,8 +179,12 @@ static void on_timer(uv_timer_t *t) {
   if (d->unsynced.count) disk_kick(d);
   map_free(&d->unsynced);
   if (!batch_empty(&d->retry)) {
-    batch_keep_failed(&d->retry, &d->gathering); /* in front: order kept */
-    batch_init(&d->retry);
+    /* the topics they are for settle (and recover) with that batch */
+    for (size_t i = 0; i < d->retry.n; i++) {
+      void *owner = d->retry.ops[i].owner;
+      if (owner != d) changes_touch(d, ((disk_topic_t *)owner)->topic);
+    }
+    batch_prepend(&d->retry, &d->gathering, false); /* in front: order kept */
     disk_kick(d);
   }
 }
@@ -338,7 +347,7 @@ void disk_close(disk_t *d, void (*closed)(void *ud), void *ud) {
   if (d->busy) {
     d->open_handles++; /* released when it comes back */
   } else {
-    batch_keep_failed(&d->retry, &d->gathering);
+    batch_prepend(&d->retry, &d->gathering, false);
     batch_run(&d->gathering);
     batch_free(&d->gathering);
   }

@@ -25,6 +25,7 @@ enum {
 
 /* A topic's state on disk (t->disk). */
 typedef struct disk_topic {
+  store_topic_t *topic; /* whose state this is */
   uint32_t id;          /* its directory: t<id> */
   uint64_t segment;     /* first offset of the segment appends go to;
                            UINT64_MAX: none open yet */

@@ -296,6 +296,7 @@ static int restore_topic(loading_t *l, const char *name, size_t nn,
     return HS_ENOMEM;
   disk_topic_t *dt = calloc(1, sizeof *dt);
   if (!dt) return HS_ENOMEM;
+  dt->topic = t;
   dt->id = mt->dir;
   dt->segment = UINT64_MAX;
   dt->max_term = mt->max_term;

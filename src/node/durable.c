@@ -21,9 +21,17 @@ static void deliver(req_t *r) {
                          ? store_topic_find(&node->store, r->u.held.name,
                                             r->u.held.name_len)
                          : NULL;
-  if (!status && t && t->synced < r->u.held.need)
+  if (!status && t && t->next < r->u.held.need)
+    status = HS_EUNAVAILABLE; /* its record was cut (a fence) meanwhile */
+  else if (!status && t && t->synced < r->u.held.need)
     status = HS_ESTORAGE; /* its file could not be written */
-  if (r->nc && status) {
+  if (r->nc && status == HS_EUNAVAILABLE) {
+    node_reply_error(r->nc, r->op, r->id, status,
+                     "node %u dropped the record before it was on disk "
+                     "(it lost its replicas); try again",
+                     node_self(node));
+    node_send(r->nc);
+  } else if (r->nc && status) {
     node_reply_error(r->nc, r->op, r->id,
                      status == HS_ECLOSED ? status : HS_ESTORAGE,
                      "node %u could not keep this on disk (%s): see its log",

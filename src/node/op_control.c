@@ -94,11 +94,12 @@ void op_local(op_ctx_t *ctx) {
 void op_replicate(op_ctx_t *ctx) {
   hs_node_t *node = ctx->nc->node;
   msg_replicate_t *m = &ctx->m.replicate;
-  uint64_t next;
+  repl_answer_t ans;
   char why[256];
-  int rc = repl_apply(&node->repl, ctx->nc->peer_id, m, &next, why, sizeof why);
+  int rc = repl_apply(&node->repl, ctx->nc->peer_id, m, &ans, why, sizeof why);
   if (rc) return op_error(ctx, rc, "%s", why);
-  msg_ack_t ack = {next, m->name};
+  uint64_t next = ans.next;
+  msg_ack_t ack = {next, m->name, ans.part};
   wire_writer_t w;
   size_t mark = ctx->nc->conn.out.len;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);

@@ -65,7 +65,15 @@ static bool checks_ok(op_ctx_t *ctx, store_topic_t **t) {
                !memcmp(held->owner, m->publisher.s, m->publisher.n);
   if (!owner && !op_identity_ok(ctx, PLACE_PUBLISHER, m->publisher))
     return false;
-  return (*t = op_find_topic(ctx, m->topic)) != NULL;
+  if (!(*t = op_find_topic(ctx, m->topic))) return false;
+  if (node->disk && !disk_topic_ok(*t)) {
+    op_error(ctx, HS_ESTORAGE,
+             "node %u cannot write topic \"%s\" to its data directory %s "
+             "(see its log); reads go on", node_self(node), (*t)->name,
+             disk_dir(node->disk));
+    return false;
+  }
+  return true;
 }
 
 void op_publish(op_ctx_t *ctx) {

@@ -307,6 +307,10 @@ void msg_list_end(wire_writer_t *w, const msg_count_t *c);
 typedef struct msg_ack {
   uint64_t next;
   msg_str_t name;
+  /* A SYNC's answer from a copy whose log, from this offset on, is newer
+   * than the home's (written in a later term): the home takes it from
+   * there. UINT64_MAX: none. */
+  uint64_t part;
 } msg_ack_t;
 bool msg_ack_get(wire_reader_t *r, msg_ack_t *m);
 void msg_ack_put(wire_writer_t *w, const msg_ack_t *m);

@@ -178,12 +178,13 @@ bool msg_term_next(msg_replicate_t *m, uint64_t *term, uint64_t *start) {
 
 bool msg_ack_get(wire_reader_t *r, msg_ack_t *m) {
   return wire_get_u64(r, "next", &m->next) && msg_get_str8(r, "name", &m->name) &&
-         wire_reader_done(r);
+         wire_get_u64(r, "part", &m->part) && wire_reader_done(r);
 }
 
 void msg_ack_put(wire_writer_t *w, const msg_ack_t *m) {
   wire_put_u64(w, m->next);
   wire_put_str8(w, m->name.s, m->name.n);
+  wire_put_u64(w, m->part);
 }
 
 /* ---- listings, cursors ------------------------------------------------------------ */

@@ -109,9 +109,11 @@ static void apply_delete(repl_t *r, uint32_t from, const msg_replicate_t *m) {
     repl_drop_copy(r, t, true);
 }
 
-int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
-               char *why, size_t why_len) {
+int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m,
+               repl_answer_t *ans, char *why, size_t why_len) {
+  uint64_t *next = &ans->next;
   *next = 0;
+  ans->part = UINT64_MAX;
   switch (m->kind) {
     case REPL_PUBLISHER:
       store_publisher_create(r->store, m->name.s, m->name.n);
@@ -120,7 +122,7 @@ int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
       store_subscriber_create(r->store, m->name.s, m->name.n);
       return 0;
     case REPL_SYNC:
-      return apply_sync(r, from, m, next, why, why_len);
+      return apply_sync(r, from, m, ans, why, why_len);
     case REPL_DELETE:
       apply_delete(r, from, m);
       return 0;
@@ -169,10 +171,12 @@ static void take_cursors(repl_t *r, store_topic_t *t, repl_topic_t *rt,
  * that offset (offsets the home has not reached yet count as its current
  * term's). A copy holding records of a home that was fenced before they
  * were committed finds them this way. */
-static uint64_t parting(const store_topic_t *t, msg_replicate_t *m) {
+static uint64_t parting(const store_topic_t *t, msg_replicate_t *m,
+                        uint64_t *home_term) {
   uint64_t home_terms[64][2];
   size_t n = 0;
   uint64_t term, start;
+  *home_term = 0;
   while (n < 64 && msg_term_next(m, &term, &start))
     home_terms[n][0] = term, home_terms[n++][1] = start;
   if (!n) return t->next; /* a home with no terms yet: nothing to compare */
@@ -183,7 +187,10 @@ static uint64_t parting(const store_topic_t *t, msg_replicate_t *m) {
     for (uint64_t o = s; o < e;) { /* by the home's breakpoints in [s, e) */
       size_t k = 0;
       while (k + 1 < n && home_terms[k + 1][1] <= o) k++;
-      if (home_terms[k][0] != t->terms[i].term) return o;
+      if (home_terms[k][0] != t->terms[i].term) {
+        *home_term = home_terms[k][0];
+        return o;
+      }
       o = k + 1 < n && home_terms[k + 1][1] < e ? home_terms[k + 1][1] : e;
     }
   }
@@ -225,8 +232,9 @@ static const char *sync_wrong(repl_t *r, const msg_replicate_t *m) {
 /* SYNC is allowed from the topic's home (we are its replica), or to us
  * when we are its home (a former home hands it over). We answer with our
  * next offset; then each side sends the other the records it lacks. */
-int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
+int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, repl_answer_t *ans,
                char *why, size_t why_len) {
+  uint64_t *next = &ans->next;
   uint32_t ids[PLACE_COPIES_MAX];
   size_t n = cluster_copies(r->cluster, place_topic(m->name.s, m->name.n),
                             ids, PLACE_COPIES_MAX);
@@ -245,8 +253,17 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
   store_topic_t *t = sync_copy(r, from, to_home, m);
   repl_topic_t *rt = t ? repl_state(r, t) : NULL;
   if (!rt) FAIL(HS_ENOMEM, "out of memory");
-  uint64_t part = to_home ? t->next : parting(t, m);
-  if (part < t->next) {
+  uint64_t home_term;
+  uint64_t part = to_home ? t->next : parting(t, m, &home_term);
+  /* Where the logs part, the later term's records are the ones to keep:
+   * ours are cut when the home's are newer; when ours are, the home is
+   * told to take them (a home back from a crash with an old log). */
+  bool newer = part < t->next && store_term_at(t, part) > home_term;
+  if (newer) {
+    ans->part = part;
+    LOG(r->log, HS_LOG_WARN, "repl", "newer_than_home", LF_STR("topic", t->name),
+        LF_UINT("from", part), LF_UINT("next", t->next), LF_UINT("home", from));
+  } else if (part < t->next) {
     LOG(r->log, HS_LOG_WARN, "repl", "diverged_cut", LF_STR("topic", t->name),
         LF_UINT("from", part), LF_UINT("next", t->next), LF_UINT("home", from),
         LF_STR("detail", "records a fenced home wrote, never committed"));

@@ -151,11 +151,18 @@ size_t repl_holding(const repl_t *r);
 
 /* ---- the receiving side --------------------------------------------------------- */
 
+/* What a REPLICATE is answered with (msg_ack_t's fields). */
+typedef struct repl_answer {
+  uint64_t next; /* the topic's next offset here */
+  uint64_t part; /* a SYNC's: where this copy's newer log begins, or
+                    UINT64_MAX */
+} repl_answer_t;
+
 /* Applies a REPLICATE from peer `from` (already decoded). Returns 0 and
- * *next (the topic's next offset here, for the answer), or an error code
- * with why. A SYNC may send records back to `from` after it. */
-int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
-               char *why, size_t why_len);
+ * the answer, or an error code with why. A SYNC may send records back to
+ * `from` after it. */
+int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m,
+               repl_answer_t *ans, char *why, size_t why_len);
 
 /* "replication": {"<peer>": {"lag": n, "in_flight": n}, ...}: messages
  * each replica has not acknowledged, over the topics homed here. */

@@ -104,7 +104,7 @@ void sync_cursors_within(repl_t *r, store_topic_t *t);
 void takeover_topic(repl_t *r, store_topic_t *t, const view_t *old);
 
 /* apply.c */
-int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
+int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, repl_answer_t *ans,
                char *why, size_t why_len);
 
 #endif

@@ -110,6 +110,32 @@ void sync_send(repl_t *r, store_topic_t *t, uint32_t to) {
   }
 }
 
+/* A replica's log is newer than ours from `part` on (this home came back
+ * with an old log, or was cut off): ours is cut there, every replica's
+ * stream starts again from it, and the SYNC goes again to the newer one,
+ * which now hands its records back; the home settles once they are in. */
+static void take_newer(repl_t *r, repl_topic_t *rt, uint32_t from,
+                       uint64_t part) {
+  store_topic_t *t = rt->topic;
+  LOG(r->log, HS_LOG_WARN, "repl", "stale_home_cut", LF_STR("topic", t->name),
+      LF_UINT("from", part), LF_UINT("next", t->next), LF_UINT("replica", from),
+      LF_STR("detail", "a replica holds records of a later term"));
+  repl_fail_waiting(rt, HS_EUNAVAILABLE, "the home's log was older than a "
+                                         "replica's; try again");
+  store_truncate(r->store, t, part);
+  if (rt->committed > part) rt->committed = part;
+  for (size_t i = 0; i < rt->n; i++) {
+    replica_t *rep = &rt->r[i];
+    if (rep->acked > part) rep->acked = part;
+    if (rep->sent > part) rep->sent = part;
+    if (rep->id != from) rep->state = REPLICA_BROKEN;
+  }
+  rt->settling = true;
+  replica_t *rep = replica_find(rt, from);
+  if (rep) rep->state = REPLICA_SYNCING;
+  sync_send(r, t, from);
+}
+
 /* A replica answered its SYNC: its stream goes live from its next offset. */
 static void replica_synced(repl_t *r, repl_topic_t *rt, replica_t *rep,
                            uint64_t next, uint64_t missing) {
@@ -167,6 +193,7 @@ static void on_synced(link_t *link, const link_reply_t *reply, void *ud) {
   wire_reader_init(&rd, reply->frame->body, reply->frame->body_len);
   repl_topic_t *rt = t ? repl_of(t) : NULL;
   if (!rt || !msg_ack_get(&rd, &a)) return;
+  if (rt->home && a.part < t->next) return take_newer(r, rt, req.to, a.part);
   uint64_t from = a.next < t->first ? t->first : a.next;
   uint64_t missing = a.next < t->next ? t->next - from : 0;
   replica_t *rep = rt->home ? replica_find(rt, req.to) : NULL;

@@ -329,12 +329,12 @@ static bool get_sync(wire_reader_t *r) {
 }
 
 static void put_ack(wire_writer_t *w) {
-  msg_ack_t m = {12, S("t")};
+  msg_ack_t m = {12, S("t"), 9};
   msg_ack_put(w, &m);
 }
 static bool get_ack(wire_reader_t *r) {
   msg_ack_t m;
-  return msg_ack_get(r, &m) && m.next == 12 && same(m.name, "t");
+  return msg_ack_get(r, &m) && m.next == 12 && same(m.name, "t") && m.part == 9;
 }
 
 static void put_homed(wire_writer_t *w) {
