@@ -245,8 +245,11 @@ static void wire_parts(hs_node_t *node) {
                           .timeout_ms = node->cfg.peer_timeout_ms,
                           .max_output = node->cfg.max_output,
                           .log = &node->log};
-  health_init(&node->health, node->loop, c, &node->peers, node->cfg.suspect_ms,
-              node->cfg.dead_ms, &node->log, &node->stats);
+  carrier_init(node);
+  health_config_t hc = {node->cfg.heartbeat_ms, node->cfg.suspect_ms,
+                        node->cfg.dead_ms};
+  health_init(&node->health, c, &node->net, &hc, &node->log, &node->stats);
+  spread_init(&node->spread, c, &node->net, &node->stats);
   repl_init(&node->repl, node->loop, &node->store, &node->peers, c,
             node->max_frame, node->cfg.peer_timeout_ms, &node->log,
             &node->stats);
@@ -256,7 +259,7 @@ static void wire_parts(hs_node_t *node) {
   cluster_listen(c, drop_dead_links, node);
   cluster_listen(c, cluster_quorum_listener, c);
   cluster_listen(c, repl_view_listener, &node->repl);
-  cluster_listen(c, health_spread_listener, &node->health);
+  cluster_listen(c, spread_listener, &node->spread);
   cluster_listen(c, tick_with_members, node);
 }
 

@@ -10,6 +10,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/health.h"
+#include "cluster/spread.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "hypersub.h"
@@ -129,6 +130,8 @@ struct hs_node {
   store_t store;
   cluster_t cluster;
   health_t health;
+  spread_t spread;
+  cluster_net_t net; /* membership's transport: the peer links (carrier.c) */
   peers_t peers;
   repl_t repl;
   req_pool_t reqs;
@@ -339,6 +342,8 @@ void op_where(op_ctx_t *ctx);           /* op_cluster.c */
 void op_view(op_ctx_t *ctx);
 void op_ping(op_ctx_t *ctx);
 void op_gossip(op_ctx_t *ctx);
+void op_spread(op_ctx_t *ctx);
+void op_probe(op_ctx_t *ctx);
 void op_create_identity(op_ctx_t *ctx); /* op_names.c */
 void op_lookup(op_ctx_t *ctx);
 void op_create_topic(op_ctx_t *ctx);
@@ -401,6 +406,11 @@ void facts_json(hs_node_t *node, json_t *j);
 bool facts_ready(const hs_node_t *node, const char **why);
 /* /metrics: the Prometheus text exposition of the node. */
 void metrics_write(hs_node_t *node, buf_t *out);
+
+/* ---- carrier.c ------------------------------------------------------------------ */
+
+/* node->net: membership's requests on the peer links. */
+void carrier_init(hs_node_t *node);
 
 /* ---- life.c, release.c ------------------------------------------------------------------ */
 
