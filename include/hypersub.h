@@ -176,6 +176,9 @@ typedef struct hs_node_config {
   uint32_t heartbeat_ms;      /* pings to watched peers; 100 */
   uint32_t suspect_ms;        /* silence before a peer is suspected; 500 */
   uint32_t dead_ms;           /* silence before it is declared dead; 1000 */
+  uint32_t link_idle_ms;      /* a link to a member that is neither a cube
+                                 neighbour nor watched closes after this
+                                 long unused; 10000, 0: never */
   /* Trust (see the README's Security section): */
   const char *cluster_key;    /* a file whose contents the members share:
                                  peers must prove they hold it; NULL: open */

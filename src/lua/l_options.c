@@ -447,6 +447,11 @@ static const node_option_t options[] = {
      .max = HOUR_MS, .arg = "MS",
      .help = "silence before a peer is declared dead and its topics fail "
              "over to their replicas; at least suspect_ms"},
+    {.name = "link_idle_ms", .kind = OPT_INTEGER, FIELD(link_idle_ms),
+     .min = 0, .max = HOUR_MS, .arg = "MS",
+     .help = "a link to a member that is neither a cube neighbour nor "
+             "watched closes after this long unused (links made for a "
+             "catch-up, a probe, a detour, an idle copy); 0: never"},
     {.name = "peer_timeout", .kind = OPT_INTEGER, FIELD(peer_timeout_ms),
      .min = 1, .max = HOUR_MS, .arg = "MS",
      .help = "forwarded and replicated requests (a pull adds its wait)"},

@@ -109,7 +109,10 @@ static bool prunable(const peers_t *p, uint32_t *out) {
     uint32_t id;
     memcpy(&id, key, sizeof id);
     const view_member_t *m = view_find(p->view, id);
-    if ((!m || !view_serves(m->state)) && link_pending(v) == 0) {
+    if (link_pending(v)) continue;
+    bool idle = p->idle_ms && uv_now(p->loop) - link_used(v) >= p->idle_ms &&
+                !(p->keep && p->keep(p->keep_ud, id));
+    if (!m || !view_serves(m->state) || idle) {
       *out = id;
       return true;
     }

@@ -3,6 +3,8 @@
  * one tick), starting, stopping and restarting, stats, freeing. */
 #include "node/node.h"
 
+#include "cube/cube.h"
+
 #include <stdio.h>
 #include <sys/resource.h>
 
@@ -31,6 +33,7 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->heartbeat_ms = 100;
   cfg->suspect_ms = 500;
   cfg->dead_ms = 1000;
+  cfg->link_idle_ms = 10000;
   cfg->handshake_ms = 5000;
   cfg->max_handshakes = 256;
   cfg->max_peer_connections = 1024;
@@ -229,6 +232,14 @@ static void tick_with_members(void *ud, const cluster_change_t *change) {
     node_start_ticking(node);
 }
 
+/* The links a node keeps however idle: to its cube neighbours and to the
+ * peers it watches. */
+static bool keep_link(void *ud, uint32_t peer) {
+  hs_node_t *node = ud;
+  return cube_distance(peer, node_self(node)) == 1 ||
+         health_watches(&node->health, peer);
+}
+
 static void wire_parts(hs_node_t *node) {
   cluster_t *c = &node->cluster;
   node->peers = (peers_t){.loop = node->loop,
@@ -244,6 +255,9 @@ static void wire_parts(hs_node_t *node) {
                           .replicas = c->replicas,
                           .timeout_ms = node->cfg.peer_timeout_ms,
                           .max_output = node->cfg.max_output,
+                          .idle_ms = node->cfg.link_idle_ms,
+                          .keep = keep_link,
+                          .keep_ud = node,
                           .log = &node->log};
   carrier_init(node);
   health_config_t hc = {node->cfg.heartbeat_ms, node->cfg.suspect_ms,
@@ -490,6 +504,13 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
   stats_write(&j, &s, &g, wire_op_name);
   repl_stats(&node->repl, &j);
   health_stats(&node->health, &j);
+  json_u64(&j, "peer_links", node_peer_links(node));
+  json_u64(&j, "view_steps", node->spread.last_hops);
+  /* the last view change, on the wall clock */
+  json_u64(&j, "view_changed_ms",
+           node->spread.changed_ms
+               ? g.now_ms - (uv_now(node->loop) - node->spread.changed_ms)
+               : 0);
   json_u64(&j, "catching_up", node->member.catching_up);
   json_bool(&j, "quorum", !node->cluster.quorum_lost);
   facts_json(node, &j); /* operations */

@@ -215,6 +215,9 @@ void node_close_conns(hs_node_t *node);
 int node_conn_admit(node_conn_t *nc, uint8_t role, char *why, size_t len);
 /* The handshake is through: the deadline no longer applies. */
 void node_conn_ready(node_conn_t *nc);
+/* The members this node holds a connection with, either way: its links
+ * and the peers' connections to it. */
+size_t node_peer_links(hs_node_t *node);
 
 /* ---- dispatch.c -------------------------------------------------------------- */
 
