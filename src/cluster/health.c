@@ -562,6 +562,11 @@ void health_on_probe(health_t *h, uint32_t from, const msg_probe_t *probe,
   if (rc) relay_end(h, slot, false);
 }
 
+size_t health_bytes(const health_t *h) {
+  return sizeof *h + h->cap_watch * sizeof *h->watch +
+         h->n_relays * sizeof *h->relays;
+}
+
 void health_stats(const health_t *h, json_t *j) {
   size_t watched = 0, unheard = 0;
   for (size_t i = 0; i < h->n_watch; i++) {

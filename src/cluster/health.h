@@ -83,6 +83,8 @@ void health_on_probe(health_t *h, uint32_t from, const msg_probe_t *probe,
                      health_answer_fn answer, void *ctx);
 /* Whether member `id` is one this node watches (it pings it). */
 bool health_watches(const health_t *h, uint32_t id);
+/* Bytes this part holds (its watch list and probe slots). */
+size_t health_bytes(const health_t *h);
 /* "watching": peers watched; "unheard": those not heard from since this
  * node started. */
 void health_stats(const health_t *h, json_t *j);

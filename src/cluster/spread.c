@@ -40,11 +40,14 @@ static void send_to(spread_t *s, uint32_t to, unsigned dim, uint8_t hops,
 }
 
 /* The part of the tree below x, which x would get on dimension j: to x
- * when it serves, else to the roots of the live parts below it. */
+ * when it is alive, else to the roots of the live parts below it. A
+ * suspect gets the news too (it may be alive, and must hear it is
+ * suspected) but sends nothing on (SPREAD_LEAF): it may not be alive. */
 static void cover(spread_t *s, uint32_t x, unsigned j, unsigned dim,
                   uint8_t hops, msg_str_t entries) {
   const view_member_t *m = view_find(&s->cluster->view, x);
-  if (m && view_serves(m->state)) return send_to(s, x, j, hops, entries);
+  if (m && m->state == VIEW_ALIVE) return send_to(s, x, j, hops, entries);
+  if (m && m->state == VIEW_SUSPECT) send_to(s, x, SPREAD_LEAF, hops, entries);
   for (unsigned k = j + 1; k < dim; k++)
     cover(s, x ^ (1u << k), k, dim, hops, entries);
 }

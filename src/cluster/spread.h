@@ -6,7 +6,8 @@
  *
  * A neighbour that is dead, left or not a member at all is stepped over:
  * its part of the tree is sent to directly, at the roots of the live
- * parts (a detour, on a link made for it). What a message misses (a
+ * parts (a detour, on a link made for it). A suspect one gets the news
+ * but is stepped over the same way. What a message misses (a
  * member that died on the way, a node that was cut off) the digests of
  * the heartbeats repair (health.h). */
 #ifndef HS_SPREAD_H
@@ -17,6 +18,11 @@
 #include "cluster/cluster.h"
 #include "cluster/transport.h"
 #include "proto/msg.h"
+
+/* The dimension a message to a suspect member carries: above every
+ * other, so it sends nothing on (its part of the tree was sent to
+ * directly). */
+#define SPREAD_LEAF 255
 
 typedef struct spread {
   cluster_t *cluster;
