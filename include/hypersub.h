@@ -171,6 +171,10 @@ typedef struct hs_node_config {
   uint32_t replicas;          /* copies of each topic, home included; 3 */
   const hs_peer_t *peers;     /* the other members (copied); none: alone */
   size_t n_peers;
+  const hs_peer_t *dial;      /* reach these members at these addresses
+                                 instead of the view's (a NAT, a tunnel, a
+                                 proxy in between; copied) */
+  size_t n_dial;
   uint32_t peer_timeout_ms;   /* forwarded and replicated requests; 5000 */
   uint32_t hop_limit;         /* forwarding hops; 0 means 2 * D + 2 */
   uint32_t heartbeat_ms;      /* pings to watched peers; 100 */

@@ -129,10 +129,13 @@ bool health_watches(const health_t *h, uint32_t id) {
 
 /* ---- choosing whom to watch ---------------------------------------------- */
 
-/* Fewer than two neighbours: also watch the nearest other members. */
+/* Fewer than two neighbours: also watch the nearest other members (by
+ * distance, then id), whoever else is watched already: a nearest one
+ * that pings us back is still the nearest, not a reason to add another. */
 static void watch_nearest(health_t *h, size_t neighbours) {
   const view_t *v = &h->cluster->view;
   uint32_t self = h->cluster->self;
+  uint64_t last = 0;
   for (size_t want = neighbours; want < 2; want++) {
     const view_member_t *best = NULL;
     uint64_t best_key = UINT64_MAX;
@@ -141,15 +144,16 @@ static void watch_nearest(health_t *h, size_t neighbours) {
       if (m->id == self || !view_serves(m->state) ||
           cube_distance(m->id, self) == 1)
         continue;
-      health_peer_t *p = peer_of(h, m->id);
       uint64_t key = ((uint64_t)cube_distance(m->id, self) << 32) | m->id;
-      if (p && !p->watched && key < best_key) {
+      if (key > last && key < best_key) {
         best = m;
         best_key = key;
       }
     }
     if (!best) break;
-    peer_of(h, best->id)->watched = true;
+    last = best_key;
+    health_peer_t *p = peer_of(h, best->id);
+    if (p) p->watched = true;
   }
 }
 

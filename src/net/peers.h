@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/map.h"
 #include "cube/view.h"
+#include "hypersub.h"
 #include "net/link.h"
 
 typedef struct peers {
@@ -33,6 +34,8 @@ typedef struct peers {
   /* A link nothing waits on, unused this long (0: never), closes unless
    * keep says the node needs it (a cube neighbour, a watched peer). */
   uint32_t idle_ms;
+  const hs_peer_t *dial; /* members reached at another address */
+  size_t n_dial;
   bool (*keep)(void *ud, uint32_t peer);
   void *keep_ud;
   log_t *log;

@@ -3,6 +3,7 @@
  * one tick), starting, stopping and restarting, stats, freeing. */
 #include "node/node.h"
 
+#include "core/addr.h"
 #include "cube/cube.h"
 
 #include <stdio.h>
@@ -140,6 +141,23 @@ static int take_trust(hs_node_t *node, const hs_node_config_t *cfg) {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* The members reached at another address: copied, each checked. */
+static int take_dial(hs_node_t *node, const hs_node_config_t *cfg) {
+  if (!cfg->n_dial) return 0;
+  node->dial = calloc(cfg->n_dial, sizeof *node->dial);
+  if (!node->dial) return HS_ENOMEM;
+  for (size_t i = 0; i < cfg->n_dial; i++) {
+    struct sockaddr_storage ss;
+    const hs_peer_t *d = &cfg->dial[i];
+    if (!d->addr || addr_parse(d->addr, &ss) || d->id > HS_ID_MAX)
+      return HS_EINVALID;
+    node->dial[i].id = d->id;
+    if (!(node->dial[i].addr = strdup(d->addr))) return HS_ENOMEM;
+    node->n_dial = i + 1;
+  }
+  return 0;
+}
+
 /* The node's own copies of the configuration's strings, and its log.
  * 0, HS_ENOMEM or HS_EIO (the log file). */
 static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
@@ -154,6 +172,8 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
   node->cfg.join = node->join;
   node->cfg.peers = NULL; /* the view holds them */
   node->cfg.n_peers = 0;
+  node->cfg.dial = NULL; /* node->dial holds them */
+  node->cfg.n_dial = 0;
   node->cfg.users = NULL; /* node->users holds them */
   node->cfg.n_users = 0;
   node->cfg.cluster_key = NULL;
@@ -163,6 +183,8 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
   if (!node->host || !node->cluster_name || (cfg->log_file && !node->log_file) ||
       (cfg->join && !node->join))
     return HS_ENOMEM;
+  int rc = take_dial(node, cfg);
+  if (rc) return rc;
   return cfg->log_file && log_open(&node->log, cfg->log_file) ? HS_EIO : 0;
 }
 
@@ -256,6 +278,8 @@ static void wire_parts(hs_node_t *node) {
                           .timeout_ms = node->cfg.peer_timeout_ms,
                           .max_output = node->cfg.max_output,
                           .idle_ms = node->cfg.link_idle_ms,
+                          .dial = node->dial,
+                          .n_dial = node->n_dial,
                           .keep = keep_link,
                           .keep_ud = node,
                           .log = &node->log};

@@ -105,6 +105,8 @@ struct hs_node {
   uv_loop_t *loop;
   hs_node_config_t cfg; /* its strings are the node's own copies: */
   char *host, *cluster_name, *log_file, *join;
+  hs_peer_t *dial; /* members reached at another address, addrs owned */
+  size_t n_dial;
   size_t max_frame;
   int port;
   hs_node_state_t state;
