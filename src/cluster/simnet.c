@@ -37,7 +37,7 @@ typedef struct contact {
   uint32_t refused; /* its port refused our messages, in a row */
 } contact_t;
 
-typedef struct member {
+typedef struct peer {
   simnet_t *s;
   uint32_t id;
   bool running, joining, crashed, hung;
@@ -52,12 +52,12 @@ typedef struct member {
   size_t n_contacts, cap_contacts;
   uint32_t *cuts; /* messages to these are lost */
   size_t n_cuts;
-} member_t;
+} peer_t;
 
 struct simnet {
   simnet_config_t cfg;
   uint64_t now_us, seq, rng;
-  member_t **members; /* by id */
+  peer_t **members; /* by id */
   size_t cap_members;
   event_t *heap;
   size_t n_heap, cap_heap;
@@ -116,11 +116,11 @@ static char *copy(const char *p, size_t n) {
 
 /* ---- members ------------------------------------------------------------------- */
 
-static member_t *member(const simnet_t *s, uint32_t id) {
+static peer_t *peer_at(const simnet_t *s, uint32_t id) {
   return id < s->cap_members ? s->members[id] : NULL;
 }
 
-static contact_t *contact(member_t *m, uint32_t peer) {
+static contact_t *contact(peer_t *m, uint32_t peer) {
   for (size_t i = 0; i < m->n_contacts; i++)
     if (m->contacts[i].peer == peer) return &m->contacts[i];
   if (m->n_contacts == m->cap_contacts) {
@@ -135,14 +135,14 @@ static contact_t *contact(member_t *m, uint32_t peer) {
 }
 
 /* A message crossed between m and peer: it counts, and so does the link. */
-static void crossed(member_t *m, uint32_t peer, size_t len) {
+static void crossed(peer_t *m, uint32_t peer, size_t len) {
   contact_t *c = contact(m, peer);
   if (c) c->at_us = m->s->now_us;
   m->traffic.messages++;
   m->traffic.bytes += WIRE_HEADER + len;
 }
 
-static bool is_cut(const member_t *m, uint32_t to) {
+static bool is_cut(const peer_t *m, uint32_t to) {
   for (size_t i = 0; i < m->n_cuts; i++)
     if (m->cuts[i] == to) return true;
   return false;
@@ -153,22 +153,22 @@ static int sim_send(void *ud, uint32_t to, uint8_t op, const char *body,
                     void *cb_ud, uint64_t tag);
 
 static uint64_t sim_now(void *ud) {
-  const member_t *m = ud;
+  const peer_t *m = ud;
   return m->s->now_us / 1000;
 }
 
-static member_t *member_new(simnet_t *s, uint32_t id) {
-  if (id > HS_ID_MAX || member(s, id)) return NULL;
+static peer_t *member_new(simnet_t *s, uint32_t id) {
+  if (id > HS_ID_MAX || peer_at(s, id)) return NULL;
   if (id >= s->cap_members) {
     size_t cap = s->cap_members ? s->cap_members : 64;
     while (cap <= id) cap *= 2;
-    member_t **ms = realloc(s->members, cap * sizeof *ms);
+    peer_t **ms = realloc(s->members, cap * sizeof *ms);
     if (!ms) return NULL;
     memset(ms + s->cap_members, 0, (cap - s->cap_members) * sizeof *ms);
     s->members = ms;
     s->cap_members = cap;
   }
-  member_t *m = calloc(1, sizeof *m);
+  peer_t *m = calloc(1, sizeof *m);
   stats_t *st = malloc(sizeof *st);
   hs_node_config_t cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -197,7 +197,7 @@ static member_t *member_new(simnet_t *s, uint32_t id) {
   return m;
 }
 
-static void member_free(member_t *m) {
+static void member_free(peer_t *m) {
   health_free(&m->health);
   cluster_free(&m->cluster);
   free(m->stats);
@@ -214,7 +214,7 @@ static uint64_t rnd(simnet_t *s) {
 }
 
 /* Starts the member's heartbeat at a phase of its own. */
-static void begin(simnet_t *s, member_t *m) {
+static void begin(simnet_t *s, peer_t *m) {
   m->running = true;
   m->joining = false;
   health_start(&m->health);
@@ -227,7 +227,7 @@ static void begin(simnet_t *s, member_t *m) {
 static int sim_send(void *ud, uint32_t to, uint8_t op, const char *body,
                     size_t len, uint32_t timeout_ms, cluster_reply_fn cb,
                     void *cb_ud, uint64_t tag) {
-  member_t *m = ud;
+  peer_t *m = ud;
   simnet_t *s = m->s;
   if (!m->running || s->closing) return HS_ECLOSED;
   size_t slot = 0;
@@ -256,7 +256,7 @@ static int sim_send(void *ud, uint32_t to, uint8_t op, const char *body,
 }
 
 /* The answer to a request delivered to `by`, on its way back. */
-static void answer(simnet_t *s, const event_t *req, member_t *by, int status,
+static void answer(simnet_t *s, const event_t *req, peer_t *by, int status,
                    bool gone, const char *body, size_t len) {
   if (by) crossed(by, req->a, len);
   if (by && is_cut(by, req->a)) return;
@@ -274,14 +274,14 @@ typedef struct later {
 /* A PROBE's answer, whenever the member has it. */
 static void probe_answered(void *ctx, bool alive) {
   later_t *l = ctx;
-  member_t *by = member(l->s, l->req.b);
+  peer_t *by = peer_at(l->s, l->req.b);
   char b = alive;
   if (!l->s->closing && by && by->running) answer(l->s, &l->req, by, 0, 0, &b, 1);
   free(l);
 }
 
 /* A request reaches a running member: its handler, as a node's. */
-static void handle(simnet_t *s, member_t *t, const event_t *ev) {
+static void handle(simnet_t *s, peer_t *t, const event_t *ev) {
   wire_reader_t r;
   wire_reader_init(&r, ev->body, ev->len);
   buf_t out = BUF_INIT;
@@ -312,7 +312,7 @@ static void handle(simnet_t *s, member_t *t, const event_t *ev) {
 }
 
 static void deliver(simnet_t *s, const event_t *ev) {
-  member_t *t = member(s, ev->b), *from = member(s, ev->a);
+  peer_t *t = peer_at(s, ev->b), *from = peer_at(s, ev->a);
   if (t && t->running && t->hung) return; /* silence: the sender times out */
   if (!t || !t->running) { /* no one listens: refused */
     contact_t *c = from ? contact(from, ev->b) : NULL;
@@ -334,7 +334,7 @@ static void complete(simnet_t *s, const event_t *ev, int status, bool gone,
   if (ev->req >= s->n_pending || s->pending[ev->req].gen != ev->gen) return;
   pending_t p = s->pending[ev->req];
   s->pending[ev->req].gen = 0;
-  member_t *m = member(s, p.from);
+  peer_t *m = peer_at(s, p.from);
   if (!m || !m->running) return;
   if (ev->kind == EV_REPLY) crossed(m, p.to, len);
   cluster_reply_t r = {.status = status, .gone = gone, .body = body,
@@ -345,7 +345,7 @@ static void complete(simnet_t *s, const event_t *ev, int status, bool gone,
 /* ---- running -------------------------------------------------------------------- */
 
 static void joined(simnet_t *s, const event_t *ev) {
-  member_t *m = member(s, ev->a);
+  peer_t *m = peer_at(s, ev->a);
   view_t v;
   wire_reader_t r;
   wire_reader_init(&r, ev->body, ev->len);
@@ -357,7 +357,7 @@ static void joined(simnet_t *s, const event_t *ev) {
 static void step(simnet_t *s) {
   event_t ev = pop(s);
   s->now_us = ev.at;
-  member_t *m = member(s, ev.a);
+  peer_t *m = peer_at(s, ev.a);
   switch (ev.kind) {
     case EV_TICK:
       if (!m || !m->running) break;
@@ -386,7 +386,7 @@ bool simnet_converged(simnet_t *s) {
   bool first = true;
   uint64_t digest = 0;
   for (size_t i = 0; i < s->cap_members; i++) {
-    member_t *m = s->members[i];
+    peer_t *m = s->members[i];
     if (!m || !m->running || m->joining || m->hung) continue;
     uint64_t d = cluster_digest(&m->cluster);
     if (!first && d != digest) return false;
@@ -450,7 +450,7 @@ int simnet_start(simnet_t *s, const uint32_t *ids, size_t n) {
   }
   int rc = 0;
   for (size_t i = 0; i < n && !rc; i++) {
-    member_t *m = member_new(s, ids[i]);
+    peer_t *m = member_new(s, ids[i]);
     view_t mine;
     if (!m || view_copy(&mine, &v)) {
       rc = HS_ENOMEM;
@@ -466,9 +466,9 @@ int simnet_start(simnet_t *s, const uint32_t *ids, size_t n) {
 int simnet_join(simnet_t *s, uint32_t id) {
   uint32_t ids[1];
   if (!simnet_running(s, ids, 1)) return HS_EUNAVAILABLE;
-  member_t *coord = member(s, place_coordinator(&member(s, ids[0])->cluster.view,
+  peer_t *coord = peer_at(s, place_coordinator(&peer_at(s, ids[0])->cluster.view,
                                                 ids[0]));
-  member_t *m = member_new(s, id);
+  peer_t *m = member_new(s, id);
   if (!m || !coord) return HS_ENOMEM;
   m->running = m->joining = true;
   char addr[32];
@@ -485,24 +485,24 @@ int simnet_join(simnet_t *s, uint32_t id) {
 }
 
 void simnet_leave(simnet_t *s, uint32_t id) {
-  member_t *m = member(s, id);
+  peer_t *m = peer_at(s, id);
   if (!m || !m->running) return;
   cluster_leave(&m->cluster);
   push(s, (event_t){.at = s->now_us + 500000, .kind = EV_STOP, .a = id});
 }
 
 void simnet_crash(simnet_t *s, uint32_t id) {
-  member_t *m = member(s, id);
+  peer_t *m = peer_at(s, id);
   if (m) m->running = false, m->crashed = true;
 }
 
 void simnet_hang(simnet_t *s, uint32_t id, bool hung) {
-  member_t *m = member(s, id);
+  peer_t *m = peer_at(s, id);
   if (m) m->hung = hung;
 }
 
 void simnet_cut(simnet_t *s, uint32_t from, uint32_t to, bool cut) {
-  member_t *m = member(s, from);
+  peer_t *m = peer_at(s, from);
   if (!m) return;
   for (size_t i = 0; i < m->n_cuts; i++)
     if (m->cuts[i] == to) {
@@ -518,27 +518,27 @@ void simnet_cut(simnet_t *s, uint32_t from, uint32_t to, bool cut) {
 uint64_t simnet_now_us(const simnet_t *s) { return s->now_us; }
 
 cluster_t *simnet_cluster(simnet_t *s, uint32_t id) {
-  member_t *m = member(s, id);
+  peer_t *m = peer_at(s, id);
   return m && m->running ? &m->cluster : NULL;
 }
 
 stats_t *simnet_stats(simnet_t *s, uint32_t id) {
-  member_t *m = member(s, id);
+  peer_t *m = peer_at(s, id);
   return m ? m->stats : NULL;
 }
 
 spread_t *simnet_spread(simnet_t *s, uint32_t id) {
-  member_t *m = member(s, id);
+  peer_t *m = peer_at(s, id);
   return m ? &m->spread : NULL;
 }
 
 const simnet_traffic_t *simnet_traffic(simnet_t *s, uint32_t id) {
-  member_t *m = member(s, id);
+  peer_t *m = peer_at(s, id);
   return m ? &m->traffic : NULL;
 }
 
 size_t simnet_links(simnet_t *s, uint32_t id, uint64_t window_us) {
-  member_t *m = member(s, id);
+  peer_t *m = peer_at(s, id);
   size_t n = 0;
   for (size_t i = 0; m && i < m->n_contacts; i++)
     n += s->now_us - m->contacts[i].at_us <= window_us &&
@@ -547,7 +547,7 @@ size_t simnet_links(simnet_t *s, uint32_t id, uint64_t window_us) {
 }
 
 size_t simnet_member_bytes(simnet_t *s, uint32_t id) {
-  member_t *m = member(s, id);
+  peer_t *m = peer_at(s, id);
   return m ? sizeof m->cluster + sizeof m->spread +
                  m->cluster.view.cap * sizeof *m->cluster.view.members +
                  health_bytes(&m->health)
@@ -557,7 +557,7 @@ size_t simnet_member_bytes(simnet_t *s, uint32_t id) {
 size_t simnet_running(const simnet_t *s, uint32_t *out, size_t cap) {
   size_t n = 0;
   for (size_t i = 0; i < s->cap_members; i++) {
-    member_t *m = s->members[i];
+    peer_t *m = s->members[i];
     if (!m || !m->running || m->joining) continue;
     if (n < cap) out[n] = m->id;
     n++;

@@ -27,7 +27,7 @@ static void on_reply(link_t *link, const link_reply_t *reply, void *ud) {
   s.cb(s.ud, s.tag, from, &r);
 }
 
-static int carry(void *ud, uint32_t to, uint8_t op, const char *body,
+static int carrier_send(void *ud, uint32_t to, uint8_t op, const char *body,
                  size_t len, uint32_t timeout_ms, cluster_reply_fn cb,
                  void *cb_ud, uint64_t tag) {
   hs_node_t *node = ud;
@@ -47,5 +47,5 @@ static uint64_t loop_now(void *ud) {
 }
 
 void carrier_init(hs_node_t *node) {
-  node->net = (cluster_net_t){carry, loop_now, node};
+  node->net = (cluster_net_t){carrier_send, loop_now, node};
 }
