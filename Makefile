@@ -149,7 +149,8 @@ install: runtime
 # load generators in C, the peers it compares against from Debian.
 BENCH_PKGS := nats-server redis-server redis-tools
 LOADGEN    := $(BUILD)/bench/hs-loadgen $(BUILD)/bench/nats-loadgen $(BUILD)/bench/resp-loadgen \
-              $(BUILD)/bench/fsync-probe
+              $(BUILD)/bench/fsync-probe \
+              $(BUILD)/bench/hs-cubesim
 LOADGEN_COMMON := bench/loadgen/common.c bench/loadgen/common.h
 
 bench-deps:
@@ -162,6 +163,12 @@ $(BUILD)/bench/hs-loadgen: bench/loadgen/hs.c $(LOADGEN_COMMON) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HS_CFLAGS) -o $@ bench/loadgen/hs.c bench/loadgen/common.c $(CORE_OBJ) $(HS_LDFLAGS) $(CORE_LIBS)
+
+# Many members in one process on a virtual clock (src/cluster/simnet.h).
+$(BUILD)/bench/hs-cubesim: bench/sim/cubesim.c $(LOADGEN_COMMON) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HS_CFLAGS) -o $@ bench/sim/cubesim.c bench/loadgen/common.c $(CORE_OBJ) $(HS_LDFLAGS) $(CORE_LIBS)
 
 # The peers' generators speak their text protocols over plain sockets.
 $(BUILD)/bench/%-loadgen: bench/loadgen/%.c $(LOADGEN_COMMON) bench/loadgen/sock.c bench/loadgen/sock.h

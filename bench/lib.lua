@@ -15,7 +15,8 @@ M.FULL = {
   sync_n = 5000, pipe_n = 200000, pull_n = 200000, poll_n = 2000,
   sweep = { 16, 256, 1024, 4096, 16384, 65536 }, sweep_bytes = 32 << 20,
   api_n = 1000, conc_n = 50000, failover_rounds = 3, failover_ms = 4000,
-  scale = { 2, 4, 8, 16, 32, 64 }, scale_requests = 400, hb_window_ms = 2000,
+  scale = { 64, 128 }, scale_sim = { 64, 256, 1024, 4096 }, scale_requests = 400,
+  hb_window_ms = 2000,
   jl_calm_ms = 3000, jl_bucket_ms = 100,
   durable_sync_n = 1000, durable_pipe_n = 30000, fsync_n = 500,
 }
@@ -24,7 +25,8 @@ M.QUICK = {
   sweep = { 16, 4096, 65536 }, sweep_bytes = 8 << 20,
   sweep_systems = { hypersub = true, js_mem = true, redis_wait = true },
   api_n = 1000, conc_n = 10000, failover_rounds = 3, failover_ms = 2500,
-  scale = { 2, 8, 32, 64 }, scale_requests = 200, hb_window_ms = 500,
+  scale = { 32, 64 }, scale_sim = { 64, 256, 1024 }, scale_requests = 200,
+  hb_window_ms = 500,
   jl_calm_ms = 1500, jl_bucket_ms = 100,
   durable_sync_n = 200, durable_pipe_n = 5000, fsync_n = 200,
 }

@@ -117,15 +117,41 @@ local function plots(R, dir)
       { name = "pipelined publish, ack=all", points = jl.points } }, bands = jl.bands }) then
     made[#made + 1] = "join_leave.svg"
   end
-  local mean, max, lg, hb = {}, {}, {}, {}
-  for _, s in ipairs(R.scale) do
-    mean[#mean + 1], max[#max + 1], lg[#lg + 1] = { s.nodes, s.hops_mean }, { s.nodes, s.hops_max }, { s.nodes, s.log2 }
-    hb[#hb + 1] = { s.nodes, s.heartbeat.med }
+  -- Per node, against log2 N: what the cube promises grows with it.
+  local series = {}
+  local function point(name, x, y, dash)
+    if not series[name] then
+      series[name] = { name = name, points = {}, dash = dash }
+      series[#series + 1] = series[name]
+    end
+    local pts = series[name].points
+    pts[#pts + 1] = { x, y }
   end
-  if plot.line(dir .. "/scale.svg", { title = "Hops per request by cluster size", xlabel = "nodes",
-      ylabel = "hops", logx = 2, series = { { name = "mean hops", points = mean },
-      { name = "max hops", points = max }, { name = "log2 N", points = lg, dash = true } } }) then
+  local xs, seen = {}, {}
+  for _, s in ipairs(R.scale) do
+    if not seen[s.log2] then seen[s.log2], xs[#xs + 1] = true, s.log2 end
+  end
+  table.sort(xs)
+  for _, x in ipairs(xs) do point("log2 N", x, x, true) end
+  for _, s in ipairs(R.scale) do
+    local tag = s.kind == "simulation" and ", simulated" or ", processes"
+    point("links" .. tag, s.log2, s.links_idle.mean)
+    point("join steps" .. tag, s.log2, s.join.steps)
+    point("mean hops" .. tag, s.log2, s.hops_mean)
+  end
+  if plot.line(dir .. "/scale.svg", { title = "Per node, against log2 N", xlabel = "log2 N (N members)",
+      ylabel = "links, steps, hops", series = series }) then
     made[#made + 1] = "scale.svg"
+  end
+  local bytes = {}
+  for _, s in ipairs(R.scale) do
+    local name = s.kind == "simulation" and "simulated" or "processes"
+    if not bytes[name] then bytes[name] = { name = name, points = {} } bytes[#bytes + 1] = bytes[name] end
+    bytes[name].points[#bytes[name].points + 1] = { s.log2, s.idle_bytes }
+  end
+  if plot.line(dir .. "/scale_idle.svg", { title = "Membership bytes per node per second at idle",
+      xlabel = "log2 N (N members)", ylabel = "bytes/s", series = bytes }) then
+    made[#made + 1] = "scale_idle.svg"
   end
   return made
 end
@@ -340,14 +366,30 @@ function M.markdown(R, made)
     add("")
   end
   if #R.scale > 0 then
-    add("### 8. Scale: node processes on this machine")
+    add("### 8. Scale: node processes, and the same code simulated")
     add("")
-    add("| nodes | log2 N | mean hops | max hops | peer links per node (idle / after traffic) | heartbeat bytes per node per s |")
-    add("| --- | --- | --- | --- | --- | --- |")
+    add("| N | how | log2 N | peer links per node, idle: mean / max | after publishes | membership msgs per node per s, idle | bytes per node per s, idle | publish hops: mean / max | memory per node |")
+    add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for _, s in ipairs(R.scale) do
-      add("| %d | %.0f | %.2f | %d | %.1f / %.1f | %s |", s.nodes, s.log2, s.hops_mean, s.hops_max,
-        s.links_idle, s.links_busy, cell(s.heartbeat, "B/s"))
+      add("| %d | %s | %.0f | %.2f / %d | %s | %.0f | %.0f | %.2f / %d | %s |", s.nodes, s.kind, s.log2,
+        s.links_idle.mean, s.links_idle.max,
+        s.links_busy and ("%.2f / %d"):format(s.links_busy.mean, s.links_busy.max) or "—",
+        s.idle_msgs, s.idle_bytes, s.hops_mean, s.hops_max,
+        s.kind == "simulation" and ("%.0f KiB of membership state"):format(s.mem_bytes / 1024)
+          or ("%.1f MiB RSS"):format(s.mem_bytes / 1048576))
     end
+    add("")
+    add("| N | how | join: steps / messages / repairs / time | leave: steps / messages / repairs / time | kill: declared dead after | kill: steps / messages / repairs / everyone knows after |")
+    add("| --- | --- | --- | --- | --- | --- |")
+    local function c(x)
+      return ("%d / %d / %d / %.1f ms"):format(x.steps, x.messages, x.repairs, x.ms)
+    end
+    for _, s in ipairs(R.scale) do
+      add("| %d | %s | %s | %s | %.0f ms | %s |", s.nodes, s.kind, c(s.join), c(s.leave),
+        s.detect_ms, c(s.crash))
+    end
+    add("")
+    add("Processes: `hypersub node` processes on loopback with `--link-idle-ms 2000`; a change's time runs from the first node that took it (a leave and a kill: from the request and the SIGKILL) to the last, by each node's wall clock. Simulation: `build/bench/hs-cubesim --nodes N`, one process, each message taking 100 µs, the node's default timings; its memory is the bytes of view, watch list and probes a member holds.")
     add("")
   end
   local targets = M.targets(R)

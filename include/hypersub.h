@@ -179,11 +179,18 @@ typedef struct hs_node_config {
   uint32_t replicas;          /* copies of each topic, home included; 3 */
   const hs_peer_t *peers;     /* the other members (copied); none: alone */
   size_t n_peers;
+  const hs_peer_t *dial;      /* reach these members at these addresses
+                                 instead of the view's (a NAT, a tunnel, a
+                                 proxy in between; copied) */
+  size_t n_dial;
   uint32_t peer_timeout_ms;   /* forwarded and replicated requests; 5000 */
   uint32_t hop_limit;         /* forwarding hops; 0 means 2 * D + 2 */
   uint32_t heartbeat_ms;      /* pings to watched peers; 100 */
   uint32_t suspect_ms;        /* silence before a peer is suspected; 500 */
   uint32_t dead_ms;           /* silence before it is declared dead; 1000 */
+  uint32_t link_idle_ms;      /* a link to a member that is neither a cube
+                                 neighbour nor watched closes after this
+                                 long unused; 10000, 0: never */
   /* Trust (see the README's Security section): */
   const char *cluster_key;    /* a file whose contents the members share:
                                  peers must prove they hold it; NULL: open */

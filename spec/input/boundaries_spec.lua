@@ -1,4 +1,4 @@
--- Every op (1..27) at its boundaries, against a real `hypersub node`: each
+-- Every op (1..29) at its boundaries, against a real `hypersub node`: each
 -- body is described once as its fields (src/proto/msg.h), and the cases are
 -- made from that description: the empty body, every prefix, a byte too
 -- many, and each field set in turn to its type's boundary values (u32
@@ -133,6 +133,11 @@ local function bodies(self_view, self_addr)
     { "LEAVE", { { "node", "u32", 0 } } },
     { "HOLDING", { { "skip", "u64", 0 }, { "layout", "u64", 0 },
         { "view", "rest", self_view, view_values } } },
+    { "SPREAD", { { "dim", "u8", 0 }, { "hops", "u8", 1 },
+        { "view", "rest", self_view, view_values } } },
+    -- a target of its own is answered at once, and so is a wait of 0
+    { "PROBE", { { "target", "u32", SELF }, { "timeout_ms", "u32", 0 },
+        { "relays", "u8", 0 } } },
   }
 end
 

@@ -244,7 +244,8 @@ describe("trust #security", function()
     local r = R.raw(node):start_reading()
     r:hello()
     for _, op in ipairs { "LOOKUP", "REPLICATE", "HOMED", "REWIND", "UNPARK", "READ",
-                          "CLAIM", "JOIN", "PING", "GOSSIP", "HOLDING" } do
+                          "CLAIM", "JOIN", "PING", "GOSSIP", "HOLDING", "SPREAD",
+                          "PROBE" } do
       local f = r:request(OP[op], string.rep("\0", 40))
       local code, msg = error_of(f)
       assert.equal(E.DENIED, code, op)

@@ -66,7 +66,13 @@ uint64_t stats_hist_below(const stats_hist_t *h, uint64_t us);
   X(replica_reads, "pulls served here from a replica's copy")               \
   X(claims, "cursor ranges granted to replicas")                            \
   X(heartbeats, "pings sent")                                               \
-  X(heartbeat_bytes, "bytes of pings, their answers and gossip")
+  X(heartbeat_bytes, "bytes of pings, their answers and gossip")          \
+  X(view_messages_sent, "view changes sent along the cube")                \
+  X(view_messages_received, "view changes received along the cube")        \
+  X(view_repairs, "whole views sent to a peer whose digest differed")      \
+  X(probes_sent, "indirect probes this node asked others for")             \
+  X(probes_served, "indirect probes this node ran for others")             \
+  X(probes_confirmed, "indirect probes that found their target alive")
 
 typedef struct stats {
   uint64_t started_ms;

@@ -182,14 +182,14 @@ static void read_listen(lua_State *L, int opts, const node_option_t *o,
 }
 
 /* One peer: "ID=HOST:PORT" or {id =, addr =}, at the top of the stack. */
-static void read_peer(lua_State *L, int i, hs_peer_t *p) {
+static void read_peer(lua_State *L, const char *name, int i, hs_peer_t *p) {
   lua_Integer id = -1;
   const char *addr = NULL;
   if (lua_type(L, -1) == LUA_TSTRING) {
     const char *s = lua_tostring(L, -1), *eq = strchr(s, '=');
     size_t n_digits = strspn(s, "0123456789");
     if (!eq || n_digits == 0 || s + n_digits != eq || !eq[1] || n_digits > 7)
-      luaL_error(L, "option 'peers': '%s' is not ID=HOST:PORT", s);
+      luaL_error(L, "option '%s': '%s' is not ID=HOST:PORT", name, s);
     id = (lua_Integer)strtol(s, NULL, 10);
     addr = eq + 1; /* held by the list */
   } else if (lua_istable(L, -1)) {
@@ -201,12 +201,12 @@ static void read_peer(lua_State *L, int i, hs_peer_t *p) {
       addr = lua_tostring(L, -1); /* held by the entry */
     lua_pop(L, 2);
   } else {
-    luaL_error(L, "option 'peers': entry %d is not ID=HOST:PORT or "
-                  "{id=, addr=}", i + 1);
+    luaL_error(L, "option '%s': entry %d is not ID=HOST:PORT or "
+                  "{id=, addr=}", name, i + 1);
   }
   if (id < 0 || id > HS_ID_MAX || !addr)
-    luaL_error(L, "option 'peers': entry %d needs an id in 0..2^20-1 and an "
-                  "addr \"host:port\"", i + 1);
+    luaL_error(L, "option '%s': entry %d needs an id in 0..2^20-1 and an "
+                  "addr \"host:port\"", name, i + 1);
   p->id = (uint32_t)id;
   p->addr = addr;
 }
@@ -222,12 +222,17 @@ static void read_peers(lua_State *L, int opts, const node_option_t *o,
   hs_peer_t *peers = lua_newuserdatauv(L, (n ? n : 1) * sizeof *peers, 0);
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, -2, (lua_Integer)i + 1);
-    read_peer(L, (int)i, &peers[i]);
+    read_peer(L, o->name, (int)i, &peers[i]);
     lua_pop(L, 1);
   }
   lua_replace(L, -2); /* the options table holds the list */
-  cfg->peers = peers;
-  cfg->n_peers = n;
+  if (strcmp(o->name, "dial") == 0) {
+    cfg->dial = peers;
+    cfg->n_dial = n;
+  } else {
+    cfg->peers = peers;
+    cfg->n_peers = n;
+  }
 }
 
 /* join = "host:port"; without an id, the node asks for the lowest free. */
@@ -411,6 +416,11 @@ static const node_option_t options[] = {
     {.name = "peers", .kind = OPT_LIST, .flag = "peer", .arg = "ID=HOST:PORT",
      .help = "another member of the cluster; repeat for each",
      .read = read_peers},
+    {.name = "dial", .kind = OPT_LIST, .flag = "dial", .arg = "ID=HOST:PORT",
+     .help = "reach member ID at HOST:PORT instead of the address it "
+             "announces (a NAT, a tunnel or a proxy in between); repeat "
+             "for each",
+     .read = read_peers},
     {.name = "join", .kind = OPT_STRING, FIELD(join), .arg = "HOST:PORT",
      .help = "join a running cluster through any member (instead of peers)",
      .read = read_join},
@@ -462,6 +472,11 @@ static const node_option_t options[] = {
      .max = HOUR_MS, .arg = "MS",
      .help = "silence before a peer is declared dead and its topics fail "
              "over to their replicas; at least suspect_ms"},
+    {.name = "link_idle_ms", .kind = OPT_INTEGER, FIELD(link_idle_ms),
+     .min = 0, .max = HOUR_MS, .arg = "MS",
+     .help = "a link to a member that is neither a cube neighbour nor "
+             "watched closes after this long unused (links made for a "
+             "catch-up, a probe, a detour, an idle copy); 0: never"},
     {.name = "peer_timeout", .kind = OPT_INTEGER, FIELD(peer_timeout_ms),
      .min = 1, .max = HOUR_MS, .arg = "MS",
      .help = "forwarded and replicated requests (a pull adds its wait)"},

@@ -51,6 +51,7 @@ struct link {
   pending_t pending;     /* request_t by id */
   uint32_t next_id;
   uint32_t node_id;
+  uint64_t used_ms; /* uv_now of the last request or answer */
   hello_t hello;
   msg_hello_reply_t answer; /* the node's answer to HELLO, until ready */
   link_connect_cb connect_cb;
@@ -275,6 +276,7 @@ static void cc_on_frame(conn_t *conn, const wire_frame_t *f) {
   request_t *found = pending_find(&l->pending, f->id), req;
   if (!found) return; /* timed out already */
   pending_take(&l->pending, found, &req);
+  l->used_ms = uv_now(l->loop);
   link_reply_t r = {.frame = f};
   wire_reader_t rd;
   msg_error_t err;
@@ -482,6 +484,7 @@ int link_end(link_t *l, wire_writer_t *w, uint32_t id, uint32_t timeout_ms,
   }
   uint8_t op = w->op;
   uv_update_time(l->loop); /* deadlines count from the call */
+  l->used_ms = uv_now(l->loop);
   *req = (request_t){.id = id, .op = op, .cb = cb, .ud = ud,
                      .deadline = uv_now(l->loop) +
                                  (timeout_ms ? timeout_ms : l->timeout_ms)};
@@ -548,6 +551,7 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
     return HS_ENOMEM;
   }
   l->loop = loop;
+  l->used_ms = uv_now(loop);
   l->n_addrs = cfg->n_addrs;
   l->timeout_ms = cfg->timeout_ms;
   l->max_output = cfg->max_output;
@@ -577,6 +581,7 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
 uint32_t link_timeout(const link_t *l) { return l->timeout_ms; }
 size_t link_pending(const link_t *l) { return l->pending.count; }
 uint32_t link_refused(const link_t *l) { return l->conn_refused; }
+uint64_t link_used(const link_t *l) { return l->used_ms; }
 uint32_t link_node(const link_t *l) { return l->node_id; }
 void link_set_data(link_t *l, void *data, void (*free_data)(void *)) {
   l->data = data;

@@ -82,6 +82,8 @@ int link_send(link_t *l, uint8_t op, uint16_t flags, const char *head,
 uint32_t link_timeout(const link_t *l);
 /* Requests sent and not answered yet. */
 size_t link_pending(const link_t *l);
+/* When it was last used (a request sent or an answer read), uv_now ms. */
+uint64_t link_used(const link_t *l);
 /* Bytes waiting to be handed to the socket. */
 size_t link_buffered(const link_t *l);
 /* Connects in a row that found no listener (ECONNREFUSED); 0 once one

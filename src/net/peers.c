@@ -39,6 +39,8 @@ link_t *peers_link(peers_t *p, uint32_t peer) {
   buf_t view = BUF_INIT;
   if (view_encode(p->view, &view)) return NULL;
   const char *addrs[1] = {m->addr};
+  for (size_t i = 0; i < p->n_dial; i++)
+    if (p->dial[i].id == peer) addrs[0] = p->dial[i].addr;
   link_config_t cfg = {
       .addrs = addrs,
       .n_addrs = 1,
@@ -71,7 +73,7 @@ link_t *peers_link(peers_t *p, uint32_t peer) {
     return NULL;
   }
   LOG(p->log, HS_LOG_INFO, "cluster", "link_opened", LF_UINT("peer", peer),
-      LF_STR("addr", m->addr));
+      LF_STR("addr", addrs[0]));
   return link;
 }
 
@@ -109,7 +111,10 @@ static bool prunable(const peers_t *p, uint32_t *out) {
     uint32_t id;
     memcpy(&id, key, sizeof id);
     const view_member_t *m = view_find(p->view, id);
-    if ((!m || !view_serves(m->state)) && link_pending(v) == 0) {
+    if (link_pending(v)) continue;
+    bool idle = p->idle_ms && uv_now(p->loop) - link_used(v) >= p->idle_ms &&
+                !(p->keep && p->keep(p->keep_ud, id));
+    if (!m || !view_serves(m->state) || idle) {
       *out = id;
       return true;
     }

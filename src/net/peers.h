@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/map.h"
 #include "cube/view.h"
+#include "hypersub.h"
 #include "net/link.h"
 
 typedef struct peers {
@@ -30,6 +31,13 @@ typedef struct peers {
   uint32_t replicas;
   uint32_t timeout_ms;
   size_t max_output;
+  /* A link nothing waits on, unused this long (0: never), closes unless
+   * keep says the node needs it (a cube neighbour, a watched peer). */
+  uint32_t idle_ms;
+  const hs_peer_t *dial; /* members reached at another address */
+  size_t n_dial;
+  bool (*keep)(void *ud, uint32_t peer);
+  void *keep_ud;
   log_t *log;
 } peers_t;
 
@@ -41,7 +49,8 @@ link_t *peers_find(const peers_t *p, uint32_t peer);
 /* Closes the link to a peer that died; what waited on it fails (CLOSED). */
 void peers_drop(peers_t *p, uint32_t peer);
 /* Closes the links to members that no longer serve (one that left: its
- * last answers came) once nothing waits on them. */
+ * last answers came) once nothing waits on them, and the idle ones the
+ * node does not keep. */
 void peers_prune(peers_t *p);
 /* Closes every link; their failing callbacks find no data. */
 void peers_close(peers_t *p);

@@ -3,6 +3,9 @@
  * one tick), starting, stopping and restarting, stats, freeing. */
 #include "node/node.h"
 
+#include "core/addr.h"
+#include "cube/cube.h"
+
 #include <stdio.h>
 #include <sys/resource.h>
 
@@ -32,6 +35,7 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->suspect_ms = 500;
   cfg->dead_ms = 1000;
   cfg->fsync_interval_ms = 100;
+  cfg->link_idle_ms = 10000;
   cfg->handshake_ms = 5000;
   cfg->max_handshakes = 256;
   cfg->max_peer_connections = 1024;
@@ -141,6 +145,23 @@ static int take_trust(hs_node_t *node, const hs_node_config_t *cfg) {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* The members reached at another address: copied, each checked. */
+static int take_dial(hs_node_t *node, const hs_node_config_t *cfg) {
+  if (!cfg->n_dial) return 0;
+  node->dial = calloc(cfg->n_dial, sizeof *node->dial);
+  if (!node->dial) return HS_ENOMEM;
+  for (size_t i = 0; i < cfg->n_dial; i++) {
+    struct sockaddr_storage ss;
+    const hs_peer_t *d = &cfg->dial[i];
+    if (!d->addr || addr_parse(d->addr, &ss) || d->id > HS_ID_MAX)
+      return HS_EINVALID;
+    node->dial[i].id = d->id;
+    if (!(node->dial[i].addr = strdup(d->addr))) return HS_ENOMEM;
+    node->n_dial = i + 1;
+  }
+  return 0;
+}
+
 /* The node's own copies of the configuration's strings, and its log.
  * 0, HS_ENOMEM or HS_EIO (the log file). */
 static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
@@ -155,6 +176,8 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
   node->cfg.join = node->join;
   node->cfg.peers = NULL; /* the view holds them */
   node->cfg.n_peers = 0;
+  node->cfg.dial = NULL; /* node->dial holds them */
+  node->cfg.n_dial = 0;
   node->cfg.users = NULL; /* node->users holds them */
   node->cfg.n_users = 0;
   node->cfg.cluster_key = NULL;
@@ -165,6 +188,8 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
   if (!node->host || !node->cluster_name || (cfg->log_file && !node->log_file) ||
       (cfg->join && !node->join))
     return HS_ENOMEM;
+  int rc = take_dial(node, cfg);
+  if (rc) return rc;
   return cfg->log_file && log_open(&node->log, cfg->log_file) ? HS_EIO : 0;
 }
 
@@ -283,6 +308,14 @@ static void tick_with_members(void *ud, const cluster_change_t *change) {
     node_start_ticking(node);
 }
 
+/* The links a node keeps however idle: to its cube neighbours and to the
+ * peers it watches. */
+static bool keep_link(void *ud, uint32_t peer) {
+  hs_node_t *node = ud;
+  return cube_distance(peer, node_self(node)) == 1 ||
+         health_watches(&node->health, peer);
+}
+
 static void wire_parts(hs_node_t *node) {
   cluster_t *c = &node->cluster;
   node->peers = (peers_t){.loop = node->loop,
@@ -298,9 +331,17 @@ static void wire_parts(hs_node_t *node) {
                           .replicas = c->replicas,
                           .timeout_ms = node->cfg.peer_timeout_ms,
                           .max_output = node->cfg.max_output,
+                          .idle_ms = node->cfg.link_idle_ms,
+                          .dial = node->dial,
+                          .n_dial = node->n_dial,
+                          .keep = keep_link,
+                          .keep_ud = node,
                           .log = &node->log};
-  health_init(&node->health, node->loop, c, &node->peers, node->cfg.suspect_ms,
-              node->cfg.dead_ms, &node->log, &node->stats);
+  carrier_init(node);
+  health_config_t hc = {node->cfg.heartbeat_ms, node->cfg.suspect_ms,
+                        node->cfg.dead_ms};
+  health_init(&node->health, c, &node->net, &hc, &node->log, &node->stats);
+  spread_init(&node->spread, c, &node->net, &node->stats);
   repl_init(&node->repl, node->loop, &node->store, &node->peers, c,
             node->max_frame, node->cfg.peer_timeout_ms, &node->log,
             &node->stats);
@@ -310,7 +351,7 @@ static void wire_parts(hs_node_t *node) {
   cluster_listen(c, drop_dead_links, node);
   cluster_listen(c, cluster_quorum_listener, c);
   cluster_listen(c, repl_view_listener, &node->repl);
-  cluster_listen(c, health_spread_listener, &node->health);
+  cluster_listen(c, spread_listener, &node->spread);
   cluster_listen(c, tick_with_members, node);
 }
 
@@ -575,6 +616,13 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
   stats_write(&j, &s, &g, wire_op_name);
   repl_stats(&node->repl, &j);
   health_stats(&node->health, &j);
+  json_u64(&j, "peer_links", node_peer_links(node));
+  json_u64(&j, "view_steps", node->spread.last_hops);
+  /* the last view change, on the wall clock */
+  json_u64(&j, "view_changed_ms",
+           node->spread.changed_ms
+               ? g.now_ms - (uv_now(node->loop) - node->spread.changed_ms)
+               : 0);
   json_u64(&j, "catching_up", node->member.catching_up);
   json_bool(&j, "quorum", !node->cluster.quorum_lost);
   facts_json(node, &j); /* operations */

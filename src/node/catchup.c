@@ -1,10 +1,11 @@
-/* catchup — a node that joined, started or came back asks every live
- * member which topics it holds that the node should hold too (HOLDING,
- * carrying the asker's view so the member judges by it). Until each member
- * answered and each such topic arrived, a request for a topic it lacks
- * gets UNAVAILABLE (the client retries) instead of NO_TOPIC, and a topic
- * is not created anew here. Members also send back what the asker should
- * hold and may have lost (it restarted empty). */
+/* catchup — a node that joined, started or came back asks the members
+ * that share a copy set with it, found through placement
+ * (place_partners), which topics they hold that the node should hold too
+ * (HOLDING, carrying the asker's view so the member judges by it). Until
+ * each of them answered and each such topic arrived, a request for a
+ * topic it lacks gets UNAVAILABLE (the client retries) instead of
+ * NO_TOPIC, and a topic is not created anew here. Members also send back
+ * what the asker should hold and may have lost (it restarted empty). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,12 +53,15 @@ void catchup_start(hs_node_t *node) {
   mb->catch_pending = 0;
   mb->catch_round++;
   const view_t *v = &node->cluster.view;
-  for (size_t i = 0; i < v->n; i++) {
-    const view_member_t *m = &v->members[i];
-    if (m->id != node_self(node) && view_serves(m->state) &&
-        ask(node, m->id, &view, 0, 0))
+  uint32_t *ids = malloc((v->n ? v->n : 1) * sizeof *ids);
+  size_t n = ids ? place_partners(v, node->cluster.replicas, node_self(node),
+                                  ids, v->n)
+                 : 0;
+  for (size_t i = 0; i < n && i < v->n; i++)
+    if (cluster_alive(&node->cluster, ids[i]) &&
+        ask(node, ids[i], &view, 0, 0))
       mb->catch_pending++;
-  }
+  free(ids);
   buf_free(&view);
   LOG(&node->log, HS_LOG_INFO, "cluster", "catching_up",
       LF_UINT("asked", mb->catch_pending),

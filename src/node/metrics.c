@@ -128,8 +128,9 @@ static void membership(buf_t *out, hs_node_t *node) {
     printf_to(out, "hypersub_members{state=\"%s\"} %llu\n",
               cluster_state_name(states[k]), (unsigned long long)n);
   }
-  gauge(out, "hypersub_peer_links", "links this node holds to other members",
-        peers_ids(&node->peers, NULL, 0));
+  gauge(out, "hypersub_peer_links",
+        "members this node holds a connection with, either way",
+        node_peer_links(node));
   gauge(out, "hypersub_quorum", "1 while this node sees a majority alive",
         !node->cluster.quorum_lost);
   gauge(out, "hypersub_catching_up", "1 while this node fetches its topics",

@@ -10,6 +10,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/health.h"
+#include "cluster/spread.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "hypersub.h"
@@ -104,6 +105,8 @@ struct hs_node {
   uv_loop_t *loop;
   hs_node_config_t cfg; /* its strings are the node's own copies: */
   char *host, *cluster_name, *log_file, *join;
+  hs_peer_t *dial; /* members reached at another address, addrs owned */
+  size_t n_dial;
   size_t max_frame;
   int port;
   hs_node_state_t state;
@@ -130,6 +133,8 @@ struct hs_node {
   disk_t *disk; /* the data directory; NULL: memory only */
   cluster_t cluster;
   health_t health;
+  spread_t spread;
+  cluster_net_t net; /* membership's transport: the peer links (carrier.c) */
   peers_t peers;
   repl_t repl;
   req_pool_t reqs;
@@ -230,6 +235,9 @@ void node_close_conns(hs_node_t *node);
 int node_conn_admit(node_conn_t *nc, uint8_t role, char *why, size_t len);
 /* The handshake is through: the deadline no longer applies. */
 void node_conn_ready(node_conn_t *nc);
+/* The members this node holds a connection with, either way: its links
+ * and the peers' connections to it. */
+size_t node_peer_links(hs_node_t *node);
 
 /* ---- dispatch.c -------------------------------------------------------------- */
 
@@ -357,6 +365,8 @@ void op_where(op_ctx_t *ctx);           /* op_cluster.c */
 void op_view(op_ctx_t *ctx);
 void op_ping(op_ctx_t *ctx);
 void op_gossip(op_ctx_t *ctx);
+void op_spread(op_ctx_t *ctx);
+void op_probe(op_ctx_t *ctx);
 void op_create_identity(op_ctx_t *ctx); /* op_names.c */
 void op_lookup(op_ctx_t *ctx);
 void op_create_topic(op_ctx_t *ctx);
@@ -419,6 +429,11 @@ void facts_json(hs_node_t *node, json_t *j);
 bool facts_ready(const hs_node_t *node, const char **why);
 /* /metrics: the Prometheus text exposition of the node. */
 void metrics_write(hs_node_t *node, buf_t *out);
+
+/* ---- carrier.c ------------------------------------------------------------------ */
+
+/* node->net: membership's requests on the peer links. */
+void carrier_init(hs_node_t *node);
 
 /* ---- life.c, release.c ------------------------------------------------------------------ */
 

@@ -28,5 +28,7 @@ void node_release(hs_node_t *node) {
   free(node->cluster_name);
   free(node->log_file);
   free(node->join);
+  for (size_t i = 0; i < node->n_dial; i++) free((char *)node->dial[i].addr);
+  free(node->dial);
   free(node);
 }

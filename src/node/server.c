@@ -305,3 +305,25 @@ void node_close_conns(hs_node_t *node) { close_all(node, NULL, HS_ECLOSED); }
 void node_stop_serving(hs_node_t *node, node_conn_t *keep) {
   close_all(node, keep, HS_EUNAVAILABLE);
 }
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+size_t node_peer_links(hs_node_t *node) {
+  size_t out = peers_ids(&node->peers, NULL, 0), n = out;
+  for (node_conn_t *nc = node->conns; nc; nc = nc->next) n++;
+  uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+  if (!ids) return out;
+  n = peers_ids(&node->peers, ids, out);
+  for (node_conn_t *nc = node->conns; nc; nc = nc->next)
+    if (nc->role == WIRE_ROLE_PEER && nc->stage == NC_READY && !nc->joiner)
+      ids[n++] = nc->peer_id;
+  qsort(ids, n, sizeof *ids, cmp_u32);
+  size_t distinct = 0;
+  for (size_t i = 0; i < n; i++)
+    distinct += ids[i] != node_self(node) && (i == 0 || ids[i] != ids[i - 1]);
+  free(ids);
+  return distinct;
+}

@@ -362,6 +362,34 @@ typedef struct msg_view {
 bool msg_view_get(wire_reader_t *r, msg_view_t *m);
 void msg_view_put(wire_writer_t *w, const msg_view_t *m);
 
+/* SPREAD: a view change travelling along the cube (cluster/spread.h): the
+ * dimension it crossed to get here (the receiver sends it on along the
+ * dimensions above), the hops it took so far, then the changed entries as
+ * a view. Its reply is empty. */
+typedef struct msg_spread {
+  uint8_t dim, hops;
+  msg_str_t view; /* the rest of the body */
+} msg_spread_t;
+bool msg_spread_get(wire_reader_t *r, msg_spread_t *m);
+void msg_spread_put(wire_writer_t *w, const msg_spread_t *m);
+
+/* PROBE: is `target` alive? Asked of another member when this node cannot
+ * hear it: the member pings it, or passes the probe on once more (relays
+ * 1) to a neighbour of the target; the answer is due within timeout_ms. */
+typedef struct msg_probe {
+  uint32_t target, timeout_ms;
+  uint8_t relays;
+} msg_probe_t;
+bool msg_probe_get(wire_reader_t *r, msg_probe_t *m);
+void msg_probe_put(wire_writer_t *w, const msg_probe_t *m);
+
+/* The reply to PROBE: 1 when the target answered. */
+typedef struct msg_probed {
+  uint8_t alive;
+} msg_probed_t;
+bool msg_probed_get(wire_reader_t *r, msg_probed_t *m);
+void msg_probed_put(wire_writer_t *w, const msg_probed_t *m);
+
 /* READ: a pull, to be served by the copy `server` (its reply is PULL's). */
 typedef struct msg_read {
   uint32_t server;
@@ -471,6 +499,8 @@ typedef union msg {
   msg_key_t key;
   msg_ping_t ping;
   msg_view_t view;
+  msg_spread_t spread;
+  msg_probe_t probe;
   msg_holding_ask_t holding;
   msg_read_t read;
   msg_claim_t claim;

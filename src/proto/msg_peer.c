@@ -257,6 +257,41 @@ void msg_view_put(wire_writer_t *w, const msg_view_t *m) {
   wire_put(w, m->view.s, m->view.n);
 }
 
+/* ---- SPREAD and PROBE ------------------------------------------------------------ */
+
+bool msg_spread_get(wire_reader_t *r, msg_spread_t *m) {
+  if (!wire_get_u8(r, "dim", &m->dim) || !wire_get_u8(r, "hops", &m->hops))
+    return false;
+  m->view = msg_rest(r);
+  return true;
+}
+
+void msg_spread_put(wire_writer_t *w, const msg_spread_t *m) {
+  wire_put_u8(w, m->dim);
+  wire_put_u8(w, m->hops);
+  wire_put(w, m->view.s, m->view.n);
+}
+
+bool msg_probe_get(wire_reader_t *r, msg_probe_t *m) {
+  return wire_get_u32(r, "target", &m->target) &&
+         wire_get_u32(r, "timeout_ms", &m->timeout_ms) &&
+         wire_get_u8(r, "relays", &m->relays) && wire_reader_done(r);
+}
+
+void msg_probe_put(wire_writer_t *w, const msg_probe_t *m) {
+  wire_put_u32(w, m->target);
+  wire_put_u32(w, m->timeout_ms);
+  wire_put_u8(w, m->relays);
+}
+
+bool msg_probed_get(wire_reader_t *r, msg_probed_t *m) {
+  return wire_get_u8(r, "alive", &m->alive) && wire_reader_done(r);
+}
+
+void msg_probed_put(wire_writer_t *w, const msg_probed_t *m) {
+  wire_put_u8(w, m->alive);
+}
+
 /* ---- CLAIM -------------------------------------------------------------------- */
 
 bool msg_claim_get(wire_reader_t *r, msg_claim_t *m) {

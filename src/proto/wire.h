@@ -58,7 +58,9 @@
   X(JOIN, 24, "join")              \
   X(LEAVE, 25, "leave")            \
   X(HOLDING, 26, "holding")        \
-  X(AUTH, 27, "auth")
+  X(AUTH, 27, "auth")              \
+  X(SPREAD, 28, "spread")          \
+  X(PROBE, 29, "probe")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,

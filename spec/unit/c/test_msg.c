@@ -472,6 +472,35 @@ static bool get_holding_ask(wire_reader_t *r) {
          same(m.view, "VIEW");
 }
 
+static void put_spread(wire_writer_t *w) {
+  msg_spread_t m = {3, 2, S("VIEW")};
+  msg_spread_put(w, &m);
+}
+static bool get_spread(wire_reader_t *r) {
+  msg_spread_t m;
+  return msg_spread_get(r, &m) && m.dim == 3 && m.hops == 2 &&
+         same(m.view, "VIEW");
+}
+
+static void put_probe(wire_writer_t *w) {
+  msg_probe_t m = {7, 250, 1};
+  msg_probe_put(w, &m);
+}
+static bool get_probe(wire_reader_t *r) {
+  msg_probe_t m;
+  return msg_probe_get(r, &m) && m.target == 7 && m.timeout_ms == 250 &&
+         m.relays == 1;
+}
+
+static void put_probed(wire_writer_t *w) {
+  msg_probed_t m = {1};
+  msg_probed_put(w, &m);
+}
+static bool get_probed(wire_reader_t *r) {
+  msg_probed_t m;
+  return msg_probed_get(r, &m) && m.alive == 1;
+}
+
 static const codec_case_t cases[] = {
     {"hello", put_hello, get_hello, false},
     {"hello_peer", put_hello_peer, get_hello_peer, false},
@@ -512,6 +541,9 @@ static const codec_case_t cases[] = {
     {"join_reply", put_join_reply, get_join_reply, true},
     {"holding", put_holding, get_holding, false},
     {"holding_ask", put_holding_ask, get_holding_ask, true},
+    {"spread", put_spread, get_spread, true},
+    {"probe", put_probe, get_probe, false},
+    {"probed", put_probed, get_probed, false},
 };
 
 /* ---- the checks ---------------------------------------------------------------- */
@@ -680,7 +712,8 @@ CASE(every_request_op_decodes_through_the_dispatch_table) {
       {WIRE_REWIND, put_rewind},        {WIRE_UNPARK, put_key},
       {WIRE_PING, put_ping},            {WIRE_READ, put_read},
       {WIRE_CLAIM, put_claim},          {WIRE_JOIN, put_join},
-      {WIRE_LEAVE, put_node},
+      {WIRE_LEAVE, put_node},           {WIRE_SPREAD, put_spread},
+      {WIRE_PROBE, put_probe},
   };
   for (size_t i = 0; i < NELEM(reqs); i++) {
     buf_t b = BUF_INIT;
