@@ -18,7 +18,7 @@ M.FULL = {
   scale = { 64, 128 }, scale_sim = { 64, 256, 1024, 4096 }, scale_requests = 400,
   hb_window_ms = 2000,
   jl_calm_ms = 3000, jl_bucket_ms = 100,
-  durable_sync_n = 1000, durable_pipe_n = 30000, fsync_n = 500,
+  durable_sync_n = 1000, durable_pipe_n = 30000, fsync_n = 500, restart_mb = 1024,
 }
 M.QUICK = {
   sync_n = 1000, pipe_n = 30000, pull_n = 30000, poll_n = 300,
@@ -28,7 +28,7 @@ M.QUICK = {
   scale = { 32, 64 }, scale_sim = { 64, 256, 1024 }, scale_requests = 200,
   hb_window_ms = 500,
   jl_calm_ms = 1500, jl_bucket_ms = 100,
-  durable_sync_n = 200, durable_pipe_n = 5000, fsync_n = 200,
+  durable_sync_n = 200, durable_pipe_n = 5000, fsync_n = 200, restart_mb = 128,
 }
 
 -- The repository root: bench/.. of this file.

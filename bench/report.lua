@@ -231,6 +231,28 @@ function M.durable(R, add)
   end
 end
 
+--- A node holding a log, SIGKILLed and started again from its directory.
+function M.restart(R, add)
+  local X = R.restart
+  if not X then return end
+  add("### 3r. Restart of a node holding a log on disk")
+  add("")
+  if X.not_built then add("Not built: %s.", X.not_built) add("") return end
+  add("One node, one topic of %d messages of %d B (%.0f MB on disk, filled at %.1f s with `--fsync never`), "
+    .. "SIGKILLed and started again from its data directory. READY is printed once the directory is "
+    .. "replayed and the port listens; served is the last message pulled through a new subscriber, both "
+    .. "from the spawn. An empty directory starts in %.0f ms.", X.messages, X.size, X.disk_bytes / 1e6,
+    X.fill_s, X.empty_ms)
+  add("")
+  add("| run | page cache | READY | served | held | replayed |")
+  add("| --- | --- | --- | --- | --- | --- |")
+  for i, r in ipairs(X.runs) do
+    add("| %d | %s | %.0f ms | %.0f ms | %.0f MB, %d messages | %.0f MB/s |", i, r.cold and "dropped" or "warm",
+      r.ready_ms, r.served_ms, r.bytes / 1e6, r.messages, r.mb_s)
+  end
+  add("")
+end
+
 function M.markdown(R, made)
   local E = R.env
   local o = {}
@@ -305,6 +327,7 @@ function M.markdown(R, made)
     end
   end
   M.durable(R, add)
+  M.restart(R, add)
   if R.failover.sync then
     add("### 5. Single node failure: SIGKILL of the topics' home (%d fresh clusters)", R.failover.sync.rounds)
     add("")

@@ -2,7 +2,7 @@
 -- `hypersub bench suite [--quick]`):
 --
 --   build/hypersub bench/run.lua [--quick] [--no-peers]
---     [--only seed,publish,durable,pull,concurrency,failover,join_leave,scale]
+--     [--only seed,publish,durable,restart,pull,concurrency,failover,join_leave,scale]
 --
 -- Starts what it needs (an 8-node hypersub cluster, three nats-server, a
 -- Redis primary with two replicas), runs every workload, stops everything
@@ -105,6 +105,7 @@ local function main()
     ctx.ours:stop()
   end
   if wanted("publish") or wanted("durable") then require("workloads.durable").run(ctx, peers) end
+  if wanted("restart") then require("workloads.restart").run(ctx) end
   if wanted("failover") then require("workloads.failover").run(ctx) end
   if wanted("join_leave") then require("workloads.join_leave").run(ctx) end
   if wanted("scale") then require("workloads.scale").run(ctx) end

@@ -363,6 +363,7 @@ static void stray_dirs(loading_t *l) {
 
 int load_directory(disk_t *d, char *why, size_t why_len) {
   loading_t l = {.d = d, .why = why, .why_len = why_len};
+  uint64_t t0 = log_now_ms();
   d->next_dir = 1;
   int rc = load_meta(&l);
   const char *k;
@@ -380,6 +381,7 @@ int load_directory(disk_t *d, char *why, size_t why_len) {
              rc == HS_ENOMEM ? "out of memory" : strerror(errno));
   LOG(d->log, HS_LOG_INFO, "disk", "loaded", LF_STR("dir", d->dir),
       LF_UINT("topics", d->store->topics.count),
-      LF_UINT("messages", d->store->messages), LF_UINT("bytes", d->store->bytes));
+      LF_UINT("messages", d->store->messages), LF_UINT("bytes", d->store->bytes),
+      LF_UINT("ms", log_now_ms() - t0));
   return rc;
 }
