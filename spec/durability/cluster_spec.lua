@@ -117,6 +117,39 @@ describe("durable clusters #durability #cluster", function()
     assert.equal(50, refills[#refills]) -- after the restart: the 50 it missed, not 150
   end)
 
+  it("a flipped bit in a replica's segment: the damaged range is refetched from the other copies, and said", function()
+    cl = assert(cluster.start { nodes = 3, replicas = 3, data = true, flags = FAST })
+    assert(cl:await_view(10000))
+    local c = assert(cl:client(cl:home(TOPIC), { timeout = 10000 }))
+    assert(c:create_publisher "p")
+    assert(c:create_topic("p", TOPIC))
+    for i = 0, 99 do assert.equal(i, c:publish("p", TOPIC, ("m%03d"):format(i), { ack = "all" })) end
+    local victim = cl:where(TOPIC).replicas[1]
+    cl:kill(victim)
+    local p = io.popen("ls " .. cl:data_dir(victim) .. "/t*/*.seg")
+    local seg = p:read("l")
+    p:close()
+    local f = assert(io.open(seg, "r+b"))
+    local bytes = f:read("a")
+    local at = assert(bytes:find("m040", 1, true))
+    f:seek("set", at + 1) -- the "4"
+    f:write(string.char(bytes:byte(at + 2) ~ 0x10))
+    f:close()
+    assert(cl:restart(victim))
+    assert(cl:await_copies(TOPIC, 10000))
+    local node = cl:nodes()[victim + 1]
+    assert(process.wait_until(function()
+      return assert(io.open(node.log)):read("a"):find('records_refetched topic="' .. TOPIC .. '" from=40 to=100')
+    end, 10000, "records_refetched"))
+    local log = assert(io.open(node.log)):read("a")
+    assert.truthy(log:find('records_damaged topic="' .. TOPIC .. '" from=40 to=100'), log)
+    assert.falsy(log:find("data_lost"), log)
+    -- the victim's copy is whole again, read from it
+    local v = assert(cl:client(victim, { timeout = 10000 }))
+    local mine = assert(v:local_topics()).topics[1]
+    assert.equal(100, mine.next)
+  end)
+
   it("a home cut off from its replicas: its uncommitted records are cut when it comes back, never served", function()
     -- Heartbeats slow enough that the home takes two publishes before it
     -- finds its replicas gone.

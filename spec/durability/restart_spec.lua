@@ -122,25 +122,27 @@ describe("restart from a data directory #durability", function()
     assert.equal(99, assert(c:publish("p", "t", "again")))
   end)
 
-  it("a flipped bit in the middle ends the log there, logged with the offset", function()
+  it("a flipped bit in the middle ends the log there; with no copy to hand it back, data_lost names the offsets", function()
     local node = start(data "n")
     fill(node)
     kill(node)
     local seg = segment(data "n")
+    local f = assert(io.open(seg, "rb"))
+    local bytes = f:read("a")
+    f:close()
+    local at = assert(bytes:find("m50", 1, true)) -- message 50's payload
     local fd = assert(uv.fs_open(seg, "r+", 420))
-    local at = math.floor(file_size(seg) / 2)
-    local byte = assert(uv.fs_read(fd, 1, at))
-    assert(uv.fs_write(fd, string.char(byte:byte() ~ 0x10), at))
+    assert(uv.fs_write(fd, string.char(bytes:byte(at + 1) ~ 0x10), at)) -- the "5"
     uv.fs_close(fd)
     node = start(data "n")
     assert(said(node, "corrupt_record"))
-    assert(said(node, "records_damaged topic=\"t\" from=%d+"))
-    local from = tonumber(node.stderr:match('records_damaged topic="t" from=(%d+)'))
-    assert.truthy(from > 0 and from < 100, from)
+    -- the records past the damaged one still read well: they are counted
+    assert(said(node, 'records_damaged topic="t" from=50 to=100'))
+    assert(said(node, 'data_lost topic="t" from=50 to=100'))
     local c = R.client(node)
     local msgs = assert(c:pull("s", "t", { max = 1000 }))
     -- nothing damaged is served: exactly the records before it
-    assert.equal(from - 10, #msgs)
+    assert.equal(40, #msgs)
     for i, m in ipairs(msgs) do assert.equal("m" .. (9 + i), m.data) end
   end)
 

@@ -89,6 +89,10 @@ void disk_close(disk_t *d, void (*closed)(void *ud), void *ud);
  * returning, when it is already). */
 void disk_wait(disk_t *d, disk_wait_t *w);
 void disk_wait_cancel(disk_t *d, disk_wait_t *w);
+/* Once the node has caught up from the topic's copies: each log that was
+ * cut at damage on start says records_refetched when the copies handed
+ * the damaged offsets back, or data_lost with the offsets none had. */
+void disk_settle_damage(disk_t *d);
 /* Whether t's file can be written now. */
 bool disk_topic_ok(const store_topic_t *t);
 /* Where the directory is, and how it syncs: for logs and stats. */

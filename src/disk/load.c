@@ -220,6 +220,40 @@ static uint64_t *list_segments(const char *dir, size_t *count) {
   return firsts;
 }
 
+/* The offset past the last record that still reads well from byte `pos`
+ * on (at least `end`), stepping over a damaged frame by the length it
+ * claims: a flipped bit in a body leaves that right. Only counted, to say
+ * which offsets were lost; nothing past damage is loaded. */
+static uint64_t records_end(const unsigned char *buf, size_t n, size_t pos,
+                            uint64_t end) {
+  while (pos < n && n - pos >= FRAME_HEAD) {
+    uint32_t len;
+    memcpy(&len, buf + pos, 4);
+    if (len == 0 || (uint64_t)len + 8 > n - pos) break;
+    uint8_t type;
+    const unsigned char *body;
+    size_t body_len, size;
+    uint64_t offset;
+    if (frame_get(buf + pos, n - pos, &type, &body, &body_len, &size) ==
+            FRAME_OK &&
+        type == SEG_RECORD && body_len >= SEG_RECORD_HEAD) {
+      memcpy(&offset, body, 8);
+      if (offset < UINT64_MAX && offset >= end) end = offset + 1;
+    }
+    pos += (size_t)len + 8;
+  }
+  return end;
+}
+
+/* A segment past damage, about to go: how far the log reached in it. */
+static void count_lost(disk_topic_t *dt, const char *path, uint64_t first) {
+  size_t n = 0;
+  unsigned char *buf = slurp(path, &n);
+  if (buf && n && dt->lost_to < first + 1) dt->lost_to = first + 1;
+  if (buf) dt->lost_to = records_end(buf, n, 0, dt->lost_to);
+  free(buf);
+}
+
 /* Appends a segment's records to t; false when the log must end here
  * (damage, a gap): the later segments go then. */
 static bool load_segment(disk_t *d, store_topic_t *t, const char *path,
@@ -232,6 +266,8 @@ static bool load_segment(disk_t *d, store_topic_t *t, const char *path,
       free(buf);
       LOG(d->log, HS_LOG_ERROR, "disk", "segment_gap", LF_STR("path", path),
           LF_UINT("expected", t->next));
+      disk_of(t)->lost_from = t->next;
+      count_lost(disk_of(t), path, first);
       return false;
     }
     store_topic_reset(d->store, t, first); /* the log starts later */
@@ -252,16 +288,19 @@ static bool load_segment(disk_t *d, store_topic_t *t, const char *path,
       break;
     pos += size;
   }
-  free(buf);
-  if (st == FRAME_END) return true;
+  if (st == FRAME_END) {
+    free(buf);
+    return true;
+  }
   bool torn = st == FRAME_TORN && last;
+  disk_topic_t *dt = disk_of(t);
+  if (!torn) {
+    dt->lost_from = t->next;
+    dt->lost_to = records_end(buf, n, pos, t->next + 1);
+  }
+  free(buf);
   cut_file(d, path, pos, n, torn ? "torn_tail" : "corrupt_record");
-  if (torn) return true;
-  disk_of(t)->lost_from = t->next;
-  LOG(d->log, HS_LOG_ERROR, "disk", "records_damaged", LF_STR("topic", t->name),
-      LF_UINT("from", t->next), LF_STR("detail",
-      "the log ends here; the topic's copies hand the rest back"));
-  return false;
+  return torn;
 }
 
 static void load_segments(disk_t *d, store_topic_t *t, const meta_topic_t *mt) {
@@ -277,6 +316,7 @@ static void load_segments(disk_t *d, store_topic_t *t, const meta_topic_t *mt) {
     struct stat st;
     bool below = i + 1 < count && firsts[i + 1] <= mt->first;
     if (!going || below || (stat(path, &st) == 0 && st.st_size == 0)) {
+      if (!going && !below) count_lost(disk_of(t), path, firsts[i]);
       unlink(path); /* after damage, retention's leftover, or empty */
       continue;
     }
@@ -284,6 +324,12 @@ static void load_segments(disk_t *d, store_topic_t *t, const meta_topic_t *mt) {
     /* sealed: live appends start a chunk, and a file, of their own */
   }
   free(firsts);
+  disk_topic_t *dt = disk_of(t);
+  if (dt->lost_to > dt->lost_from)
+    LOG(d->log, HS_LOG_ERROR, "disk", "records_damaged",
+        LF_STR("topic", t->name), LF_UINT("from", dt->lost_from),
+        LF_UINT("to", dt->lost_to), LF_STR("detail",
+        "the log ends at from; the topic's copies are asked for the rest"));
 }
 
 /* ---- topics --------------------------------------------------------------- */
@@ -384,4 +430,22 @@ int load_directory(disk_t *d, char *why, size_t why_len) {
       LF_UINT("messages", d->store->messages), LF_UINT("bytes", d->store->bytes),
       LF_UINT("ms", log_now_ms() - t0));
   return rc;
+}
+
+void disk_settle_damage(disk_t *d) {
+  void *v;
+  for (size_t i = 0; map_next(&d->store->topics, &i, NULL, NULL, &v);) {
+    store_topic_t *t = v;
+    disk_topic_t *dt = disk_of(t);
+    if (!dt || dt->lost_to <= dt->lost_from) continue;
+    if (t->next >= dt->lost_to)
+      LOG(d->log, HS_LOG_WARN, "disk", "records_refetched",
+          LF_STR("topic", t->name), LF_UINT("from", dt->lost_from),
+          LF_UINT("to", dt->lost_to));
+    else
+      LOG(d->log, HS_LOG_ERROR, "disk", "data_lost", LF_STR("topic", t->name),
+          LF_UINT("from", t->next), LF_UINT("to", dt->lost_to),
+          LF_STR("detail", "damaged on disk and held by no live copy"));
+    dt->lost_from = dt->lost_to = 0;
+  }
 }

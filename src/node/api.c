@@ -521,6 +521,8 @@ HS_API int hs_node_start(hs_node_t *node) {
   if (v->n > 1) {
     node_start_ticking(node);
     catchup_start(node); /* a restarted member gets its topics */
+  } else if (node->disk) {
+    disk_settle_damage(node->disk); /* no copy to ask */
   }
   node_set_state(node, HS_NODE_RUNNING);
   return 0;

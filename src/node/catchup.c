@@ -159,6 +159,7 @@ void catchup_tick(hs_node_t *node) {
         LF_UINT("topics", mb->catch_expect.count), LF_UINT("ms", took),
         LF_UINT("epoch", node->cluster.view.epoch));
   map_free(&mb->catch_expect);
+  if (node->disk) disk_settle_damage(node->disk);
 }
 
 /* ---- the member asked ----------------------------------------------------------- */
