@@ -144,6 +144,7 @@ describe("restart from a data directory #durability", function()
     -- nothing damaged is served: exactly the records before it
     assert.equal(40, #msgs)
     for i, m in ipairs(msgs) do assert.equal("m" .. (9 + i), m.data) end
+    assert.equal(50, assert(c:publish("p", "t", "after"))) -- offsets stay dense
   end)
 
   it("an empty segment and an empty journal are no harm", function()
