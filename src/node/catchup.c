@@ -5,7 +5,10 @@
  * each of them answered and each such topic arrived, a request for a
  * topic it lacks gets UNAVAILABLE (the client retries) instead of
  * NO_TOPIC, and a topic is not created anew here. Members also send back
- * what the asker should hold and may have lost (it restarted empty). */
+ * what the asker should hold and may have lost (it restarted empty).
+ * A member that cannot answer yet (it does not count the asker alive, it
+ * is catching up itself) is asked again at the next tick: only a round
+ * every member answered tells a range damaged on disk is held nowhere. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +51,7 @@ void catchup_start(hs_node_t *node) {
   buf_t view = BUF_INIT;
   if (view_encode(&node->cluster.view, &view)) return;
   map_free(&mb->catch_expect);
+  map_free(&mb->catch_retry);
   mb->catching_up = true;
   mb->catch_started_ms = uv_now(node->loop);
   mb->catch_pending = 0;
@@ -115,13 +119,39 @@ static void on_holding(link_t *link, const link_reply_t *reply, void *ud) {
   free(ud);
   hs_node_t *node = a.node;
   if (!peers_id(link, &peer) || !node->member.catching_up ||
-      a.round != node->member.catch_round)
+      a.round != node->member.catch_round || node->state != HS_NODE_RUNNING)
     return;
   msg_holding_t h;
+  if (reply->status) {
+    /* not an answer: the same question at the next tick */
+    if (!map_put(&node->member.catch_retry, &peer, sizeof peer, (void *)1))
+      return;
+  }
   bool more = reply->status == 0 && take_answer(node, reply, &h) && h.more &&
               ask_next_page(node, peer, &a, &h);
   if (!more && node->member.catch_pending) node->member.catch_pending--;
   catchup_tick(node);
+}
+
+/* Asks again the members that could not answer (those still alive). */
+static void ask_again(hs_node_t *node) {
+  member_t *mb = &node->member;
+  if (!mb->catch_retry.count) return;
+  buf_t view = BUF_INIT;
+  if (view_encode(&node->cluster.view, &view)) return;
+  map_t retry = mb->catch_retry; /* an answer may come back into a new one */
+  mb->catch_retry = (map_t)MAP_INIT;
+  const char *k;
+  size_t kn;
+  for (size_t i = 0; map_next(&retry, &i, &k, &kn, NULL);) {
+    uint32_t id;
+    memcpy(&id, k, sizeof id);
+    if (cluster_alive(&node->cluster, id) && ask(node, id, &view, 0, 0))
+      continue;
+    if (mb->catch_pending) mb->catch_pending--; /* gone: nobody to ask */
+  }
+  map_free(&retry);
+  buf_free(&view);
 }
 
 /* How many of the topics members named are not here (or still filling). */
@@ -144,7 +174,8 @@ static size_t still_missing(hs_node_t *node) {
 
 void catchup_tick(hs_node_t *node) {
   member_t *mb = &node->member;
-  if (!mb->catching_up) return;
+  if (!mb->catching_up || node->state != HS_NODE_RUNNING) return;
+  ask_again(node);
   uint64_t took = uv_now(node->loop) - mb->catch_started_ms;
   size_t missing = mb->catch_pending ? 1 : still_missing(node);
   bool late = took > (uint64_t)MEMBER_PATIENCE * node->cfg.dead_ms;
@@ -158,8 +189,12 @@ void catchup_tick(hs_node_t *node) {
     LOG(&node->log, HS_LOG_INFO, "cluster", "caught_up",
         LF_UINT("topics", mb->catch_expect.count), LF_UINT("ms", took),
         LF_UINT("epoch", node->cluster.view.epoch));
+  bool answered = !mb->catch_pending;
+  mb->catch_pending = 0;
   map_free(&mb->catch_expect);
-  if (node->disk) disk_settle_damage(node->disk);
+  map_free(&mb->catch_retry);
+  /* damage stays open until the members have all answered one round */
+  if (answered && node->disk) disk_settle_damage(node->disk);
 }
 
 /* ---- the member asked ----------------------------------------------------------- */
@@ -245,6 +280,12 @@ void op_holding(op_ctx_t *ctx) {
   cluster_merge(&node->cluster, &theirs, ctx->nc->peer_id);
   view_free(&theirs);
   uint32_t asker = ctx->nc->peer_id;
+  if (!cluster_alive(&node->cluster, asker))
+    /* by our view the asker holds nothing: an empty answer would say
+     * none of its topics are held anywhere */
+    return op_error(ctx, HS_EUNAVAILABLE,
+                    "member %u is not alive in this node's view (epoch %llu)",
+                    asker, (unsigned long long)node->cluster.view.epoch);
   uint64_t layout = layout_of(&node->store);
   wire_writer_t w;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);

@@ -89,6 +89,8 @@ typedef struct member {
   size_t catch_pending; /* HOLDING answers still to come */
   uint32_t catch_round; /* which catching up they answer */
   map_t catch_expect;   /* topic -> next + 1 members said it reaches */
+  map_t catch_retry;    /* member id (4 bytes) -> 1: could not answer yet,
+                           asked again at the next tick */
   req_t *leave_req;     /* the LEAVE request, answered once handed over */
   size_t leave_left;    /* what it left without (hand-overs, updates) */
 } member_t;

@@ -18,6 +18,7 @@ void node_release(hs_node_t *node) {
   cluster_free(&node->cluster);
   free_values(&node->reads.sent);
   map_free(&node->member.catch_expect); /* its values are numbers */
+  map_free(&node->member.catch_retry);
   req_pool_free(&node->reqs);
   users_free(&node->users);
   tls_ctx_free(node->tls_server);
