@@ -177,6 +177,7 @@ FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-poin
 FUZZ_DIR     := build/fuzz
 FUZZ_HARNESS := spec/fuzz/harness.c spec/fuzz/loopback.c
 FUZZ_HDR     := $(wildcard spec/fuzz/*.h)
+FUZZ_TARGETS ?= client peer
 FUZZ_FLAGS   := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 fuzz-deps:
@@ -192,16 +193,11 @@ $(BUILD)/fuzz_seeds: spec/fuzz/seeds.c $(FUZZ_HDR) $(CORE_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HS_CFLAGS) -o $@ $< $(CORE_OBJ) $(HS_LDFLAGS) -luv -lsodium -lm
 
-# Both modes run even when the first crashes; a crashing input is kept as
-# build/fuzz/<mode>-crash-* (or -leak-, -timeout-), and make fails.
+# The targets run side by side (spec/fuzz/run.sh); a crashing input is kept
+# as build/fuzz/<target>-crash-* (or -leak-, -timeout-), and make fails.
 fuzz-run:
 	@$(BUILD)/fuzz_seeds $(BUILD)/corpus
-	@status=0; for mode in client peer; do \
-	  echo "fuzz_$$mode: $(FUZZ_SECONDS) s, corpus $(BUILD)/corpus/$$mode"; \
-	  UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/fuzz_$$mode $(FUZZ_FLAGS) \
-	    -max_total_time=$(FUZZ_SECONDS) -dict=$(BUILD)/corpus/node.dict \
-	    -artifact_prefix=$(BUILD)/$$mode- $(BUILD)/corpus/$$mode || status=1; \
-	done; exit $$status
+	@sh spec/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS) -- $(FUZZ_FLAGS)
 
 fuzz: deps fuzz-deps
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) CC=clang OPT=-O1 SAN="$(FUZZ_SAN)" fuzz-build
