@@ -267,6 +267,12 @@ static void put_unpark(uint16_t f) {
   end();
 }
 
+/* A pull parked here, then released: its client left elsewhere. */
+static void put_unpark_parked(uint16_t f) {
+  put_pull_wait(f);
+  put_unpark(f);
+}
+
 static void put_ping(uint16_t f) {
   msg_ping_t m = {view.epoch, view_digest(&view)};
   msg_ping_put(begin(WIRE_PING, f), &m);
@@ -343,6 +349,7 @@ static const struct {
     {"homed", put_homed},
     {"rewind", put_rewind},
     {"unpark", put_unpark},
+    {"unpark_parked", put_unpark_parked},
     {"ping", put_ping},
     {"ping_differs", put_ping_differs},
     {"gossip", put_gossip},
