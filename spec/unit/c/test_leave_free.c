@@ -86,8 +86,13 @@ int main(int argc, char **argv) {
   (void)argc;
   /* glibc's per-thread cache keeps freed blocks, which count as in use:
    * measure without it (the tunable is read at start, hence the exec). */
-  if (!getenv("GLIBC_TUNABLES")) {
-    setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0", 1);
+  const char *off = "glibc.malloc.tcache_count=0";
+  const char *tunables = getenv("GLIBC_TUNABLES");
+  if (!tunables || !strstr(tunables, off)) {
+    char v[1024];
+    snprintf(v, sizeof v, "%s%s%s", tunables ? tunables : "",
+             tunables ? ":" : "", off);
+    setenv("GLIBC_TUNABLES", v, 1);
     execv("/proc/self/exe", argv);
   }
   RUN(a_node_freed_while_leaving_keeps_nothing);
