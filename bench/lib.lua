@@ -15,16 +15,20 @@ M.FULL = {
   sync_n = 5000, pipe_n = 200000, pull_n = 200000, poll_n = 2000,
   sweep = { 16, 256, 1024, 4096, 16384, 65536 }, sweep_bytes = 32 << 20,
   api_n = 1000, conc_n = 50000, failover_rounds = 3, failover_ms = 4000,
-  scale = { 2, 4, 8, 16, 32, 64 }, scale_requests = 400, hb_window_ms = 2000,
+  scale = { 64, 128 }, scale_sim = { 64, 256, 1024, 4096 }, scale_requests = 400,
+  hb_window_ms = 2000,
   jl_calm_ms = 3000, jl_bucket_ms = 100,
+  durable_sync_n = 1000, durable_pipe_n = 30000, fsync_n = 500, restart_mb = 1024,
 }
 M.QUICK = {
   sync_n = 1000, pipe_n = 30000, pull_n = 30000, poll_n = 300,
   sweep = { 16, 4096, 65536 }, sweep_bytes = 8 << 20,
   sweep_systems = { hypersub = true, js_mem = true, redis_wait = true },
   api_n = 1000, conc_n = 10000, failover_rounds = 3, failover_ms = 2500,
-  scale = { 2, 8, 32, 64 }, scale_requests = 200, hb_window_ms = 500,
+  scale = { 32, 64 }, scale_sim = { 64, 256, 1024 }, scale_requests = 200,
+  hb_window_ms = 500,
   jl_calm_ms = 1500, jl_bucket_ms = 100,
+  durable_sync_n = 200, durable_pipe_n = 5000, fsync_n = 200, restart_mb = 128,
 }
 
 -- The repository root: bench/.. of this file.
@@ -128,6 +132,12 @@ end
 --- Runs a generator to its end and returns its RESULT.
 function M.gen(name, args)
   return M.gen_result(M.gen_start(name, args))
+end
+
+--- Runs build/bench/<name> (a tool that is not a load generator, such as
+-- fsync-probe) to its end and returns its RESULT.
+function M.tool(name, args)
+  return M.gen_result(M.track(process.spawn(M.bin .. "/" .. name, args)))
 end
 
 --- Runs a generator's readiness mode to its end (raises unless it exits 0).

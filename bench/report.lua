@@ -30,12 +30,15 @@ end
 
 local function cell(s, unit)
   if not s then return "—" end
+  if s.missing then return s.missing end
   return ("%s (%s–%s)"):format(num(s.med, unit), num(s.min, unit), num(s.max, unit))
 end
 
 -- hypersub's advantage: >1 means hypersub is better.
 local function ratio(ours, theirs, better)
-  if not (ours and theirs) or ours.med == 0 or theirs.med == 0 then return nil end
+  if not (ours and theirs and ours.med and theirs.med) or ours.med == 0 or theirs.med == 0 then
+    return nil
+  end
   return better == "higher" and ours.med / theirs.med or theirs.med / ours.med
 end
 
@@ -114,17 +117,140 @@ local function plots(R, dir)
       { name = "pipelined publish, ack=all", points = jl.points } }, bands = jl.bands }) then
     made[#made + 1] = "join_leave.svg"
   end
-  local mean, max, lg, hb = {}, {}, {}, {}
-  for _, s in ipairs(R.scale) do
-    mean[#mean + 1], max[#max + 1], lg[#lg + 1] = { s.nodes, s.hops_mean }, { s.nodes, s.hops_max }, { s.nodes, s.log2 }
-    hb[#hb + 1] = { s.nodes, s.heartbeat.med }
+  -- Per node, against log2 N: what the cube promises grows with it.
+  local series = {}
+  local function point(name, x, y, dash)
+    if not series[name] then
+      series[name] = { name = name, points = {}, dash = dash }
+      series[#series + 1] = series[name]
+    end
+    local pts = series[name].points
+    pts[#pts + 1] = { x, y }
   end
-  if plot.line(dir .. "/scale.svg", { title = "Hops per request by cluster size", xlabel = "nodes",
-      ylabel = "hops", logx = 2, series = { { name = "mean hops", points = mean },
-      { name = "max hops", points = max }, { name = "log2 N", points = lg, dash = true } } }) then
+  local xs, seen = {}, {}
+  for _, s in ipairs(R.scale) do
+    if not seen[s.log2] then seen[s.log2], xs[#xs + 1] = true, s.log2 end
+  end
+  table.sort(xs)
+  for _, x in ipairs(xs) do point("log2 N", x, x, true) end
+  for _, s in ipairs(R.scale) do
+    local tag = s.kind == "simulation" and ", simulated" or ", processes"
+    point("links" .. tag, s.log2, s.links_idle.mean)
+    point("join steps" .. tag, s.log2, s.join.steps)
+    point("mean hops" .. tag, s.log2, s.hops_mean)
+  end
+  if plot.line(dir .. "/scale.svg", { title = "Per node, against log2 N", xlabel = "log2 N (N members)",
+      ylabel = "links, steps, hops", series = series }) then
     made[#made + 1] = "scale.svg"
   end
+  local bytes = {}
+  for _, s in ipairs(R.scale) do
+    local name = s.kind == "simulation" and "simulated" or "processes"
+    if not bytes[name] then bytes[name] = { name = name, points = {} } bytes[#bytes + 1] = bytes[name] end
+    bytes[name].points[#bytes[name].points + 1] = { s.log2, s.idle_bytes }
+  end
+  if plot.line(dir .. "/scale_idle.svg", { title = "Membership bytes per node per second at idle",
+      xlabel = "log2 N (N members)", ylabel = "bytes/s", series = bytes }) then
+    made[#made + 1] = "scale_idle.svg"
+  end
   return made
+end
+
+local function ms(v) return v and num(v, "µs") or "—" end
+
+--- The durable publishes beside the peers' durable settings, and what one
+-- fdatasync costs on this disk (where their time goes).
+function M.durable(R, add)
+  local D = R.durable
+  if D then
+    add("### 2d–3d. Durable publish: acknowledged once on disk")
+    add("")
+    local head, rule = { "| workload | metric" }, { "| --- | ---" }
+    for i, c in ipairs(D.columns) do
+      head[#head + 1] = " | " .. c.head
+      rule[#rule + 1] = " | ---"
+      if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
+    end
+    add(table.concat(head) .. " |")
+    add(table.concat(rule) .. " |")
+    local ours = D.columns[1].key
+    for _, row in ipairs(D.rows) do
+      local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
+      for i, c in ipairs(D.columns) do
+        line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
+        if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells[ours], row.cells[c.key], row.better)) end
+      end
+      add(table.concat(line) .. " |")
+    end
+    add("")
+    local notes = {}
+    if D.not_built then
+      notes[#notes + 1] = ("hypersub: not built (%s); the column fills in once the node has "
+        .. "`--data-dir` and `--fsync`, each node then with a data directory of its own and "
+        .. "`--fsync always`."):format(D.not_built)
+    end
+    if D.nats_version then
+      notes[#notes + 1] = D.nats_sync
+        and "JetStream: `jetstream { sync_interval: always }` on every server, streams on files."
+        or ("JetStream: %s has no `sync_interval` (it came in 2.10), so its file streams are "
+          .. "synced on the server's own schedule, every 2 minutes: its acknowledgement means the "
+          .. "record is in the page cache of every replica, not on disk. Ratios against it flatter "
+          .. "JetStream."):format(D.nats_version)
+      notes[#notes + 1] = "Redis: `appendonly yes`, `appendfsync always` on the primary and both "
+        .. "replicas; the primary syncs before it answers the XADD. WAIT 2 counts a replica once it "
+        .. "has applied the write, which in Redis 7.0 may be before its own fsync (WAITAOF, which "
+        .. "waits for that, came in 7.2)."
+    end
+    for _, n in ipairs(notes) do add(n) add("") end
+  end
+  local F = R.fsync
+  if F then
+    add("### Where the time goes: one fdatasync on this disk")
+    add("")
+    add("| write, then fdatasync | p50 | p99 | mean | per second |")
+    add("| --- | --- | --- | --- | --- |")
+    local function line(what, x, per)
+      add("| %s | %s | %s | %s | %s |", what, cell(x.p50, "µs"), cell(x.p99, "µs"), cell(x.mean, "µs"), per)
+    end
+    line(("%d B appended"):format(F.size), F.record,
+      ("%s records"):format(num(F.record.rate.med, "msgs/s")))
+    line(("%d × %d B appended in one write"):format(F.per_batch, F.size), F.batch,
+      ("%s batches = %s records"):format(num(F.batch.rate.med, "msgs/s"),
+        num(F.batch.rate.med * F.per_batch, "msgs/s")))
+    line(("%d B over a file already allocated and synced"):format(F.size), F.overwrite,
+      ("%s records"):format(num(F.overwrite.rate.med, "msgs/s")))
+    add("")
+    add(("Measured by `fsync-probe` (bench/loadgen/fsync.c) in %s (%s), where every system's data "
+      .. "directory is made, before any of them starts. A durable acknowledgement waits for at "
+      .. "least one fdatasync (with ack=all, the home's and the replicas', side by side): at "
+      .. "one record per fdatasync, %s each on average, a publisher waiting for each ack gets about "
+      .. "%s a second; only several records per fdatasync (a group commit) lift a pipelined rate "
+      .. "past that."):format(F.dir, F.filesystem or "filesystem unknown", ms(F.record.mean.med),
+      num(F.record.rate.med, "msgs/s")))
+    add("")
+  end
+end
+
+--- A node holding a log, SIGKILLed and started again from its directory.
+function M.restart(R, add)
+  local X = R.restart
+  if not X then return end
+  add("### 3r. Restart of a node holding a log on disk")
+  add("")
+  if X.not_built then add("Not built: %s.", X.not_built) add("") return end
+  add("One node, one topic of %d messages of %d B (%.0f MB on disk, filled at %.1f s with `--fsync never`), "
+    .. "SIGKILLed and started again from its data directory. READY is printed once the directory is "
+    .. "replayed and the port listens; served is the last message pulled through a new subscriber, both "
+    .. "from the spawn. An empty directory starts in %.0f ms.", X.messages, X.size, X.disk_bytes / 1e6,
+    X.fill_s, X.empty_ms)
+  add("")
+  add("| run | page cache | READY | served | held | replayed |")
+  add("| --- | --- | --- | --- | --- | --- |")
+  for i, r in ipairs(X.runs) do
+    add("| %d | %s | %.0f ms | %.0f ms | %.0f MB, %d messages | %.0f MB/s |", i, r.cold and "dropped" or "warm",
+      r.ready_ms, r.served_ms, r.bytes / 1e6, r.messages, r.mb_s)
+  end
+  add("")
 end
 
 function M.markdown(R, made)
@@ -141,61 +267,67 @@ function M.markdown(R, made)
   add("")
   add("Peers: %s; %s.", E.nats_version or "NATS not run", E.redis_version or "Redis not run")
   add("")
-  add("### 1. The seed's API benchmark (%d sequential requests of each)", E.api_n)
-  add("")
-  add("| API | seed's Python system | hypersub req/s | mean latency | × the seed |")
-  add("| --- | --- | --- | --- | --- |")
-  for _, s in ipairs(R.seed) do
-    add("| `%s` | %s | %s | %s | %s |", s.api, s.seed_rps and ("%d/s"):format(s.seed_rps) or "—",
-      cell(s.rps, "req/s"), num(s.latency_us.med, "µs"), s.ratio and ("%.1f×"):format(s.ratio) or "—")
-  end
-  add("")
-  add("### 2–4. Publish and pull beside NATS JetStream and Redis Streams")
-  add("")
-  local head, rule = { "| workload | metric" }, { "| --- | ---" }
-  for i, c in ipairs(M.COLUMNS) do
-    head[#head + 1] = " | " .. c.head
-    rule[#rule + 1] = " | ---"
-    if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
-  end
-  add(table.concat(head) .. " |")
-  add(table.concat(rule) .. " |")
-  for _, row in ipairs(R.rows) do
-    local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
-    for i, c in ipairs(M.COLUMNS) do
-      line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
-      if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells.hypersub, row.cells[c.key], row.better)) end
-    end
-    add(table.concat(line) .. " |")
-  end
-  add("")
-  add("Redis publishes: WAIT 2 after each XADD (sync), one WAIT 2 after each batch of 256 XADD "
-    .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
-    .. "durable pull consumer with `ack_policy: none` (its cheapest read) fetching batches of 100 "
-    .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100`, "
-    .. "long-poll with `wait`.")
-  add("")
-  if next(R.sweep) then
-    add("#### 3. Payload sweep, 256 in flight: MB/s of payload")
+  if #R.seed > 0 then
+    add("### 1. The seed's API benchmark (%d sequential requests of each)", E.api_n)
     add("")
-    local h, r = { "| payload" }, { "| ---" }
-    for _, c in ipairs(M.COLUMNS) do
-      if R.sweep[c.key] then h[#h + 1] = " | " .. c.head r[#r + 1] = " | ---" end
+    add("| API | seed's Python system | hypersub req/s | mean latency | × the seed |")
+    add("| --- | --- | --- | --- | --- |")
+    for _, s in ipairs(R.seed) do
+      add("| `%s` | %s | %s | %s | %s |", s.api, s.seed_rps and ("%d/s"):format(s.seed_rps) or "—",
+        cell(s.rps, "req/s"), num(s.latency_us.med, "µs"), s.ratio and ("%.1f×"):format(s.ratio) or "—")
     end
-    add(table.concat(h) .. " |")
-    add(table.concat(r) .. " |")
-    for i, s in ipairs(R.sweep.hypersub or {}) do
-      local line = { ("| %d B"):format(s.size) }
-      for _, c in ipairs(M.COLUMNS) do
-        local x = R.sweep[c.key] and R.sweep[c.key][i]
-        if R.sweep[c.key] then
-          line[#line + 1] = x and (" | %s (%s msgs/s)"):format(cell(x, "MB/s"), num(x.rate, "msgs/s")) or " | —"
-        end
+    add("")
+  end
+  if #R.rows > 0 or next(R.sweep) then
+    add("### 2–4. Publish and pull beside NATS JetStream and Redis Streams")
+    add("")
+    local head, rule = { "| workload | metric" }, { "| --- | ---" }
+    for i, c in ipairs(M.COLUMNS) do
+      head[#head + 1] = " | " .. c.head
+      rule[#rule + 1] = " | ---"
+      if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
+    end
+    add(table.concat(head) .. " |")
+    add(table.concat(rule) .. " |")
+    for _, row in ipairs(R.rows) do
+      local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
+      for i, c in ipairs(M.COLUMNS) do
+        line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
+        if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells.hypersub, row.cells[c.key], row.better)) end
       end
       add(table.concat(line) .. " |")
     end
     add("")
+    add("Redis publishes: WAIT 2 after each XADD (sync), one WAIT 2 after each batch of 256 XADD "
+      .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
+      .. "durable pull consumer with `ack_policy: none` (its cheapest read) fetching batches of 100 "
+      .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100`, "
+      .. "long-poll with `wait`.")
+    add("")
+    if next(R.sweep) then
+      add("#### 3. Payload sweep, 256 in flight: MB/s of payload")
+      add("")
+      local h, r = { "| payload" }, { "| ---" }
+      for _, c in ipairs(M.COLUMNS) do
+        if R.sweep[c.key] then h[#h + 1] = " | " .. c.head r[#r + 1] = " | ---" end
+      end
+      add(table.concat(h) .. " |")
+      add(table.concat(r) .. " |")
+      for i, s in ipairs(R.sweep.hypersub or {}) do
+        local line = { ("| %d B"):format(s.size) }
+        for _, c in ipairs(M.COLUMNS) do
+          local x = R.sweep[c.key] and R.sweep[c.key][i]
+          if R.sweep[c.key] then
+            line[#line + 1] = x and (" | %s (%s msgs/s)"):format(cell(x, "MB/s"), num(x.rate, "msgs/s")) or " | —"
+          end
+        end
+        add(table.concat(line) .. " |")
+      end
+      add("")
+    end
   end
+  M.durable(R, add)
+  M.restart(R, add)
   if R.failover.sync then
     add("### 5. Single node failure: SIGKILL of the topics' home (%d fresh clusters)", R.failover.sync.rounds)
     add("")
@@ -257,24 +389,43 @@ function M.markdown(R, made)
     add("")
   end
   if #R.scale > 0 then
-    add("### 8. Scale: node processes on this machine")
+    add("### 8. Scale: node processes, and the same code simulated")
     add("")
-    add("| nodes | log2 N | mean hops | max hops | peer links per node (idle / after traffic) | heartbeat bytes per node per s |")
-    add("| --- | --- | --- | --- | --- | --- |")
+    add("| N | how | log2 N | peer links per node, idle: mean / max | after publishes | membership msgs per node per s, idle | bytes per node per s, idle | publish hops: mean / max | memory per node |")
+    add("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for _, s in ipairs(R.scale) do
-      add("| %d | %.0f | %.2f | %d | %.1f / %.1f | %s |", s.nodes, s.log2, s.hops_mean, s.hops_max,
-        s.links_idle, s.links_busy, cell(s.heartbeat, "B/s"))
+      add("| %d | %s | %.0f | %.2f / %d | %s | %.0f | %.0f | %.2f / %d | %s |", s.nodes, s.kind, s.log2,
+        s.links_idle.mean, s.links_idle.max,
+        s.links_busy and ("%.2f / %d"):format(s.links_busy.mean, s.links_busy.max) or "—",
+        s.idle_msgs, s.idle_bytes, s.hops_mean, s.hops_max,
+        s.kind == "simulation" and ("%.0f KiB of membership state"):format(s.mem_bytes / 1024)
+          or ("%.1f MiB RSS"):format(s.mem_bytes / 1048576))
+    end
+    add("")
+    add("| N | how | join: steps / messages / repairs / time | leave: steps / messages / repairs / time | kill: declared dead after | kill: steps / messages / repairs / everyone knows after |")
+    add("| --- | --- | --- | --- | --- | --- |")
+    local function c(x)
+      return ("%d / %d / %d / %.1f ms"):format(x.steps, x.messages, x.repairs, x.ms)
+    end
+    for _, s in ipairs(R.scale) do
+      add("| %d | %s | %s | %s | %.0f ms | %s |", s.nodes, s.kind, c(s.join), c(s.leave),
+        s.detect_ms, c(s.crash))
+    end
+    add("")
+    add("Processes: `hypersub node` processes on loopback with `--link-idle-ms 2000`; a change's time runs from the first node that took it (a leave and a kill: from the request and the SIGKILL) to the last, by each node's wall clock. Simulation: `build/bench/hs-cubesim --nodes N`, one process, each message taking 100 µs, the node's default timings; its memory is the bytes of view, watch list and probes a member holds.")
+    add("")
+  end
+  local targets = M.targets(R)
+  if #targets > 0 then
+    add("### Targets")
+    add("")
+    add("| target | figure | met |")
+    add("| --- | --- | --- |")
+    for _, t in ipairs(targets) do
+      add("| %s | %s | %s |", t.what, t.figure, t.met == nil and "—" or (t.met and "yes" or "**no**"))
     end
     add("")
   end
-  add("### Targets")
-  add("")
-  add("| target | figure | met |")
-  add("| --- | --- | --- |")
-  for _, t in ipairs(M.targets(R)) do
-    add("| %s | %s | %s |", t.what, t.figure, t.met == nil and "—" or (t.met and "yes" or "**no**"))
-  end
-  add("")
   add("### Load generators' CPU share (CPU time / wall time of the measured phase)")
   add("")
   add("| generator | workload | median | max |")

@@ -1,13 +1,15 @@
 --- bench/run.lua — the benchmark suite's driver (`make bench`,
--- `hypersub bench [--quick]`):
+-- `hypersub bench suite [--quick]`):
 --
 --   build/hypersub bench/run.lua [--quick] [--no-peers]
---     [--only seed,publish,pull,concurrency,failover,join_leave,scale]
+--     [--only seed,publish,durable,restart,pull,concurrency,failover,join_leave,scale]
 --
 -- Starts what it needs (an 8-node hypersub cluster, three nats-server, a
 -- Redis primary with two replicas), runs every workload, stops everything
 -- it started (also on an error or Ctrl-C), writes bench/results/ and prints
 -- the table. The load generators are bench/loadgen/*.c (make bench-build).
+-- `publish` includes the durable publishes (`durable` alone runs only
+-- those): each system again with its acknowledgements synced to disk.
 local uv = require "luv"
 
 local here = debug.getinfo(1, "S").source:match("^@(.*)/run%.lua$") or "bench"
@@ -28,9 +30,9 @@ while i <= #args do
 end
 local function wanted(w) return not only or only[w] end
 
-for _, g in ipairs { "hs", "nats", "resp" } do
-  if not uv.fs_access(lib.bin .. "/" .. g .. "-loadgen", "X") then
-    io.stderr:write("bench: " .. lib.bin .. "/" .. g .. "-loadgen is missing: run `make bench-build`\n")
+for _, g in ipairs { "hs-loadgen", "nats-loadgen", "resp-loadgen", "fsync-probe" } do
+  if not uv.fs_access(lib.bin .. "/" .. g, "X") then
+    io.stderr:write("bench: " .. lib.bin .. "/" .. g .. " is missing: run `make bench-build`\n")
     os.exit(2)
   end
 end
@@ -102,6 +104,8 @@ local function main()
     if wanted("concurrency") then require("workloads.concurrency").run(ctx) end
     ctx.ours:stop()
   end
+  if wanted("publish") or wanted("durable") then require("workloads.durable").run(ctx, peers) end
+  if wanted("restart") then require("workloads.restart").run(ctx) end
   if wanted("failover") then require("workloads.failover").run(ctx) end
   if wanted("join_leave") then require("workloads.join_leave").run(ctx) end
   if wanted("scale") then require("workloads.scale").run(ctx) end

@@ -90,4 +90,4 @@ end, debug.traceback)
 cl:close()
 if not ok then error(failure, 0) end
 print()
-print("cluster demo done; each node's log is in " .. cl.dir)
+print("cluster demo done")

@@ -1,5 +1,7 @@
 --- What `make demo` runs: a real node process, the quickstart against it,
--- what the node logged, then the seed's story on an 8-node cluster.
+-- what the node logged, then the seed's story on an 8-node cluster, a
+-- failover, and a node killed with SIGKILL and started from its data
+-- directory.
 --
 --   build/hypersub examples/demo.lua
 --
@@ -78,6 +80,10 @@ chunk()
 
 rule("failover: kill a topic's home, pull from its replica (examples/failover.lua)")
 chunk = assert(loadfile(here .. "/failover.lua"))
+chunk()
+
+rule("durability: SIGKILL a node and start it from its data directory (examples/restart.lua)")
+chunk = assert(loadfile(here .. "/restart.lua"))
 chunk()
 print()
 print(("hypersub %s: demo done. Next: make test, and README.md"):format(hypersub.version))

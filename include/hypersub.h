@@ -39,7 +39,9 @@
   X(CLOSED, 13, "connection closed")                                        \
   X(PROTOCOL, 14, "protocol error")                                         \
   X(NOMEM, 15, "out of memory")                                             \
-  X(IO, 16, "i/o error")
+  X(IO, 16, "i/o error")                                                    \
+  X(LIMIT, 17, "a limit was reached")                                      \
+  X(STORAGE, 18, "the data directory could not be written")
 
 typedef enum {
   HS_OK = 0,
@@ -153,6 +155,13 @@ typedef struct hs_user {
 int hs_password_hash(const char *password, uint32_t ops, uint32_t mem_kib,
                      char *out, size_t cap);
 
+/* How a node with a data directory syncs its files (README: Durability). */
+typedef enum {
+  HS_FSYNC_ALWAYS = 0, /* an answer waits until what it reports is synced */
+  HS_FSYNC_INTERVAL,   /* synced every fsync_interval_ms */
+  HS_FSYNC_NEVER       /* the system writes when it likes */
+} hs_fsync_t;
+
 typedef struct hs_node_config {
   uint32_t id;                /* node id; 0 by default */
   const char *join;           /* a member's "host:port": join its cluster
@@ -162,7 +171,7 @@ typedef struct hs_node_config {
   const char *cluster;        /* cluster name checked at HELLO, "hypersub" */
   size_t max_payload;         /* largest message, default 1 MiB */
   size_t max_output;          /* buffered output per connection, 64 MiB */
-  uint32_t max_connections;   /* default 10000 */
+  uint32_t max_connections;   /* clients connected at once; 10000 */
   uint32_t max_pull;          /* largest pull batch, default 1000 */
   uint64_t retain_messages;   /* per topic; 0 keeps all */
   uint64_t retain_bytes;      /* per topic; 0 keeps all */
@@ -170,20 +179,54 @@ typedef struct hs_node_config {
   uint32_t replicas;          /* copies of each topic, home included; 3 */
   const hs_peer_t *peers;     /* the other members (copied); none: alone */
   size_t n_peers;
+  const hs_peer_t *dial;      /* reach these members at these addresses
+                                 instead of the view's (a NAT, a tunnel, a
+                                 proxy in between; copied) */
+  size_t n_dial;
   uint32_t peer_timeout_ms;   /* forwarded and replicated requests; 5000 */
   uint32_t hop_limit;         /* forwarding hops; 0 means 2 * D + 2 */
   uint32_t heartbeat_ms;      /* pings to watched peers; 100 */
   uint32_t suspect_ms;        /* silence before a peer is suspected; 500 */
   uint32_t dead_ms;           /* silence before it is declared dead; 1000 */
+  uint32_t link_idle_ms;      /* a link to a member that is neither a cube
+                                 neighbour nor watched closes after this
+                                 long unused; 10000, 0: never */
   /* Trust (see the README's Security section): */
   const char *cluster_key;    /* a file whose contents the members share:
                                  peers must prove they hold it; NULL: open */
   const hs_user_t *users;     /* clients must log in as one of them (copied);
                                  none: open to any client */
   size_t n_users;
+  const char *data_dir;       /* keep topics on disk here; NULL: memory */
+  hs_fsync_t fsync;           /* default HS_FSYNC_ALWAYS */
+  uint32_t fsync_interval_ms; /* HS_FSYNC_INTERVAL; default 100 */
+  const char *tls_cert;       /* PEM files: with a certificate and key the */
+  const char *tls_key;        /* node speaks only TLS, to clients and peers; */
+  const char *tls_ca;         /* peers must present a certificate from this
+                                 CA (mutual TLS), and so must the nodes it
+                                 links to; required with tls_cert */
+  /* Limits on what a stranger can make the node hold (README's
+   * configuration table): */
+  uint32_t handshake_ms;          /* to finish HELLO/AUTH, else closed; 5000 */
+  uint32_t max_handshakes;        /* connections mid-handshake; a new one
+                                     past this closes the oldest; 256 */
+  uint32_t max_peer_connections;  /* peers' connections; 1024 */
+  uint32_t max_parked;            /* long polls parked on the node; 10000 */
+  uint32_t max_parked_per_connection; /* and on one connection; 64 */
+  uint32_t max_wait_ms;           /* a pull's wait is cut to this; 300000 */
+  uint64_t max_topics;            /* topics (homed or copied); 100000 */
+  uint64_t max_identities;        /* publishers + subscribers; 1000000 */
+  uint64_t max_subscriptions;     /* cursors over all topics; 1000000 */
   hs_log_level_t log_level;   /* default HS_LOG_INFO */
   hs_log_format_t log_format; /* default HS_LOG_TEXT */
   const char *log_file;       /* NULL logs to stderr */
+  /* operations */
+  const char *http;              /* "host:port" of the monitoring HTTP port
+                                    (metrics, health, the page); NULL: none */
+  uint32_t http_timeout_ms;      /* an HTTP request's headers must come
+                                    within it; idle ones close after it;
+                                    10000 */
+  uint32_t http_max_connections; /* HTTP connections at once; 64 */
 } hs_node_config_t;
 
 /* Fills in the defaults above. */
@@ -196,6 +239,10 @@ int hs_node_check_config(const hs_node_config_t *cfg, char *why,
 /* Creates a node on `loop`; nothing is bound until hs_node_start. The config
  * strings are copied. */
 int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg, hs_node_t **out);
+/* The same, saying in why what went wrong (a data directory that is not
+ * this node's, a key file that cannot be read, ...). */
+int hs_node_create(uv_loop_t *loop, const hs_node_config_t *cfg,
+                   hs_node_t **out, char *why, size_t why_len);
 /* Binds, listens and logs node_started. */
 int hs_node_start(hs_node_t *node);
 /* What the last failing call was about, e.g. "could not listen on
@@ -268,6 +315,20 @@ const char *hs_node_stats_json(hs_node_t *node, size_t *len);
  * `node` must not be used afterwards. */
 void hs_node_free(hs_node_t *node);
 
+/* ---- operations -----------------------------------------------------------
+ * What running a node in production asks of it (src/node/operate.c). */
+
+/* Leaves the cluster gracefully, as LEAVE does: the node marks itself LEFT,
+ * hands its topics to the next nodes of their preference lists and stops
+ * (the state callback hears HS_NODE_STOPPED); a node alone stops at once.
+ * 0, or HS_EINVALID when it is not running or leaves already. */
+int hs_node_leave(hs_node_t *node);
+/* Logs an event as one of the node's own: its level, format, file, hook. */
+void hs_node_log(hs_node_t *node, hs_log_level_t level, const char *component,
+                 const char *event, const hs_log_field_t *fields, size_t n);
+/* The bound port of the monitoring HTTP port (config.http), 0 when none. */
+int hs_node_http_port(const hs_node_t *node);
+
 /* ---- the client ----------------------------------------------------------
  * One connection to one of `addrs` (tried in turn), many requests in flight
  * matched by request id. Every request completes exactly once through its
@@ -282,6 +343,12 @@ typedef struct hs_client_config {
   size_t max_output;   /* buffered, unsent requests; default 64 MiB */
   const char *user;    /* log in as this user (with password); NULL: none */
   const char *password;
+  /* TLS: on when tls is set or tls_ca given. The node's certificate must
+   * chain to tls_ca (NULL: the system's CAs) and name the address
+   * connected to; tls_cert and tls_key: this client's own, if the node
+   * asks for one. */
+  int tls;
+  const char *tls_ca, *tls_cert, *tls_key;
 } hs_client_config_t;
 
 void hs_client_config_init(hs_client_config_t *cfg);
@@ -324,8 +391,10 @@ typedef void (*hs_reply_cb)(hs_client_t *c, const hs_reply_t *reply,
                             void *ud);
 
 /* Creates the client and starts connecting; `cb` gets status 0 and the
- * node's id once the handshake is done, or the last address's error. Requests
- * may be issued at once: they are sent after the handshake. */
+ * node's id once the handshake is done, or the last address's error. An
+ * idle client (connected, nothing in flight) does not keep the loop
+ * running. Requests may be issued at once: they are sent after the
+ * handshake. */
 int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
                   hs_reply_cb cb, void *ud, hs_client_t **out);
 

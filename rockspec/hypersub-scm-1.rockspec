@@ -5,17 +5,20 @@
 --
 -- (run from the repository root: `luarocks make` takes the current directory
 -- as the sources and builds them with the Makefile, under build/). luv,
--- lua-cjson and libuv come from Debian (lua-luv, lua-luv-dev, lua-cjson,
--- libuv1-dev), not from luarocks: hence --deps-mode=none.
+-- lua-cjson, libuv and http-parser come from Debian (lua-luv, lua-luv-dev,
+-- lua-cjson, libuv1-dev, libhttp-parser-dev), not from luarocks: hence
+-- --deps-mode=none.
 rockspec_format = "3.0"
 package = "hypersub"
 version = "scm-1"
 
 source = {
-  url = "git+file:///dev/null", -- unused: `luarocks make` builds the checkout
+  -- Not published: `luarocks make` builds the checkout it runs in.
+  url = ".",
 }
 
 description = {
+  license = "MIT",
   summary = "A peer-to-peer, topic-based publish/subscribe system: C core on libuv, Lua 5.4 API",
   detailed = [[
 hypersub is a topic-based publish/subscribe system with a C core on libuv
@@ -30,11 +33,13 @@ partition refuses rather than diverges.
 dependencies = {
   "lua >= 5.4",
   -- Also needed, from Debian rather than luarocks: luv (lua-luv,
-  -- lua-luv-dev), lua-cjson, libuv (libuv1-dev).
+  -- lua-luv-dev), lua-cjson, libuv (libuv1-dev), http-parser
+  -- (libhttp-parser-dev).
 }
 
 external_dependencies = {
   LIBUV = { header = "uv.h", library = "uv" },
+  HTTP_PARSER = { header = "http_parser.h", library = "http_parser" },
 }
 
 build = {

@@ -6,25 +6,31 @@
  *
  * The command line is handled by lua/hypersub/cli.lua; this file only sets
  * up the state: luv opened first (it creates the loop), the core linked in
- * and registered in package.preload, the Lua modules found next to the
- * binary (a build tree) or where `make install` put them. */
+ * and registered in package.preload, the Lua modules found relative to
+ * the binary (a build tree, or where `make install` or a rock put them). */
 #include <lauxlib.h>
 #include <limits.h>
 #include <lua.h>
 #include <lualib.h>
 #include <luv/luv.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 int luaopen_hypersub_core(lua_State *L);
 
-#ifndef HS_LUA_DIR
-#define HS_LUA_DIR "/usr/local/share/lua/5.4"
-#endif
+/* Lua modules beside the binary, in the first of these that holds
+ * hypersub/init.lua: the source tree's lua/ (build/hypersub), an
+ * installation's share/lua/5.4 (PREFIX/bin, a rock tree's bin), the source
+ * tree's lua/ again (build/asan/hypersub). Nothing is baked in at build time, so an installed
+ * or moved binary finds its own modules. */
+static const char *const lua_dirs[] = {"/../lua", "/../share/lua/5.4",
+                                       "/../../lua"};
 
-/* Prepends the source tree's lua/ when the binary runs from build/. */
+/* Prepends the first of lua_dirs, relative to the executable, that holds
+ * the modules; the default path (Debian's lua5.4 dirs) follows. */
 static void set_paths(lua_State *L, const char *argv0) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -38,24 +44,22 @@ static void set_paths(lua_State *L, const char *argv0) {
   lua_getglobal(L, "package");
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  /* build/hypersub and build/asan/hypersub both reach the tree's lua/. */
-  const char *ups[] = {"/../lua", "/../../lua"};
-  for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++) {
+  for (size_t i = 0; i < sizeof lua_dirs / sizeof lua_dirs[0]; i++) {
     char dir[PATH_MAX + 32];
-    int len = snprintf(dir, sizeof dir, "%s%s/hypersub/init.lua", exe, ups[i]);
+    int len =
+        snprintf(dir, sizeof dir, "%s%s/hypersub/init.lua", exe, lua_dirs[i]);
     if (len > 0 && (size_t)len < sizeof dir && access(dir, R_OK) == 0) {
       luaL_addstring(&b, exe);
-      luaL_addstring(&b, ups[i]);
+      luaL_addstring(&b, lua_dirs[i]);
       luaL_addstring(&b, "/?.lua;");
       luaL_addstring(&b, exe);
-      luaL_addstring(&b, ups[i]);
+      luaL_addstring(&b, lua_dirs[i]);
       luaL_addstring(&b, "/?/init.lua;");
       break;
     }
   }
   lua_getfield(L, -2, "path");
   luaL_addvalue(&b);
-  luaL_addstring(&b, ";" HS_LUA_DIR "/?.lua;" HS_LUA_DIR "/?/init.lua");
   luaL_pushresult(&b);
   lua_setfield(L, -2, "path");
   lua_pop(L, 1);
@@ -86,7 +90,19 @@ static int run(lua_State *L) {
   return 1;
 }
 
+/* A node holds a socket per connection: take every file descriptor the
+ * system allows this process (the soft limit is often 1024 of a far
+ * higher hard one). */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int main(int argc, char **argv) {
+  raise_fd_limit();
   lua_State *L = luaL_newstate();
   if (!L) {
     fputs("hypersub: cannot create a Lua state\n", stderr);

@@ -6,21 +6,34 @@ local uv = require "luv"
 local M = {}
 
 local USAGE = [[
-usage: hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
+usage: hypersub VERB [ARGS] [FLAGS]     (hypersub VERB --help for each)
+       hypersub SCRIPT.lua [ARGS...]   run a Lua script (hypersub, luv and
                                        cjson available), then the loop
-       hypersub node [FLAGS]           run a node
-       hypersub status --node ADDR     the cluster as ADDR sees it: members,
-                                       states, epoch, and the topics each
-                                       node homes and replicates
-       hypersub passwd                 read a password on stdin, print
-                                       the verifier a node's users take
-       hypersub bench [--quick]        the benchmark suite (from a source
-                                       tree): builds the load generators,
-                                       installs NATS and Redis if missing,
-                                       writes bench/results/
        hypersub --version | --help
 
-Run `hypersub node --help` for the node's flags.]]
+Data:
+  pub TOPIC [MSG | -]       publish MSG, or each line of stdin
+  sub TOPIC                 print the topic's messages (--follow: as they come)
+  topics [PREFIX]           list the cluster's topics
+  topic info|create|delete TOPIC
+  where TOPIC               the topic's home and replicas
+Cluster:
+  node [FLAGS]              run a node (hypersub node --help for its flags)
+  status                    members, states, what each holds; exits 1 when
+                            a member is suspect or dead or the views differ
+  stats [--node ID]         a node's counters, gauges and latencies
+  leave ID                  node ID hands its topics over and stops
+  passwd                    read a password on stdin, print the verifier a
+                            node's users option takes
+  bench pub|sub|latency     a quick load test against a running cluster
+  bench suite [--quick]     the side-by-side suite (from a source tree)
+  version                   this hypersub's version
+
+Every verb that talks to a cluster takes --server ADDR[,ADDR] (or
+$HYPERSUB_SERVER; default 127.0.0.1:7000), --cluster NAME, --user NAME (the
+password from $HYPERSUB_PASSWORD or --password-file FILE), --timeout MS and
+--json. Exit codes: 0 done, 1 the cluster said no (or status found a
+problem), 2 a usage error, 3 the cluster could not be reached.]]
 
 local function fail(msg)
   io.stderr:write("hypersub: ", msg, "\n")
@@ -40,10 +53,10 @@ function M.node(args)
   if not ok then return fail(tostring(node):gsub("^[^:]*:%d+: ", "")) end
   if not node then return fail(msg) end
   local status = 0
-  local signals = {}
+  local handles = {}
   local function shutdown()
-    for _, s in ipairs(signals) do
-      if not s:is_closing() then s:close() end
+    for _, h in ipairs(handles) do
+      if not h:is_closing() then h:close() end
     end
     node:close()
   end
@@ -56,15 +69,35 @@ function M.node(args)
     end
     shutdown()
   end)
+  -- SIGTERM or SIGINT: leave gracefully (topics handed over, then exit 0);
+  -- past the leave timeout, or at a second signal, stop at once (exit 1).
+  local leaving = false
+  local function stop_now(why)
+    io.stderr:write(("hypersub: node %d stops before its leave finished (%s)\n")
+      :format(node:id(), why))
+    status = 1
+    shutdown()
+  end
+  local function on_signal(name)
+    if leaving then return stop_now("a second " .. name:upper()) end
+    leaving = true
+    -- (A node alone stops inside leave(), closing what is in `handles`.)
+    local timer = uv.new_timer()
+    handles[#handles + 1] = timer
+    timer:start(extra.leave_timeout, 0, function()
+      stop_now(("no hand-over within %d ms"):format(extra.leave_timeout))
+    end)
+    if not node:leave() then shutdown() end
+  end
   for _, name in ipairs { "sigint", "sigterm" } do
     local s = uv.new_signal()
-    s:start(name, function() shutdown() end)
-    signals[#signals + 1] = s
+    s:start(name, function() on_signal(name) end)
+    handles[#handles + 1] = s
   end
   if extra.watch_stdin then
     local stdin = uv.new_pipe(false)
     stdin:open(0)
-    signals[#signals + 1] = stdin
+    handles[#handles + 1] = stdin
     stdin:read_start(function(_, data)
       if not data then shutdown() end -- end of file or error: parent gone
     end)
@@ -75,63 +108,34 @@ function M.node(args)
   return status
 end
 
---- `hypersub status --node ADDR`: the view of the node at ADDR, and what
--- each live member holds (asked of each member directly).
-function M.status(args)
-  local addr
-  local i = 2
-  while i <= #args do
-    local a = args[i]
-    if a == "--node" then
-      addr, i = args[i + 1], i + 2
-    elseif a:match("^%-%-node=") then
-      addr, i = a:match("^%-%-node=(.*)$"), i + 1
-    elseif a == "--help" or a == "-h" then
-      print("usage: hypersub status --node HOST:PORT")
-      return 0
-    else
-      return fail(("unexpected argument %q (usage: hypersub status --node HOST:PORT)"):format(a))
+function M.script(args)
+  local path = args[1]
+  local chunk, err = loadfile(path)
+  if not chunk then return fail(err) end
+  local script_args = { [0] = path }
+  for i = 2, #args do script_args[i - 1] = args[i] end
+  script_args[-1] = args[0]
+  _G.arg = script_args
+  local ok, trace = xpcall(chunk, debug.traceback,
+    table.unpack(script_args, 1, #script_args))
+  if not ok then
+    io.stderr:write("hypersub: ", tostring(trace), "\n")
+    -- Let the close callbacks of what the script closed run before the
+    -- state goes away.
+    uv.run("nowait")
+    return 1
+  end
+  -- Idle clients do not hold the loop; a node does: say so once.
+  local serving = require("hypersub.node").serving()
+  if #serving > 0 then
+    local names = {}
+    for _, n in ipairs(serving) do
+      names[#names + 1] = ("node %d (port %d, %s)"):format(n.id, n.port, n.state)
     end
+    io.stderr:write(("hypersub: %s is done; the loop runs on for %s until "
+      .. "it is closed or stopped (Ctrl-C ends it)\n"):format(path, table.concat(names, ", ")))
   end
-  if not addr then return fail("status needs --node HOST:PORT") end
-  local c, err = hypersub.connect(addr, { timeout = 3000 })
-  if not c then return fail(err) end
-  local view, verr = c:view()
-  if not view then
-    c:close()
-    return fail(verr)
-  end
-  print(("cluster view of node %d: epoch %d, dimension %d, %d copies per topic"):format(
-    view.self, view.epoch, view.dim, view.replicas))
-  print(("%-6s %-22s %-8s %8s  %s"):format("id", "address", "state", "version", "topics (home / replica)"))
-  for _, m in ipairs(view.members) do
-    local held = "-"
-    if m.state == "alive" or m.state == "suspect" then
-      local mc = m.id == view.self and c or hypersub.connect(m.addr, { timeout = 3000 })
-      local topics = mc and mc:local_topics()
-      if topics then
-        local homes, replicas = {}, {}
-        for _, t in ipairs(topics.topics) do
-          local w = c:where(t.name)
-          if w and w.home == m.id then homes[#homes + 1] = t.name
-          else replicas[#replicas + 1] = t.name end
-        end
-        table.sort(homes)
-        table.sort(replicas)
-        held = ("%d / %d"):format(#homes, #replicas)
-        if #homes + #replicas > 0 and #homes + #replicas <= 8 then
-          held = held .. ("   home: %s   replica: %s"):format(
-            #homes > 0 and table.concat(homes, ",") or "-",
-            #replicas > 0 and table.concat(replicas, ",") or "-")
-        end
-      else
-        held = "unreachable"
-      end
-      if mc and mc ~= c then mc:close() end
-    end
-    print(("%-6d %-22s %-8s %8d  %s"):format(m.id, m.addr, m.state, m.version, held))
-  end
-  c:close()
+  uv.run()
   return 0
 end
 
@@ -159,42 +163,33 @@ function M.passwd(args)
   return 0
 end
 
-function M.script(args)
-  local path = args[1]
-  local chunk, err = loadfile(path)
-  if not chunk then return fail(err) end
-  local script_args = { [0] = path }
-  for i = 2, #args do script_args[i - 1] = args[i] end
-  script_args[-1] = args[0]
-  _G.arg = script_args
-  local ok, trace = xpcall(chunk, debug.traceback,
-    table.unpack(script_args, 1, #script_args))
-  if not ok then
-    io.stderr:write("hypersub: ", tostring(trace), "\n")
-    -- Let the close callbacks of what the script closed run before the
-    -- state goes away.
-    uv.run("nowait")
-    return 1
-  end
-  uv.run()
-  return 0
-end
+-- The verbs of the command line: their module (which has specs[verb]
+-- and the function of that name).
+local VERBS = {
+  pub = "hypersub.cli.data", sub = "hypersub.cli.data", topics = "hypersub.cli.data",
+  topic = "hypersub.cli.data", where = "hypersub.cli.data",
+  stats = "hypersub.cli.admin", status = "hypersub.cli.admin",
+  leave = "hypersub.cli.admin", version = "hypersub.cli.admin",
+  bench = "hypersub.cli.bench",
+}
 
---- `hypersub bench [--quick] [...]`: bench/run.lua of the source tree this
--- module lives in, after `make bench-deps bench-build` there (what
--- `make bench` does).
-function M.bench(args)
-  local here = package.searchpath("hypersub.cli", package.path) or ""
-  local root = here:match("^(.*)/lua/hypersub/cli%.lua$")
-  local driver = root and root .. "/bench/run.lua"
-  if not (driver and uv.fs_access(driver, "R")) then
-    return fail("bench needs a source tree (bench/run.lua next to lua/hypersub/)")
+-- Runs a verb: its flags parsed, --help answered, then its function.
+local function run_verb(verb, args)
+  local mod = require(VERBS[verb])
+  local spec = mod.specs[verb]
+  local cliargs = require "hypersub.cli.args"
+  if verb == "bench" and args[2] == "suite" then
+    return mod.suite(verb, args, 3, M.script)
   end
-  local ok = os.execute(("make --no-print-directory -C '%s' bench-deps bench-build >&2"):format(root))
-  if not ok then return fail("make bench-build failed") end
-  local script = { driver, [0] = args[0] }
-  for i = 2, #args do script[#script + 1] = args[i] end
-  return M.script(script)
+  local flags, pos = cliargs.parse(spec, args, 2)
+  if not flags then
+    return cliargs.fail(verb, cliargs.USAGE, "%s (see hypersub %s --help)", pos, verb)
+  end
+  if flags.help then
+    print(cliargs.usage(spec))
+    return 0
+  end
+  return mod[verb](verb, flags, pos)
 end
 
 function M.main(args)
@@ -208,11 +203,23 @@ function M.main(args)
     return 0
   end
   if cmd == "node" then return M.node(args) end
-  if cmd == "status" then return M.status(args) end
-  if cmd == "bench" then return M.bench(args) end
   if cmd == "passwd" then return M.passwd(args) end
+  if VERBS[cmd] then return run_verb(cmd, args) end
+  if cmd == "run" then -- hypersub run SCRIPT: a script whatever its name
+    table.remove(args, 1)
+    if not args[1] then return fail("run needs a script") end
+    return M.script(args)
+  end
+  -- A script is named as a path: it ends in .lua or has a slash.
+  if cmd:match("%.lua$") or cmd:find("/", 1, true) then return M.script(args) end
   if cmd:sub(1, 1) == "-" then return fail(("unknown flag %s\n%s"):format(cmd, USAGE)) end
-  return M.script(args)
+  local names = {}
+  for v in pairs(VERBS) do names[#names + 1] = v end
+  names[#names + 1] = "node"
+  names[#names + 1] = "passwd"
+  table.sort(names)
+  return fail(("unknown verb %q; the verbs are %s (a script is named as a path: x.lua, ./x)")
+    :format(cmd, table.concat(names, ", ")))
 end
 
 return M

@@ -45,14 +45,15 @@ local function call(self, cb, method, a, b, c, d)
   end
   local home, raw = direct.route(self, method, a, b)
   if not raw then return dispatch(self._c, method, cb, a, b, c, d) end
-  return dispatch(raw, method, function(r, msg, code)
+  return dispatch(raw, method, function(r, ...)
+    local code = select(2, ...)
     if r == nil and (code == "UNAVAILABLE" or code == "CLOSED") and self._c then
       direct.failed(self, home, raw)
       local ok, m2, c2 = dispatch(self._c, method, cb, a, b, c, d)
       if not ok then cb(nil, m2, c2) end
       return
     end
-    cb(r, msg, code)
+    cb(r, ...)
   end, a, b, c, d)
 end
 
@@ -76,7 +77,9 @@ end
 -- addr: "host:port" or a list, tried in turn; opts.timeout (ms, default
 -- 5000) bounds the connect and every request; opts.cluster names the
 -- cluster to join (default "hypersub"); opts.user and opts.password log
--- in to nodes that have users; opts.direct = true caches the
+-- in to nodes that have users; opts.tls = true or {ca =, cert =, key =}
+-- (PEM files) speaks TLS, checking the node's certificate against ca (the
+-- system's CAs without one); opts.direct = true caches the
 -- cluster's view and sends each request straight to its key's home (one
 -- hop) instead of through the node it connected to. With cb, returns the client
 -- at once and calls cb(client) or cb(nil, message, code).
@@ -101,6 +104,20 @@ function M.connect(addr, opts, cb)
   end
   if (login.user == nil) ~= (login.password == nil) then
     error("options 'user' and 'password' go together", 2)
+  end
+  local tls = opts and opts.tls
+  if tls == true then
+    login.tls = true
+  elseif type(tls) == "table" then
+    login.tls = true
+    for _, k in ipairs { "ca", "cert", "key" } do
+      if tls[k] ~= nil and type(tls[k]) ~= "string" then
+        error(("bad option 'tls.%s': expected a file name"):format(k), 2)
+      end
+      login["tls_" .. k] = tls[k]
+    end
+  elseif tls ~= nil and tls ~= false then
+    error("bad option 'tls': expected true or {ca =, cert =, key =}", 2)
   end
   local self = setmetatable({ addrs = addrs, timeout = timeout, cluster = cluster,
     login = login }, Client)

@@ -11,8 +11,12 @@
 --   cl:close()                     -- every process killed and reaped (also via <close>/__gc)
 --
 -- The nodes started together know each other from their --peer flags;
--- nodes added later join through a running member (--join). Each node logs to <cl.dir>/node<id>.log; its stdout and stderr
--- (READY, sanitizer reports) go to <cl.dir>/node<id>.out. Nothing is deleted.
+-- nodes added later join through a running member (--join). Each node
+-- logs to <cl.dir>/node<id>.log; its stdout and stderr (READY, sanitizer
+-- reports) go to <cl.dir>/node<id>.out. close() removes cl.dir, unless
+-- asked to keep it (keep_logs = true) or something went wrong (cl:check()
+-- failed, or a node left a problem in its output): then it says where the
+-- logs are.
 local hypersub = require "hypersub"
 local process = require "hypersub.process"
 local core = require "hypersub.core"
@@ -29,19 +33,41 @@ local function settle()
   if not core.loop_running() then uv.run("nowait") end
 end
 
---- n distinct free ports on 127.0.0.1 (each bound to port 0 and read back;
--- all held open until every one is known, so they differ).
+-- The lowest port the kernel hands out for outgoing connections: ports
+-- below it are never taken by a node's own connects.
+local function ephemeral_low()
+  local f = io.open("/proc/sys/net/ipv4/ip_local_port_range")
+  local low = f and tonumber(f:read("n"))
+  if f then f:close() end
+  return low or 32768
+end
+
+--- n distinct free ports on 127.0.0.1, below the kernel's range for
+-- outgoing connections, so a connect elsewhere cannot take one before its
+-- node binds it. Each is bound to check it is free, and all are held until
+-- every one is known.
 function M.free_ports(n)
-  local handles, ports = {}, {}
-  for i = 1, n do
-    local tcp = uv.new_tcp()
-    handles[i] = tcp
-    local ok, err = tcp:bind("127.0.0.1", 0)
-    if ok then ports[i] = tcp:getsockname().port end
-    if not ok then
+  local handles, ports, seen = {}, {}, {}
+  local low = math.min(ephemeral_low(), 65536)
+  local floor = low > 12000 and 10000 or 1024
+  local tries = 0
+  while #ports < n do
+    tries = tries + 1
+    if tries > 100 * n + 1000 then
       for _, h in ipairs(handles) do h:close() end
       settle()
-      error("could not bind a free port: " .. tostring(err), 2)
+      error(("could not find %d free ports below %d"):format(n, low), 2)
+    end
+    local port = math.random(floor, low - 1)
+    if not seen[port] then
+      seen[port] = true
+      local tcp = uv.new_tcp()
+      if tcp:bind("127.0.0.1", port) and tcp:listen(1, function() end) then
+        handles[#handles + 1] = tcp
+        ports[#ports + 1] = port
+      else
+        tcp:close()
+      end
     end
   end
   for _, h in ipairs(handles) do h:close() end
@@ -79,6 +105,18 @@ local function check_ids(opts)
   return ids
 end
 
+-- A node's data directory and how it syncs (opts.data: true for "always",
+-- or the fsync mode), kept in the cluster's directory across restarts.
+local function data_flags(self, id, opts)
+  return { "--data-dir", self:data_dir(id), "--fsync",
+    opts.data == true and "always" or opts.data }
+end
+
+--- cl:data_dir(id) -> where node id keeps its data (cluster.start{data =}).
+function Cluster:data_dir(id)
+  return ("%s/data%d"):format(self.dir, id)
+end
+
 -- The flags node `id` is started with (the same on every restart).
 local function node_flags(self, id, opts)
   local flags = {
@@ -94,6 +132,10 @@ local function node_flags(self, id, opts)
       flags[#flags + 1] = ("%d=%s"):format(other, self:addr(other))
     end
   end
+  if self._http[id] then
+    table.move({ "--http", self:http_addr(id) }, 1, 2, #flags + 1, flags)
+  end
+  if opts.data then table.move(data_flags(self, id, opts), 1, 4, #flags + 1, flags) end
   for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
   for _, f in ipairs(opts.node_flags and opts.node_flags[id] or {}) do
     flags[#flags + 1] = f
@@ -121,13 +163,18 @@ end
 -- each node gets to print READY (default 20000); hosts = {[id] = "ip"}
 -- (default 127.0.0.1) and wrap = {[id] = {argv prefix}} start a node
 -- elsewhere, e.g. {"ip", "netns", "exec", "ns1"} in a network namespace;
--- client = {options every cl:client gets, e.g. user = and password =}.
--- Every process
+-- client = {options every cl:client gets, e.g. user = and password =};
+-- data = true (or "interval", "never") gives every node a data directory,
+-- cl:data_dir(id), kept across cl:kill and cl:restart;
+-- keep_logs = true keeps the log directory after close(); http = true gives
+-- every node a monitoring port on a free port (cl:http_addr(id)). Every
+-- process
 -- is started first, then every READY awaited. On failure whatever started is
 -- killed and reaped.
 local OPTIONS = {
   nodes = true, ids = true, replicas = true, log_level = true, flags = true,
   node_flags = true, timeout = true, hosts = true, wrap = true, client = true,
+  keep_logs = true, http = true, data = true,
 }
 
 function M.start(opts)
@@ -147,9 +194,13 @@ function M.start(opts)
     timeout = opts.timeout or 20000,
     _port = {}, _flags = {}, _proc = {}, _clients = {}, _next = 0, _retired = {},
     _left = {}, _opts = opts, _host = opts.hosts or {}, _wrap = opts.wrap or {},
+    _http = {},
   }, Cluster)
-  local ports = M.free_ports(#ids)
-  for i, id in ipairs(ids) do self._port[id] = ports[i] end
+  local ports = M.free_ports(opts.http and 2 * #ids or #ids)
+  for i, id in ipairs(ids) do
+    self._port[id] = ports[i]
+    if opts.http then self._http[id] = ports[#ids + i] end
+  end
   for _, id in ipairs(ids) do self._flags[id] = node_flags(self, id, opts) end
 
   local t0 = uv.hrtime()
@@ -336,7 +387,8 @@ function Cluster:home(topic)
   return self:where(topic).home
 end
 
---- cl:nodes() -> {{id=, addr=, pid=, log=, alive=}, ...} sorted by id.
+--- cl:nodes() -> {{id=, addr=, pid=, log=, alive=, left=, http=}, ...}
+-- sorted by id.
 function Cluster:nodes()
   local out = {}
   for _, id in ipairs(self.ids) do
@@ -344,10 +396,18 @@ function Cluster:nodes()
     out[#out + 1] = {
       id = id, addr = self:addr(id), pid = p and p.pid,
       log = ("%s/node%d.log"):format(self.dir, id), alive = alive(p),
+      http = self:http_addr(id),
       left = self._left[id] == true,
     }
   end
   return out
+end
+
+--- cl:http_addr(id) -> "host:port" of node `id`'s monitoring port (a
+-- cluster started with http = true), or nil.
+function Cluster:http_addr(id)
+  local port = self._http[id]
+  return port and ("%s:%d"):format(self._host[id] or "127.0.0.1", port)
 end
 
 --- cl:addr(id) -> "host:port" of node `id`.
@@ -397,6 +457,11 @@ function Cluster:join(id)
     "--log-file", ("%s/node%d.log"):format(self.dir, want),
     "--log-level", opts.log_level or "info",
   }
+  if opts.http then
+    self._http[want] = self._http[want] or M.free_ports(1)[1]
+    table.move({ "--http", self:http_addr(want) }, 1, 2, #flags + 1, flags)
+  end
+  if opts.data then table.move(data_flags(self, want, opts), 1, 4, #flags + 1, flags) end
   for _, f in ipairs(opts.flags or {}) do flags[#flags + 1] = f end
   if id then table.move({ "--id", tostring(id) }, 1, 2, #flags + 1, flags) end
   self._flags[want] = flags
@@ -461,14 +526,41 @@ end
 --- cl:kill(id) -> code, signal: SIGKILL, then waits for the exit.
 function Cluster:kill(id) return signal(self, id, "sigkill", "kill") end
 
---- cl:stop(id) -> code, signal: SIGTERM, then waits for the exit.
-function Cluster:stop(id) return signal(self, id, "sigterm", "stop") end
+--- cl:pause(id) / cl:resume(id): SIGSTOP and SIGCONT, for a node that
+-- goes silent without exiting.
+function Cluster:pause(id)
+  local p = proc_of(self, id, "pause")
+  if alive(p) then p:kill("sigstop") end
+end
+
+function Cluster:resume(id)
+  local p = proc_of(self, id, "resume")
+  if alive(p) then p:kill("sigcont") end
+end
+
+--- cl:stop(id) -> code, signal: SIGTERM, then waits for the exit. The
+-- node leaves gracefully (hands its topics over, exits 0); the others
+-- then hold it as left.
+function Cluster:stop(id)
+  local code, sig = signal(self, id, "sigterm", "stop")
+  if code == 0 and #self:members() > 1 then
+    self._left[id] = true
+    self.dim = dim_of(self:members())
+  end
+  return code, sig
+end
 
 --- cl:restart(id) -> true | nil, message: starts node `id` again on its port
--- with its flags and waits for READY. The node must have exited.
+-- with its flags and waits for READY (a node that left joins again). The
+-- node must have exited.
 function Cluster:restart(id)
   local old = proc_of(self, id, "restart")
   if alive(old) then return nil, ("node %d is still running"):format(id) end
+  if self._left[id] then -- it left (cl:stop): it comes back by joining
+    local joined, why = self:join(id)
+    if not joined then return nil, why end
+    return true
+  end
   if old then
     old:close()
     self._retired[#self._retired + 1] = old
@@ -482,9 +574,23 @@ function Cluster:restart(id)
   return true
 end
 
---- cl:close(): closes the clients, kills every node and reaps it. Keeps
--- the log directory. Safe to call twice.
+-- Removes a directory of files (the nodes' logs).
+local function remove_dir(dir)
+  local h = uv.fs_scandir(dir)
+  while h do
+    local name = uv.fs_scandir_next(h)
+    if not name then break end
+    os.remove(dir .. "/" .. name)
+  end
+  uv.fs_rmdir(dir)
+end
+
+--- cl:close(): closes the clients, kills every node and reaps it, then
+-- removes the log directory unless it is to be kept (keep_logs, a failed
+-- check, a problem in a node's output: then it says where it is). Safe to
+-- call twice.
 function Cluster:close()
+  local first = not self._closed
   self._closed = true
   for _, c in ipairs(self._clients) do c:close() end
   self._clients = {}
@@ -497,6 +603,14 @@ function Cluster:close()
     self._proc[id] = nil
   end
   settle()
+  if not first or self._opts.keep_logs then return end
+  local problems = self._check_failed and {} or self:problems()
+  if self._check_failed or #problems > 0 then
+    io.stderr:write(("hypersub.cluster: the nodes' logs are kept in %s%s\n"):format(
+      self.dir, #problems > 0 and (" (" .. #problems .. " problem(s) found)") or ""))
+  else
+    remove_dir(self.dir)
+  end
 end
 Cluster.__close = Cluster.close
 
@@ -505,6 +619,9 @@ Cluster.__close = Cluster.close
 function Cluster:__gc()
   for _, p in pairs(self._proc or {}) do
     if not p.exited then uv.kill(p.pid, "sigkill") end
+  end
+  if not self._closed and self.dir and not (self._opts and self._opts.keep_logs) then
+    remove_dir(self.dir)
   end
 end
 
@@ -545,10 +662,14 @@ function Cluster:problems()
   return out
 end
 
---- cl:check() -> true, or raises with every problem (see cl:problems()).
+--- cl:check() -> true, or raises with every problem (see cl:problems())
+-- and where the logs are; close() then keeps them.
 function Cluster:check()
   local problems = self:problems()
-  if #problems > 0 then error(table.concat(problems, "\n"), 2) end
+  if #problems > 0 then
+    self._check_failed = true
+    error(table.concat(problems, "\n") .. "\n(the logs are in " .. self.dir .. ")", 2)
+  end
   return true
 end
 

@@ -33,11 +33,12 @@ end
 -- Handles for waiting are pooled and never closed: luv 1.44 frees a
 -- closing handle when it is collected, before libuv is done with it, which
 -- crashes the next loop run (or lua_close). A stopped handle costs nothing.
-local spare = { timer = {}, check = {} }
+local spare = { timer = {}, check = {}, idle = {} }
 
---- A stopped "timer" or "check" handle to use and give back.
+--- A stopped "timer", "check" or "idle" handle to use and give back.
 function M.take_handle(kind)
-  return table.remove(spare[kind]) or (kind == "timer" and uv.new_timer() or uv.new_check())
+  return table.remove(spare[kind]) or
+    (kind == "timer" and uv.new_timer() or kind == "idle" and uv.new_idle() or uv.new_check())
 end
 
 function M.give_handle(kind, h)
@@ -80,13 +81,12 @@ function M.await(start)
     error("blocking hypersub call inside a loop callback: call it from a " ..
       "coroutine (hypersub.spawn) or pass a callback", 3)
   end
-  local done, r1, r2, r3 = false, nil, nil, nil
-  local ok, msg, code = start(function(a, b, c)
-    done, r1, r2, r3 = true, a, b, c
-  end)
+  -- Exactly what `done` got: a success is one value, not one and two nils.
+  local results
+  local ok, msg, code = start(function(...) results = table.pack(...) end)
   if not ok then return nil, msg, code end
-  M.run_until(function() return done end)
-  return r1, r2, r3
+  M.run_until(function() return results ~= nil end)
+  return table.unpack(results, 1, results.n)
 end
 
 --- Runs fn(...) in a new coroutine now; its blocking calls yield.
@@ -119,13 +119,22 @@ function M.run(fn, ...)
 end
 
 --- Waits ms milliseconds (yields in a coroutine, else runs the loop).
+-- sleep(0) waits for one turn of the loop, which polls I/O without
+-- blocking: an idle handle, not a timer, since libuv runs a 0 ms timer
+-- started by a timer callback in the same turn, so a loop of sleep(0)
+-- would never reach the I/O it waits for.
 function M.sleep(ms)
-  local timer = M.take_handle("timer")
+  local kind = ms == 0 and "idle" or "timer"
+  local h = M.take_handle(kind)
   M.await(function(done)
-    timer:start(ms, 0, function() done(true) end)
+    if kind == "idle" then
+      h:start(function() h:stop() done(true) end)
+    else
+      h:start(ms, 0, function() done(true) end)
+    end
     return true
   end)
-  M.give_handle("timer", timer)
+  M.give_handle(kind, h)
   return true
 end
 

@@ -16,6 +16,24 @@ local Node = { __name = "hypersub.node" }
 Node.__index = Node
 M.Node = Node
 
+-- The C nodes made here (weak: a node that stopped for good and is
+-- unreachable is collected), so the runtime can say what it waits for.
+local made = setmetatable({}, { __mode = "k" })
+
+--- The nodes of this process that still serve or will again:
+-- {{id =, port =, state =}, ...}.
+function M.serving()
+  local out = {}
+  for node in pairs(made) do
+    local state = node:state()
+    if state == "running" or state == "joining" or state == "restarting" then
+      out[#out + 1] = { id = node:id(), port = node:port(), state = state }
+    end
+  end
+  table.sort(out, function(a, b) return a.id < b.id end)
+  return out
+end
+
 -- The C node, when it is still open; else raises at the method's caller.
 local function open_node(self)
   local node = self._node
@@ -24,8 +42,8 @@ local function open_node(self)
 end
 
 -- Methods of the C node, called on it.
-for _, name in ipairs { "port", "id", "stop", "on_log", "on_state",
-  "stats_json", "last_error" } do
+for _, name in ipairs { "port", "id", "stop", "leave", "on_log", "on_state",
+  "stats_json", "last_error", "http_port" } do
   Node[name] = function(self, ...)
     local node = open_node(self)
     return node[name](node, ...)
@@ -87,6 +105,7 @@ function M.new(opts, hook)
   end
   local node, msg, code = core.node(opts, hook)
   if not node then return nil, msg, code end
+  made[node] = true
   if opts.join then
     msg, code = joined(node)
     if msg then return nil, msg, code end

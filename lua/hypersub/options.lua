@@ -27,6 +27,11 @@ local CONFIG = { flag = "config", kind = "file", arg = "FILE",
 local WATCH_STDIN = { flag = "watch-stdin", kind = "switch",
   help = "exit when stdin reaches end of file (a parent that holds the " ..
     "other end takes the node with it when it dies, however it dies)" }
+local LEAVE_TIMEOUT = { flag = "leave-timeout", kind = "integer", arg = "MS",
+  min = 1, max = 3600000, default = 15000,
+  help = "SIGTERM or SIGINT makes the node leave: it hands its topics " ..
+    "over and exits 0; past this it stops anyway (exit 1), as does a " ..
+    "second signal" }
 local HELP = { flag = "help", kind = "switch", help = "this text" }
 
 -- An option's flag: --max-payload for max_payload; a policy is a file.
@@ -46,6 +51,7 @@ end
 M.flags = { CONFIG }
 for _, o in ipairs(M.list) do M.flags[#M.flags + 1] = flag_of(o) end
 M.flags[#M.flags + 1] = WATCH_STDIN
+M.flags[#M.flags + 1] = LEAVE_TIMEOUT
 M.flags[#M.flags + 1] = HELP
 
 local by_flag = {}
@@ -139,8 +145,9 @@ function M.resolve(flags)
       if opts[k] == nil then opts[k] = v end
     end
   end
-  local extra = { watch_stdin = opts.watch_stdin }
-  opts.watch_stdin, opts.config = nil, nil
+  local extra = { watch_stdin = opts.watch_stdin,
+    leave_timeout = opts.leave_timeout or LEAVE_TIMEOUT.default }
+  opts.watch_stdin, opts.config, opts.leave_timeout = nil, nil, nil
   for _, o in ipairs(M.list) do -- a table option given as a file
     if o.kind == "table" and type(opts[o.name]) == "string" then
       local t, err = M.load_file(opts[o.name], "a table (" .. o.name .. ")")
@@ -198,8 +205,8 @@ function M.usage()
   for _, f in ipairs(M.flags) do flag_lines(f, out) end
   out[#out + 1] = ""
   out[#out + 1] = "Flags take --flag VALUE or --flag=VALUE. Once listening the node prints"
-  out[#out + 1] = "\"READY <id> <port>\" on stdout. SIGINT or SIGTERM closes it; so does"
-  out[#out + 1] = "STOP_NODE without a restart."
+  out[#out + 1] = "\"READY <id> <port>\" on stdout. SIGTERM or SIGINT makes it leave the"
+  out[#out + 1] = "cluster gracefully; a second one, or STOP_NODE, stops it at once."
   return table.concat(out, "\n")
 end
 

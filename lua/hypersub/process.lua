@@ -189,13 +189,32 @@ function Proc:close()
   if not require("hypersub.core").loop_running() then uv.run("nowait") end
 end
 
---- The hypersub runtime to start: $HYPERSUB_BIN, else `hypersub` on PATH.
+-- The runtime that came with these modules: PREFIX/bin/hypersub beside
+-- PREFIX/share/lua/5.4/hypersub/ (make install, a rock tree), or a source
+-- tree's build/hypersub beside lua/hypersub/.
+local function runtime_beside_modules()
+  local here = package.searchpath("hypersub.process", package.path)
+  if not here then return nil end
+  here = here:gsub("^%./", (uv.cwd() or ".") .. "/")
+  local candidates = {}
+  local prefix = here:match("^(.*)/share/lua/5%.4/hypersub/process%.lua$")
+  if prefix then candidates[#candidates + 1] = prefix .. "/bin/hypersub" end
+  local root = here:match("^(.*)/lua/hypersub/process%.lua$")
+  if root then candidates[#candidates + 1] = root .. "/build/hypersub" end
+  for _, path in ipairs(candidates) do
+    if uv.fs_access(path, "X") then return path end
+  end
+end
+
+--- The hypersub runtime to start: $HYPERSUB_BIN, else the running
+-- runtime, else the one installed with these modules, else `hypersub` on
+-- PATH.
 function M.runtime()
   local env = os.getenv("HYPERSUB_BIN")
   if env then return env end
   local self = uv.exepath()
   if self and self:match("/hypersub$") then return self end
-  return "hypersub"
+  return runtime_beside_modules() or "hypersub"
 end
 
 --- Starts `hypersub node` with the given flags (listen defaults to a free

@@ -149,6 +149,35 @@ t:start(10, 0, function() print("LATER") t:close() end)
       assert.truthy(out:find("LATER\n", 1, true), out)
     end)
 
+    it("exits once the script is done and only idle clients remain", function()
+      local node = start_node({ "--log-level", "error" })
+      local script = temp_file(([[
+local hypersub = require "hypersub"
+local c = assert(hypersub.connect("%s"))
+assert(c:create_publisher("idle"))
+local direct = assert(hypersub.connect("%s", { direct = true }))
+assert(direct:create_topic("idle", "idle-topic"))
+print("DONE")
+]]):format(node.addr, node.addr), ".lua")
+      local code, out, err = run { script }
+      assert.equal(0, code, err)
+      assert.equal("DONE\n", out)
+      assert.equal("", err)
+    end)
+
+    it("says what it waits for when the script leaves a node serving", function()
+      local script = temp_file([[
+local hypersub = require "hypersub"
+local uv = require "luv"
+local node = assert(hypersub.node { listen = "127.0.0.1:0", log_level = "error" })
+local t = uv.new_timer()
+t:start(50, 0, function() t:close() node:close() end)
+]], ".lua")
+      local code, _, err = run { script }
+      assert.equal(0, code, err)
+      assert.matches("is done; the loop runs on for node 0 %(port %d+, running%)", err)
+    end)
+
     it("a script error exits non-zero with the traceback on stderr", function()
       local script = temp_file([[
 local function inner() error("boom from the script") end

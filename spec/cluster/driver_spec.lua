@@ -18,6 +18,17 @@ local function read(path)
   return s
 end
 
+-- Removes a kept log directory.
+local function remove(dir)
+  local h = uv.fs_scandir(dir)
+  while h do
+    local name = uv.fs_scandir_next(h)
+    if not name then break end
+    os.remove(dir .. "/" .. name)
+  end
+  assert(uv.fs_rmdir(dir))
+end
+
 describe("hypersub.cluster #cluster", function()
   local cl
 
@@ -47,6 +58,34 @@ describe("hypersub.cluster #cluster", function()
     end
     assert.truthy(read(nodes[1].log):find("node_started", 1, true))
     assert.matches("^hypersub.cluster: 3 nodes in /tmp/hypersub%-", tostring(cl))
+  end)
+
+  it("removes its log directory on close, unless asked to keep it", function()
+    local gone = assert(cluster.start { nodes = 1 })
+    local dir = gone.dir
+    assert.truthy(uv.fs_stat(dir .. "/node0.log"))
+    gone:close()
+    assert.is_nil(uv.fs_stat(dir))
+    local kept = assert(cluster.start { nodes = 1, keep_logs = true })
+    dir = kept.dir
+    kept:close()
+    assert.truthy(uv.fs_stat(dir .. "/node0.log"))
+    remove(dir)
+  end)
+
+  it("keeps the logs when a check fails, and says where they are", function()
+    cl = assert(cluster.start { nodes = 1 })
+    local dir = cl.dir
+    local f = assert(io.open(dir .. "/node0.out", "a"))
+    f:write("ERROR: AddressSanitizer: made up for the spec\n")
+    f:close()
+    local ok, err = pcall(cl.check, cl)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("the logs are in " .. dir, 1, true), err)
+    cl:close()
+    cl = nil
+    assert.truthy(uv.fs_stat(dir .. "/node0.log"))
+    remove(dir)
   end)
 
   it("gives every node the common flags and each its own", function()
@@ -111,16 +150,21 @@ describe("hypersub.cluster #cluster", function()
     assert.is_nil(ok)
     assert.matches("still running", why)
 
-    -- SIGTERM: the node closes and exits 0.
+    -- SIGTERM: the node leaves, exits 0, and the others hold it as left;
+    -- restarted, it joins again.
     code, sig = cl:stop(0)
     assert.equal(0, code)
     assert.equal(0, sig)
+    assert(cl:await_view())
+    assert.is_true(cl:nodes()[1].left)
     assert.is_true(cl:restart(0))
     assert.equal(0, assert(cl:client(0)).node_id)
+    assert(cl:await_view())
   end)
 
-  it("close kills and reaps every node, closes its clients and keeps the logs", function()
-    cl = assert(cluster.start { nodes = 4 })
+  it("close kills and reaps every node, closes its clients and keeps the logs when asked", function()
+    cl = assert(cluster.start { nodes = 4, keep_logs = true })
+    finally(function() remove(cl.dir) end)
     local c = assert(cl:client(2))
     local nodes = cl:nodes()
     cl:close()
@@ -170,7 +214,9 @@ describe("hypersub.cluster #cluster", function()
   end)
 
   it("reports sanitizer output in a node's log as a problem", function()
-    cl = assert(cluster.start { nodes = 1 })
+    cl = assert(cluster.start { nodes = 1, keep_logs = true })
+    local dir = cl.dir
+    finally(function() remove(dir) end)
     cl:close()
     assert.same({}, cl:problems())
     local f = assert(io.open(cl:nodes()[1].log, "a"))

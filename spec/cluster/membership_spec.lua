@@ -39,6 +39,16 @@ describe("membership #cluster", function()
     assert.equal(3, v.dim)
   end)
 
+  it("a node started alone watches the member that joins it: killed, it is declared dead", function()
+    cl = assert(cluster.start { nodes = 1, replicas = 2,
+      flags = { "--suspect-ms", "200", "--dead-ms", "400" } })
+    assert.equal(1, assert(cl:join()))
+    assert(cl:await_view(10000))
+    assert.is_true(assert(assert(cl:client(0)):stats()).heartbeats > 0)
+    cl:kill(1)
+    assert(cl:await_view(10000)) -- node 0 says node 1 is dead
+  end)
+
   it("a join that cannot be done says why, and the cluster is unchanged", function()
     cl = assert(cluster.start { nodes = 2, replicas = 2 })
     assert(cl:await_view(10000))

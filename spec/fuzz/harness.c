@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "loopback.h"
+#include "net/auth.h"
 #include "node/node.h"
 
 /* Inputs one node serves before the next is made: state carried between
@@ -25,6 +27,9 @@
 static uv_loop_t loop;
 static hs_node_t *node;
 static int node_inputs;
+/* The key the node makes of its cluster key file: the peer's handshake
+ * proves it as a member's would. */
+static uint8_t key[AUTH_KEY];
 
 typedef struct run {
   uv_tcp_t client; /* our end; never read: what the node sends piles up */
@@ -39,8 +44,15 @@ static void die(const char *what) {
   abort();
 }
 
-/* Member 0 of a view with member 1, whose address refuses connections. */
+/* Member 0 of a keyed cluster, with member 1, whose address refuses
+ * connections. The key file lives while the node is made (it reads it
+ * then) and is gone before any input runs. */
 static void start_node(void) {
+  char key_path[] = "/tmp/hypersub-fuzz-key-XXXXXX", why[256];
+  int fd = mkstemp(key_path);
+  if (fd < 0 || write(fd, HARNESS_KEY, strlen(HARNESS_KEY)) < 0 || close(fd))
+    die("cannot write the cluster key");
+  if (auth_key_load(key_path, key, why, sizeof why)) die(why);
   static const hs_peer_t peers[] = {{HARNESS_PEER_ID, HARNESS_PEER_ADDR}};
   hs_node_config_t cfg;
   hs_node_config_init(&cfg);
@@ -48,11 +60,14 @@ static void start_node(void) {
   cfg.replicas = HARNESS_REPLICAS;
   cfg.peers = peers;
   cfg.n_peers = 1;
+  cfg.cluster_key = key_path;
   /* Small limits, so an input of 64 KiB can reach them. */
   cfg.max_payload = 64 * 1024;
   cfg.max_output = 1024 * 1024;
   cfg.log_file = "/dev/null"; /* formatted, not kept */
-  if (hs_node_new(&loop, &cfg, &node)) die("hs_node_new failed");
+  int rc = hs_node_new(&loop, &cfg, &node);
+  unlink(key_path);
+  if (rc) die("hs_node_new failed");
   if (hs_node_start(node)) die(hs_node_last_error(node));
   loopback_allow(hs_node_port(node));
   node_inputs = 0;
@@ -144,10 +159,12 @@ static void feed(run_t *r, const uint8_t *p, size_t n, size_t chunk,
   uv_run(&loop, UV_RUN_NOWAIT); /* lets go of the check handle */
 }
 
-/* Member 1 of an open cluster: HELLO as a peer, then AUTH with no proof and
- * the view the node holds (which names member 1 at its address). False
- * when the node refused it: earlier inputs can make it (a view naming
- * member 1 elsewhere, or dead). */
+/* Member 1, as a member would: HELLO as a peer with a fresh nonce, then
+ * AUTH with the proof of the cluster key over both nonces (the node's read
+ * from its end of the connection, as the HELLO answer carries it) and the
+ * view the node holds (which names member 1 at its address). False when
+ * the node refused it: earlier inputs can make it (a view naming member 1
+ * elsewhere, or dead). */
 static bool handshake(run_t *r) {
   buf_t b = BUF_INIT, view = BUF_INIT;
   wire_writer_t w;
@@ -157,15 +174,23 @@ static bool handshake(run_t *r) {
                        .node = HARNESS_PEER_ID,
                        .incarnation = 1,
                        .replicas = HARNESS_REPLICAS};
+  auth_nonce(hello.nonce);
   wire_begin(&w, &b, WIRE_HELLO, 0, 1);
   msg_hello_put(&w, &hello);
-  wire_end(&w);
+  if (wire_end(&w)) die("out of memory");
+  feed(r, (const uint8_t *)b.data, b.len, 0, false);
+  if (!conn_open(r)) return false;
+  auth_peer_t who = {HARNESS_CLUSTER, strlen(HARNESS_CLUSTER),
+                     HARNESS_PEER_ID, 0, 1, hello.nonce, r->nc->nonce};
+  uint8_t proof[AUTH_MAC];
+  auth_peer_proof(key, &who, true, proof);
   if (view_encode(&node->cluster.view, &view)) die("out of memory");
-  msg_auth_t auth = {msg_str("", 0), msg_str(view.data, view.len)};
+  msg_auth_t auth = {msg_str((const char *)proof, sizeof proof),
+                     msg_str(view.data, view.len)};
+  buf_clear(&b);
   wire_begin(&w, &b, WIRE_AUTH, 0, 2);
   msg_auth_put(&w, &auth);
-  wire_end(&w);
-  if (w.err) die("out of memory");
+  if (wire_end(&w)) die("out of memory");
   feed(r, (const uint8_t *)b.data, b.len, 0, false);
   buf_free(&b);
   buf_free(&view);

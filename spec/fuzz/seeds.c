@@ -227,14 +227,15 @@ static void put_replicate_stream(uint16_t f) {
   msg_count_t c;
   msg_replicate_t m = {.kind = REPL_SYNC, .name = S(remote), .owner = S(pub),
                        .first = 0, .next = 0, .committed = 0};
+  static const uint64_t terms[][2] = {{1, 0}}; /* term 1 from offset 0 */
   wire_writer_t *wr = begin(WIRE_REPLICATE, f);
-  msg_sync_begin(wr, &c, &m);
-  msg_cursor_t cur = {S(sub), 0};
+  msg_sync_begin(wr, &c, &m, terms, 1);
+  msg_cursor_t cur = {S(sub), 0, 0};
   msg_sync_add(wr, &c, &cur);
   msg_list_end(wr, &c);
   end();
   m = (msg_replicate_t){.kind = REPL_APPEND, .name = S(remote),
-                        .committed = 1, .first = 0};
+                        .committed = 1, .first = 0, .term = 1};
   wr = begin(WIRE_REPLICATE, f);
   msg_append_begin(wr, &c, &m);
   msg_record_t rec = {1000, S(pub), 0, 0, S("copied")};
@@ -292,7 +293,29 @@ static void put_view_op(uint8_t op, uint16_t f) {
 }
 
 static void put_gossip(uint16_t f) { put_view_op(WIRE_GOSSIP, f); }
-static void put_holding(uint16_t f) { put_view_op(WIRE_HOLDING, f); }
+
+static void put_holding(uint16_t f) {
+  msg_holding_ask_t m = {0, 0, msg_str(gossip.data, gossip.len)};
+  msg_holding_ask_put(begin(WIRE_HOLDING, f), &m);
+  end();
+}
+
+/* A view change coming along dimension 0, to be sent on above it. */
+static void put_spread(uint16_t f) {
+  msg_spread_t m = {0, 1, msg_str(gossip.data, gossip.len)};
+  msg_spread_put(begin(WIRE_SPREAD, f), &m);
+  end();
+}
+
+/* Is member 2 (in no view here) alive? And the peer itself, relayed. */
+static void put_probe(uint16_t f) {
+  msg_probe_t m = {2, 50, 0};
+  msg_probe_put(begin(WIRE_PROBE, f), &m);
+  end();
+  m = (msg_probe_t){HARNESS_PEER_ID, 50, 1};
+  msg_probe_put(begin(WIRE_PROBE, f), &m);
+  end();
+}
 
 static void put_read(uint16_t f) {
   msg_read_t m = {0, pull_of(topic, 0)};
@@ -359,6 +382,8 @@ static const struct {
     {"leave", put_leave},
     {"leave_self", put_leave_self},
     {"holding", put_holding},
+    {"spread", put_spread},
+    {"probe", put_probe},
 };
 
 /* What each seed does first: the names the ops use, and a message. */

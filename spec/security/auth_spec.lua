@@ -45,15 +45,6 @@ local node_cli = require("support.raw").node_cli
 
 local function free_addr() return "127.0.0.1:" .. cluster.free_ports(1)[1] end
 
--- A raw peer's HELLO then AUTH with the given proof and view: the AUTH
--- reply frame (or the HELLO's error).
-local function peer_handshake(node, id, proof, view)
-  local r = R.raw(node):start_reading()
-  local f = r:request(OP.HELLO, R.peer_hello_body(id))
-  if error_of(f) then return f, r end
-  return r:request(OP.AUTH, string.pack("<s1", proof) .. (view or "")), r
-end
-
 describe("trust #security", function()
   local cl
   before_each(function() dir = assert(uv.fs_mkdtemp("/tmp/hypersub-auth-XXXXXX")) end)
@@ -95,14 +86,14 @@ describe("trust #security", function()
 
     it("a forged proof is refused and the connection closed; the node logs who tried", function()
       local node = R.start_node { "--cluster-key", random_key("key") }
-      local f, r = peer_handshake(node, 7, string.rep("x", 32))
+      local f, r = R.peer_auth(node, 7, nil, { proof = string.rep("x", 32) })
       local code, msg = error_of(f)
       assert.equal(E.DENIED, code)
       assert.truthy(msg:find("node 7 did not prove the cluster key", 1, true), msg)
       assert(r:wait_closed())
       -- no proof at all, and one of the wrong length
       for _, proof in ipairs { "", "short" } do
-        f = peer_handshake(node, 7, proof)
+        f = R.peer_auth(node, 7, nil, { proof = proof })
         assert.equal(E.DENIED, (error_of(f)))
       end
       R.assert_serves(node, "after-forgery")
@@ -253,7 +244,8 @@ describe("trust #security", function()
     local r = R.raw(node):start_reading()
     r:hello()
     for _, op in ipairs { "LOOKUP", "REPLICATE", "HOMED", "REWIND", "UNPARK", "READ",
-                          "CLAIM", "JOIN", "PING", "GOSSIP", "HOLDING" } do
+                          "CLAIM", "JOIN", "PING", "GOSSIP", "HOLDING", "SPREAD",
+                          "PROBE" } do
       local f = r:request(OP[op], string.rep("\0", 40))
       local code, msg = error_of(f)
       assert.equal(E.DENIED, code, op)

@@ -1,7 +1,8 @@
 -- Raw frames against real `hypersub node` processes, for the specs that
 -- send exact bytes: frames built with string.pack per src/proto/wire.h and
--- msg.h, a TCP connection that reads whole frames with a deadline, and the
--- checks that a node survived (still running, no sanitizer report).
+-- msg.h, a TCP connection that reads whole frames with a deadline, a peer's
+-- handshake with a view of our making, and the checks that a node survived
+-- (still running, no sanitizer report).
 local uv = require "luv"
 local hypersub = require "hypersub"
 local process = require "hypersub.process"
@@ -27,7 +28,7 @@ local OP = {
   STATS = 10, WHERE = 11, VIEW = 12, LOOKUP = 13, REPLICATE = 14, LOCAL = 15,
   LIST_TOPICS = 16, HOMED = 17, REWIND = 18, UNPARK = 19, PING = 20,
   GOSSIP = 21, READ = 22, CLAIM = 23, JOIN = 24, LEAVE = 25, HOLDING = 26,
-  AUTH = 27,
+  AUTH = 27, SPREAD = 28, PROBE = 29,
 }
 local F_REPLY, F_ERROR = 1, 2
 local E = {}
@@ -62,6 +63,37 @@ local function error_of(f)
   if f.flags & F_ERROR == 0 then return nil end
   local code, msg = string.unpack("<Hs2", f.body)
   return code, msg
+end
+
+-- Asserts that f is an error reply with this code whose message holds
+-- every one of the words (plain substrings); returns the message.
+local function assert_error(f, code, ...)
+  local got, msg = error_of(f)
+  assert.equal(code, got, ("expected error %d, got %s: %s"):format(code,
+    tostring(got), tostring(msg)))
+  for _, word in ipairs { ... } do
+    assert.is_truthy(msg:find(word, 1, true), ("%q not in %q"):format(word, msg))
+  end
+  return msg
+end
+
+-- A membership view as AUTH, GOSSIP and HOLDING carry it (src/cube/view.h):
+-- u64 epoch, u32 count, then per member u32 id, u8 state, u64 version,
+-- str8 "host:port", ids ascending. members: {id =, state =, version =,
+-- addr =}, the state by number or by the name a client's view() gives;
+-- the epoch is the sum of the versions (mod 2^64) unless o.epoch is given.
+local STATE = { alive = 1, suspect = 2, dead = 3, left = 4 }
+local function view_body(members, o)
+  local sorted = table.move(members, 1, #members, 1, {})
+  table.sort(sorted, function(a, b) return a.id < b.id end)
+  local epoch, parts = 0, {}
+  for i, m in ipairs(sorted) do
+    epoch = epoch + m.version
+    parts[i] = string.pack("<I4BI8s1", m.id, STATE[m.state] or m.state,
+      m.version, m.addr)
+  end
+  return string.pack("<I8I4", o and o.epoch or epoch, #sorted) ..
+    table.concat(parts)
 end
 
 ---------------------------------------------------------------------------
@@ -204,9 +236,34 @@ local function assert_alive(node)
   assert.is_nil(err:find("runtime error", 1, true), err)
 end
 
-local function raw(node)
-  local r = raw_connect(node.port)
+-- A raw connection to a node started here or to a "host:port".
+local function raw(target)
+  local r = raw_connect(type(target) == "string"
+    and tonumber(target:match(":(%d+)$")) or target.port)
   finally(function() r:close() end)
+  return r
+end
+
+-- A peer's handshake on a fresh connection: HELLO as node `id`, then AUTH
+-- with o.proof (empty: an open cluster) and the view (none: a node asking
+-- to join). Returns the AUTH reply (or the HELLO's error reply) and the
+-- connection.
+local function peer_auth(target, id, view, o)
+  o = o or {}
+  local r = raw(target):start_reading()
+  local f = r:request(OP.HELLO, peer_hello_body(id, o))
+  if error_of(f) then return f, r end
+  return r:request(OP.AUTH, string.pack("<s1", o.proof or "") .. (view or "")), r
+end
+
+-- A connection past the handshake as member `id` of an open cluster,
+-- sending `view` (a view_body). To stand in for a running member without
+-- being refused with EXISTS, give the view that member's real address.
+local function peer(target, id, view, o)
+  local f, r = peer_auth(target, id, view, o)
+  local code, msg = error_of(f)
+  assert(code == nil, ("peer handshake as node %d refused: %s %s"):format(id,
+    tostring(code), tostring(msg)))
   return r
 end
 
@@ -268,7 +325,9 @@ M.HEADER, M.HEADER_LEN, M.OP, M.E, M.WAIT = HEADER, HEADER_LEN, OP, E, WAIT
 M.F_REPLY, M.F_ERROR = F_REPLY, F_ERROR
 M.frame, M.hello_body, M.peer_hello_body, M.error_of = frame, hello_body,
   peer_hello_body, error_of
-M.Raw, M.raw_connect, M.raw = Raw, raw_connect, raw
+M.assert_error, M.view_body = assert_error, view_body
+M.Raw, M.raw_connect, M.raw, M.peer_auth, M.peer = Raw, raw_connect, raw,
+  peer_auth, peer
 M.start_node, M.assert_alive, M.client = start_node, assert_alive, client
 M.wait_stats, M.assert_serves = wait_stats, assert_serves
 M.finally, M.node_cli = finally, node_cli

@@ -42,6 +42,7 @@ typedef struct client_req {
 struct hs_client {
   uv_loop_t *loop;
   link_t *link;
+  tls_ctx_t *tls; /* NULL: plain TCP */
   uv_timer_t timer; /* sends again after a backoff; deadlines meanwhile */
   uint32_t timeout_ms;
   pending_t reqs;   /* client_req_t by our own id */
@@ -438,6 +439,15 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
   if (!*cluster || strlen(cluster) > HS_NAME_MAX) return HS_EINVALID;
   hs_client_t *c = calloc(1, sizeof *c);
   if (!c) return HS_ENOMEM;
+  char why[256];
+  tls_config_t tc = {.cert = cfg->tls_cert, .key = cfg->tls_key,
+                     .ca = cfg->tls_ca};
+  int rc = cfg->tls || cfg->tls_ca ? tls_ctx_new(&tc, &c->tls, why, sizeof why)
+                                   : 0;
+  if (rc) {
+    free(c);
+    return rc;
+  }
   link_config_t lc = {
       .addrs = cfg->addrs,
       .n_addrs = cfg->n_addrs,
@@ -450,9 +460,12 @@ HS_API int hs_client_new(uv_loop_t *loop, const hs_client_config_t *cfg,
                 .expect = UINT32_MAX},
       .connect_cb = on_connected,
       .connect_ud = c,
+      .weak = true,
+      .tls = c->tls,
   };
-  int rc = link_new(loop, &lc, &c->link);
+  rc = link_new(loop, &lc, &c->link);
   if (rc) {
+    tls_ctx_free(c->tls);
     free(c);
     return rc;
   }
@@ -492,6 +505,7 @@ static void client_release(uv_handle_t *h) {
   for (size_t i = 0; map_next(&c->seen, &i, NULL, NULL, &v);) free(v);
   map_free(&c->seen);
   pending_free(&c->reqs);
+  tls_ctx_free(c->tls); /* sessions still closing hold their own reference */
   free(c);
 }
 

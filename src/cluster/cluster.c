@@ -34,7 +34,14 @@ int cluster_init(cluster_t *c, const hs_node_config_t *cfg, const char *host,
 
 void cluster_free(cluster_t *c) { view_free(&c->view); }
 
+uint64_t cluster_digest(cluster_t *c) {
+  if (!c->digest_ok) c->digest = view_digest(&c->view);
+  c->digest_ok = true;
+  return c->digest;
+}
+
 void cluster_listening(cluster_t *c, const char *host, int port) {
+  c->digest_ok = false;
   addr_format(c->self_addr, sizeof c->self_addr, host, port);
   view_member_t *me = (view_member_t *)view_find(&c->view, c->self);
   if (me) memcpy(me->addr, c->self_addr, sizeof me->addr);
@@ -42,6 +49,7 @@ void cluster_listening(cluster_t *c, const char *host, int port) {
 
 void cluster_adopt(cluster_t *c, uint32_t id, view_t *view) {
   c->self = id;
+  c->digest_ok = false;
   view_free(&c->view);
   c->view = *view;
   view_init(view);
@@ -98,6 +106,7 @@ static bool placement_moved(const view_t *now, const view_t *old) {
 
 static void view_changed(cluster_t *c, const view_t *old, uint32_t from,
                          bool ours) {
+  c->digest_ok = false;
   LOG(c->log, HS_LOG_INFO, "cluster", "view_changed",
       LF_UINT("epoch", c->view.epoch), LF_UINT("members", c->view.n),
       LF_UINT("from", from));
@@ -126,6 +135,7 @@ int cluster_merge(cluster_t *c, const view_t *theirs, uint32_t from) {
   view_t old;
   if (view_copy(&old, &c->view)) return 0;
   int changed = view_merge(&c->view, theirs);
+  if (changed) c->digest_ok = false;
   int refuted = changed > 0 ? refute(c) : 0;
   /* What we wrote since we were declared dead is not theirs. */
   if (refuted == 2 && c->hooks.fenced)

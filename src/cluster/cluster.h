@@ -47,6 +47,8 @@ typedef struct cluster {
   char self_addr[ADDR_MAX + 1]; /* "host:port" it listens on */
   bool leaving;      /* LEFT in its own view: it says nothing against it */
   bool quorum_lost;  /* it sees no majority of the members alive */
+  uint64_t digest;   /* view_digest of the view, while digest_ok */
+  bool digest_ok;
   struct {
     cluster_listener_fn fn;
     void *ud;
@@ -96,6 +98,9 @@ uint32_t cluster_home(const cluster_t *c, uint64_t h);
 bool cluster_alive(const cluster_t *c, uint32_t id);
 /* Copies per topic under the current view (the D + 1 rule applied). */
 uint32_t cluster_copy_count(const cluster_t *c);
+
+/* view_digest of the view, kept until the view changes. */
+uint64_t cluster_digest(cluster_t *c);
 
 const char *cluster_state_name(view_state_t s);
 /* {"self":..,"epoch":..,"dim":..,"replicas":..,"members":[...]} */

@@ -51,6 +51,22 @@ bool addr_valid(const char *s, size_t n) {
   return addr_parse(copy, &ss) == 0;
 }
 
+int addr_host(const char *addr, char *out, size_t cap) {
+  const char *colon = strrchr(addr, ':');
+  if (!colon || colon == addr) return HS_EINVALID;
+  const char *host = addr;
+  size_t n = (size_t)(colon - addr);
+  if (addr[0] == '[') {
+    if (n < 2 || addr[n - 1] != ']') return HS_EINVALID;
+    host++;
+    n -= 2;
+  }
+  if (n >= cap) return HS_EINVALID;
+  memcpy(out, host, n);
+  out[n] = 0;
+  return 0;
+}
+
 int addr_format(char *out, size_t cap, const char *host, int port) {
   int n = snprintf(out, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host,
                    port);

@@ -16,6 +16,9 @@ int addr_parse(const char *addr, struct sockaddr_storage *out);
 /* The same for n bytes that need not end in a NUL: valid, at most
  * ADDR_MAX bytes, and no NUL inside. */
 bool addr_valid(const char *s, size_t n);
+/* The host of "host:port" ("[v6]:port" without its brackets) into out.
+ * 0, or HS_EINVALID when it is not host:port or does not fit. */
+int addr_host(const char *addr, char *out, size_t cap);
 /* Writes "host:port" (IPv6 hosts in brackets) into out. 0, or HS_EINVALID
  * when it does not fit in cap. */
 int addr_format(char *out, size_t cap, const char *host, int port);

@@ -21,6 +21,7 @@ char *buf_reserve(buf_t *b, size_t n) {
 }
 
 int buf_append(buf_t *b, const void *p, size_t n) {
+  if (n == 0) return 0; /* nothing to add, even to a buffer never grown */
   char *dst = buf_reserve(b, n);
   if (!dst) return HS_ENOMEM;
   if (n) memcpy(dst, p, n);

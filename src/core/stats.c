@@ -65,6 +65,13 @@ uint64_t stats_hist_quantile(const stats_hist_t *h, double q) {
   return h->max_us; /* only when a bucket saturated */
 }
 
+uint64_t stats_hist_below(const stats_hist_t *h, uint64_t us) {
+  uint64_t n = 0;
+  for (unsigned i = 0; i < STATS_BUCKETS && bucket_upper(i) <= us; i++)
+    n += h->buckets[i];
+  return n;
+}
+
 void stats_init(stats_t *s, uint64_t now_ms) {
   memset(s, 0, sizeof *s);
   s->started_ms = now_ms;

@@ -24,6 +24,9 @@ void stats_hist_add(stats_hist_t *h, uint64_t us);
 /* The value at quantile q in [0, 1] (an upper bound of its bucket, capped
  * by the max seen); 0 when empty. */
 uint64_t stats_hist_quantile(const stats_hist_t *h, double q);
+/* How many values landed in buckets wholly at or below us (a cumulative
+ * histogram bucket, as Prometheus counts them). */
+uint64_t stats_hist_below(const stats_hist_t *h, uint64_t us);
 
 /* Request ops are counted by number, below this (the wire's op codes). */
 #define STATS_OPS 64
@@ -40,7 +43,10 @@ uint64_t stats_hist_quantile(const stats_hist_t *h, double q);
   X(frames_out, "frames answered")                                          \
   X(connections_accepted, "connections accepted")                           \
   X(connections_closed, "connections closed")                               \
-  X(connections_refused, "connections refused over max_connections")        \
+  X(connections_refused, "connections refused over a budget")              \
+  X(handshake_timeouts, "connections closed past handshake_ms")             \
+  X(handshakes_evicted, "handshakes closed for a newer one")                \
+  X(limit_refusals, "requests refused with LIMIT")                          \
   X(connections_dropped_slow, "connections dropped over max_output")        \
   X(protocol_errors, "bad frames")                                          \
   X(messages_published, "messages stored by publishes homed here")          \
@@ -60,7 +66,13 @@ uint64_t stats_hist_quantile(const stats_hist_t *h, double q);
   X(replica_reads, "pulls served here from a replica's copy")               \
   X(claims, "cursor ranges granted to replicas")                            \
   X(heartbeats, "pings sent")                                               \
-  X(heartbeat_bytes, "bytes of pings, their answers and gossip")
+  X(heartbeat_bytes, "bytes of pings, their answers and gossip")          \
+  X(view_messages_sent, "view changes sent along the cube")                \
+  X(view_messages_received, "view changes received along the cube")        \
+  X(view_repairs, "whole views sent to a peer whose digest differed")      \
+  X(probes_sent, "indirect probes this node asked others for")             \
+  X(probes_served, "indirect probes this node ran for others")             \
+  X(probes_confirmed, "indirect probes that found their target alive")
 
 typedef struct stats {
   uint64_t started_ms;

@@ -36,6 +36,15 @@ uint64_t place_identity(uint8_t kind, const char *id, size_t n);
  * none). */
 uint32_t place_coordinator(const view_t *v, uint32_t none);
 
+/* The members that share a copy set with `id` under v, for some key: the
+ * nodes that can hold a copy `id` should hold too. Found by walking the
+ * cut hashes outward from `id` itself: a cut hash one step nearer to
+ * `id` ranks it no lower, so the hashes whose copies include `id` form a
+ * connected ball around it, and the walk stops at its edge. Writes up to
+ * cap ids; returns how many there are, or 0 when out of memory. */
+size_t place_partners(const view_t *v, uint32_t replicas, uint32_t id,
+                      uint32_t *out, size_t cap);
+
 /* Whether `id` is among the n ids (a copy set). */
 static inline bool place_contains(const uint32_t *ids, size_t n, uint32_t id) {
   for (size_t i = 0; i < n; i++)

@@ -16,6 +16,14 @@
 
 static bool state_ok(int s) { return s >= VIEW_ALIVE && s <= VIEW_LEFT; }
 
+/* Up to the cap, where an entry can only be alive: a member reported
+ * suspect, dead or left at any version a view may hold can still refute
+ * it one higher. */
+static bool version_ok(uint64_t version, int state) {
+  return version < VIEW_VERSION_MAX ||
+         (version == VIEW_VERSION_MAX && state == VIEW_ALIVE);
+}
+
 void view_init(view_t *v) {
   v->members = NULL;
   v->n = v->cap = 0;
@@ -85,7 +93,7 @@ static int entry_cmp(uint64_t version, view_state_t state, const char *addr,
 int view_upsert(view_t *v, uint32_t id, const char *addr, view_state_t state,
                 uint64_t version) {
   if (!addr || id > VIEW_ID_MAX || !state_ok((int)state) ||
-      version > VIEW_VERSION_MAX)
+      !version_ok(version, (int)state))
     return HS_EINVALID;
   size_t len = strnlen(addr, VIEW_ADDR_MAX + 1);
   if (len == 0 || len > VIEW_ADDR_MAX || !addr_valid(addr, len))
@@ -130,7 +138,9 @@ int view_set_state(view_t *v, uint32_t id, view_state_t state) {
   if (!state_ok((int)state)) return HS_EINVALID;
   bool found;
   size_t i = search(v, id, &found);
-  if (!found || v->members[i].version >= VIEW_VERSION_MAX) return HS_EINVALID;
+  if (!found || v->members[i].version >= VIEW_VERSION_MAX ||
+      !version_ok(v->members[i].version + 1, (int)state))
+    return HS_EINVALID;
   v->members[i].version++;
   v->members[i].state = state;
   v->epoch++;
@@ -259,7 +269,7 @@ int view_decode(wire_reader_t *r, view_t *out) {
     if (i > 0 && id <= out->members[i - 1].id)
       return decode_fail(r, out, "view.id");
     if (!state_ok(state)) return decode_fail(r, out, "view.state");
-    if (version > VIEW_VERSION_MAX) return decode_fail(r, out, "view.version");
+    if (!version_ok(version, state)) return decode_fail(r, out, "view.version");
     if (!addr_valid(addr, len)) return decode_fail(r, out, "view.addr");
     view_member_t *m = &out->members[i];
     m->id = id;

@@ -45,7 +45,9 @@ typedef struct view_member {
 
 /* The highest version an entry may have: far beyond any real history
  * (one change a microsecond for 8 years), and low enough that neither a
- * bump nor the epoch's sum of a view the wire can carry overflows. */
+ * bump nor the epoch's sum of a view the wire can carry overflows. An
+ * entry at the cap is alive: one that says suspect, dead or left is at
+ * most VIEW_VERSION_MAX - 1, so its member can always refute it. */
 #define VIEW_VERSION_MAX ((uint64_t)1 << 48)
 
 typedef struct view {
@@ -71,7 +73,8 @@ int view_copy(view_t *dst, const view_t *src);
 const view_member_t *view_find(const view_t *v, uint32_t id);
 /* Applies the merge rule to one entry: 1 if v changed, 0 if not,
  * HS_EINVALID (addr NULL, empty or over VIEW_ADDR_MAX bytes, bad state, id
- * over 2^CUBE_MAX_DIM-1) or HS_ENOMEM (v unchanged on any error). */
+ * over 2^CUBE_MAX_DIM-1, version past the cap or at it and not alive) or
+ * HS_ENOMEM (v unchanged on any error). */
 int view_upsert(view_t *v, uint32_t id, const char *addr, view_state_t state,
                 uint64_t version);
 /* Upserts every member of src into dst: the number of members that changed
@@ -80,7 +83,7 @@ int view_upsert(view_t *v, uint32_t id, const char *addr, view_state_t state,
 int view_merge(view_t *dst, const view_t *src);
 /* A local decision about a known member (suspect, declare dead, revive):
  * sets its state and bumps its version by 1. 1, or HS_EINVALID when the id
- * is unknown, the state is bad or the version would overflow. */
+ * is unknown, the state is bad or the new version would break the cap. */
 int view_set_state(view_t *v, uint32_t id, view_state_t state);
 
 /* Writes the ids of members that serve (ALIVE or SUSPECT) in ascending
@@ -107,7 +110,8 @@ int view_encode(const view_t *v, buf_t *out);
  * so freeing it then is harmless too). 0, or
  * HS_EPROTOCOL with r->bad naming the field (short input, a count larger
  * than the bytes left allow, bad state, empty/long/NUL-bearing addr, id out
- * of range, ids not strictly ascending, epoch not the sum of versions), or
+ * of range, ids not strictly ascending, a version the cap refuses, epoch
+ * not the sum of versions), or
  * HS_ENOMEM. Does not require r to be exhausted afterwards. */
 int view_decode(wire_reader_t *r, view_t *out);
 

@@ -45,28 +45,41 @@ static int traceback(lua_State *L) {
   return 1;
 }
 
-int binding_pcall_hook(lua_State *L, int nargs, int nresults,
-                       const char *what) {
+/* The default report: stderr, at most a few lines a second. */
+static void report_to_stderr(void *ud, const char *what, const char *error) {
   static time_t window;
   static int printed;
+  (void)ud;
+  time_t now = time(NULL);
+  if (now != window) {
+    window = now;
+    printed = 0;
+  }
+  if (printed++ < 5)
+    fprintf(stderr, "hypersub: error in %s (ignored): %s\n", what, error);
+}
+
+int binding_pcall_report(lua_State *L, int nargs, int nresults,
+                         const char *what, binding_report_fn report,
+                         void *ud) {
   int base = lua_gettop(L) - nargs;
   lua_pushcfunction(L, traceback);
   lua_insert(L, base);
   if (lua_pcall(L, nargs, nresults, base) != LUA_OK) {
-    time_t now = time(NULL);
-    if (now != window) {
-      window = now;
-      printed = 0;
-    }
-    if (printed++ < 5)
-      fprintf(stderr, "hypersub: error in %s (ignored): %s\n", what,
-              lua_tostring(L, -1));
+    const char *error = lua_tostring(L, -1);
+    (report ? report : report_to_stderr)(ud, what,
+                                         error ? error : "(not a string)");
     lua_pop(L, 1);
     lua_remove(L, base);
     return -1;
   }
   lua_remove(L, base);
   return 0;
+}
+
+int binding_pcall_hook(lua_State *L, int nargs, int nresults,
+                       const char *what) {
+  return binding_pcall_report(L, nargs, nresults, what, NULL, NULL);
 }
 
 void binding_call_hook(lua_State *L, int nargs, const char *what) {

@@ -31,6 +31,13 @@ void binding_call_hook(lua_State *L, int nargs, const char *what);
  * succeeded (results on the stack), else -1 (reported, nothing pushed). */
 int binding_pcall_hook(lua_State *L, int nargs, int nresults,
                        const char *what);
+/* The same with the failure (what failed, the error with its traceback)
+ * handed to report instead of stderr (NULL: stderr). */
+typedef void (*binding_report_fn)(void *ud, const char *what,
+                                  const char *error);
+int binding_pcall_report(lua_State *L, int nargs, int nresults,
+                         const char *what, binding_report_fn report,
+                         void *ud);
 
 /* A name argument (id or topic): raises unless a string; returns NULL and
  * pushes the INVALID error triple when it breaks the character set. */

@@ -151,9 +151,14 @@ static void client_options(lua_State *L, hs_client_config_t *cfg) {
   }
   if (lua_isnoneornil(L, 4)) return;
   luaL_checktype(L, 4, LUA_TTABLE);
-  const char **fields[3] = {&cfg->cluster, &cfg->user, &cfg->password};
-  const char *names[3] = {"cluster", "user", "password"};
-  for (int i = 0; i < 3; i++) {
+  const char **fields[] = {&cfg->cluster, &cfg->user,     &cfg->password,
+                           &cfg->tls_ca,  &cfg->tls_cert, &cfg->tls_key};
+  const char *names[] = {"cluster", "user",     "password",
+                         "tls_ca",  "tls_cert", "tls_key"};
+  lua_getfield(L, 4, "tls");
+  cfg->tls = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++) {
     lua_getfield(L, 4, names[i]);
     if (lua_type(L, -1) == LUA_TSTRING)
       *fields[i] = lua_tostring(L, -1); /* the table keeps it alive */
@@ -164,7 +169,8 @@ static void client_options(lua_State *L, hs_client_config_t *cfg) {
 }
 
 /* core.client({addr...}, timeout_ms, on_connect [, cluster | {cluster =,
- * user =, password =}]) -> client | nil, msg, code */
+ * user =, password =, tls =, tls_ca =, tls_cert =, tls_key =}])
+ *   -> client | nil, msg, code */
 static int l_client_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_Integer timeout = luaL_checkinteger(L, 2);
@@ -198,7 +204,11 @@ static int l_client_new(lua_State *L) {
                          pack(ref, REPLY_CONNECTED), &lc->c);
   if (rc) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
-    return binding_errorf(L, rc, "not a usable address list");
+    return binding_errorf(L, rc, cfg.tls || cfg.tls_ca
+                                     ? "not a usable address list, or TLS "
+                                       "files (tls.ca, tls.cert, tls.key) "
+                                       "that cannot be read"
+                                     : "not a usable address list");
   }
   hs_client_set_data(lc->c, lc);
   lc->connect_ref = ref;

@@ -6,6 +6,7 @@
  * or is closed. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "binding.h"
 #include "l_options.h"
@@ -21,7 +22,12 @@ typedef struct l_node {
   int policy_ref;  /* the policy module (a table) */
   int cache_ref;   /* target -> next hop, for policy_epoch */
   uint64_t policy_epoch;
+  time_t error_window; /* policy errors logged in this second */
+  unsigned errors_logged, errors_suppressed;
 } l_node_t;
+
+/* Policy errors a second that reach the log; the rest are counted. */
+#define POLICY_ERRORS_LOGGED 5
 
 static l_node_t *check_node(lua_State *L) {
   l_node_t *n = luaL_checkudata(L, 1, NODE_MT);
@@ -75,6 +81,31 @@ static void on_log(const hs_log_event_t *ev, void *ud) {
 }
 
 /* ---- routing policy ---------------------------------------------------- */
+
+/* A policy that raised: a warning in the node's own log (at most a few a
+ * second, then how many were left out); the C default is used. */
+static void policy_failed(void *ud, const char *what, const char *error) {
+  l_node_t *n = ud;
+  time_t now = time(NULL);
+  if (now != n->error_window) {
+    n->error_window = now;
+    n->errors_logged = 0;
+  }
+  if (n->errors_logged >= POLICY_ERRORS_LOGGED) {
+    n->errors_suppressed++;
+    return;
+  }
+  n->errors_logged++;
+  size_t len = strlen(error);
+  const hs_log_field_t fields[] = {
+      {.key = "hook", .type = HS_FIELD_STR, .s = what, .n = strlen(what)},
+      {.key = "error", .type = HS_FIELD_STR, .s = error,
+       .n = len < 400 ? len : 400},
+      {.key = "suppressed", .type = HS_FIELD_UINT, .u = n->errors_suppressed},
+  };
+  n->errors_suppressed = 0;
+  hs_node_log(n->node, HS_LOG_WARN, "policy", "policy_failed", fields, 3);
+}
 
 /* view argument of policy.next_hop: {epoch=, dim=, self=, members =
  * {{id=, addr=, state=}, ...}, alive = {[id] = true}} */
@@ -136,7 +167,7 @@ static uint32_t on_next_hop(hs_node_t *node, uint32_t target, void *ud) {
   lua_insert(L, -2); /* next_hop(self = the policy module, target, view) */
   lua_pushinteger(L, target);
   push_view(L, node);
-  if (binding_pcall_hook(L, 3, 1, "routing policy next_hop") == 0) {
+  if (binding_pcall_report(L, 3, 1, "next_hop", policy_failed, n) == 0) {
     int ok;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
     if (ok && v >= 0 && v <= UINT32_MAX) next = (uint32_t)v;
@@ -178,7 +209,8 @@ static uint32_t on_read_replica(hs_node_t *node, const char *topic,
     lua_setfield(L, -2, "reads");
     lua_rawseti(L, -2, ids[i]);
   }
-  if (binding_pcall_hook(L, 4, 1, "read policy read_replica") == 0) {
+  if (binding_pcall_report(L, 4, 1, "read_replica", policy_failed, ln) ==
+      0) {
     int ok;
     lua_Integer v = lua_tointegerx(L, -1, &ok);
     if (ok && v >= 0 && v <= UINT32_MAX) pick = (uint32_t)v;
@@ -241,6 +273,11 @@ static void install_policy(lua_State *L, int opts, l_node_t *n) {
   n->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if (next_hop) hs_node_set_next_hop(n->node, on_next_hop, n);
   if (read_replica) hs_node_set_read_replica(n->node, on_read_replica, n);
+  const hs_log_field_t fields[] = {
+      {.key = "next_hop", .type = HS_FIELD_UINT, .u = (uint64_t)next_hop},
+      {.key = "read_replica", .type = HS_FIELD_UINT, .u = (uint64_t)read_replica},
+  };
+  hs_node_log(n->node, HS_LOG_INFO, "policy", "policy_loaded", fields, 2);
 }
 
 /* core.node(opts [, log_hook]) -> node | nil, message, code. Starts
@@ -249,19 +286,14 @@ static int l_node_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   hs_node_config_t cfg;
   l_options_read(L, 1, &cfg); /* what it leaves on the stack stays there */
-  char why[256];
+  char why[400];
   int rc = hs_node_check_config(&cfg, why, sizeof why);
   if (rc) return binding_errorf(L, rc, "could not create the node: %s", why);
   l_node_t *n = push_node(L);
-  rc = hs_node_new(binding_loop(L), &cfg, &n->node);
-  if (rc == HS_EINVALID)
-    return binding_errorf(L, rc, "could not create the node: invalid "
-                          "configuration (peers need distinct ids other than "
-                          "this node's, and host:port addresses)");
-  if (rc)
-    return binding_errorf(L, rc, "could not create the node%s%s",
-                          cfg.log_file ? ": cannot open log file " : "",
-                          cfg.log_file ? cfg.log_file : "");
+  rc = hs_node_create(binding_loop(L), &cfg, &n->node, why, sizeof why);
+  if (rc == HS_EIO && cfg.log_file && !why[0])
+    snprintf(why, sizeof why, "cannot open log file %s", cfg.log_file);
+  if (rc) return binding_errorf(L, rc, "could not create the node: %s", why);
   hs_node_on_state(n->node, on_state, n);
   install_policy(L, 1, n);
   if (lua_isfunction(L, 2)) { /* a log hook before the first event */
@@ -285,6 +317,12 @@ static int l_node_new(lua_State *L) {
 
 static int l_node_port(lua_State *L) {
   lua_pushinteger(L, hs_node_port(check_node(L)->node));
+  return 1;
+}
+
+/* node:http_port() -> the monitoring port's bound port, 0 when none */
+static int l_node_http_port(lua_State *L) {
+  lua_pushinteger(L, hs_node_http_port(check_node(L)->node));
   return 1;
 }
 
@@ -312,6 +350,17 @@ static int l_node_stop(lua_State *L) {
   luaL_argcheck(L, after >= 0 && after <= UINT32_MAX, 2, "out of range");
   if (hs_node_stop(n->node, (uint32_t)after))
     return binding_errorf(L, HS_EINVALID, "node %u is not running",
+                          hs_node_id(n->node));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* node:leave() -> true | nil, message, code: hands its topics over and
+ * stops, as LEAVE does (on_state hears "stopped"). */
+static int l_node_leave(lua_State *L) {
+  l_node_t *n = check_node(L);
+  if (hs_node_leave(n->node))
+    return binding_errorf(L, HS_EINVALID, "node %u is not running or leaves already",
                           hs_node_id(n->node));
   lua_pushboolean(L, 1);
   return 1;
@@ -380,7 +429,8 @@ static const luaL_Reg node_methods[] = {
     {"state", l_node_state},       {"stop", l_node_stop},
     {"on_log", l_node_on_log},     {"on_state", l_node_on_state},
     {"stats_json", l_node_stats_json}, {"close", l_node_close},
-    {"last_error", l_node_last_error},
+    {"last_error", l_node_last_error}, {"leave", l_node_leave},
+    {"http_port", l_node_http_port},
     {NULL, NULL}};
 
 int binding_open_node(lua_State *L) {

@@ -53,7 +53,7 @@ struct node_option {
 
 /* Integer and enum fields are stored as 4 or 8 bytes. */
 _Static_assert(sizeof(int) == 4 && sizeof(hs_log_level_t) == 4 &&
-                   sizeof(hs_log_format_t) == 4,
+                   sizeof(hs_log_format_t) == 4 && sizeof(hs_fsync_t) == 4,
                "4-byte integer and enum fields");
 
 static void store_integer(hs_node_config_t *cfg, const node_option_t *o,
@@ -182,14 +182,14 @@ static void read_listen(lua_State *L, int opts, const node_option_t *o,
 }
 
 /* One peer: "ID=HOST:PORT" or {id =, addr =}, at the top of the stack. */
-static void read_peer(lua_State *L, int i, hs_peer_t *p) {
+static void read_peer(lua_State *L, const char *name, int i, hs_peer_t *p) {
   lua_Integer id = -1;
   const char *addr = NULL;
   if (lua_type(L, -1) == LUA_TSTRING) {
     const char *s = lua_tostring(L, -1), *eq = strchr(s, '=');
     size_t n_digits = strspn(s, "0123456789");
     if (!eq || n_digits == 0 || s + n_digits != eq || !eq[1] || n_digits > 7)
-      luaL_error(L, "option 'peers': '%s' is not ID=HOST:PORT", s);
+      luaL_error(L, "option '%s': '%s' is not ID=HOST:PORT", name, s);
     id = (lua_Integer)strtol(s, NULL, 10);
     addr = eq + 1; /* held by the list */
   } else if (lua_istable(L, -1)) {
@@ -201,12 +201,12 @@ static void read_peer(lua_State *L, int i, hs_peer_t *p) {
       addr = lua_tostring(L, -1); /* held by the entry */
     lua_pop(L, 2);
   } else {
-    luaL_error(L, "option 'peers': entry %d is not ID=HOST:PORT or "
-                  "{id=, addr=}", i + 1);
+    luaL_error(L, "option '%s': entry %d is not ID=HOST:PORT or "
+                  "{id=, addr=}", name, i + 1);
   }
   if (id < 0 || id > HS_ID_MAX || !addr)
-    luaL_error(L, "option 'peers': entry %d needs an id in 0..2^20-1 and an "
-                  "addr \"host:port\"", i + 1);
+    luaL_error(L, "option '%s': entry %d needs an id in 0..2^20-1 and an "
+                  "addr \"host:port\"", name, i + 1);
   p->id = (uint32_t)id;
   p->addr = addr;
 }
@@ -222,12 +222,17 @@ static void read_peers(lua_State *L, int opts, const node_option_t *o,
   hs_peer_t *peers = lua_newuserdatauv(L, (n ? n : 1) * sizeof *peers, 0);
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, -2, (lua_Integer)i + 1);
-    read_peer(L, (int)i, &peers[i]);
+    read_peer(L, o->name, (int)i, &peers[i]);
     lua_pop(L, 1);
   }
   lua_replace(L, -2); /* the options table holds the list */
-  cfg->peers = peers;
-  cfg->n_peers = n;
+  if (strcmp(o->name, "dial") == 0) {
+    cfg->dial = peers;
+    cfg->n_dial = n;
+  } else {
+    cfg->peers = peers;
+    cfg->n_peers = n;
+  }
 }
 
 /* join = "host:port"; without an id, the node asks for the lowest free. */
@@ -388,6 +393,10 @@ static const option_word_t replica_words[] = {
 static const option_word_t level_words[] = {
     {"debug", HS_LOG_DEBUG}, {"info", HS_LOG_INFO}, {"warn", HS_LOG_WARN},
     {"error", HS_LOG_ERROR}, {"off", HS_LOG_OFF},   {NULL, 0}};
+static const option_word_t fsync_words[] = {{"always", HS_FSYNC_ALWAYS},
+                                             {"interval", HS_FSYNC_INTERVAL},
+                                             {"never", HS_FSYNC_NEVER},
+                                             {NULL, 0}};
 static const option_word_t format_words[] = {
     {"text", HS_LOG_TEXT}, {"json", HS_LOG_JSON}, {NULL, 0}};
 
@@ -407,6 +416,11 @@ static const node_option_t options[] = {
     {.name = "peers", .kind = OPT_LIST, .flag = "peer", .arg = "ID=HOST:PORT",
      .help = "another member of the cluster; repeat for each",
      .read = read_peers},
+    {.name = "dial", .kind = OPT_LIST, .flag = "dial", .arg = "ID=HOST:PORT",
+     .help = "reach member ID at HOST:PORT instead of the address it "
+             "announces (a NAT, a tunnel or a proxy in between); repeat "
+             "for each",
+     .read = read_peers},
     {.name = "join", .kind = OPT_STRING, FIELD(join), .arg = "HOST:PORT",
      .help = "join a running cluster through any member (instead of peers)",
      .read = read_join},
@@ -419,6 +433,17 @@ static const node_option_t options[] = {
              "view) giving the neighbour to forward to, and/or "
              "read_replica(self, topic, candidates, stats) giving the copy "
              "that serves a pull (nil: the default)", .read = read_policy},
+    {.name = "data_dir", .kind = OPT_STRING, FIELD(data_dir), .arg = "DIR",
+     .help = "keep topics, messages, cursors and identities on disk here "
+             "(made if need be); none: in memory, gone when the node stops"},
+    {.name = "fsync", .kind = OPT_ENUM, FIELD(fsync), .words = fsync_words,
+     .arg = "MODE",
+     .help = "with data_dir: always (an answer waits until what it reports "
+             "is synced), interval (synced every fsync_interval_ms) or never "
+             "(the system writes when it likes)"},
+    {.name = "fsync_interval_ms", .kind = OPT_INTEGER,
+     FIELD(fsync_interval_ms), .min = 1, .max = HOUR_MS, .arg = "MS",
+     .help = "how often fsync interval syncs"},
     {.name = "cluster_key", .kind = OPT_STRING, FIELD(cluster_key),
      .arg = "FILE",
      .help = "a file the members share (32 random bytes or more): peers "
@@ -428,6 +453,14 @@ static const node_option_t options[] = {
              "(the verifier `hypersub passwd` prints), publish =, subscribe "
              "= (topic patterns, or {allow =, deny =}), admin = true}; none: "
              "any client may do anything", .read = read_users},
+    {.name = "tls_cert", .kind = OPT_STRING, FIELD(tls_cert), .arg = "FILE",
+     .help = "PEM certificate: with tls_key and tls_ca the node speaks "
+             "only TLS, to clients and peers"},
+    {.name = "tls_key", .kind = OPT_STRING, FIELD(tls_key), .arg = "FILE",
+     .help = "PEM private key of tls_cert"},
+    {.name = "tls_ca", .kind = OPT_STRING, FIELD(tls_ca), .arg = "FILE",
+     .help = "PEM CA: peers, and the members this node links to, must "
+             "present a certificate from it (mutual TLS)"},
     {.name = "heartbeat_ms", .kind = OPT_INTEGER, FIELD(heartbeat_ms),
      .min = 1, .max = 60000, .arg = "MS",
      .help = "how often a node pings the peers it watches (its cube "
@@ -439,11 +472,16 @@ static const node_option_t options[] = {
      .max = HOUR_MS, .arg = "MS",
      .help = "silence before a peer is declared dead and its topics fail "
              "over to their replicas; at least suspect_ms"},
+    {.name = "link_idle_ms", .kind = OPT_INTEGER, FIELD(link_idle_ms),
+     .min = 0, .max = HOUR_MS, .arg = "MS",
+     .help = "a link to a member that is neither a cube neighbour nor "
+             "watched closes after this long unused (links made for a "
+             "catch-up, a probe, a detour, an idle copy); 0: never"},
     {.name = "peer_timeout", .kind = OPT_INTEGER, FIELD(peer_timeout_ms),
      .min = 1, .max = HOUR_MS, .arg = "MS",
      .help = "forwarded and replicated requests (a pull adds its wait)"},
     {.name = "hop_limit", .kind = OPT_INTEGER, FIELD(hop_limit), .min = 0,
-     .max = 255, .arg = "N",
+     .max = 254, .arg = "N",
      .help = "hops a forwarded request may take; 0: 2D+2 (D the cube's "
              "dimension)"},
     {.name = "max_payload", .kind = OPT_INTEGER, FIELD(max_payload), .min = 1,
@@ -454,7 +492,39 @@ static const node_option_t options[] = {
              "dropped; at least max_payload + 65536"},
     {.name = "max_connections", .kind = OPT_INTEGER, FIELD(max_connections),
      .min = 1, .max = 1000000, .arg = "N",
-     .help = "connections at once; more are refused"},
+     .help = "clients connected at once; more are refused (UNAVAILABLE)"},
+    {.name = "max_peer_connections", .kind = OPT_INTEGER,
+     FIELD(max_peer_connections), .min = 1, .max = 1000000, .arg = "N",
+     .help = "peers' connections at once, a budget apart from the clients'"},
+    {.name = "max_handshakes", .kind = OPT_INTEGER, FIELD(max_handshakes),
+     .min = 1, .max = 1000000, .arg = "N",
+     .help = "connections still in their handshake; one more closes the "
+             "oldest"},
+    {.name = "handshake_ms", .kind = OPT_INTEGER, FIELD(handshake_ms),
+     .min = 1, .max = HOUR_MS, .arg = "MS",
+     .help = "time a connection has to finish HELLO (and AUTH); then it is "
+             "closed"},
+    {.name = "max_parked", .kind = OPT_INTEGER, FIELD(max_parked), .min = 0,
+     .max = 10000000, .arg = "N",
+     .help = "long polls parked on the node; more get LIMIT"},
+    {.name = "max_parked_per_connection", .kind = OPT_INTEGER,
+     FIELD(max_parked_per_connection), .min = 0, .max = 10000000, .arg = "N",
+     .help = "long polls parked on one connection; more get LIMIT"},
+    {.name = "max_wait_ms", .kind = OPT_INTEGER, FIELD(max_wait_ms), .min = 0,
+     .max = UINT32_MAX, .arg = "MS",
+     .help = "longest wait a pull may park for; longer ones are cut to it"},
+    {.name = "max_topics", .kind = OPT_INTEGER, FIELD(max_topics), .min = 1,
+     .max = LUA_MAXINTEGER, .arg = "N",
+     .help = "topics a node holds (homed and copied); a client's "
+             "create_topic past it gets LIMIT"},
+    {.name = "max_identities", .kind = OPT_INTEGER, FIELD(max_identities),
+     .min = 1, .max = LUA_MAXINTEGER, .arg = "N",
+     .help = "publishers and subscribers a node holds; a client's create "
+             "past it gets LIMIT"},
+    {.name = "max_subscriptions", .kind = OPT_INTEGER, FIELD(max_subscriptions),
+     .min = 1, .max = LUA_MAXINTEGER, .arg = "N",
+     .help = "subscriptions (cursors) over all topics a node holds; a "
+             "subscribe past it gets LIMIT"},
     {.name = "max_pull", .kind = OPT_INTEGER, FIELD(max_pull), .min = 1,
      .max = 1000000, .arg = "N", .help = "largest pull batch"},
     {.name = "retain_messages", .kind = OPT_INTEGER, FIELD(retain_messages),
@@ -473,6 +543,18 @@ static const node_option_t options[] = {
      .words = format_words, .arg = "FORMAT", .help = "how log lines are written"},
     {.name = "log_file", .kind = OPT_STRING, FIELD(log_file), .arg = "FILE",
      .help = "append the log here instead of stderr"},
+    /* operations */
+    {.name = "http", .kind = OPT_STRING, FIELD(http), .arg = "HOST:PORT",
+     .help = "serve /metrics (Prometheus), /livez, /readyz, /view, /topics "
+             "and a live picture of the cube over HTTP here (port 0 picks "
+             "one); off by default"},
+    {.name = "http_timeout_ms", .kind = OPT_INTEGER, FIELD(http_timeout_ms),
+     .min = 1, .max = HOUR_MS, .arg = "MS",
+     .help = "an HTTP request's headers must arrive within this; an idle "
+             "HTTP connection closes after it"},
+    {.name = "http_max_connections", .kind = OPT_INTEGER,
+     FIELD(http_max_connections), .min = 1, .max = 100000, .arg = "N",
+     .help = "HTTP connections at once; more are answered 503"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -86,17 +86,30 @@ static void after_write(uv_write_t *req, int status) {
     maybe_shutdown(c);
 }
 
+/* TLS: what is due to the socket is the ciphertext of `out` (and any
+ * handshake records), in `sending`. False when the session failed. */
+static bool seal(conn_t *c) {
+  if (tls_write(c->tls, &c->out, &c->sending) == 0) return true;
+  conn_close(c, HS_EPROTOCOL);
+  return false;
+}
+
 void conn_flush(conn_t *c) {
   if (c->closing || c->writing || !c->connected) return;
-  if (c->out.len == 0) {
+  if (c->tls ? !c->out.len && !tls_has_output(c->tls) : !c->out.len) {
     maybe_shutdown(c);
     return;
   }
-  /* Swap: the write owns `sending` until it completes; new frames keep
-   * going into `out`. */
-  buf_t t = c->sending;
-  c->sending = c->out;
-  c->out = t;
+  if (c->tls) {
+    if (!seal(c)) return;
+    if (!c->sending.len) return; /* plaintext waits for the handshake */
+  } else {
+    /* Swap: the write owns `sending` until it completes; new frames keep
+     * going into `out`. */
+    buf_t t = c->sending;
+    c->sending = c->out;
+    c->out = t;
+  }
   uv_buf_t b = uv_buf_init(c->sending.data, (unsigned)c->sending.len);
   c->write_req.data = c;
   int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, after_write);
@@ -124,9 +137,37 @@ int conn_dirty(conn_t *c) {
   return 0;
 }
 
+/* The same for TLS: the last answer's ciphertext, what the kernel takes
+ * of it now (the stream ends after it anyway). */
+static void try_write_sealed(conn_t *c) {
+  buf_t sealed = BUF_INIT;
+  if (tls_write(c->tls, &c->out, &sealed) == 0 && sealed.len) {
+    uv_buf_t b = uv_buf_init(sealed.data, (unsigned)sealed.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n > 0) c->bytes_out += (uint64_t)n;
+  }
+  buf_free(&sealed);
+}
+
 void conn_shutdown(conn_t *c) {
   if (c->closing) return;
   c->shutdown_after_flush = true;
+  /* A write whose callback has not run yet still holds `sending`, though
+   * libuv has handed all of it to the kernel unless some is queued (then
+   * uv_try_write refuses): what follows it goes now, so a last answer
+   * (STOP_NODE's) is out even if the owner closes before the next turn. */
+  if (c->writing && c->out.len && c->connected) {
+    if (c->tls) {
+      try_write_sealed(c);
+      return;
+    }
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n > 0) {
+      c->bytes_out += (uint64_t)n;
+      buf_consume(&c->out, (size_t)n);
+    }
+  }
   conn_flush(c);
 }
 
@@ -135,12 +176,40 @@ void conn_shutdown(conn_t *c) {
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *out) {
   conn_t *c = conn_of(h);
   (void)hint;
-  char *p = buf_reserve(&c->in, READ_CHUNK);
+  buf_t *in = c->tls ? &c->cipher_in : &c->in;
+  char *p = buf_reserve(in, READ_CHUNK);
   if (!p) {
     *out = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
     return;
   }
-  *out = uv_buf_init(p, (unsigned)(c->in.cap - c->in.len));
+  *out = uv_buf_init(p, (unsigned)(in->cap - in->len));
+}
+
+/* TLS: decrypts what came into the input; answers the handshake. False
+ * when the session failed (the connection is closing). */
+static bool unseal(conn_t *c, size_t n) {
+  char why[200];
+  buf_commit(&c->cipher_in, n);
+  int rc = tls_read(c->tls, c->cipher_in.data, c->cipher_in.len, &c->in, why,
+                    sizeof why);
+  buf_clear(&c->cipher_in);
+  buf_shrink(&c->cipher_in, KEEP_BUFFER);
+  if (rc) {
+    if (tls_plaintext_seen(c->tls)) { /* tell a plaintext client in kind */
+      buf_t msg = BUF_INIT;
+      wire_put_error(&msg, 0, 0, HS_EPROTOCOL, why, strlen(why));
+      uv_buf_t b = uv_buf_init(msg.data, (unsigned)msg.len);
+      uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+      buf_free(&msg);
+    }
+    c->hooks->on_garbage(c, why, "", 0);
+    conn_close(c, HS_EPROTOCOL);
+    return false;
+  }
+  /* Handshake records to answer, or frames that waited for it. */
+  if (tls_has_output(c->tls) || (c->out.len && tls_handshake_done(c->tls)))
+    conn_dirty(c);
+  return true;
 }
 
 /* Parses every whole frame in the input; keeps a partial one at the front. */
@@ -192,8 +261,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   conn_t *c = conn_of((uv_handle_t *)s);
   (void)b;
   if (nread > 0) {
-    buf_commit(&c->in, (size_t)nread);
     c->bytes_in += (size_t)nread;
+    if (c->tls && !unseal(c, (size_t)nread)) return;
+    if (!c->tls) buf_commit(&c->in, (size_t)nread);
     parse_input(c);
   } else if (nread == UV_EOF) {
     conn_close(c, 0);
@@ -233,7 +303,7 @@ int conn_start(conn_t *c) {
   int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   if (rc) return rc;
   c->reading = true;
-  if (c->out.len) conn_dirty(c);
+  if (c->out.len || c->tls) conn_dirty(c); /* a TLS client says hello */
   return 0;
 }
 
@@ -242,6 +312,9 @@ static void on_closed(uv_handle_t *h) {
   buf_free(&c->in);
   buf_free(&c->out);
   buf_free(&c->sending);
+  buf_free(&c->cipher_in);
+  tls_conn_free(c->tls);
+  c->tls = NULL;
   c->hooks->on_free(c);
 }
 

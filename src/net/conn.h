@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "net/tls.h"
 #include "proto/wire.h"
 
 typedef struct conn conn_t;
@@ -56,6 +57,9 @@ struct conn {
   void *owner;
   conn_t *dirty_prev, *dirty_next;
   uint64_t bytes_in, bytes_out;
+  tls_conn_t *tls; /* set before conn_start: the stream is TLS (freed with
+                      the conn) */
+  buf_t cipher_in; /* TLS: what the socket gave, before decryption */
   bool dirty, writing, reading, connected, closing, shutdown_after_flush;
 };
 

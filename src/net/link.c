@@ -51,6 +51,7 @@ struct link {
   pending_t pending;     /* request_t by id */
   uint32_t next_id;
   uint32_t node_id;
+  uint64_t used_ms; /* uv_now of the last request or answer */
   hello_t hello;
   msg_hello_reply_t answer; /* the node's answer to HELLO, until ready */
   link_connect_cb connect_cb;
@@ -61,6 +62,8 @@ struct link {
   void (*free_data)(void *);
   int open_handles;
   bool closed;
+  bool weak; /* holds the loop only while busy (link_config_t.weak) */
+  tls_ctx_t *tls; /* link_config_t.tls */
 };
 
 static void link_release(link_t *l);
@@ -71,11 +74,28 @@ static bool handshaking(const link_t *l) {
 static void connect_next(link_t *l);
 static void arm_timer(link_t *l);
 
+/* A weak link's socket and timer count for the loop only while a request
+ * or a connect waits on them (the timer may still run toward the
+ * deadline of a request answered since). */
+static void hold_loop(link_t *l) {
+  if (!l->weak) return;
+  bool busy = l->pending.count || l->connect_cb || l->state != L_READY;
+  uv_handle_t *handles[] = {(uv_handle_t *)&l->timer,
+                            l->cc ? (uv_handle_t *)&l->cc->conn.tcp : NULL};
+  for (size_t i = 0; i < 2; i++) {
+    if (!handles[i]) continue;
+    if (busy)
+      uv_ref(handles[i]);
+    else
+      uv_unref(handles[i]);
+  }
+}
+
 /* ---- completing requests ------------------------------------------------- */
 
 static void complete(link_t *l, request_t *req, const link_reply_t *r) {
-  (void)l;
   req->cb(l, r, req->ud);
+  if (!l->closed) hold_loop(l);
 }
 
 static void fail(link_t *l, request_t *req, int code, const char *msg) {
@@ -195,8 +215,9 @@ static void ready(link_t *l, const msg_hello_reply_t *hello) {
   l->max_frame = hello->max_frame < l->max_output ? hello->max_frame
                                                   : l->max_output;
   l->cc->conn.max_frame = l->max_frame;
-  if (l->queue.len) {
-    buf_append(&l->cc->conn.out, l->queue.data, l->queue.len);
+  if (l->queue.len) { /* what was asked while connecting goes out now */
+    if (buf_append(&l->cc->conn.out, l->queue.data, l->queue.len))
+      fail_all(l, HS_ENOMEM, "out of memory sending the queued requests");
     buf_clear(&l->queue);
     conn_dirty(&l->cc->conn);
   }
@@ -206,6 +227,7 @@ static void ready(link_t *l, const msg_hello_reply_t *hello) {
     l->connect_cb = NULL;
     cb(l, 0, NULL, hello, l->connect_ud);
   }
+  if (!l->closed) hold_loop(l);
 }
 
 /* The answer to HELLO: ready, or AUTH goes out. */
@@ -254,6 +276,7 @@ static void cc_on_frame(conn_t *conn, const wire_frame_t *f) {
   request_t *found = pending_find(&l->pending, f->id), req;
   if (!found) return; /* timed out already */
   pending_take(&l->pending, found, &req);
+  l->used_ms = uv_now(l->loop);
   link_reply_t r = {.frame = f};
   wire_reader_t rd;
   msg_error_t err;
@@ -391,6 +414,15 @@ static bool connect_to(link_t *l, const char *addr) {
   }
   cc->link = l;
   cc->connect_req.data = cc;
+  char host[ADDR_MAX + 1];
+  if (l->tls && (addr_host(addr, host, sizeof host) ||
+                 !(cc->conn.tls = tls_conn_new(l->tls, host)))) {
+    snprintf(l->last_error, sizeof l->last_error, "%s: cannot start TLS",
+             addr);
+    l->open_handles++;             /* given back when libuv lets go */
+    conn_close(&cc->conn, HS_ENOMEM); /* not l->cc: the link is not told */
+    return false;
+  }
   l->open_handles++;
   l->cc = cc;
   int rc = uv_tcp_connect(&cc->connect_req, &cc->conn.tcp,
@@ -452,6 +484,7 @@ int link_end(link_t *l, wire_writer_t *w, uint32_t id, uint32_t timeout_ms,
   }
   uint8_t op = w->op;
   uv_update_time(l->loop); /* deadlines count from the call */
+  l->used_ms = uv_now(l->loop);
   *req = (request_t){.id = id, .op = op, .cb = cb, .ud = ud,
                      .deadline = uv_now(l->loop) +
                                  (timeout_ms ? timeout_ms : l->timeout_ms)};
@@ -460,6 +493,7 @@ int link_end(link_t *l, wire_writer_t *w, uint32_t id, uint32_t timeout_ms,
     conn_dirty(&l->cc->conn);
   else if (l->state == L_IDLE)
     start_connecting(l);
+  hold_loop(l);
   return 0;
 }
 
@@ -517,6 +551,7 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
     return HS_ENOMEM;
   }
   l->loop = loop;
+  l->used_ms = uv_now(loop);
   l->n_addrs = cfg->n_addrs;
   l->timeout_ms = cfg->timeout_ms;
   l->max_output = cfg->max_output;
@@ -526,6 +561,8 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
   l->connect_ud = cfg->connect_ud;
   l->refused_cb = cfg->refused_cb;
   l->refused_ud = cfg->refused_ud;
+  l->weak = cfg->weak;
+  l->tls = cfg->tls;
   pending_init(&l->pending, sizeof(request_t));
   l->flusher = cfg->flusher;
   if (!l->flusher) {
@@ -544,6 +581,7 @@ int link_new(uv_loop_t *loop, const link_config_t *cfg, link_t **out) {
 uint32_t link_timeout(const link_t *l) { return l->timeout_ms; }
 size_t link_pending(const link_t *l) { return l->pending.count; }
 uint32_t link_refused(const link_t *l) { return l->conn_refused; }
+uint64_t link_used(const link_t *l) { return l->used_ms; }
 uint32_t link_node(const link_t *l) { return l->node_id; }
 void link_set_data(link_t *l, void *data, void (*free_data)(void *)) {
   l->data = data;

@@ -53,6 +53,11 @@ typedef struct link_config {
   void *connect_ud;
   link_refused_cb refused_cb;
   void *refused_ud;
+  tls_ctx_t *tls;       /* connect over TLS with this (not owned); NULL:
+                           plain TCP */
+  /* The connection keeps the loop running only while something is asked
+   * of it (a client's: a script that leaves it open idle still ends). */
+  bool weak;
 } link_config_t;
 
 /* 0, HS_EINVALID (no address, or one that is not host:port) or HS_ENOMEM.
@@ -77,6 +82,8 @@ int link_send(link_t *l, uint8_t op, uint16_t flags, const char *head,
 uint32_t link_timeout(const link_t *l);
 /* Requests sent and not answered yet. */
 size_t link_pending(const link_t *l);
+/* When it was last used (a request sent or an answer read), uv_now ms. */
+uint64_t link_used(const link_t *l);
 /* Bytes waiting to be handed to the socket. */
 size_t link_buffered(const link_t *l);
 /* Connects in a row that found no listener (ECONNREFUSED); 0 once one

@@ -39,6 +39,8 @@ link_t *peers_link(peers_t *p, uint32_t peer) {
   buf_t view = BUF_INIT;
   if (view_encode(p->view, &view)) return NULL;
   const char *addrs[1] = {m->addr};
+  for (size_t i = 0; i < p->n_dial; i++)
+    if (p->dial[i].id == peer) addrs[0] = p->dial[i].addr;
   link_config_t cfg = {
       .addrs = addrs,
       .n_addrs = 1,
@@ -55,6 +57,7 @@ link_t *peers_link(peers_t *p, uint32_t peer) {
       .flusher = p->flusher,
       .refused_cb = p->refused_cb,
       .refused_ud = p->refused_ud,
+      .tls = p->tls,
   };
   peer_ref_t *ref = malloc(sizeof *ref);
   int rc = ref ? link_new(p->loop, &cfg, &link) : HS_ENOMEM;
@@ -70,7 +73,7 @@ link_t *peers_link(peers_t *p, uint32_t peer) {
     return NULL;
   }
   LOG(p->log, HS_LOG_INFO, "cluster", "link_opened", LF_UINT("peer", peer),
-      LF_STR("addr", m->addr));
+      LF_STR("addr", addrs[0]));
   return link;
 }
 
@@ -95,6 +98,41 @@ size_t peers_unanswered(const peers_t *p) {
     if (m->id == p->self || !view_serves(m->state)) continue;
     link_t *link = peers_find(p, m->id);
     if (link) n += link_pending(link);
+  }
+  return n;
+}
+
+/* A link to prune: its member no longer serves (or is gone from the view)
+ * and nothing waits on it. */
+static bool prunable(const peers_t *p, uint32_t *out) {
+  void *v;
+  const char *key;
+  for (size_t i = 0; map_next(&p->links, &i, &key, NULL, &v);) {
+    uint32_t id;
+    memcpy(&id, key, sizeof id);
+    const view_member_t *m = view_find(p->view, id);
+    if (link_pending(v)) continue;
+    bool idle = p->idle_ms && uv_now(p->loop) - link_used(v) >= p->idle_ms &&
+                !(p->keep && p->keep(p->keep_ud, id));
+    if (!m || !view_serves(m->state) || idle) {
+      *out = id;
+      return true;
+    }
+  }
+  return false;
+}
+
+void peers_prune(peers_t *p) {
+  uint32_t id;
+  while (prunable(p, &id)) peers_drop(p, id);
+}
+
+size_t peers_ids(const peers_t *p, uint32_t *out, size_t cap) {
+  size_t n = 0;
+  const char *key;
+  for (size_t i = 0; map_next(&p->links, &i, &key, NULL, NULL);) {
+    if (n < cap) memcpy(&out[n], key, sizeof out[n]);
+    n++;
   }
   return n;
 }

@@ -13,12 +13,14 @@
 #include "core/log.h"
 #include "core/map.h"
 #include "cube/view.h"
+#include "hypersub.h"
 #include "net/link.h"
 
 typedef struct peers {
   uv_loop_t *loop;
   const uint8_t *key;   /* the cluster key peers prove, or NULL (open) */
   uint64_t incarnation; /* this run of the node */
+  tls_ctx_t *tls;       /* links over TLS with this, or NULL */
   link_refused_cb refused_cb; /* a peer refused our handshake */
   void *refused_ud;
   map_t links;          /* peer id (4 bytes) -> link_t* */
@@ -29,6 +31,13 @@ typedef struct peers {
   uint32_t replicas;
   uint32_t timeout_ms;
   size_t max_output;
+  /* A link nothing waits on, unused this long (0: never), closes unless
+   * keep says the node needs it (a cube neighbour, a watched peer). */
+  uint32_t idle_ms;
+  const hs_peer_t *dial; /* members reached at another address */
+  size_t n_dial;
+  bool (*keep)(void *ud, uint32_t peer);
+  void *keep_ud;
   log_t *log;
 } peers_t;
 
@@ -39,10 +48,17 @@ link_t *peers_link(peers_t *p, uint32_t peer);
 link_t *peers_find(const peers_t *p, uint32_t peer);
 /* Closes the link to a peer that died; what waited on it fails (CLOSED). */
 void peers_drop(peers_t *p, uint32_t peer);
+/* Closes the links to members that no longer serve (one that left: its
+ * last answers came) once nothing waits on them, and the idle ones the
+ * node does not keep. */
+void peers_prune(peers_t *p);
 /* Closes every link; their failing callbacks find no data. */
 void peers_close(peers_t *p);
 /* The peer a link of these leads to; false once the node is closing. */
 bool peers_id(const link_t *link, uint32_t *id);
+/* Fills up to cap ids of the peers this node has a link to; returns how
+ * many links there are. */
+size_t peers_ids(const peers_t *p, uint32_t *out, size_t cap);
 /* Requests unanswered on the links to the serving members. */
 size_t peers_unanswered(const peers_t *p);
 

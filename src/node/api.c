@@ -3,7 +3,11 @@
  * one tick), starting, stopping and restarting, stats, freeing. */
 #include "node/node.h"
 
+#include "core/addr.h"
+#include "cube/cube.h"
+
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -30,8 +34,22 @@ HS_API void hs_node_config_init(hs_node_config_t *cfg) {
   cfg->heartbeat_ms = 100;
   cfg->suspect_ms = 500;
   cfg->dead_ms = 1000;
+  cfg->fsync_interval_ms = 100;
+  cfg->link_idle_ms = 10000;
+  cfg->handshake_ms = 5000;
+  cfg->max_handshakes = 256;
+  cfg->max_peer_connections = 1024;
+  cfg->max_parked = 10000;
+  cfg->max_parked_per_connection = 64;
+  cfg->max_wait_ms = 300000;
+  cfg->max_topics = 100000;
+  cfg->max_identities = 1000000;
+  cfg->max_subscriptions = 1000000;
   cfg->log_level = HS_LOG_INFO;
   cfg->log_format = HS_LOG_TEXT;
+  /* operations */
+  cfg->http_timeout_ms = 10000;
+  cfg->http_max_connections = 64;
 }
 
 /* A check of the configuration's numbers, with what is wrong. */
@@ -49,7 +67,37 @@ static const char *limits_wrong(const hs_node_config_t *cfg) {
   if (!cfg->heartbeat_ms) return "heartbeat_ms must be at least 1";
   if (cfg->dead_ms < cfg->suspect_ms) return "dead_ms must be at least suspect_ms";
   if (cfg->hop_limit > 254) return "hop_limit must be 0..254";
+  if (!cfg->handshake_ms) return "handshake_ms must be at least 1";
+  if (cfg->fsync > HS_FSYNC_NEVER) return "fsync must be always, interval or never";
+  if (cfg->fsync == HS_FSYNC_INTERVAL && !cfg->fsync_interval_ms)
+    return "fsync_interval_ms must be at least 1";
+  if (!cfg->max_connections || !cfg->max_handshakes ||
+      !cfg->max_peer_connections)
+    return "max_connections, max_handshakes and max_peer_connections must "
+           "be at least 1";
+  if (cfg->max_parked_per_connection > cfg->max_parked)
+    return "max_parked_per_connection must be at most max_parked";
   return NULL;
+}
+
+/* TLS, when the node has a certificate: a context to accept with (asking
+ * the other side for its certificate: peers must show one) and one to
+ * link to peers with (showing ours). */
+static int tls_contexts(const hs_node_config_t *cfg, tls_ctx_t **server,
+                        tls_ctx_t **client, char *why, size_t len) {
+  *server = *client = NULL;
+  if (!cfg->tls_cert && !cfg->tls_key && !cfg->tls_ca) return 0;
+  if (!cfg->tls_cert || !cfg->tls_key || !cfg->tls_ca) {
+    snprintf(why, len, "TLS needs tls_cert, tls_key and tls_ca together");
+    return HS_EINVALID;
+  }
+  tls_config_t accepting = {.cert = cfg->tls_cert, .key = cfg->tls_key,
+                            .ca = cfg->tls_ca, .server = true,
+                            .request_cert = true};
+  tls_config_t linking = {.cert = cfg->tls_cert, .key = cfg->tls_key,
+                          .ca = cfg->tls_ca};
+  int rc = tls_ctx_new(&accepting, server, why, len);
+  return rc ? rc : tls_ctx_new(&linking, client, why, len);
 }
 
 HS_API int hs_node_check_config(const hs_node_config_t *cfg, char *why,
@@ -66,10 +114,15 @@ HS_API int hs_node_check_config(const hs_node_config_t *cfg, char *why,
   users_t users;
   rc = users_init(&users, cfg->users, cfg->n_users, why, why_len);
   users_free(&users);
+  if (rc) return rc;
+  tls_ctx_t *server, *client;
+  rc = tls_contexts(cfg, &server, &client, why, why_len);
+  tls_ctx_free(server);
+  tls_ctx_free(client);
   return rc;
 }
 
-/* The cluster key, the users and this run's incarnation. */
+/* The cluster key, the users, this run's incarnation and TLS. */
 static int take_trust(hs_node_t *node, const hs_node_config_t *cfg) {
   if (auth_init()) {
     snprintf(node->error, sizeof node->error, "no source of random numbers");
@@ -85,10 +138,29 @@ static int take_trust(hs_node_t *node, const hs_node_config_t *cfg) {
   uint8_t nonce[AUTH_NONCE];
   auth_nonce(nonce);
   memcpy(&node->incarnation, nonce, sizeof node->incarnation);
-  return rc;
+  return rc ? rc
+            : tls_contexts(cfg, &node->tls_server, &node->tls_client,
+                           node->error, sizeof node->error);
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+/* The members reached at another address: copied, each checked. */
+static int take_dial(hs_node_t *node, const hs_node_config_t *cfg) {
+  if (!cfg->n_dial) return 0;
+  node->dial = calloc(cfg->n_dial, sizeof *node->dial);
+  if (!node->dial) return HS_ENOMEM;
+  for (size_t i = 0; i < cfg->n_dial; i++) {
+    struct sockaddr_storage ss;
+    const hs_peer_t *d = &cfg->dial[i];
+    if (!d->addr || addr_parse(d->addr, &ss) || d->id > HS_ID_MAX)
+      return HS_EINVALID;
+    node->dial[i].id = d->id;
+    if (!(node->dial[i].addr = strdup(d->addr))) return HS_ENOMEM;
+    node->n_dial = i + 1;
+  }
+  return 0;
+}
 
 /* The node's own copies of the configuration's strings, and its log.
  * 0, HS_ENOMEM or HS_EIO (the log file). */
@@ -104,27 +176,84 @@ static int take_config(hs_node_t *node, const hs_node_config_t *cfg) {
   node->cfg.join = node->join;
   node->cfg.peers = NULL; /* the view holds them */
   node->cfg.n_peers = 0;
+  node->cfg.dial = NULL; /* node->dial holds them */
+  node->cfg.n_dial = 0;
   node->cfg.users = NULL; /* node->users holds them */
   node->cfg.n_users = 0;
   node->cfg.cluster_key = NULL;
+  node->cfg.data_dir = NULL; /* the disk holds it */
   log_init(&node->log, cfg->join && cfg->id == HS_ID_ANY ? -1 : (int64_t)cfg->id);
   node->log.level = cfg->log_level;
   node->log.format = cfg->log_format;
   if (!node->host || !node->cluster_name || (cfg->log_file && !node->log_file) ||
       (cfg->join && !node->join))
     return HS_ENOMEM;
+  int rc = take_dial(node, cfg);
+  if (rc) return rc;
   return cfg->log_file && log_open(&node->log, cfg->log_file) ? HS_EIO : 0;
+}
+
+/* ---- the data directory ---------------------------------------------------------- */
+
+static void disk_synced(void *ud, store_topic_t *t) {
+  hs_node_t *node = ud;
+  repl_synced(&node->repl, t);
+}
+
+static void disk_storage(void *ud, store_topic_t *t, const char *why) {
+  hs_node_t *node = ud;
+  if (why)
+    LOG(&node->log, HS_LOG_ERROR, "disk", "storage_failed",
+        LF_STR("topic", t->name), LF_STR("error", why),
+        LF_STR("detail", "publishes to it get STORAGE; reads go on"));
+  else
+    LOG(&node->log, HS_LOG_WARN, "disk", "storage_recovered",
+        LF_STR("topic", t->name));
+}
+
+/* Opens the data directory and loads it. A joining node without an id
+ * takes back the one the directory was written by. */
+static int take_disk(hs_node_t *node, hs_node_config_t *c) {
+  if (!c->data_dir) return 0;
+  bool any = c->join && c->id == HS_ID_ANY;
+  disk_config_t dc = {.dir = c->data_dir,
+                      .fsync = (disk_fsync_t)c->fsync,
+                      .interval_ms = c->fsync_interval_ms,
+                      .cluster = c->cluster,
+                      .node = any ? UINT32_MAX : c->id,
+                      .log = &node->log};
+  disk_hooks_t hooks = {node, disk_synced, disk_storage};
+  uint32_t had;
+  int rc = disk_open(node->loop, &dc, &node->store, &hooks, &node->disk, &had,
+                     node->error, sizeof node->error);
+  if (!rc && any && had != UINT32_MAX) {
+    c->id = had;
+    node->cfg.id = had;
+    node->log.node = had;
+  }
+  return rc;
+}
+
+static void disk_closed(void *ud) { node_release(ud); }
+
+static const char *fsync_name(disk_fsync_t mode) {
+  return mode == DISK_FSYNC_ALWAYS     ? "always"
+         : mode == DISK_FSYNC_INTERVAL ? "interval"
+                                       : "never";
 }
 
 /* ---- wiring the parts ---------------------------------------------------------- */
 
 /* The first listener: links to members no longer alive are dropped, which
- * fails what waits on them, so clients retry elsewhere. */
+ * fails what waits on them, so clients retry elsewhere. A member that left
+ * still answers what it was asked (its LEAVE above all): its link goes
+ * once nothing waits on it (peers_prune on the tick). */
 static void drop_dead_links(void *ud, const cluster_change_t *change) {
   hs_node_t *node = ud;
   const view_t *v = &node->cluster.view;
   for (size_t i = 0; i < v->n; i++) {
     const view_member_t *m = &v->members[i];
+    if (m->state == VIEW_LEFT) continue;
     const view_member_t *was = view_find(change->old, m->id);
     if (m->id != node_self(node) && !view_serves(m->state) &&
         (!was || view_serves(was->state)))
@@ -169,11 +298,30 @@ static bool id_taken(hs_node_t *node) {
   return now - node->id_taken_since >= 2 * (uint64_t)node->cfg.dead_ms;
 }
 
+/* A node started alone ticks once a member joins it or it hears of one:
+ * heartbeats, failure detection and the parts' ticks run from then on. */
+static void tick_with_members(void *ud, const cluster_change_t *change) {
+  hs_node_t *node = ud;
+  (void)change;
+  if (node->state == HS_NODE_RUNNING && node->cluster.view.n > 1 &&
+      !uv_is_active((uv_handle_t *)&node->tick_timer))
+    node_start_ticking(node);
+}
+
+/* The links a node keeps however idle: to its cube neighbours and to the
+ * peers it watches. */
+static bool keep_link(void *ud, uint32_t peer) {
+  hs_node_t *node = ud;
+  return cube_distance(peer, node_self(node)) == 1 ||
+         health_watches(&node->health, peer);
+}
+
 static void wire_parts(hs_node_t *node) {
   cluster_t *c = &node->cluster;
   node->peers = (peers_t){.loop = node->loop,
                           .key = node->has_key ? node->key : NULL,
                           .incarnation = node->incarnation,
+                          .tls = node->tls_client,
                           .refused_cb = peer_refused,
                           .refused_ud = node,
                           .view = &c->view,
@@ -183,18 +331,28 @@ static void wire_parts(hs_node_t *node) {
                           .replicas = c->replicas,
                           .timeout_ms = node->cfg.peer_timeout_ms,
                           .max_output = node->cfg.max_output,
+                          .idle_ms = node->cfg.link_idle_ms,
+                          .dial = node->dial,
+                          .n_dial = node->n_dial,
+                          .keep = keep_link,
+                          .keep_ud = node,
                           .log = &node->log};
-  health_init(&node->health, node->loop, c, &node->peers, node->cfg.suspect_ms,
-              node->cfg.dead_ms, &node->log, &node->stats);
+  carrier_init(node);
+  health_config_t hc = {node->cfg.heartbeat_ms, node->cfg.suspect_ms,
+                        node->cfg.dead_ms};
+  health_init(&node->health, c, &node->net, &hc, &node->log, &node->stats);
+  spread_init(&node->spread, c, &node->net, &node->stats);
   repl_init(&node->repl, node->loop, &node->store, &node->peers, c,
-            node->max_frame, &node->log, &node->stats);
+            node->max_frame, node->cfg.peer_timeout_ms, &node->log,
+            &node->stats);
   node->repl.hooks = (repl_hooks_t){waiters_wake, waiters_drop, node};
   c->hooks = (cluster_hooks_t){fenced, rejoined, node};
   /* A view change, in this order: */
   cluster_listen(c, drop_dead_links, node);
   cluster_listen(c, cluster_quorum_listener, c);
   cluster_listen(c, repl_view_listener, &node->repl);
-  cluster_listen(c, health_spread_listener, &node->health);
+  cluster_listen(c, spread_listener, &node->spread);
+  cluster_listen(c, tick_with_members, node);
 }
 
 static void on_tick(uv_timer_t *t);
@@ -205,41 +363,62 @@ static void init_handles(hs_node_t *node) {
   uv_timer_init(loop, &node->restart_timer);
   uv_timer_init(loop, &node->expire_timer);
   uv_timer_init(loop, &node->tick_timer);
+  uv_timer_init(loop, &node->handshake_timer);
   node->restart_timer.data = node->expire_timer.data = node;
-  node->tick_timer.data = node;
+  node->tick_timer.data = node->handshake_timer.data = node;
   node->tick = on_tick;
   node->on_frame = node_dispatch;
-  node->open_handles = 5; /* the three timers, the flusher, repl's check */
+  node->open_handles = 6; /* the four timers, the flusher, repl's check */
 }
 
 HS_API int hs_node_new(uv_loop_t *loop, const hs_node_config_t *cfg,
                        hs_node_t **out) {
-  char why[256];
-  if (limits_wrong(cfg)) return HS_EINVALID;
+  char why[400];
+  return hs_node_create(loop, cfg, out, why, sizeof why);
+}
+
+HS_API int hs_node_create(uv_loop_t *loop, const hs_node_config_t *cfg,
+                          hs_node_t **out, char *why, size_t why_len) {
+  const char *wrong = limits_wrong(cfg);
+  snprintf(why, why_len, "%s", wrong ? wrong : "");
+  if (wrong) return HS_EINVALID;
   hs_node_t *node = calloc(1, sizeof *node);
   if (!node) return HS_ENOMEM;
   node->loop = loop;
-  int rc = take_config(node, cfg);
-  if (!rc) rc = take_trust(node, cfg);
-  (void)why;
-  if (!rc) rc = cluster_init(&node->cluster, cfg, node->host, &node->log,
+  hs_node_config_t c = *cfg; /* its id may come from the data directory */
+  store_limits_t limits = {.retain_messages = cfg->retain_messages,
+                           .retain_bytes = cfg->retain_bytes,
+                           .retain_ms = cfg->retain_ms};
+  store_init(&node->store, &limits);
+  int rc = take_config(node, &c);
+  if (!rc) rc = take_trust(node, &c);
+  if (!rc) rc = take_disk(node, &c);
+  if (!rc) rc = cluster_init(&node->cluster, &c, node->host, &node->log,
                              &node->stats);
+  if (!rc) rc = monitor_new(node, cfg); /* operations */
   if (rc) {
+    snprintf(why, why_len, "%s",
+             node->error[0] ? node->error
+                            : "invalid configuration (peers need distinct ids "
+                              "other than this node's, and host:port "
+                              "addresses)");
     cluster_free(&node->cluster);
     node->freeing = true;
     node->open_handles = 1;
+    if (node->disk) { /* its handles close on the next loop turn */
+      node->open_handles++;
+      disk_close(node->disk, disk_closed, node);
+      node->disk = NULL;
+    }
     node_release(node); /* frees what was taken so far */
     return rc;
   }
   node->max_frame = cfg->max_payload + FRAME_OVERHEAD;
   node->port = cfg->port;
   node->garbage_limit = (log_limit_t)LOG_LIMIT_INIT(10);
-  node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(10);
+  node->retry_limit = (log_limit_t)LOG_LIMIT_INIT(1);
+  node->refused_limit = (log_limit_t)LOG_LIMIT_INIT(10);
   node->reads.ignored_limit = (log_limit_t)LOG_LIMIT_INIT(10);
-  store_limits_t limits = {.retain_messages = cfg->retain_messages,
-                           .retain_bytes = cfg->retain_bytes,
-                           .retain_ms = cfg->retain_ms};
-  store_init(&node->store, &limits);
   stats_init(&node->stats, log_now_ms());
   init_handles(node);
   wire_parts(node);
@@ -259,19 +438,40 @@ static void on_tick(uv_timer_t *t) {
   hs_node_t *node = t->data;
   health_tick(&node->health);
   repl_tick(&node->repl);
+  peers_prune(&node->peers);
   if (leave_tick(node)) node_halt(node, leave_finish(node), 0);
   if (id_taken(node)) node_halt(node, NULL, 0);
   catchup_tick(node);
 }
 
+/* Budgets the process cannot keep: accepting fails with EMFILE first. */
+static void warn_fd_limit(hs_node_t *node) {
+  struct rlimit rl;
+  const hs_node_config_t *c = &node->cfg;
+  uint64_t want = (uint64_t)c->max_connections + c->max_peer_connections +
+                  c->max_handshakes + 64;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      want > rl.rlim_cur)
+    LOG(&node->log, HS_LOG_WARN, "node", "fd_limit",
+        LF_UINT("limit", rl.rlim_cur), LF_UINT("budgets", want),
+        LF_STR("detail", "max_connections + max_peer_connections + "
+                         "max_handshakes pass the open files allowed: "
+                         "raise ulimit -n or lower them"));
+}
+
 /* The JOIN answer came (ok: id and view are set): serve, or stop. */
 static void joined(hs_node_t *node, bool ok) {
   join_stop(node);
+  if (ok && node->disk &&
+      disk_set_node(node->disk, node_self(node), node->error,
+                    sizeof node->error))
+    ok = false;
   if (!ok) {
     node->state = HS_NODE_RUNNING; /* so that node_halt stops it */
     node_halt(node, NULL, 0);
     return;
   }
+  repl_restored(&node->repl); /* topics loaded from disk take their roles */
   node_start_ticking(node);
   catchup_start(node);
   node_set_state(node, HS_NODE_RUNNING);
@@ -280,6 +480,7 @@ static void joined(hs_node_t *node, bool ok) {
 HS_API int hs_node_start(hs_node_t *node) {
   if (node->freeing || node->listening) return HS_EINVALID;
   int rc = node_listen(node);
+  if (!rc) rc = monitor_start(node); /* operations */
   if (rc) return rc;
   cluster_listening(&node->cluster, node->host, node->port);
   if (node->cfg.retain_ms)
@@ -292,6 +493,17 @@ HS_API int hs_node_start(hs_node_t *node) {
       LF_UINT("max_payload", node->cfg.max_payload), LF_UINT("members", v->n),
       LF_UINT("dim", view_dim(v)), LF_UINT("epoch", v->epoch),
       LF_STR("version", HS_VERSION));
+  warn_fd_limit(node);
+  if (node->disk)
+    LOG(&node->log, HS_LOG_INFO, "disk", "data_dir",
+        LF_STR("dir", disk_dir(node->disk)),
+        LF_STR("fsync", fsync_name(disk_fsync_mode(node->disk))),
+        LF_UINT("topics", node->store.topics.count),
+        LF_UINT("messages", node->store.messages));
+  else
+    LOG(&node->log, HS_LOG_INFO, "disk", "in_memory",
+        LF_STR("detail", "no data_dir: topics live in memory and go when "
+                         "the node stops"));
   if (!node->users.n || !node->has_key)
     LOG(&node->log, HS_LOG_WARN, "node", "node_open",
         LF_STR("to", !node->users.n && !node->has_key ? "clients and peers"
@@ -305,9 +517,12 @@ HS_API int hs_node_start(hs_node_t *node) {
     node_set_state(node, HS_NODE_JOINING);
     return join_start(node, joined);
   }
+  repl_restored(&node->repl); /* topics loaded from disk take their roles */
   if (v->n > 1) {
     node_start_ticking(node);
     catchup_start(node); /* a restarted member gets its topics */
+  } else if (node->disk) {
+    disk_settle_damage(node->disk); /* no copy to ask */
   }
   node_set_state(node, HS_NODE_RUNNING);
   return 0;
@@ -403,8 +618,16 @@ HS_API const char *hs_node_stats_json(hs_node_t *node, size_t *len) {
   stats_write(&j, &s, &g, wire_op_name);
   repl_stats(&node->repl, &j);
   health_stats(&node->health, &j);
+  json_u64(&j, "peer_links", node_peer_links(node));
+  json_u64(&j, "view_steps", node->spread.last_hops);
+  /* the last view change, on the wall clock */
+  json_u64(&j, "view_changed_ms",
+           node->spread.changed_ms
+               ? g.now_ms - (uv_now(node->loop) - node->spread.changed_ms)
+               : 0);
   json_u64(&j, "catching_up", node->member.catching_up);
   json_bool(&j, "quorum", !node->cluster.quorum_lost);
+  facts_json(node, &j); /* operations */
   json_close(&j);
   if (json_end(&j) || buf_append(&node->scratch, "", 1)) return NULL;
   *len = node->scratch.len - 1; /* without the NUL */
@@ -433,10 +656,17 @@ HS_API void hs_node_free(hs_node_t *node) {
         LF_UINT("id", node_self(node)));
   node->log.hook = NULL;
   node_close_conns(node);
+  if (node->disk) { /* what is gathered goes down first */
+    node->open_handles++;
+    disk_close(node->disk, disk_closed, node);
+    node->disk = NULL;
+  }
   peers_close(&node->peers);
   flusher_close(&node->flusher, flusher_closed);
   uv_close((uv_handle_t *)&node->restart_timer, handle_closed);
   uv_close((uv_handle_t *)&node->tick_timer, handle_closed);
   uv_close(repl_check_handle(&node->repl), repl_check_closed);
   uv_close((uv_handle_t *)&node->expire_timer, handle_closed);
+  uv_close((uv_handle_t *)&node->handshake_timer, handle_closed);
+  monitor_free(node); /* operations */
 }

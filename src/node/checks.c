@@ -12,6 +12,16 @@ bool op_name_ok(op_ctx_t *ctx, const char *what, msg_str_t s) {
   return false;
 }
 
+bool op_under_limit(op_ctx_t *ctx, uint64_t have, uint64_t limit,
+                    const char *what, const char *option) {
+  if (have < limit) return true;
+  hs_node_t *node = ctx->nc->node;
+  node->stats.limit_refusals++;
+  op_error(ctx, HS_ELIMIT, "node %u holds %llu %s, its limit (%s)",
+           node_self(node), (unsigned long long)limit, what, option);
+  return false;
+}
+
 /* Catching up: not before every member answered, and not a topic whose
  * records are still coming (a write now would land at an offset the
  * copies already used). */

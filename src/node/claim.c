@@ -20,6 +20,7 @@ static void reply_claim(node_conn_t *nc, uint32_t id, store_topic_t *t,
                         const pull_waiter_t *c) {
   hs_node_t *node = nc->node;
   wire_writer_t w;
+  size_t mark = nc->conn.out.len;
   wire_begin(&w, &nc->conn.out, WIRE_CLAIM, WIRE_F_REPLY, id);
   uint64_t from = cur->next < t->first ? t->first : cur->next, next;
   uint32_t n;
@@ -31,14 +32,14 @@ static void reply_claim(node_conn_t *nc, uint32_t id, store_topic_t *t,
                       max, &next);
     msg_claim_range_put(&w, from, n);
   }
-  wire_end(&w);
+  node_reply_end(nc, &w);
   node->stats.claims++;
   if (!n) return;
   LOG(&node->log, HS_LOG_DEBUG, "store", "claimed",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),
       LF_UINT("server", c->server), LF_UINT("from", from), LF_UINT("count", n));
-  cur->next = next;
-  repl_cursor(&node->repl, t, sid.s, sid.n, cur->next);
+  store_cursor_pulled(&node->store, t, sid.s, sid.n, next);
+  node_hold_cursor(nc, WIRE_CLAIM, id, mark, t, sid.s, sid.n);
 }
 
 static bool claim_ready(const pull_waiter_t *w, const store_cursor_t *cur) {
@@ -75,7 +76,13 @@ void op_claim(op_ctx_t *ctx) {
   pull_align(node, t, m->subscriber, cur, m->seen, ctx->f->flags & WIRE_F_RETRY);
   pull_waiter_t probe = {.topic = t, .server = m->server,
                          .server_first = m->first, .server_next = m->next};
-  if (claim_ready(&probe, cur) || m->wait_ms == 0)
+  /* What the server may hand out grows with the home's records up to what
+   * it said it holds, and past that only with its acknowledgements (a
+   * replica streamed to): a claim that cannot grow is answered now, not
+   * parked for nothing. */
+  bool can_grow = cur->next < m->first || m->next > cur->next ||
+                  repl_streams_to(t, m->server);
+  if (claim_ready(&probe, cur) || m->wait_ms == 0 || !can_grow)
     return reply_claim(ctx->nc, ctx->f->id, t, m->subscriber, cur, max, &probe);
   pull_waiter_t *w = waiters_park(ctx, t, m->subscriber, max, m->wait_ms);
   if (!w) return;

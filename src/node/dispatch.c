@@ -48,6 +48,8 @@ static const struct {
     [WIRE_JOIN] = {op_join, PEERS},
     [WIRE_LEAVE] = {op_leave, RUNS_NODE},
     [WIRE_HOLDING] = {op_holding, PEERS},
+    [WIRE_SPREAD] = {op_spread, PEERS},
+    [WIRE_PROBE] = {op_probe, PEERS},
 };
 
 /* Answers a frame that breaks the protocol, and hangs up when asked. */
@@ -219,7 +221,8 @@ static void run_here(op_ctx_t *ctx) {
   }
   node->stats.requests[op]++;
   /* The histogram is of routed work: heartbeats have their own counts. */
-  if (op != WIRE_PING && op != WIRE_GOSSIP)
+  if (op != WIRE_PING && op != WIRE_GOSSIP && op != WIRE_SPREAD &&
+      op != WIRE_PROBE)
     node->stats.hops[ctx->hops < STATS_HOPS ? ctx->hops : STATS_HOPS - 1]++;
   /* Answered now, not parked for a long poll or a lookup. */
   if (nc->conn.out.len != before) {

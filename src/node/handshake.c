@@ -32,15 +32,18 @@ static void reply_hello(op_ctx_t *ctx, uint8_t auth, const user_t *u) {
   wire_writer_t w;
   wire_begin(&w, &ctx->nc->conn.out, WIRE_HELLO, WIRE_F_REPLY, ctx->f->id);
   msg_hello_reply_put(&w, &r);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
 }
 
 static void hello_client(op_ctx_t *ctx, const msg_hello_t *m) {
   hs_node_t *node = ctx->nc->node;
   node_conn_t *nc = ctx->nc;
+  char why[160];
   nc->role = WIRE_ROLE_CLIENT;
+  if (node_conn_admit(nc, WIRE_ROLE_CLIENT, why, sizeof why))
+    REFUSE(ctx, HS_EUNAVAILABLE, "%s", why);
   if (!node->users.n) { /* an open node */
-    nc->stage = NC_READY;
+    node_conn_ready(nc);
     return reply_hello(ctx, MSG_AUTH_NONE, NULL);
   }
   if (!m->user.n)
@@ -65,6 +68,13 @@ static void hello_peer(op_ctx_t *ctx, const msg_hello_t *m) {
            "placement differs: node %u keeps %u copies per topic, node %u "
            "keeps %u",
            m->node, m->replicas, node_self(node), node->cluster.replicas);
+  char why[160];
+  if (node->tls_server && !tls_peer_verified(nc->conn.tls))
+    REFUSE(ctx, HS_EDENIED,
+           "node %u: a peer must present a certificate from the cluster's "
+           "CA (mutual TLS)", node_self(node));
+  if (node_conn_admit(nc, WIRE_ROLE_PEER, why, sizeof why))
+    REFUSE(ctx, HS_EUNAVAILABLE, "%s", why);
   nc->role = WIRE_ROLE_PEER;
   nc->peer_id = m->node;
   nc->incarnation = m->incarnation;
@@ -97,7 +107,7 @@ static void reply_auth(op_ctx_t *ctx, const uint8_t *proof, const buf_t *view) {
   wire_writer_t w;
   wire_begin(&w, &ctx->nc->conn.out, WIRE_AUTH, WIRE_F_REPLY, ctx->f->id);
   msg_auth_put(&w, &r);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
 }
 
 static void auth_user(op_ctx_t *ctx) {
@@ -115,7 +125,7 @@ static void auth_user(op_ctx_t *ctx) {
         LF_STR("user", u->name), LF_STR("peer", nc->peer));
     REFUSE(ctx, HS_EDENIED, "user \"%s\": wrong password", u->name);
   }
-  nc->stage = NC_READY;
+  node_conn_ready(nc);
   reply_auth(ctx, sig, NULL);
 }
 
@@ -190,7 +200,7 @@ static void auth_peer(op_ctx_t *ctx) {
   }
   buf_t view = BUF_INIT;
   if (view_encode(&node->cluster.view, &view)) return op_out_of_memory(ctx);
-  nc->stage = NC_READY;
+  node_conn_ready(nc);
   reply_auth(ctx, node->has_key ? proof : NULL, &view);
   buf_free(&view);
 }

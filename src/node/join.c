@@ -73,6 +73,7 @@ int join_start(hs_node_t *node, void (*joined)(hs_node_t *node, bool ok)) {
                 .replicas = node->cluster.replicas,
                 .expect = UINT32_MAX},
       .flusher = &node->flusher,
+      .tls = node->tls_client,
   };
   int rc = link_new(node->loop, &lc, &node->member.join_link);
   if (rc) return rc;
@@ -165,6 +166,6 @@ void op_join(op_ctx_t *ctx) {
   wire_writer_t w;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_join_reply_put(&w, &reply);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
   buf_free(&view);
 }

@@ -4,6 +4,14 @@
  * drained (or it waited too long), it answers and the node stops. */
 #include "node/node.h"
 
+void leave_start(hs_node_t *node, req_t *r, const char *by) {
+  node->member.leave_req = r;
+  node->member.leave_started_ms = uv_now(node->loop);
+  LOG(&node->log, HS_LOG_WARN, "cluster", "leaving", LF_STR("by", by),
+      LF_UINT("topics", node->store.topics.count));
+  cluster_leave(&node->cluster);
+}
+
 void op_leave(op_ctx_t *ctx) {
   hs_node_t *node = ctx->nc->node;
   uint32_t id = ctx->m.node.node;
@@ -16,11 +24,7 @@ void op_leave(op_ctx_t *ctx) {
   r->id = ctx->f->id;
   r->op = ctx->f->op;
   req_attach(r, ctx->nc, &ctx->nc->reqs);
-  node->member.leave_req = r;
-  node->member.leave_started_ms = uv_now(node->loop);
-  LOG(&node->log, HS_LOG_WARN, "cluster", "leaving", LF_STR("by", ctx->nc->peer),
-      LF_UINT("topics", node->store.topics.count));
-  cluster_leave(&node->cluster);
+  leave_start(node, r, ctx->nc->peer);
   /* Answered by leave_tick on a later tick: by then the view saying LEFT
    * has gone out on the links, which stopping closes. */
   ctx->suspended = true;

@@ -9,8 +9,9 @@
 #include "node/node.h"
 
 /* Appends the names of topics homed here that start with prefix, one per
- * line. */
-static void homed_names(hs_node_t *node, msg_str_t prefix, buf_t *out) {
+ * line; false when they would pass the reply budget (it stops there). */
+static bool homed_names(hs_node_t *node, msg_str_t prefix, buf_t *out) {
+  size_t budget = node_reply_budget(node);
   void *v;
   for (size_t i = 0; map_next(&node->store.topics, &i, NULL, NULL, &v);) {
     store_topic_t *t = v;
@@ -20,9 +21,17 @@ static void homed_names(hs_node_t *node, msg_str_t prefix, buf_t *out) {
                        &home, 1) &&
         home != node_self(node))
       continue; /* a replica's copy: its home names it */
-    buf_append(out, t->name, t->name_len);
-    buf_append(out, "\n", 1);
+    if (out->len + t->name_len + 1 > budget) return false;
+    if (buf_append(out, t->name, t->name_len) || buf_append(out, "\n", 1))
+      return false;
   }
+  return true;
+}
+
+/* The listing fails with code, at node `at`'s part. */
+static void gather_fail(req_t *g, int code, uint32_t at) {
+  g->u.gather.failed = code;
+  g->u.gather.failed_node = at;
 }
 
 static int by_name(const void *a, const void *b) {
@@ -49,7 +58,7 @@ static int sort_lines(buf_t *b) {
     *p++ = 0;
   }
   qsort(lines, n, sizeof *lines, by_name);
-  buf_clear(b);
+  buf_clear(b); /* keeps its room: the appends below cannot fail */
   for (k = 0; k < n; k++) {
     buf_append(b, lines[k], strlen(lines[k]));
     buf_append(b, "\n", 1);
@@ -63,7 +72,12 @@ static void finish(req_t *g) {
   hs_node_t *node = g->node;
   node_conn_t *nc = g->nc;
   if (nc) {
-    if (g->u.gather.failed) {
+    if (g->u.gather.failed == HS_ETOO_LARGE) {
+      node_reply_error(nc, WIRE_LIST_TOPICS, g->id, HS_ETOO_LARGE,
+                       "the listing is over %zu bytes (node %u's part "
+                       "passed it): list a narrower prefix",
+                       node_reply_budget(node), g->u.gather.failed_node);
+    } else if (g->u.gather.failed) {
       node_reply_error(nc, WIRE_LIST_TOPICS, g->id, g->u.gather.failed,
                        "node %u did not answer the listing",
                        g->u.gather.failed_node);
@@ -74,7 +88,7 @@ static void finish(req_t *g) {
       msg_text_t m = {msg_str(g->u.gather.names.data, g->u.gather.names.len)};
       wire_begin(&w, &nc->conn.out, WIRE_LIST_TOPICS, WIRE_F_REPLY, g->id);
       msg_text_put(&w, &m);
-      wire_end(&w);
+      node_reply_end(nc, &w);
     }
     node->stats.frames_out++;
     node_send(nc);
@@ -88,13 +102,18 @@ static void part_done(req_t *part, const link_reply_t *reply) {
   req_t *g = part->u.part.gather;
   wire_reader_t r;
   msg_text_t m;
-  if (reply->status) {
-    g->u.gather.failed = reply->status;
-    g->u.gather.failed_node = part->u.part.target;
+  buf_t *names = &g->u.gather.names;
+  if (g->u.gather.failed) {
+    /* the answer is an error already */
+  } else if (reply->status) {
+    gather_fail(g, reply->status, part->u.part.target);
   } else {
     wire_reader_init(&r, reply->frame->body, reply->frame->body_len);
-    if (msg_text_get(&r, &m))
-      buf_append(&g->u.gather.names, m.text.s, m.text.n);
+    if (!msg_text_get(&r, &m))
+      gather_fail(g, HS_EPROTOCOL, part->u.part.target);
+    else if (names->len + m.text.n > node_reply_budget(part->node) ||
+             buf_append(names, m.text.s, m.text.n))
+      gather_fail(g, HS_ETOO_LARGE, part->u.part.target);
   }
   req_give(&part->node->reqs, part);
   if (--g->u.gather.remaining == 0) finish(g);
@@ -135,7 +154,8 @@ void op_list_topics(op_ctx_t *ctx) {
   g->u.gather.names = (buf_t)BUF_INIT;
   g->u.gather.failed = 0;
   req_attach(g, ctx->nc, &ctx->nc->reqs);
-  homed_names(node, prefix, &g->u.gather.names);
+  if (!homed_names(node, prefix, &g->u.gather.names))
+    gather_fail(g, HS_ETOO_LARGE, node_self(node));
   g->u.gather.remaining = 1; /* held until every part is asked */
   const view_t *v = &node->cluster.view;
   for (size_t i = 0; i < v->n && !g->u.gather.failed; i++) {
@@ -152,11 +172,16 @@ void op_list_topics(op_ctx_t *ctx) {
 void op_homed(op_ctx_t *ctx) {
   hs_node_t *node = ctx->nc->node;
   buf_t names = BUF_INIT;
-  homed_names(node, ctx->m.homed.prefix, &names);
+  if (!homed_names(node, ctx->m.homed.prefix, &names)) {
+    buf_free(&names);
+    return op_error(ctx, HS_ETOO_LARGE,
+                    "node %u homes over %zu bytes of topic names under this "
+                    "prefix", node_self(node), node_reply_budget(node));
+  }
   wire_writer_t w;
   msg_text_t m = {msg_str(names.data, names.len)};
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_text_put(&w, &m);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
   buf_free(&names);
 }

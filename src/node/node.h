@@ -10,6 +10,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/health.h"
+#include "cluster/spread.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "hypersub.h"
@@ -42,6 +43,8 @@ struct node_conn {
   uint64_t incarnation;     /* a peer: which run of it */
   const user_t *user;       /* the user logged in; NULL on an open node */
   uint64_t accepted_ms;     /* uv_now: the handshake's deadline counts from it */
+  node_conn_t *hs_prev, *hs_next; /* while in its handshake: oldest first */
+  uint8_t budget;           /* the role budget it counts in (0: none yet) */
   uint8_t nonce[AUTH_NONCE], their_nonce[AUTH_NONCE];
   char peer[64];            /* "host:port" for logs */
 };
@@ -102,6 +105,8 @@ struct hs_node {
   uv_loop_t *loop;
   hs_node_config_t cfg; /* its strings are the node's own copies: */
   char *host, *cluster_name, *log_file, *join;
+  hs_peer_t *dial; /* members reached at another address, addrs owned */
+  size_t n_dial;
   size_t max_frame;
   int port;
   hs_node_state_t state;
@@ -117,11 +122,20 @@ struct hs_node {
   flusher_t flusher;       /* one per loop turn, shared with the links */
   node_conn_t *conns;
   size_t n_conns;
+  /* Connections in their handshake (oldest first, one deadline each) and
+   * each role's budget (server.c). */
+  node_conn_t *hs_head, *hs_tail;
+  size_t n_handshaking, n_clients, n_peers;
+  uv_timer_t handshake_timer;
+  log_limit_t refused_limit;
   size_t n_waiting; /* long polls parked */
 
   store_t store;
+  disk_t *disk; /* the data directory; NULL: memory only */
   cluster_t cluster;
   health_t health;
+  spread_t spread;
+  cluster_net_t net; /* membership's transport: the peer links (carrier.c) */
   peers_t peers;
   repl_t repl;
   req_pool_t reqs;
@@ -139,6 +153,7 @@ struct hs_node {
   uint8_t key[AUTH_KEY];
   users_t users;
   uint64_t incarnation;
+  tls_ctx_t *tls_server, *tls_client; /* with tls_cert: accepting, linking */
   uint64_t id_taken_since, id_taken_last; /* uv_now: peers said our id is
                                              alive elsewhere */
 
@@ -151,10 +166,18 @@ struct hs_node {
 
   int open_handles; /* freed when this reaches 0 after hs_node_free */
   bool freeing;
+  /* operations */
+  struct monitor *monitor; /* the HTTP port (monitor.c), or NULL */
 };
 
 static inline uint32_t node_self(const hs_node_t *node) {
   return node->cluster.self;
+}
+
+/* Bytes a reply's variable part may take: it must fit the frame limit
+ * with room for its header and fixed fields. */
+static inline size_t node_reply_budget(const hs_node_t *node) {
+  return node->max_frame - 1024;
 }
 
 /* While catching up: the offset members said a topic reaches (0: none). */
@@ -172,6 +195,9 @@ void node_reply_error(node_conn_t *nc, uint8_t op, uint32_t id, int code,
     __attribute__((format(printf, 5, 6)));
 /* An empty success reply. */
 void node_reply_ok(node_conn_t *nc, uint8_t op, uint32_t id);
+/* Ends an answer begun with wire_begin on nc's output; when it cannot be
+ * written whole, an error answer (NOMEM) takes its place. */
+void node_reply_end(node_conn_t *nc, wire_writer_t *w);
 /* Queues the connection's output for this turn's flush. */
 void node_send(node_conn_t *nc);
 /* The same, answering the request being run. */
@@ -179,6 +205,23 @@ void op_error(op_ctx_t *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void op_ok(op_ctx_t *ctx);
 void op_out_of_memory(op_ctx_t *ctx);
+
+/* ---- durable.c: answers that wait for the disk ----------------------------------- */
+
+/* The node keeps a data directory synced on every write. */
+bool node_durable(const hs_node_t *node);
+/* The answer written to ctx's connection since `mark` waits until what the
+ * node changed so far is on disk, and, with t, until t is synced up to
+ * `need`; then it goes (or STORAGE does). Nothing without node_durable. */
+void op_hold(op_ctx_t *ctx, size_t mark, const store_topic_t *t,
+             uint64_t need);
+/* The same for an answer given outside its request (a long poll's). */
+void node_hold(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
+               const store_topic_t *t, uint64_t need);
+/* A pull's answer that moved a subscriber's cursor: it leaves once every
+ * live copy of t has the cursor (and, durable, the journal has it). */
+void node_hold_cursor(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
+                      store_topic_t *t, const char *sid, size_t sn);
 
 /* ---- server.c: the listener and connections ----------------------------------------- */
 
@@ -188,6 +231,14 @@ int node_listen(hs_node_t *node);
 void node_stop_serving(hs_node_t *node, node_conn_t *keep);
 /* Closes the listener and the connections (hs_node_free). */
 void node_close_conns(hs_node_t *node);
+/* The handshake told the connection's role: it counts in that role's
+ * budget. 0, or HS_EUNAVAILABLE with why when the budget is full. */
+int node_conn_admit(node_conn_t *nc, uint8_t role, char *why, size_t len);
+/* The handshake is through: the deadline no longer applies. */
+void node_conn_ready(node_conn_t *nc);
+/* The members this node holds a connection with, either way: its links
+ * and the peers' connections to it. */
+size_t node_peer_links(hs_node_t *node);
 
 /* ---- dispatch.c -------------------------------------------------------------- */
 
@@ -201,6 +252,10 @@ void node_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
 /* ---- checks.c: what a request must meet --------------------------------------- */
 /* Reports an invalid name and returns false. */
 bool op_name_ok(op_ctx_t *ctx, const char *what, msg_str_t s);
+/* A client's request that would make the node hold one more of `what`
+ * (have of them now): LIMIT naming the option at `limit`. */
+bool op_under_limit(op_ctx_t *ctx, uint64_t have, uint64_t limit,
+                    const char *what, const char *option);
 /* Whether this node may serve the topic it homes now; false when it has
  * answered UNAVAILABLE (t may be NULL: a topic it lacks). */
 bool op_may_serve(op_ctx_t *ctx, const store_topic_t *t);
@@ -311,6 +366,8 @@ void op_where(op_ctx_t *ctx);           /* op_cluster.c */
 void op_view(op_ctx_t *ctx);
 void op_ping(op_ctx_t *ctx);
 void op_gossip(op_ctx_t *ctx);
+void op_spread(op_ctx_t *ctx);
+void op_probe(op_ctx_t *ctx);
 void op_create_identity(op_ctx_t *ctx); /* op_names.c */
 void op_lookup(op_ctx_t *ctx);
 void op_create_topic(op_ctx_t *ctx);
@@ -338,6 +395,9 @@ void op_holding(op_ctx_t *ctx);         /* catchup.c */
  * its id and view are set). */
 int join_start(hs_node_t *node, void (*joined)(hs_node_t *node, bool ok));
 void join_stop(hs_node_t *node);
+/* Marks this node LEFT and starts handing its topics over; r (or NULL)
+ * is the LEAVE to answer once done, by says who asked. */
+void leave_start(hs_node_t *node, req_t *r, const char *by);
 /* A tick: true when a leave is done (or waited too long). */
 bool leave_tick(hs_node_t *node);
 /* Answers the LEAVE; returns the connection that carries the answer. */
@@ -346,6 +406,35 @@ node_conn_t *leave_finish(hs_node_t *node);
 void catchup_start(hs_node_t *node);
 /* A tick (and any news): is catching up done? */
 void catchup_tick(hs_node_t *node);
+
+/* ---- operations: monitor.c, facts.c, metrics.c ------------------------------------------ */
+
+/* The HTTP port of config.http: made with the node (its address copied),
+ * listening from hs_node_start, closed by hs_node_free (it holds one of
+ * the node's open handles until then). 0, HS_ENOMEM, or HS_EIO / HS_EINVALID
+ * from listening (node->error says why). */
+int monitor_new(hs_node_t *node, const hs_node_config_t *cfg);
+int monitor_start(hs_node_t *node);
+void monitor_free(hs_node_t *node);
+
+/* What this node says of itself for monitoring, also in STATS: topics it
+ * homes and replicates, its replicas' lag, topics short of copies, links. */
+typedef struct facts {
+  uint64_t topics_homed, topics_replicated, under_replicated;
+  uint64_t lag_records, lag_ms; /* the most behind replica of any topic */
+} facts_t;
+void facts_of(hs_node_t *node, facts_t *f);
+void facts_json(hs_node_t *node, json_t *j);
+/* Whether the node serves as a member should: running, caught up, quorum
+ * held, not joining or leaving; why not in *why. */
+bool facts_ready(const hs_node_t *node, const char **why);
+/* /metrics: the Prometheus text exposition of the node. */
+void metrics_write(hs_node_t *node, buf_t *out);
+
+/* ---- carrier.c ------------------------------------------------------------------ */
+
+/* node->net: membership's requests on the peer links. */
+void carrier_init(hs_node_t *node);
 
 /* ---- life.c, release.c ------------------------------------------------------------------ */
 

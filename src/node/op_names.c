@@ -10,6 +10,11 @@ void op_create_identity(op_ctx_t *ctx) {
   const char *what = pub ? "publisher" : "subscriber";
   msg_str_t id = ctx->m.id.id;
   if (!op_name_ok(ctx, pub ? "publisher id" : "subscriber id", id)) return;
+  store_t *s = &node->store;
+  if (!op_under_limit(ctx, s->publishers.count + s->subscribers.count,
+                      node->cfg.max_identities, "publishers and subscribers",
+                      "max_identities"))
+    return;
   int rc = pub ? store_publisher_create(&node->store, id.s, id.n)
                : store_subscriber_create(&node->store, id.s, id.n);
   if (rc == HS_EEXISTS)
@@ -21,7 +26,9 @@ void op_create_identity(op_ctx_t *ctx) {
       LF_STRN(what, id.s, id.n));
   repl_identity(&node->repl, pub ? PLACE_PUBLISHER : PLACE_SUBSCRIBER, id.s,
                 id.n);
+  size_t mark = ctx->nc->conn.out.len;
   op_ok(ctx);
+  op_hold(ctx, mark, NULL, 0); /* the journal holds it first */
 }
 
 /* LOOKUP: does an identity exist here, at its home? */
@@ -41,7 +48,7 @@ void op_lookup(op_ctx_t *ctx) {
   wire_writer_t w;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_exists_put(&w, &reply);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
 }
 
 /* The publisher and topic names a topic request carries. */
@@ -54,7 +61,9 @@ void op_create_topic(op_ctx_t *ctx) {
   hs_node_t *node = ctx->nc->node;
   msg_str_t pid = ctx->m.topic.publisher, topic = ctx->m.topic.topic;
   if (!names_ok(ctx) || !op_identity_ok(ctx, PLACE_PUBLISHER, pid) ||
-      !op_may_serve(ctx, store_topic_find(&node->store, topic.s, topic.n)))
+      !op_may_serve(ctx, store_topic_find(&node->store, topic.s, topic.n)) ||
+      !op_under_limit(ctx, node->store.topics.count, node->cfg.max_topics,
+                      "topics", "max_topics"))
     return;
   store_topic_t *t;
   int rc = store_topic_create(&node->store, topic.s, topic.n, pid.s, pid.n, &t);
@@ -68,7 +77,9 @@ void op_create_topic(op_ctx_t *ctx) {
   }
   LOG(&node->log, HS_LOG_INFO, "store", "topic_created",
       LF_STRN("topic", topic.s, topic.n), LF_STRN("publisher", pid.s, pid.n));
+  size_t mark = ctx->nc->conn.out.len;
   op_ok(ctx);
+  op_hold(ctx, mark, NULL, 0); /* the journal holds it first */
 }
 
 void op_delete_topic(op_ctx_t *ctx) {
@@ -88,5 +99,7 @@ void op_delete_topic(op_ctx_t *ctx) {
   LOG(&node->log, HS_LOG_INFO, "store", "topic_deleted",
       LF_STRN("topic", topic.s, topic.n), LF_STRN("publisher", pid.s, pid.n),
       LF_UINT("messages", messages));
+  size_t mark = ctx->nc->conn.out.len;
   op_ok(ctx);
+  op_hold(ctx, mark, NULL, 0); /* the journal holds it first */
 }

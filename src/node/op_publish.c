@@ -11,7 +11,7 @@ static void answer(node_conn_t *nc, uint32_t id, uint64_t offset) {
   msg_offset_t m = {offset};
   wire_begin(&w, &nc->conn.out, WIRE_PUBLISH, WIRE_F_REPLY, id);
   msg_offset_put(&w, &m);
-  wire_end(&w);
+  node_reply_end(nc, &w);
 }
 
 /* Every replica holds the publish, or never will here. */
@@ -65,7 +65,15 @@ static bool checks_ok(op_ctx_t *ctx, store_topic_t **t) {
                !memcmp(held->owner, m->publisher.s, m->publisher.n);
   if (!owner && !op_identity_ok(ctx, PLACE_PUBLISHER, m->publisher))
     return false;
-  return (*t = op_find_topic(ctx, m->topic)) != NULL;
+  if (!(*t = op_find_topic(ctx, m->topic))) return false;
+  if (node->disk && !disk_topic_ok(*t)) {
+    op_error(ctx, HS_ESTORAGE,
+             "node %u cannot write topic \"%s\" to its data directory %s "
+             "(see its log); reads go on", node_self(node), (*t)->name,
+             disk_dir(node->disk));
+    return false;
+  }
+  return true;
 }
 
 void op_publish(op_ctx_t *ctx) {
@@ -81,7 +89,7 @@ void op_publish(op_ctx_t *ctx) {
         LF_STR("topic", t->name), LF_UINT("offset", offset),
         LF_UINT("seq", m->seq), LF_STRN("publisher", m->publisher.s, m->publisher.n));
     if (m->ack == HS_ACK_ALL && offset != UINT64_MAX &&
-        offset >= repl_readable(t))
+        offset >= repl_readable(t) && repl_replicated(t))
       return wait_for_replicas(ctx, t, offset);
   } else {
     if (store_append_seq(&node->store, t, log_now_ms(), m->publisher.s,
@@ -92,7 +100,11 @@ void op_publish(op_ctx_t *ctx) {
     if (repl_append(&node->repl, t) && m->ack == HS_ACK_ALL)
       return wait_for_replicas(ctx, t, offset); /* answered when all hold it */
   }
+  size_t mark = ctx->nc->conn.out.len;
   answer(ctx->nc, ctx->f->id, offset);
+  /* ack "home" (or "all" with no replica): once this copy is on disk. */
+  if (m->ack != HS_ACK_NONE && offset != UINT64_MAX)
+    op_hold(ctx, mark, t, offset + 1);
   LOG(&node->log, HS_LOG_DEBUG, "store", "published", LF_STR("topic", t->name),
       LF_UINT("offset", offset), LF_UINT("bytes", m->data.n),
       LF_STRN("publisher", m->publisher.s, m->publisher.n));

@@ -25,17 +25,24 @@ void op_subscribe(op_ctx_t *ctx) {
                   : m->from == HS_FROM_LATEST ? t->next
                                               : m->offset;
   bool again = store_cursor(t, sid, sn) != NULL;
-  if (store_subscribe(t, sid, sn, next)) return op_out_of_memory(ctx);
+  if (!again && !op_under_limit(ctx, node->store.cursors,
+                                node->cfg.max_subscriptions, "subscriptions",
+                                "max_subscriptions"))
+    return;
+  if (store_subscribe(&node->store, t, sid, sn, next))
+    return op_out_of_memory(ctx);
   store_cursor_t *cur = store_cursor(t, sid, sn);
-  repl_cursor(&node->repl, t, sid, sn, cur->next);
+  repl_cursor(&node->repl, t, sid, sn, cur->next, cur->prev, NULL);
   LOG(&node->log, HS_LOG_INFO, "store", again ? "resubscribed" : "subscribed",
       LF_STRN("subscriber", sid, sn), LF_STRN("topic", m->topic.s, m->topic.n),
       LF_UINT("cursor", cur->next));
   wire_writer_t w;
   msg_offset_t reply = {cur->next};
+  size_t mark = ctx->nc->conn.out.len;
   wire_begin(&w, &ctx->nc->conn.out, ctx->f->op, WIRE_F_REPLY, ctx->f->id);
   msg_offset_put(&w, &reply);
-  wire_end(&w);
+  node_reply_end(ctx->nc, &w);
+  op_hold(ctx, mark, NULL, 0);
 }
 
 void pull_align(hs_node_t *node, store_topic_t *t, msg_str_t sid,
@@ -43,12 +50,16 @@ void pull_align(hs_node_t *node, store_topic_t *t, msg_str_t sid,
   if (seen == UINT64_MAX) return;
   if (seen > t->next) seen = t->next;
   if (seen < t->first) seen = t->first;
-  if (!(seen > cur->next || (retry && seen < cur->next))) return;
+  /* Forward: the client saw more than this copy heard of. Back: only the
+   * retry of the last pull answered (its answer was lost on the way),
+   * never a client whose cursor is old because others pulled since. */
+  bool back = retry && seen < cur->next && seen == cur->prev;
+  if (!(seen > cur->next || back)) return;
   LOG(&node->log, HS_LOG_INFO, "store", "cursor_aligned",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),
       LF_UINT("was", cur->next), LF_UINT("cursor", seen));
-  cur->next = seen;
-  repl_cursor(&node->repl, t, sid.s, sid.n, seen);
+  store_cursor_set(&node->store, t, sid.s, sid.n, seen);
+  repl_cursor(&node->repl, t, sid.s, sid.n, seen, seen, NULL);
 }
 
 /* Writes a PULL answer with the messages after the cursor and moves the
@@ -57,17 +68,18 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
                            msg_str_t sid, store_cursor_t *cur, uint32_t max) {
   hs_node_t *node = nc->node;
   wire_writer_t w;
+  size_t mark = nc->conn.out.len;
   wire_begin(&w, &nc->conn.out, WIRE_PULL, WIRE_F_REPLY, id);
   uint64_t next;
   uint32_t n = messages_put(node, &w, t, cur->next, repl_readable(t), max,
                             &next);
-  wire_end(&w);
+  node_reply_end(nc, &w);
   if (!n) return;
   LOG(&node->log, HS_LOG_DEBUG, "store", "pulled",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),
       LF_UINT("from", cur->next), LF_UINT("count", n));
-  cur->next = next;
-  repl_cursor(&node->repl, t, sid.s, sid.n, cur->next);
+  store_cursor_pulled(&node->store, t, sid.s, sid.n, next);
+  node_hold_cursor(nc, WIRE_PULL, id, mark, t, sid.s, sid.n);
 }
 
 static bool pull_ready(const pull_waiter_t *w, const store_cursor_t *cur) {
@@ -142,14 +154,18 @@ void op_rewind(op_ctx_t *ctx) {
   store_cursor_t *cur =
       t ? store_cursor(t, m->subscriber.s, m->subscriber.n) : NULL;
   if (cur && cur->next == m->expect && m->from < m->expect) {
-    cur->next = m->from < t->first ? t->first : m->from;
-    repl_cursor(&node->repl, t, m->subscriber.s, m->subscriber.n, cur->next);
+    store_cursor_set(&node->store, t, m->subscriber.s, m->subscriber.n,
+                     m->from < t->first ? t->first : m->from);
+    repl_cursor(&node->repl, t, m->subscriber.s, m->subscriber.n, cur->next,
+                cur->prev, NULL);
     LOG(&node->log, HS_LOG_INFO, "store", "cursor_rewound",
         LF_STRN("subscriber", m->subscriber.s, m->subscriber.n),
         LF_STRN("topic", m->topic.s, m->topic.n), LF_UINT("cursor", cur->next));
     waiters_wake(node, t);
   }
+  size_t mark = ctx->nc->conn.out.len;
   op_ok(ctx);
+  op_hold(ctx, mark, NULL, 0);
 }
 
 /* UNPARK: the client of pulls parked here by peers left: answer them empty

@@ -118,7 +118,7 @@ static bool serve(hs_node_t *node, node_conn_t *nc, req_t *r,
   wire_begin(&w, &nc->conn.out, WIRE_PULL, WIRE_F_REPLY, r->id);
   uint64_t next;
   uint32_t n = messages_put(node, &w, t, from, from + count, count, &next);
-  wire_end(&w);
+  node_reply_end(nc, &w);
   /* The home sized the range to fit a frame with the same records, so
    * n == count; if not, what did not fit goes back. */
   if (n < count) route_rewind(node, &r->u.claim.key, next, from + count);
@@ -135,7 +135,7 @@ static void pass_on(req_t *r, const msg_claim_reply_t *c) {
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, WIRE_PULL, WIRE_F_REPLY, r->id);
   wire_put(&w, c->body.s, c->body.n);
-  wire_end(&w);
+  node_reply_end(nc, &w);
   r->node->stats.frames_out++;
 }
 

@@ -23,11 +23,15 @@ void node_release(hs_node_t *node) {
   map_free(&node->member.catch_expect); /* its values are numbers */
   req_pool_free(&node->reqs);
   users_free(&node->users);
+  tls_ctx_free(node->tls_server);
+  tls_ctx_free(node->tls_client);
   buf_free(&node->scratch);
   log_close(&node->log);
   free(node->host);
   free(node->cluster_name);
   free(node->log_file);
   free(node->join);
+  for (size_t i = 0; i < node->n_dial; i++) free((char *)node->dial[i].addr);
+  free(node->dial);
   free(node);
 }

@@ -22,7 +22,17 @@ void node_reply_error(node_conn_t *nc, uint8_t op, uint32_t id, int code,
 void node_reply_ok(node_conn_t *nc, uint8_t op, uint32_t id) {
   wire_writer_t w;
   wire_begin(&w, &nc->conn.out, op, WIRE_F_REPLY, id);
-  wire_end(&w);
+  node_reply_end(nc, &w);
+}
+
+void node_reply_end(node_conn_t *nc, wire_writer_t *w) {
+  uint8_t op = w->op;
+  uint32_t id = w->id;
+  int rc = wire_end(w);
+  if (rc) /* the half-written answer is gone: say why instead */
+    node_reply_error(nc, op, id, rc,
+                     rc == HS_ENOMEM ? "the node is out of memory"
+                                     : "the answer would pass 4 GiB");
 }
 
 void node_send(node_conn_t *nc) { conn_dirty(&nc->conn); }

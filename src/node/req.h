@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "disk/disk.h"
 #include "hypersub.h"
 #include "net/link.h"
 #include "repl/repl.h"
@@ -62,6 +63,16 @@ struct req {
       uint32_t max;
     } claim;
     repl_waiter_t publish; /* a publish waiting for its replicas */
+    struct {               /* an answer waiting for the disk, the copies */
+      disk_wait_t wait;
+      repl_cursor_wait_t copies;
+      int pending;         /* of the two */
+      int status;          /* the first failure */
+      buf_t frame;         /* the answer, as it will go out */
+      uint64_t need;       /* the topic's synced offset it reports */
+      uint8_t name_len;    /* 0: only the journal (no topic) */
+      char name[HS_NAME_MAX];
+    } held;
   } u;
 };
 

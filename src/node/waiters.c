@@ -23,6 +23,7 @@ void waiters_free(pull_waiter_t *w) {
   else
     nc->waiters = w->conn_next;
   if (w->conn_next) w->conn_next->conn_prev = w->conn_prev;
+  nc->n_waiters--;
   node->n_waiting--;
   uv_close((uv_handle_t *)&w->timer, waiter_closed);
 }
@@ -50,10 +51,33 @@ static void on_wait_timeout(uv_timer_t *timer) {
   answer(w, store_cursor(w->topic, w->sid, w->sid_len));
 }
 
+/* Whether one more long poll may park here; answers LIMIT when not. */
+static bool room_to_park(op_ctx_t *ctx) {
+  node_conn_t *nc = ctx->nc;
+  hs_node_t *node = nc->node;
+  bool node_full = node->n_waiting >= node->cfg.max_parked;
+  if (!node_full && nc->n_waiters < node->cfg.max_parked_per_connection)
+    return true;
+  node->stats.limit_refusals++;
+  if (node_full)
+    op_error(ctx, HS_ELIMIT,
+             "node %u has %u long polls parked already (max_parked): pull "
+             "again later, or without a wait",
+             node_self(node), node->cfg.max_parked);
+  else
+    op_error(ctx, HS_ELIMIT,
+             "this connection has %u long polls parked on node %u "
+             "(max_parked_per_connection)",
+             node->cfg.max_parked_per_connection, node_self(node));
+  return false;
+}
+
 pull_waiter_t *waiters_park(op_ctx_t *ctx, store_topic_t *t, msg_str_t sid,
                             uint32_t max, uint32_t wait_ms) {
   node_conn_t *nc = ctx->nc;
   hs_node_t *node = nc->node;
+  if (!room_to_park(ctx)) return NULL;
+  if (wait_ms > node->cfg.max_wait_ms) wait_ms = node->cfg.max_wait_ms;
   pull_waiter_t *w = calloc(1, sizeof *w);
   if (!w) {
     op_out_of_memory(ctx);
@@ -75,6 +99,7 @@ pull_waiter_t *waiters_park(op_ctx_t *ctx, store_topic_t *t, msg_str_t sid,
   w->conn_next = nc->waiters;
   if (w->conn_next) w->conn_next->conn_prev = w;
   nc->waiters = w;
+  nc->n_waiters++;
   node->n_waiting++;
   node->stats.pull_waits++;
   uv_timer_start(&w->timer, on_wait_timeout, wait_ms, 0);

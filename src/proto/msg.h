@@ -6,8 +6,10 @@
  * on false r->bad names the field that did not fit. Strings point into the
  * frame. A list (the messages of a pull, the records of a replication, the
  * names of a HOLDING answer) is checked whole by the decoder, so walking it
- * afterwards with its `_next` function cannot fail. Names are checked for
- * their character set by whoever acts on them (wire_name_check), not here.
+ * afterwards with its `_next` function cannot fail. The names in the bodies
+ * nodes send each other (msg_peer.c) are held to the name rules here
+ * (wire_name_check), naming the field; those of the client API are checked
+ * by whoever acts on them.
  *
  * Encoders append a body to a frame begun with wire_begin:
  * `msg_X_put(w, &m)`. Lists are written between a `_begin` and an `_end`
@@ -243,10 +245,11 @@ void msg_exists_put(wire_writer_t *w, const msg_exists_t *m);
 enum {
   REPL_PUBLISHER = 1, /* name: an identity to hold */
   REPL_SUBSCRIBER,
-  REPL_SYNC,   /* owner, first, next, committed, cursors: align a copy */
+  REPL_SYNC,   /* owner, first, next, committed, terms, cursors: align a
+                  copy */
   REPL_DELETE, /* the topic was deleted */
-  REPL_APPEND, /* committed, first, records */
-  REPL_CURSOR, /* subscriber, next */
+  REPL_APPEND, /* committed, first, term, records */
+  REPL_CURSOR, /* subscriber, next, prev */
   REPL_COMMIT  /* committed */
 };
 typedef struct msg_replicate {
@@ -256,7 +259,10 @@ typedef struct msg_replicate {
   uint64_t first;       /* SYNC, APPEND (the first record's offset) */
   uint64_t next;        /* SYNC, CURSOR */
   uint64_t committed;   /* SYNC, APPEND, COMMIT */
+  uint64_t term;        /* APPEND: the term its records were written in */
+  uint64_t prev;        /* CURSOR: where the last pull it answered began */
   msg_str_t subscriber; /* CURSOR */
+  msg_list_t terms;     /* SYNC: the home's terms, (term, start) each */
   msg_list_t list;      /* SYNC: cursors; APPEND: records */
 } msg_replicate_t;
 bool msg_replicate_get(wire_reader_t *r, msg_replicate_t *m);
@@ -279,13 +285,19 @@ void msg_append_begin(wire_writer_t *w, msg_count_t *c,
                       const msg_replicate_t *m);
 void msg_append_add(wire_writer_t *w, msg_count_t *c, const msg_record_t *rec);
 
-/* A subscriber's cursor, carried by a SYNC. */
+/* A subscriber's cursor, carried by a SYNC: its next offset, and where the
+ * last pull it answered began (a retry of that pull may go back there). */
 typedef struct msg_cursor {
   msg_str_t subscriber;
-  uint64_t next;
+  uint64_t next, prev;
 } msg_cursor_t;
 bool msg_cursor_next(msg_replicate_t *m, msg_cursor_t *out);
-void msg_sync_begin(wire_writer_t *w, msg_count_t *c, const msg_replicate_t *m);
+/* One of a SYNC's terms. */
+bool msg_term_next(msg_replicate_t *m, uint64_t *term, uint64_t *start);
+/* SYNC: the header fields of m, the terms (n pairs of term and start),
+ * then cursors added and the list ended. */
+void msg_sync_begin(wire_writer_t *w, msg_count_t *c, const msg_replicate_t *m,
+                    const uint64_t (*terms)[2], size_t n);
 void msg_sync_add(wire_writer_t *w, msg_count_t *c, const msg_cursor_t *cur);
 
 /* Ends any list: writes its count. */
@@ -295,6 +307,10 @@ void msg_list_end(wire_writer_t *w, const msg_count_t *c);
 typedef struct msg_ack {
   uint64_t next;
   msg_str_t name;
+  /* A SYNC's answer from a copy whose log, from this offset on, is newer
+   * than the home's (written in a later term): the home takes it from
+   * there. UINT64_MAX: none. */
+  uint64_t part;
 } msg_ack_t;
 bool msg_ack_get(wire_reader_t *r, msg_ack_t *m);
 void msg_ack_put(wire_writer_t *w, const msg_ack_t *m);
@@ -345,6 +361,34 @@ typedef struct msg_view {
 } msg_view_t;
 bool msg_view_get(wire_reader_t *r, msg_view_t *m);
 void msg_view_put(wire_writer_t *w, const msg_view_t *m);
+
+/* SPREAD: a view change travelling along the cube (cluster/spread.h): the
+ * dimension it crossed to get here (the receiver sends it on along the
+ * dimensions above), the hops it took so far, then the changed entries as
+ * a view. Its reply is empty. */
+typedef struct msg_spread {
+  uint8_t dim, hops;
+  msg_str_t view; /* the rest of the body */
+} msg_spread_t;
+bool msg_spread_get(wire_reader_t *r, msg_spread_t *m);
+void msg_spread_put(wire_writer_t *w, const msg_spread_t *m);
+
+/* PROBE: is `target` alive? Asked of another member when this node cannot
+ * hear it: the member pings it, or passes the probe on once more (relays
+ * 1) to a neighbour of the target; the answer is due within timeout_ms. */
+typedef struct msg_probe {
+  uint32_t target, timeout_ms;
+  uint8_t relays;
+} msg_probe_t;
+bool msg_probe_get(wire_reader_t *r, msg_probe_t *m);
+void msg_probe_put(wire_writer_t *w, const msg_probe_t *m);
+
+/* The reply to PROBE: 1 when the target answered. */
+typedef struct msg_probed {
+  uint8_t alive;
+} msg_probed_t;
+bool msg_probed_get(wire_reader_t *r, msg_probed_t *m);
+void msg_probed_put(wire_writer_t *w, const msg_probed_t *m);
 
 /* READ: a pull, to be served by the copy `server` (its reply is PULL's). */
 typedef struct msg_read {
@@ -399,11 +443,25 @@ typedef struct msg_join_reply {
 bool msg_join_reply_get(wire_reader_t *r, msg_join_reply_t *m);
 void msg_join_reply_put(wire_writer_t *w, const msg_join_reply_t *m);
 
+/* HOLDING: the asker's view, and where this page starts: the items of
+ * earlier pages to skip (topics, then publishers, then subscribers, as
+ * the holder walks them) and the holder's layout that page came from (0
+ * at first: a different layout starts over, resending is harmless). */
+typedef struct msg_holding_ask {
+  uint64_t skip, layout;
+  msg_str_t view; /* the rest of the body */
+} msg_holding_ask_t;
+bool msg_holding_ask_get(wire_reader_t *r, msg_holding_ask_t *m);
+void msg_holding_ask_put(wire_writer_t *w, const msg_holding_ask_t *m);
+
 /* The reply to HOLDING: the topics held here whose copies include the
  * asker (each with the offset it reaches), then the publishers, then the
- * subscribers whose copies include it. */
+ * subscribers whose copies include it, as many as fit a frame; then more
+ * (1: ask again, skipping what came) and the holder's layout. */
 typedef struct msg_holding {
   msg_list_t topics, publishers, subscribers;
+  uint8_t more;
+  uint64_t layout;
 } msg_holding_t;
 typedef struct msg_held_topic {
   msg_str_t name;
@@ -418,6 +476,8 @@ void msg_count_begin(wire_writer_t *w, msg_count_t *c);
 void msg_held_topic_add(wire_writer_t *w, msg_count_t *c,
                         const msg_held_topic_t *t);
 void msg_held_name_add(wire_writer_t *w, msg_count_t *c, msg_str_t name);
+/* After the three lists. */
+void msg_holding_end(wire_writer_t *w, uint8_t more, uint64_t layout);
 
 /* ---- every request ---------------------------------------------------------- */
 
@@ -439,6 +499,9 @@ typedef union msg {
   msg_key_t key;
   msg_ping_t ping;
   msg_view_t view;
+  msg_spread_t spread;
+  msg_probe_t probe;
+  msg_holding_ask_t holding;
   msg_read_t read;
   msg_claim_t claim;
   msg_join_t join;

@@ -42,7 +42,18 @@ static bool record_check(wire_reader_t *r) {
 
 static bool cursor_fields(wire_reader_t *r, msg_cursor_t *m) {
   return msg_get_name(r, "cursor.subscriber", &m->subscriber) &&
-         wire_get_u64(r, "cursor.next", &m->next);
+         wire_get_u64(r, "cursor.next", &m->next) &&
+         wire_get_u64(r, "cursor.prev", &m->prev);
+}
+
+static bool term_fields(wire_reader_t *r, uint64_t *term, uint64_t *start) {
+  return wire_get_u64(r, "term.term", term) &&
+         wire_get_u64(r, "term.start", start);
+}
+
+static bool term_check(wire_reader_t *r) {
+  uint64_t a, b;
+  return term_fields(r, &a, &b);
 }
 
 static bool cursor_check(wire_reader_t *r) {
@@ -62,17 +73,21 @@ static bool replicate_tail(wire_reader_t *r, msg_replicate_t *m) {
              wire_get_u64(r, "first", &m->first) &&
              wire_get_u64(r, "next", &m->next) &&
              wire_get_u64(r, "committed", &m->committed) &&
+             wire_get_u32(r, "terms", &n) &&
+             msg_list_take(r, "terms", n, 16, term_check, &m->terms) &&
              wire_get_u32(r, "cursors", &n) &&
-             msg_list_take(r, "cursors", n, 1 + 8, cursor_check, &m->list);
+             msg_list_take(r, "cursors", n, 1 + 8 + 8, cursor_check, &m->list);
     case REPL_APPEND:
       return wire_get_u64(r, "committed", &m->committed) &&
              wire_get_u64(r, "first", &m->first) &&
+             wire_get_u64(r, "term", &m->term) &&
              wire_get_u32(r, "count", &n) &&
              msg_list_take(r, "count", n, msg_record_size(0, 0),
                            record_check, &m->list);
     case REPL_CURSOR:
       return msg_get_name(r, "subscriber", &m->subscriber) &&
-             wire_get_u64(r, "next", &m->next);
+             wire_get_u64(r, "next", &m->next) &&
+             wire_get_u64(r, "prev", &m->prev);
     case REPL_COMMIT:
       return wire_get_u64(r, "committed", &m->committed);
   }
@@ -96,6 +111,7 @@ void msg_replicate_put(wire_writer_t *w, const msg_replicate_t *m) {
   if (m->kind == REPL_CURSOR) {
     wire_put_str8(w, m->subscriber.s, m->subscriber.n);
     wire_put_u64(w, m->next);
+    wire_put_u64(w, m->prev);
   } else if (m->kind == REPL_COMMIT) {
     wire_put_u64(w, m->committed);
   }
@@ -112,6 +128,7 @@ void msg_append_begin(wire_writer_t *w, msg_count_t *c,
   replicate_head(w, m);
   wire_put_u64(w, m->committed);
   wire_put_u64(w, m->first);
+  wire_put_u64(w, m->term);
   msg_count_begin(w, c);
 }
 
@@ -131,30 +148,43 @@ bool msg_cursor_next(msg_replicate_t *m, msg_cursor_t *out) {
   return cursor_fields(&m->list.r, out);
 }
 
-void msg_sync_begin(wire_writer_t *w, msg_count_t *c,
-                    const msg_replicate_t *m) {
+void msg_sync_begin(wire_writer_t *w, msg_count_t *c, const msg_replicate_t *m,
+                    const uint64_t (*terms)[2], size_t n) {
   replicate_head(w, m);
   wire_put_str8(w, m->owner.s, m->owner.n);
   wire_put_u64(w, m->first);
   wire_put_u64(w, m->next);
   wire_put_u64(w, m->committed);
+  wire_put_u32(w, (uint32_t)n);
+  for (size_t i = 0; i < n; i++) {
+    wire_put_u64(w, terms[i][0]);
+    wire_put_u64(w, terms[i][1]);
+  }
   msg_count_begin(w, c);
 }
 
 void msg_sync_add(wire_writer_t *w, msg_count_t *c, const msg_cursor_t *cur) {
   wire_put_str8(w, cur->subscriber.s, cur->subscriber.n);
   wire_put_u64(w, cur->next);
+  wire_put_u64(w, cur->prev);
   c->n++;
+}
+
+bool msg_term_next(msg_replicate_t *m, uint64_t *term, uint64_t *start) {
+  if (!m->terms.left) return false;
+  m->terms.left--;
+  return term_fields(&m->terms.r, term, start);
 }
 
 bool msg_ack_get(wire_reader_t *r, msg_ack_t *m) {
   return wire_get_u64(r, "next", &m->next) && msg_get_str8(r, "name", &m->name) &&
-         wire_reader_done(r);
+         wire_get_u64(r, "part", &m->part) && wire_reader_done(r);
 }
 
 void msg_ack_put(wire_writer_t *w, const msg_ack_t *m) {
   wire_put_u64(w, m->next);
   wire_put_str8(w, m->name.s, m->name.n);
+  wire_put_u64(w, m->part);
 }
 
 /* ---- listings, cursors ------------------------------------------------------------ */
@@ -225,6 +255,41 @@ bool msg_view_get(wire_reader_t *r, msg_view_t *m) {
 
 void msg_view_put(wire_writer_t *w, const msg_view_t *m) {
   wire_put(w, m->view.s, m->view.n);
+}
+
+/* ---- SPREAD and PROBE ------------------------------------------------------------ */
+
+bool msg_spread_get(wire_reader_t *r, msg_spread_t *m) {
+  if (!wire_get_u8(r, "dim", &m->dim) || !wire_get_u8(r, "hops", &m->hops))
+    return false;
+  m->view = msg_rest(r);
+  return true;
+}
+
+void msg_spread_put(wire_writer_t *w, const msg_spread_t *m) {
+  wire_put_u8(w, m->dim);
+  wire_put_u8(w, m->hops);
+  wire_put(w, m->view.s, m->view.n);
+}
+
+bool msg_probe_get(wire_reader_t *r, msg_probe_t *m) {
+  return wire_get_u32(r, "target", &m->target) &&
+         wire_get_u32(r, "timeout_ms", &m->timeout_ms) &&
+         wire_get_u8(r, "relays", &m->relays) && wire_reader_done(r);
+}
+
+void msg_probe_put(wire_writer_t *w, const msg_probe_t *m) {
+  wire_put_u32(w, m->target);
+  wire_put_u32(w, m->timeout_ms);
+  wire_put_u8(w, m->relays);
+}
+
+bool msg_probed_get(wire_reader_t *r, msg_probed_t *m) {
+  return wire_get_u8(r, "alive", &m->alive) && wire_reader_done(r);
+}
+
+void msg_probed_put(wire_writer_t *w, const msg_probed_t *m) {
+  wire_put_u8(w, m->alive);
 }
 
 /* ---- CLAIM -------------------------------------------------------------------- */
@@ -321,7 +386,27 @@ bool msg_holding_get(wire_reader_t *r, msg_holding_t *m) {
          wire_get_u32(r, "subscribers", &ns) &&
          msg_list_take(r, "subscribers", ns, 1, held_name_check,
                        &m->subscribers) &&
-         wire_reader_done(r);
+         wire_get_u8(r, "more", &m->more) &&
+         wire_get_u64(r, "layout", &m->layout) && wire_reader_done(r);
+}
+
+void msg_holding_end(wire_writer_t *w, uint8_t more, uint64_t layout) {
+  wire_put_u8(w, more);
+  wire_put_u64(w, layout);
+}
+
+bool msg_holding_ask_get(wire_reader_t *r, msg_holding_ask_t *m) {
+  if (!wire_get_u64(r, "skip", &m->skip) ||
+      !wire_get_u64(r, "layout", &m->layout))
+    return false;
+  m->view = msg_rest(r);
+  return true;
+}
+
+void msg_holding_ask_put(wire_writer_t *w, const msg_holding_ask_t *m) {
+  wire_put_u64(w, m->skip);
+  wire_put_u64(w, m->layout);
+  wire_put(w, m->view.s, m->view.n);
 }
 
 bool msg_held_topic_next(msg_list_t *l, msg_held_topic_t *out) {

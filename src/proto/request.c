@@ -25,8 +25,10 @@ bool msg_request_get(uint8_t op, wire_reader_t *r, msg_t *m) {
     case WIRE_REWIND: return msg_rewind_get(r, &m->rewind);
     case WIRE_UNPARK: return msg_key_get(r, &m->key);
     case WIRE_PING: return msg_ping_get(r, &m->ping);
-    case WIRE_GOSSIP:
-    case WIRE_HOLDING: return msg_view_get(r, &m->view);
+    case WIRE_GOSSIP: return msg_view_get(r, &m->view);
+    case WIRE_HOLDING: return msg_holding_ask_get(r, &m->holding);
+    case WIRE_SPREAD: return msg_spread_get(r, &m->spread);
+    case WIRE_PROBE: return msg_probe_get(r, &m->probe);
     case WIRE_READ: return msg_read_get(r, &m->read);
     case WIRE_CLAIM: return msg_claim_get(r, &m->claim);
     case WIRE_JOIN: return msg_join_get(r, &m->join);

@@ -53,6 +53,7 @@ void wire_begin(wire_writer_t *w, buf_t *b, uint8_t op, uint16_t flags,
   w->start = b->len;
   w->err = 0;
   w->op = op;
+  w->id = id;
   char *h = buf_reserve(b, WIRE_HEADER);
   if (!h) {
     w->err = HS_ENOMEM;

@@ -58,7 +58,9 @@
   X(JOIN, 24, "join")              \
   X(LEAVE, 25, "leave")            \
   X(HOLDING, 26, "holding")        \
-  X(AUTH, 27, "auth")
+  X(AUTH, 27, "auth")              \
+  X(SPREAD, 28, "spread")          \
+  X(PROBE, 29, "probe")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,
@@ -95,6 +97,7 @@ typedef struct wire_writer {
   size_t start; /* where this frame's length field is */
   int err;      /* sticky: 0 or HS_ENOMEM */
   uint8_t op;   /* the frame's op */
+  uint32_t id;  /* and id */
 } wire_writer_t;
 
 void wire_begin(wire_writer_t *w, buf_t *b, uint8_t op, uint16_t flags,

@@ -19,6 +19,8 @@ static int append_records(repl_t *r, store_topic_t *t, msg_replicate_t *m,
   *added = false;
   for (uint64_t offset = m->first; msg_record_next(m, &rec); offset++) {
     if (offset < t->next) continue; /* had it already */
+    /* Written in the sender's term: a later one begins here. */
+    if (store_term_begin(r->store, t, m->term)) return HS_ENOMEM;
     uint64_t got;
     if (store_append_seq(r->store, t, rec.time_ms, rec.publisher.s,
                          rec.publisher.n, rec.producer, rec.seq, rec.data.s,
@@ -44,6 +46,7 @@ static int apply_append(repl_t *r, uint32_t from, msg_replicate_t *m,
   repl_topic_t *rt = repl_state(r, t);
   bool added;
   if (!rt || append_records(r, t, m, &added)) FAIL(HS_ENOMEM, "out of memory");
+  if (added && from == rt->filling_from) rt->filling_heard = uv_now(r->loop);
   if (rt->filling_to && t->next >= rt->filling_to) rt->filling_to = 0;
   if (rt->home) {
     sync_settle(r, rt);
@@ -67,14 +70,20 @@ static int apply_append(repl_t *r, uint32_t from, msg_replicate_t *m,
 static void apply_cursor(repl_t *r, uint32_t from, const msg_replicate_t *m) {
   store_topic_t *t = store_topic_find(r->store, m->name.s, m->name.n);
   if (!t || !repl_accepts(r, t->name, t->name_len, from) ||
-      store_subscribe(t, m->subscriber.s, m->subscriber.n, m->next))
+      store_subscribe(r->store, t, m->subscriber.s, m->subscriber.n, m->next))
     return;
   repl_topic_t *rt = repl_of(t);
   store_cursor_t *cur = store_cursor(t, m->subscriber.s, m->subscriber.n);
-  if (!(rt && rt->home))
-    cur->next = m->next;
-  else if (m->next > cur->next)
-    cur->next = m->next > t->next ? t->next : m->next;
+  const char *sid = m->subscriber.s;
+  size_t sn = m->subscriber.n;
+  if (!(rt && rt->home)) {
+    store_cursor_restore(r->store, t, sid, sn, m->next, m->prev);
+  } else if (m->next > cur->next) { /* where the former home's last pull began
+                                       comes too: its retry may go back */
+    uint64_t next = m->next > t->next ? t->next : m->next;
+    store_cursor_restore(r->store, t, sid, sn, next,
+                         m->prev < next ? m->prev : next);
+  }
 }
 
 /* Only the home commits, and never past what this copy holds. */
@@ -100,9 +109,11 @@ static void apply_delete(repl_t *r, uint32_t from, const msg_replicate_t *m) {
     repl_drop_copy(r, t, true);
 }
 
-int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
-               char *why, size_t why_len) {
+int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m,
+               repl_answer_t *ans, char *why, size_t why_len) {
+  uint64_t *next = &ans->next;
   *next = 0;
+  ans->part = UINT64_MAX;
   switch (m->kind) {
     case REPL_PUBLISHER:
       store_publisher_create(r->store, m->name.s, m->name.n);
@@ -111,7 +122,7 @@ int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
       store_subscriber_create(r->store, m->name.s, m->name.n);
       return 0;
     case REPL_SYNC:
-      return apply_sync(r, from, m, next, why, why_len);
+      return apply_sync(r, from, m, ans, why, why_len);
     case REPL_DELETE:
       apply_delete(r, from, m);
       return 0;
@@ -132,20 +143,58 @@ int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
 /* The sender's cursors. A replica takes them unclamped (the records they
  * point past may be on their way still); a home keeps its own (it moves
  * them), and one taking the topic over keeps the furthest it hears of
- * (copies may lag the former home). */
-static void take_cursors(store_topic_t *t, repl_topic_t *rt, bool to_home,
-                         msg_replicate_t *m) {
+ * (copies may lag the former home), up to the records it holds or awaits. */
+static void take_cursors(repl_t *r, store_topic_t *t, repl_topic_t *rt,
+                         bool to_home, msg_replicate_t *m) {
+  uint64_t reach = rt->filling_to > t->next ? rt->filling_to : t->next;
   msg_cursor_t c;
   while (msg_cursor_next(m, &c)) {
+    if (to_home && c.next > reach) c.next = reach;
     store_cursor_t *cur = store_cursor(t, c.subscriber.s, c.subscriber.n);
+    const char *sid = c.subscriber.s;
+    size_t sn = c.subscriber.n;
     if (rt->home && cur) {
-      if (to_home && c.next > cur->next) cur->next = c.next;
+      if (to_home && c.next > cur->next)
+        store_cursor_restore(r->store, t, sid, sn, c.next,
+                             c.prev < c.next ? c.prev : c.next);
       continue;
     }
     if (to_home && cur && cur->next > c.next) continue;
-    if (store_subscribe(t, c.subscriber.s, c.subscriber.n, c.next) == 0)
-      store_cursor(t, c.subscriber.s, c.subscriber.n)->next = c.next;
+    if (store_subscribe(r->store, t, sid, sn, c.next) == 0)
+      store_cursor_restore(r->store, t, sid, sn, c.next,
+                           c.prev < c.next ? c.prev : c.next);
   }
+}
+
+/* The first offset where this copy's log and the home's part ways: where
+ * a record here was written in another term than the home's record at
+ * that offset (offsets the home has not reached yet count as its current
+ * term's). A copy holding records of a home that was fenced before they
+ * were committed finds them this way. */
+static uint64_t parting(const store_topic_t *t, msg_replicate_t *m,
+                        uint64_t *home_term) {
+  uint64_t home_terms[64][2];
+  size_t n = 0;
+  uint64_t term, start;
+  *home_term = 0;
+  while (n < 64 && msg_term_next(m, &term, &start))
+    home_terms[n][0] = term, home_terms[n++][1] = start;
+  if (!n) return t->next; /* a home with no terms yet: nothing to compare */
+  for (size_t i = 0; i < t->n_terms; i++) {
+    uint64_t s = t->terms[i].start < t->first ? t->first : t->terms[i].start;
+    uint64_t e = i + 1 < t->n_terms ? t->terms[i + 1].start : t->next;
+    if (s < home_terms[0][1]) s = home_terms[0][1]; /* the home cannot judge */
+    for (uint64_t o = s; o < e;) { /* by the home's breakpoints in [s, e) */
+      size_t k = 0;
+      while (k + 1 < n && home_terms[k + 1][1] <= o) k++;
+      if (home_terms[k][0] != t->terms[i].term) {
+        *home_term = home_terms[k][0];
+        return o;
+      }
+      o = k + 1 < n && home_terms[k + 1][1] < e ? home_terms[k + 1][1] : e;
+    }
+  }
+  return t->next;
 }
 
 /* Our copy of the topic a SYNC is about, made or realigned. */
@@ -183,8 +232,9 @@ static const char *sync_wrong(repl_t *r, const msg_replicate_t *m) {
 /* SYNC is allowed from the topic's home (we are its replica), or to us
  * when we are its home (a former home hands it over). We answer with our
  * next offset; then each side sends the other the records it lacks. */
-int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
+int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, repl_answer_t *ans,
                char *why, size_t why_len) {
+  uint64_t *next = &ans->next;
   uint32_t ids[PLACE_COPIES_MAX];
   size_t n = cluster_copies(r->cluster, place_topic(m->name.s, m->name.n),
                             ids, PLACE_COPIES_MAX);
@@ -203,10 +253,27 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
   store_topic_t *t = sync_copy(r, from, to_home, m);
   repl_topic_t *rt = t ? repl_state(r, t) : NULL;
   if (!rt) FAIL(HS_ENOMEM, "out of memory");
+  uint64_t home_term;
+  uint64_t part = to_home ? t->next : parting(t, m, &home_term);
+  /* Where the logs part, the later term's records are the ones to keep:
+   * ours are cut when the home's are newer; when ours are, the home is
+   * told to take them (a home back from a crash with an old log). */
+  bool newer = part < t->next && store_term_at(t, part) > home_term;
+  if (newer) {
+    ans->part = part;
+    LOG(r->log, HS_LOG_WARN, "repl", "newer_than_home", LF_STR("topic", t->name),
+        LF_UINT("from", part), LF_UINT("next", t->next), LF_UINT("home", from));
+  } else if (part < t->next) {
+    LOG(r->log, HS_LOG_WARN, "repl", "diverged_cut", LF_STR("topic", t->name),
+        LF_UINT("from", part), LF_UINT("next", t->next), LF_UINT("home", from),
+        LF_STR("detail", "records a fenced home wrote, never committed"));
+    store_truncate(r->store, t, part);
+  }
   if (!rt->home && m->committed > rt->committed) rt->committed = m->committed;
-  take_cursors(t, rt, to_home, m);
+  /* Handed over: the sender's records follow (never from ourselves). */
+  if (to_home && from != repl_self(r)) sync_await(r, rt, m->next, from);
+  take_cursors(r, t, rt, to_home, m);
   *next = t->next;
-  if (to_home) sync_await(rt, m->next, from); /* handed over */
   if (to_home && !rt->home) takeover_topic(r, t, NULL);
   /* We hold records the sender lacks: send them back. */
   if (*next > m->next) repl_send_range(r, t, from, m->next, *next);

@@ -22,14 +22,15 @@
 static void flush(uv_check_t *check);
 
 void repl_init(repl_t *r, uv_loop_t *loop, store_t *store, peers_t *peers,
-               cluster_t *cluster, size_t max_frame, log_t *log,
-               stats_t *stats) {
+               cluster_t *cluster, size_t max_frame, uint32_t stall_ms,
+               log_t *log, stats_t *stats) {
   memset(r, 0, sizeof *r);
   r->loop = loop;
   r->store = store;
   r->peers = peers;
   r->cluster = cluster;
   r->frame_budget = max_frame - FRAME_SLACK;
+  r->stall_ms = stall_ms;
   r->log = log;
   r->stats = stats;
   uv_check_init(loop, &r->check);
@@ -80,13 +81,17 @@ size_t repl_copies(const repl_t *r, const store_topic_t *t, uint32_t *out) {
 
 uint64_t repl_readable(const store_topic_t *t) {
   const repl_topic_t *rt = repl_of(t);
-  if (!rt || (rt->home && rt->n == 0)) return t->next;
-  return rt->committed < t->next ? rt->committed : t->next;
+  if (!rt || (rt->home && rt->n == 0)) return t->synced;
+  return rt->committed < t->synced ? rt->committed : t->synced;
 }
 
 uint64_t repl_acked(const store_topic_t *t, uint32_t server) {
   replica_t *rep = replica_find(repl_of(t), server);
   return rep ? rep->acked : 0;
+}
+
+bool repl_streams_to(const store_topic_t *t, uint32_t server) {
+  return replica_find(repl_of(t), server) != NULL;
 }
 
 repl_serve_t repl_serving(const store_topic_t *t, uint32_t *from) {
@@ -178,16 +183,43 @@ void repl_send_commit(repl_t *r, repl_topic_t *rt) {
     if (rt->r[i].state == REPLICA_LIVE) send_one(r, rt->r[i].id, &m);
 }
 
-void repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
-                 uint64_t next) {
+/* One replica's answer to a cursor a pull waits on. */
+static void on_cursor_ack(link_t *link, const link_reply_t *reply, void *ud) {
+  repl_cursor_wait_t *w = ud;
+  repl_t *r = w->repl;
+  on_ack(link, reply, r); /* what any REPLICATE answer says */
+  if (--w->pending == 0) w->done(w);
+}
+
+size_t repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
+                   uint64_t next, uint64_t prev, repl_cursor_wait_t *w) {
   repl_topic_t *rt = repl_of(t);
-  if (!rt || !rt->home || !rt->n) return;
+  if (!rt || !rt->home || !rt->n) return 0;
   msg_replicate_t m = {.kind = REPL_CURSOR,
                        .name = msg_str(t->name, t->name_len),
                        .subscriber = msg_str(sid, sn),
-                       .next = next};
-  for (size_t i = 0; i < rt->n; i++)
-    if (rt->r[i].state == REPLICA_LIVE) send_one(r, rt->r[i].id, &m);
+                       .next = next,
+                       .prev = prev};
+  size_t asked = 0;
+  if (w) {
+    w->repl = r;
+    w->pending = 1; /* held while asking */
+  }
+  for (size_t i = 0; i < rt->n; i++) {
+    if (rt->r[i].state != REPLICA_LIVE) continue;
+    link_t *link = peers_link(r->peers, rt->r[i].id);
+    wire_writer_t wr;
+    uint32_t id;
+    if (!link || link_begin(link, WIRE_REPLICATE, 0, &wr, &id)) continue;
+    msg_replicate_put(&wr, &m);
+    if (link_end(link, &wr, id, 0, w ? on_cursor_ack : on_ack, w ? (void *)w : r))
+      continue;
+    r->stats->replicated++;
+    asked++;
+    if (w) w->pending++;
+  }
+  if (w) w->pending--; /* 0: nobody asked, the caller is told by the 0 */
+  return asked;
 }
 
 void repl_send_cursors(repl_t *r, store_topic_t *t, uint32_t to) {
@@ -195,10 +227,12 @@ void repl_send_cursors(repl_t *r, store_topic_t *t, uint32_t to) {
   size_t kn;
   void *v;
   for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
+    const store_cursor_t *cur = v;
     msg_replicate_t m = {.kind = REPL_CURSOR,
                          .name = msg_str(t->name, t->name_len),
                          .subscriber = msg_str(k, kn),
-                         .next = ((const store_cursor_t *)v)->next};
+                         .next = cur->next,
+                         .prev = cur->prev};
     send_one(r, to, &m);
   }
 }
@@ -209,15 +243,19 @@ static uint64_t put_records(repl_t *r, wire_writer_t *w, store_topic_t *t,
                             store_iter_t *it, store_msg_t *m, uint64_t end,
                             bool *more, uint32_t *count) {
   repl_topic_t *rt = repl_of(t);
+  /* One term a frame: the replica labels the records with it. */
+  uint64_t term = store_term_at(t, m->offset);
+  uint64_t term_end = store_term_end(t, term);
   msg_replicate_t head = {.kind = REPL_APPEND,
                           .name = msg_str(t->name, t->name_len),
                           .committed = rt ? rt->committed : 0,
-                          .first = m->offset};
+                          .first = m->offset,
+                          .term = term};
   msg_count_t c;
   msg_append_begin(w, &c, &head);
   size_t used = 0;
   uint64_t reached = m->offset;
-  while (*more) {
+  while (*more && m->offset < term_end) {
     size_t need = msg_record_size(m->publisher_len, m->len);
     if (c.n > 0 && used + need > r->frame_budget) break;
     msg_record_t rec = {m->time_ms, msg_str(m->publisher, m->publisher_len),
@@ -363,6 +401,7 @@ void repl_drop_copy(repl_t *r, store_topic_t *t, bool deleted) {
 
 void repl_free_all(repl_t *r) {
   void *v;
+  if (!r->store) return; /* the node failed before wiring its parts */
   for (size_t i = 0; map_next(&r->store->topics, &i, NULL, NULL, &v);)
     topic_free(r, v);
 }
@@ -370,11 +409,26 @@ void repl_free_all(repl_t *r) {
 bool repl_append(repl_t *r, store_topic_t *t) {
   repl_topic_t *rt = repl_of(t);
   if (!rt || !rt->n) {
-    if (rt) rt->committed = t->next;
+    if (rt) rt->committed = t->synced;
     return false;
   }
   repl_mark_dirty(r, rt);
   return true;
+}
+
+bool repl_replicated(const store_topic_t *t) {
+  const repl_topic_t *rt = repl_of(t);
+  return rt && rt->n;
+}
+
+void repl_synced(repl_t *r, store_topic_t *t) {
+  repl_topic_t *rt = repl_of(t);
+  if (rt && rt->home && rt->n) {
+    repl_advance(r, rt);
+    return;
+  }
+  if (rt && rt->home) rt->committed = t->synced;
+  repl_readable_now(r, t);
 }
 
 void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w) {
@@ -391,7 +445,7 @@ void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w) {
 void repl_advance(repl_t *r, repl_topic_t *rt) {
   store_topic_t *t = rt->topic;
   if (!rt->home) return;
-  uint64_t low = t->next;
+  uint64_t low = t->synced; /* the home's own copy counts once on disk */
   for (size_t i = 0; i < rt->n; i++)
     if (rt->r[i].acked < low) low = rt->r[i].acked;
   if (low <= rt->committed) return;

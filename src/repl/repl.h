@@ -57,13 +57,14 @@ typedef struct repl {
   log_t *log;
   stats_t *stats;
   size_t frame_budget; /* bytes of records in one frame */
+  uint32_t stall_ms;   /* a hand-over that brings nothing this long is cut */
   repl_hooks_t hooks;
 } repl_t;
 
 /* The check handle is the caller's to close (repl_check_handle). */
 void repl_init(repl_t *r, uv_loop_t *loop, store_t *store, peers_t *peers,
-               cluster_t *cluster, size_t max_frame, log_t *log,
-               stats_t *stats);
+               cluster_t *cluster, size_t max_frame, uint32_t stall_ms,
+               log_t *log, stats_t *stats);
 uv_handle_t *repl_check_handle(repl_t *r);
 /* Drops every topic's replication state (waiters get CLOSED). */
 void repl_free_all(repl_t *r);
@@ -79,16 +80,39 @@ void repl_topic_deleted(repl_t *r, store_topic_t *t);
 /* True when the append went to replicas (so "all" has something to wait
  * for); false when this copy is the only one (it is committed). */
 bool repl_append(repl_t *r, store_topic_t *t);
+/* The home streams t to replicas (else only its own copy counts). */
+bool repl_replicated(const store_topic_t *t);
 /* Parks w until every replica holds w->offset. */
 void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w);
-/* A cursor moved at the home: to the live replicas. */
-void repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
-                 uint64_t next);
+/* t->synced moved up (the disk wrote its records): what waited on the
+ * home's own copy may go on. */
+void repl_synced(repl_t *r, store_topic_t *t);
+/* The topics the store holds at start (loaded from disk) take their
+ * roles under the view: a home settles with its replicas, a copy no
+ * longer wanted goes. */
+void repl_restored(repl_t *r);
+/* A waiter for a cursor's replicas: done once every live replica asked
+ * answered (or failed). */
+typedef struct repl_cursor_wait repl_cursor_wait_t;
+struct repl_cursor_wait {
+  struct repl *repl;
+  size_t pending;
+  void (*done)(repl_cursor_wait_t *w);
+};
+
+/* Tells t's live replicas a subscriber's cursor (next, and prev: where the
+ * pull that moved it began). With w, w->done is called once they all
+ * answered, unless none was asked (returns 0). */
+size_t repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
+                   uint64_t next, uint64_t prev, repl_cursor_wait_t *w);
 /* Offsets below this may be served to pullers: on the home, what every
  * replica holds; on a replica, what the home said was committed. */
 uint64_t repl_readable(const store_topic_t *t);
 /* What the copy `server` has acknowledged of t (0 when unknown). */
 uint64_t repl_acked(const store_topic_t *t, uint32_t server);
+/* Whether this home streams t to `server` (one of its replicas), whose
+ * acknowledgements then move on. */
+bool repl_streams_to(const store_topic_t *t, uint32_t server);
 /* Drops this node's copy of a topic (its pulls hear NO_TOPIC or
  * UNAVAILABLE) and the topic from the store. */
 void repl_drop_copy(repl_t *r, store_topic_t *t, bool deleted);
@@ -127,14 +151,35 @@ size_t repl_holding(const repl_t *r);
 
 /* ---- the receiving side --------------------------------------------------------- */
 
+/* What a REPLICATE is answered with (msg_ack_t's fields). */
+typedef struct repl_answer {
+  uint64_t next; /* the topic's next offset here */
+  uint64_t part; /* a SYNC's: where this copy's newer log begins, or
+                    UINT64_MAX */
+} repl_answer_t;
+
 /* Applies a REPLICATE from peer `from` (already decoded). Returns 0 and
- * *next (the topic's next offset here, for the answer), or an error code
- * with why. A SYNC may send records back to `from` after it. */
-int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
-               char *why, size_t why_len);
+ * the answer, or an error code with why. A SYNC may send records back to
+ * `from` after it. */
+int repl_apply(repl_t *r, uint32_t from, msg_replicate_t *m,
+               repl_answer_t *ans, char *why, size_t why_len);
 
 /* "replication": {"<peer>": {"lag": n, "in_flight": n}, ...}: messages
  * each replica has not acknowledged, over the topics homed here. */
 void repl_stats(const repl_t *r, json_t *j);
+
+/* ---- monitoring (lag.c) ------------------------------------------------------------ */
+
+/* One replica of a topic homed here, as the home sees it. */
+typedef struct repl_lag {
+  uint32_t replica;
+  uint64_t records; /* the home holds, the replica has not acknowledged */
+  uint64_t ms;      /* age of the oldest of them (0: none) */
+  bool streaming;   /* its stream is live (not syncing, not broken) */
+} repl_lag_t;
+
+/* Fills up to cap replicas of t, when t is homed here; returns how many. */
+size_t repl_lags(const store_topic_t *t, uint64_t now_ms, repl_lag_t *out,
+                 size_t cap);
 
 #endif

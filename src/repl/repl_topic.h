@@ -40,6 +40,7 @@ struct repl_topic {
    * on their way; until they are in, requests get UNAVAILABLE. */
   uint64_t filling_to;
   uint32_t filling_from;
+  uint64_t filling_heard; /* when they last came (uv_now) */
   /* Promoted: no new record until every replica answered its SYNC and
    * handed back what it holds past us (takeover_settle). */
   bool settling;
@@ -90,8 +91,12 @@ void sync_send(repl_t *r, store_topic_t *t, uint32_t to);
  * the records they held past the home are in. */
 void sync_settle(repl_t *r, repl_topic_t *rt);
 /* Records up to `next` are on their way from `from`: requests wait for
- * them (UNAVAILABLE) before this home serves or writes. */
-void sync_await(repl_topic_t *rt, uint64_t next, uint32_t from);
+ * them (UNAVAILABLE) before this home serves or writes, until `from` dies
+ * or sends none for r->stall_ms (the tick then cuts the hand-over). */
+void sync_await(repl_t *r, repl_topic_t *rt, uint64_t next, uint32_t from);
+/* Cursors past the records t holds are moved back to its next offset (a
+ * hand-over was cut: what they point past will not come). */
+void sync_cursors_within(repl_t *r, store_topic_t *t);
 
 /* takeover.c */
 /* What t's copy set under the current view asks of this node (promote,
@@ -99,7 +104,7 @@ void sync_await(repl_topic_t *rt, uint64_t next, uint32_t from);
 void takeover_topic(repl_t *r, store_topic_t *t, const view_t *old);
 
 /* apply.c */
-int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, uint64_t *next,
+int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, repl_answer_t *ans,
                char *why, size_t why_len);
 
 #endif

@@ -14,10 +14,24 @@
 static void on_synced(link_t *link, const link_reply_t *reply, void *ud);
 
 /* Records up to `next` are on their way from `from`. */
-void sync_await(repl_topic_t *rt, uint64_t next, uint32_t from) {
+void sync_await(repl_t *r, repl_topic_t *rt, uint64_t next, uint32_t from) {
   if (next <= rt->topic->next || next <= rt->filling_to) return;
   rt->filling_to = next;
   rt->filling_from = from;
+  rt->filling_heard = uv_now(r->loop);
+}
+
+void sync_cursors_within(repl_t *r, store_topic_t *t) {
+  const char *k;
+  size_t kn;
+  void *v;
+  for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
+    store_cursor_t *cur = v;
+    if (cur->next <= t->next) continue;
+    store_cursor_restore(r->store, t, k, kn, t->next,
+                         cur->prev < t->next ? cur->prev : t->next);
+    repl_cursor(r, t, k, kn, cur->next, cur->prev, NULL);
+  }
 }
 
 /* Who a SYNC went to and for which topic, to act on its answer or its
@@ -50,16 +64,26 @@ static void put_sync(repl_t *r, wire_writer_t *w, store_topic_t *t) {
                        .first = t->first,
                        .next = t->next,
                        .committed = rt ? rt->committed : 0};
+  /* The home's terms, so a copy finds where its log left the home's. A
+   * topic has few: one per home that wrote to it. */
+  uint64_t (*terms)[2] = t->n_terms ? malloc(t->n_terms * sizeof *terms) : NULL;
+  size_t n_terms = terms ? t->n_terms : 0;
+  for (size_t i = 0; i < n_terms; i++) {
+    terms[i][0] = t->terms[i].term;
+    terms[i][1] = t->terms[i].start;
+  }
   msg_count_t c;
-  msg_sync_begin(w, &c, &m);
+  msg_sync_begin(w, &c, &m, (const uint64_t (*)[2])terms, n_terms);
+  free(terms);
   const char *k;
   size_t kn;
   void *v;
   size_t room = r->frame_budget / 2;
   for (size_t i = 0; map_next(&t->cursors, &i, &k, &kn, &v);) {
-    if (1 + kn + 8 > room) break;
-    room -= 1 + kn + 8;
-    msg_cursor_t cur = {msg_str(k, kn), ((const store_cursor_t *)v)->next};
+    if (1 + kn + 16 > room) break;
+    room -= 1 + kn + 16;
+    const store_cursor_t *sc = v;
+    msg_cursor_t cur = {msg_str(k, kn), sc->next, sc->prev};
     msg_sync_add(w, &c, &cur);
   }
   msg_list_end(w, &c);
@@ -84,6 +108,32 @@ void sync_send(repl_t *r, store_topic_t *t, uint32_t to) {
     free(req);
     sync_failed(t, to);
   }
+}
+
+/* A replica's log is newer than ours from `part` on (this home came back
+ * with an old log, or was cut off): ours is cut there, every replica's
+ * stream starts again from it, and the SYNC goes again to the newer one,
+ * which now hands its records back; the home settles once they are in. */
+static void take_newer(repl_t *r, repl_topic_t *rt, uint32_t from,
+                       uint64_t part) {
+  store_topic_t *t = rt->topic;
+  LOG(r->log, HS_LOG_WARN, "repl", "stale_home_cut", LF_STR("topic", t->name),
+      LF_UINT("from", part), LF_UINT("next", t->next), LF_UINT("replica", from),
+      LF_STR("detail", "a replica holds records of a later term"));
+  repl_fail_waiting(rt, HS_EUNAVAILABLE, "the home's log was older than a "
+                                         "replica's; try again");
+  store_truncate(r->store, t, part);
+  if (rt->committed > part) rt->committed = part;
+  for (size_t i = 0; i < rt->n; i++) {
+    replica_t *rep = &rt->r[i];
+    if (rep->acked > part) rep->acked = part;
+    if (rep->sent > part) rep->sent = part;
+    if (rep->id != from) rep->state = REPLICA_BROKEN;
+  }
+  rt->settling = true;
+  replica_t *rep = replica_find(rt, from);
+  if (rep) rep->state = REPLICA_SYNCING;
+  sync_send(r, t, from);
 }
 
 /* A replica answered its SYNC: its stream goes live from its next offset. */
@@ -143,6 +193,7 @@ static void on_synced(link_t *link, const link_reply_t *reply, void *ud) {
   wire_reader_init(&rd, reply->frame->body, reply->frame->body_len);
   repl_topic_t *rt = t ? repl_of(t) : NULL;
   if (!rt || !msg_ack_get(&rd, &a)) return;
+  if (rt->home && a.part < t->next) return take_newer(r, rt, req.to, a.part);
   uint64_t from = a.next < t->first ? t->first : a.next;
   uint64_t missing = a.next < t->next ? t->next - from : 0;
   replica_t *rep = rt->home ? replica_find(rt, req.to) : NULL;
@@ -151,14 +202,14 @@ static void on_synced(link_t *link, const link_reply_t *reply, void *ud) {
   if (missing && !streamed) repl_send_range(r, t, req.to, a.next, t->next);
   /* A replica holding records of the former home past ours sends them
    * back (apply_sync); they come before any new one. */
-  if (rep && rt->settling) sync_await(rt, a.next, req.to);
+  if (rep && rt->settling) sync_await(r, rt, a.next, req.to);
   if (streamed) return replica_synced(r, rt, rep, a.next, missing);
   if (!rt->home && rt->handing_over) handed_over(r, rt, req.to, missing);
 }
 
 int repl_topic_created(repl_t *r, store_topic_t *t) {
   repl_topic_t *rt = repl_state(r, t);
-  if (!rt) return HS_ENOMEM;
+  if (!rt || store_term_begin(r->store, t, t->max_term + 1)) return HS_ENOMEM;
   rt->home = true;
   uint32_t ids[PLACE_COPIES_MAX];
   size_t n = repl_copies(r, t, ids);
@@ -184,7 +235,10 @@ void sync_settle(repl_t *r, repl_topic_t *rt) {
     if (rt->r[i].state != REPLICA_LIVE) return;
   rt->settling = false;
   rt->filling_to = 0;
+  /* What it writes from here on is its own term's: higher than any. */
+  store_term_begin(r->store, t, t->max_term + 1);
   LOG(r->log, HS_LOG_INFO, "repl", "topic_settled", LF_STR("topic", t->name),
+      LF_UINT("term", store_term(t)),
       LF_UINT("next", t->next), LF_UINT("replicas", rt->n),
       LF_UINT("epoch", r->cluster->view.epoch));
 }

@@ -115,18 +115,36 @@ void repl_view_listener(void *ud, const cluster_change_t *change) {
   reconcile_identities(r, &r->store->subscribers, PLACE_SUBSCRIBER);
 }
 
+void repl_restored(repl_t *r) {
+  size_t n = r->store->topics.count, k = 0;
+  store_topic_t **all = n ? malloc(n * sizeof *all) : NULL;
+  if (n && !all) return;
+  void *v;
+  for (size_t i = 0; map_next(&r->store->topics, &i, NULL, NULL, &v);)
+    all[k++] = v;
+  for (size_t i = 0; i < k; i++)
+    if (!repl_of(all[i])) takeover_topic(r, all[i], NULL);
+  free(all);
+}
+
 /* ---- the tick, and catching up ------------------------------------------------- */
 
 /* A home's topic on a tick: a hand-over cut short, broken streams, a
  * stream that waited for room, a commit to tell. */
 static void tick_home(repl_t *r, repl_topic_t *rt) {
   store_topic_t *t = rt->topic;
-  if (rt->filling_to && !cluster_alive(r->cluster, rt->filling_from)) {
-    /* Its former home died while handing it over: serve what came. */
+  bool died = rt->filling_to && !cluster_alive(r->cluster, rt->filling_from);
+  if (died || (rt->filling_to &&
+               uv_now(r->loop) - rt->filling_heard >= r->stall_ms)) {
+    /* Its former home died while handing it over, or sent nothing for a
+     * peer timeout (its link broke, or it said it held records it did not
+     * send): serve what came. No cursor it sent points past that. */
     LOG(r->log, HS_LOG_WARN, "repl", "handover_cut", LF_STR("topic", t->name),
         LF_UINT("from", rt->filling_from), LF_UINT("next", t->next),
-        LF_UINT("expected", rt->filling_to));
+        LF_UINT("expected", rt->filling_to),
+        LF_STR("why", died ? "its sender died" : "nothing came"));
     rt->filling_to = 0;
+    sync_cursors_within(r, t);
     sync_settle(r, rt);
   }
   for (size_t j = 0; j < rt->n; j++) {

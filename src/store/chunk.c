@@ -35,7 +35,9 @@ void chunk_drop_head(store_t *s, store_topic_t *t) {
   else
     t->tail = NULL;
   t->first += c->count;
+  uint64_t first = c->first;
   chunk_free(s, t, c);
+  if (s->hooks.chunk_dropped) s->hooks.chunk_dropped(s->hooks.ud, t, first);
 }
 
 /* Unlinks and frees the tail chunk; the caller sets next. */
@@ -46,7 +48,9 @@ void chunk_drop_tail(store_t *s, store_topic_t *t) {
     t->tail->next = NULL;
   else
     t->head = NULL;
+  uint64_t first = c->first;
   chunk_free(s, t, c);
+  if (s->hooks.chunk_dropped) s->hooks.chunk_dropped(s->hooks.ud, t, first);
 }
 
 

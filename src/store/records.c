@@ -79,13 +79,40 @@ int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
   if (offset)
     *offset = t->next;
   t->next++;
+  if (!s->hooks.appended) t->synced = t->next;
   t->bytes += len;
   s->messages++;
   s->bytes += len;
+  if (s->hooks.appended)
+    s->hooks.appended(s->hooks.ud, t, c, t->next - 1, p, need);
 
-  while (t->head != t->tail && store_over_limits(s, t))
+  bool dropped = false;
+  while (t->head != t->tail && store_over_limits(s, t)) {
     chunk_drop_head(s, t);
+    dropped = true;
+  }
+  if (dropped && s->hooks.first_moved) s->hooks.first_moved(s->hooks.ud, t);
   return 0;
+}
+
+int store_append_raw(store_t *s, store_topic_t *t, const unsigned char *rec,
+                     size_t len) {
+  if (len < STORE_REC_HEAD) return HS_EINVALID;
+  uint64_t time_ms, producer, seq;
+  uint32_t dlen;
+  memcpy(&time_ms, rec, 8);
+  memcpy(&producer, rec + 8, 8);
+  memcpy(&seq, rec + 16, 8);
+  memcpy(&dlen, rec + 24, 4);
+  size_t plen = rec[28];
+  if (len != STORE_REC_HEAD + plen + dlen) return HS_EINVALID;
+  return store_append_seq(s, t, time_ms, (const char *)rec + STORE_REC_HEAD,
+                          plen, producer, seq, rec + STORE_REC_HEAD + plen,
+                          dlen, NULL);
+}
+
+void store_seal(store_topic_t *t) {
+  if (t->tail) t->tail->size = t->tail->used;
 }
 
 void store_expire(store_t *s, uint64_t now_ms) {
@@ -97,8 +124,11 @@ void store_expire(store_t *s, uint64_t now_ms) {
   /* Dropping chunks does not change the topics map, so this is safe. */
   for (size_t i = 0; map_next(&s->topics, &i, NULL, NULL, &v);) {
     store_topic_t *t = v;
+    uint64_t was = t->first;
     while (t->head != t->tail && t->head->max_time < cutoff)
       chunk_drop_head(s, t);
+    if (t->first != was && s->hooks.first_moved)
+      s->hooks.first_moved(s->hooks.ud, t);
   }
 }
 
@@ -124,6 +154,12 @@ static void store_chunk_cut(store_t *s, store_topic_t *t, store_chunk_t *c,
   c->bytes = bytes;
   c->max_time = max_time;
   c->used = pos;
+  if (s->hooks.chunk_cut) s->hooks.chunk_cut(s->hooks.ud, t, c);
+}
+
+/* Terms that begin at or past `next` go with the records. */
+static void terms_cut(store_topic_t *t, uint64_t next) {
+  while (t->n_terms && t->terms[t->n_terms - 1].start >= next) t->n_terms--;
 }
 
 /* Moves every cursor above `max` down to it. */
@@ -144,10 +180,14 @@ int store_truncate(store_t *s, store_topic_t *t, uint64_t next) {
   if (t->tail && next < t->tail->first + t->tail->count)
     store_chunk_cut(s, t, t->tail, next);
   t->next = next;
-  if (t->first > next)
+  if (t->synced > next) t->synced = next;
+  bool first_moved = t->first > next;
+  if (first_moved)
     t->first = next;
   store_cursors_clamp(t, next);
   dedup_cut(t, next);
+  terms_cut(t, next);
+  if (first_moved && s->hooks.first_moved) s->hooks.first_moved(s->hooks.ud, t);
   return 0;
 }
 
@@ -155,9 +195,11 @@ void store_topic_reset(store_t *s, store_topic_t *t, uint64_t first) {
   while (t->head)
     chunk_drop_head(s, t);
   dedup_free(t);
-  t->first = t->next = first;
+  t->first = t->next = t->synced = first;
+  t->n_terms = 0;
   void *v;
   for (size_t i = 0; map_next(&t->cursors, &i, NULL, NULL, &v);)
     ((store_cursor_t *)v)->next = first;
+  if (s->hooks.first_moved) s->hooks.first_moved(s->hooks.ud, t);
 }
 

@@ -27,6 +27,32 @@
 typedef struct store_chunk store_chunk_t;
 typedef struct store_topic store_topic_t;
 
+/* What a journal is told of each change, to keep a copy of the store on
+ * disk (the node's disk part installs them; unset: memory only). A chunk
+ * is the unit on disk too: one file each. Called after the change. */
+typedef struct store_hooks {
+  void *ud;
+  void (*topic_created)(void *ud, store_topic_t *t);
+  void (*topic_deleted)(void *ud, store_topic_t *t); /* before it goes */
+  /* A record went into chunk c at `offset`; rec is its bytes in c. */
+  void (*appended)(void *ud, store_topic_t *t, const store_chunk_t *c,
+                   uint64_t offset, const unsigned char *rec, size_t len);
+  void (*chunk_dropped)(void *ud, store_topic_t *t, uint64_t first);
+  void (*chunk_cut)(void *ud, store_topic_t *t, const store_chunk_t *c);
+  void (*first_moved)(void *ud, store_topic_t *t); /* t->first changed */
+  void (*identity)(void *ud, bool publisher, const char *id, size_t n);
+  void (*cursor)(void *ud, store_topic_t *t, const char *sid, size_t n,
+                 uint64_t next, uint64_t prev);
+  void (*term)(void *ud, store_topic_t *t); /* a term began at t->next */
+} store_hooks_t;
+
+/* A topic's terms: each home that wrote to it wrote in a term of its own,
+ * higher than any before; the records from `start` on are that term's
+ * (until the next one starts). */
+typedef struct store_term {
+  uint64_t term, start;
+} store_term_t;
+
 typedef struct store_limits {
   uint64_t retain_messages; /* per topic; 0 keeps all */
   uint64_t retain_bytes;    /* per topic payload bytes; 0 keeps all */
@@ -36,11 +62,13 @@ typedef struct store_limits {
 
 typedef struct store {
   store_limits_t limits;
+  store_hooks_t hooks; /* all NULL: memory only */
   map_t topics;      /* name -> store_topic_t* */
   map_t publishers;  /* id -> (void*)1 */
   map_t subscribers; /* id -> (void*)1 */
   uint64_t messages; /* retained, all topics */
   uint64_t bytes;    /* retained payload bytes, all topics */
+  uint64_t cursors;  /* subscriptions, all topics */
 } store_t;
 
 /* A record as read: every pointer is into the chunk, valid until the next
@@ -79,10 +107,19 @@ struct store_topic {
   map_t producers; /* producer (8 bytes, host order) -> store_producer_t* */
   void *waiters;  /* the node's long-poll waiters; the store never reads it */
   void *repl;     /* the node's replication state; the store never reads it */
+  void *disk;     /* the journal's state of it; the store never reads it */
+  /* Offsets below this are on disk (a journal says so); next when the
+   * store lives in memory only. */
+  uint64_t synced;
+  store_term_t *terms; /* oldest first; the last is the current term */
+  size_t n_terms;
+  uint64_t max_term;   /* the highest term it ever had (cut ones too) */
 };
 
 typedef struct store_cursor {
   uint64_t next; /* the next offset this subscriber will pull */
+  uint64_t prev; /* where the last pull it answered began: a retry of that
+                    pull may take those messages again (else next) */
 } store_cursor_t;
 
 void store_init(store_t *s, const store_limits_t *limits); /* NULL: defaults */
@@ -122,6 +159,13 @@ int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
                      const char *publisher, size_t publisher_len,
                      uint64_t producer, uint64_t seq, const void *data,
                      size_t len, uint64_t *offset);
+
+/* Appends a record given in the store's own layout, as a journal kept it
+ * (lengths checked). 0, HS_EINVALID (not a record) or HS_ENOMEM. */
+int store_append_raw(store_t *s, store_topic_t *t, const unsigned char *rec,
+                     size_t len);
+/* The next append starts a new chunk: a journal's files are chunks. */
+void store_seal(store_topic_t *t);
 
 /* True when (producer, seq) is already in t: producer != 0 and either seq
  * is the last seq recorded for it, or a record with exactly that (producer,
@@ -169,11 +213,33 @@ bool store_iter_next(store_iter_t *it, store_msg_t *m);
 /* Cursors. store_subscribe creates the cursor at `next` (clamped to
  * [first, next]) or, when one exists, keeps it and returns 0 too.
  * 0 or HS_ENOMEM. */
-int store_subscribe(store_topic_t *t, const char *sid, size_t n,
+int store_subscribe(store_t *s, store_topic_t *t, const char *sid, size_t n,
                     uint64_t next);
 /* NULL when the subscriber is not subscribed to t. */
 store_cursor_t *store_cursor(const store_topic_t *t, const char *sid,
                              size_t n);
+/* Moves a subscriber's cursor (it must exist): the way every cursor
+ * change goes, so a journal hears of it. store_cursor_set is any move (no
+ * pull to retry); store_cursor_pulled a pull's answer (prev becomes where
+ * it began); store_cursor_restore both as a copy or a journal had them. */
+void store_cursor_set(store_t *s, store_topic_t *t, const char *sid, size_t n,
+                      uint64_t next);
+void store_cursor_pulled(store_t *s, store_topic_t *t, const char *sid,
+                         size_t n, uint64_t next);
+void store_cursor_restore(store_t *s, store_topic_t *t, const char *sid,
+                          size_t n, uint64_t next, uint64_t prev);
+
+/* The topic's current term (0 before any). */
+static inline uint64_t store_term(const store_topic_t *t) {
+  return t->n_terms ? t->terms[t->n_terms - 1].term : 0;
+}
+/* The term of the record at `offset` (0 when before every term). */
+uint64_t store_term_at(const store_topic_t *t, uint64_t offset);
+/* Starts `term` at t->next when it is above the current one. 0 or
+ * HS_ENOMEM. */
+int store_term_begin(store_t *s, store_topic_t *t, uint64_t term);
+/* Where `term` ends in t: the start of the first later term, or t->next. */
+uint64_t store_term_end(const store_topic_t *t, uint64_t term);
 
 /* Applies age retention to every topic (the node calls it on a timer):
  * drops front chunks whose newest record is older than now - retain_ms,

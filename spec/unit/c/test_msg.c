@@ -253,13 +253,13 @@ static bool get_exists(wire_reader_t *r) {
 
 static void put_repl_cursor(wire_writer_t *w) {
   msg_replicate_t m = {.kind = REPL_CURSOR, .name = S("t"),
-                       .subscriber = S("s"), .next = 77};
+                       .subscriber = S("s"), .next = 77, .prev = 70};
   msg_replicate_put(w, &m);
 }
 static bool get_repl_cursor(wire_reader_t *r) {
   msg_replicate_t m;
   return msg_replicate_get(r, &m) && m.kind == REPL_CURSOR && same(m.name, "t") &&
-         same(m.subscriber, "s") && m.next == 77;
+         same(m.subscriber, "s") && m.next == 77 && m.prev == 70;
 }
 
 static void put_repl_commit(wire_writer_t *w) {
@@ -283,7 +283,7 @@ static bool get_repl_identity(wire_reader_t *r) {
 
 static void put_append(wire_writer_t *w) {
   msg_replicate_t h = {.kind = REPL_APPEND, .name = S("t"), .committed = 3,
-                       .first = 4};
+                       .first = 4, .term = 7};
   msg_count_t c;
   msg_append_begin(w, &c, &h);
   for (int i = 0; i < 2; i++) {
@@ -296,7 +296,7 @@ static bool get_append(wire_reader_t *r) {
   msg_replicate_t m;
   msg_record_t rec;
   if (!msg_replicate_get(r, &m) || m.kind != REPL_APPEND || m.committed != 3 ||
-      m.first != 4 || m.list.left != 2)
+      m.first != 4 || m.term != 7 || m.list.left != 2)
     return false;
   for (int i = 0; i < 2; i++)
     if (!msg_record_next(&m, &rec) || rec.time_ms != 100 + (uint64_t)i ||
@@ -309,27 +309,32 @@ static void put_sync(wire_writer_t *w) {
   msg_replicate_t h = {.kind = REPL_SYNC, .name = S("t"), .owner = S("p"),
                        .first = 1, .next = 9, .committed = 8};
   msg_count_t c;
-  msg_sync_begin(w, &c, &h);
-  msg_cursor_t cur = {S("s1"), 3};
+  const uint64_t terms[2][2] = {{1, 0}, {3, 5}};
+  msg_sync_begin(w, &c, &h, terms, 2);
+  msg_cursor_t cur = {S("s1"), 3, 2};
   msg_sync_add(w, &c, &cur);
   msg_list_end(w, &c);
 }
 static bool get_sync(wire_reader_t *r) {
   msg_replicate_t m;
   msg_cursor_t cur;
+  uint64_t term, start;
   return msg_replicate_get(r, &m) && m.kind == REPL_SYNC && same(m.owner, "p") &&
          m.first == 1 && m.next == 9 && m.committed == 8 &&
+         msg_term_next(&m, &term, &start) && term == 1 && start == 0 &&
+         msg_term_next(&m, &term, &start) && term == 3 && start == 5 &&
+         !msg_term_next(&m, &term, &start) &&
          msg_cursor_next(&m, &cur) && same(cur.subscriber, "s1") &&
-         cur.next == 3 && !msg_cursor_next(&m, &cur);
+         cur.next == 3 && cur.prev == 2 && !msg_cursor_next(&m, &cur);
 }
 
 static void put_ack(wire_writer_t *w) {
-  msg_ack_t m = {12, S("t")};
+  msg_ack_t m = {12, S("t"), 9};
   msg_ack_put(w, &m);
 }
 static bool get_ack(wire_reader_t *r) {
   msg_ack_t m;
-  return msg_ack_get(r, &m) && m.next == 12 && same(m.name, "t");
+  return msg_ack_get(r, &m) && m.next == 12 && same(m.name, "t") && m.part == 9;
 }
 
 static void put_homed(wire_writer_t *w) {
@@ -441,6 +446,7 @@ static void put_holding(wire_writer_t *w) {
   msg_list_end(w, &c);
   msg_count_begin(w, &c);
   msg_list_end(w, &c);
+  msg_holding_end(w, 1, 77);
 }
 static bool get_holding(wire_reader_t *r) {
   msg_holding_t h;
@@ -452,7 +458,47 @@ static bool get_holding(wire_reader_t *r) {
          msg_held_name_next(&h.publishers, &n1) &&
          msg_held_name_next(&h.publishers, &n2) && same(n2, "p2") &&
          !msg_held_name_next(&h.publishers, &n3) &&
-         !msg_held_name_next(&h.subscribers, &n3);
+         !msg_held_name_next(&h.subscribers, &n3) && h.more == 1 &&
+         h.layout == 77;
+}
+
+static void put_holding_ask(wire_writer_t *w) {
+  msg_holding_ask_t m = {5, 6, S("VIEW")};
+  msg_holding_ask_put(w, &m);
+}
+static bool get_holding_ask(wire_reader_t *r) {
+  msg_holding_ask_t m;
+  return msg_holding_ask_get(r, &m) && m.skip == 5 && m.layout == 6 &&
+         same(m.view, "VIEW");
+}
+
+static void put_spread(wire_writer_t *w) {
+  msg_spread_t m = {3, 2, S("VIEW")};
+  msg_spread_put(w, &m);
+}
+static bool get_spread(wire_reader_t *r) {
+  msg_spread_t m;
+  return msg_spread_get(r, &m) && m.dim == 3 && m.hops == 2 &&
+         same(m.view, "VIEW");
+}
+
+static void put_probe(wire_writer_t *w) {
+  msg_probe_t m = {7, 250, 1};
+  msg_probe_put(w, &m);
+}
+static bool get_probe(wire_reader_t *r) {
+  msg_probe_t m;
+  return msg_probe_get(r, &m) && m.target == 7 && m.timeout_ms == 250 &&
+         m.relays == 1;
+}
+
+static void put_probed(wire_writer_t *w) {
+  msg_probed_t m = {1};
+  msg_probed_put(w, &m);
+}
+static bool get_probed(wire_reader_t *r) {
+  msg_probed_t m;
+  return msg_probed_get(r, &m) && m.alive == 1;
 }
 
 static const codec_case_t cases[] = {
@@ -494,6 +540,10 @@ static const codec_case_t cases[] = {
     {"join", put_join, get_join, false},
     {"join_reply", put_join_reply, get_join_reply, true},
     {"holding", put_holding, get_holding, false},
+    {"holding_ask", put_holding_ask, get_holding_ask, true},
+    {"spread", put_spread, get_spread, true},
+    {"probe", put_probe, get_probe, false},
+    {"probed", put_probed, get_probed, false},
 };
 
 /* ---- the checks ---------------------------------------------------------------- */
@@ -585,6 +635,67 @@ CASE(huge_counts_are_refused_before_sizing) {
   CHECK(r.bad && strcmp(r.bad, "topics") == 0);
 }
 
+/* A HOLDING answer (what a catching-up node is told it holds) with a name
+ * that breaks the name rules, in any of its three lists: refused at
+ * decode, naming the field; the walkers refuse it too. */
+CASE(holding_names_that_break_the_rules_are_refused) {
+  static const char *const bad[] = {"", "a b", "a\"b", "a\\b", "a\001b",
+                                    "\177", "caf\303\251"};
+  static const char *const field[] = {"topics.name", "names.name",
+                                      "names.name"};
+  for (size_t i = 0; i < NELEM(bad); i++) {
+    for (int list = 0; list < 3; list++) {
+      buf_t b = BUF_INIT;
+      wire_writer_t w = {.b = &b};
+      for (int k = 0; k < 3; k++) {
+        wire_put_u32(&w, k == list);
+        if (k != list) continue;
+        wire_put_str8(&w, bad[i], strlen(bad[i]));
+        if (k == 0) wire_put_u64(&w, 7);
+      }
+      char *copy = malloc(b.len);
+      memcpy(copy, b.data, b.len);
+      wire_reader_t r;
+      msg_holding_t h;
+      wire_reader_init(&r, copy, b.len);
+      CHECK(!msg_holding_get(&r, &h));
+      CHECK(r.bad && strcmp(r.bad, field[list]) == 0);
+      /* Walked by hand, past the decoder: still refused. */
+      msg_list_t l;
+      msg_str_t name;
+      msg_held_topic_t t;
+      wire_reader_init(&l.r, copy + 4, b.len - 4);
+      l.left = 1;
+      if (list == 0) {
+        CHECK(!msg_held_topic_next(&l, &t));
+      } else {
+        wire_reader_init(&l.r, copy + 8, b.len - 8);
+        CHECK(!msg_held_name_next(&l, &name));
+      }
+      CHECK(l.r.bad && strcmp(l.r.bad, field[list]) == 0);
+      free(copy);
+      buf_free(&b);
+    }
+  }
+  /* The longest name that keeps the rules passes. */
+  char longest[HS_NAME_MAX];
+  memset(longest, '+', sizeof longest);
+  buf_t b = BUF_INIT;
+  wire_writer_t w = {.b = &b};
+  wire_put_u32(&w, 0);
+  wire_put_u32(&w, 1);
+  wire_put_str8(&w, longest, sizeof longest);
+  wire_put_u32(&w, 0);
+  msg_holding_end(&w, 0, 0);
+  wire_reader_t r;
+  msg_holding_t h;
+  msg_str_t name;
+  wire_reader_init(&r, b.data, b.len);
+  CHECK(msg_holding_get(&r, &h) && msg_held_name_next(&h.publishers, &name) &&
+        name.n == HS_NAME_MAX);
+  buf_free(&b);
+}
+
 CASE(every_request_op_decodes_through_the_dispatch_table) {
   /* A request of each op, written by its own encoder, decodes by op. */
   struct {
@@ -601,7 +712,8 @@ CASE(every_request_op_decodes_through_the_dispatch_table) {
       {WIRE_REWIND, put_rewind},        {WIRE_UNPARK, put_key},
       {WIRE_PING, put_ping},            {WIRE_READ, put_read},
       {WIRE_CLAIM, put_claim},          {WIRE_JOIN, put_join},
-      {WIRE_LEAVE, put_node},
+      {WIRE_LEAVE, put_node},           {WIRE_SPREAD, put_spread},
+      {WIRE_PROBE, put_probe},
   };
   for (size_t i = 0; i < NELEM(reqs); i++) {
     buf_t b = BUF_INIT;
@@ -625,6 +737,7 @@ int main(void) {
   RUN(every_truncation_names_a_field);
   RUN(a_byte_too_many_is_refused);
   RUN(huge_counts_are_refused_before_sizing);
+  RUN(holding_names_that_break_the_rules_are_refused);
   RUN(every_request_op_decodes_through_the_dispatch_table);
   UNIT_EXIT();
 }

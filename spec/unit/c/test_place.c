@@ -100,6 +100,62 @@ CASE(coordinator_is_the_lowest_serving_id) {
   view_free(&v);
 }
 
+/* Every member that shares a copy set with `id`, by trying every cut hash:
+ * the answer place_partners must give, found the slow way. */
+static size_t partners_by_hand(const view_t *v, uint32_t replicas, uint32_t id,
+                               uint8_t *is) {
+  unsigned dim = view_dim(v);
+  memset(is, 0, 1u << dim);
+  for (uint32_t hd = 0; hd < (1u << dim); hd++) {
+    uint32_t ids[PLACE_COPIES_MAX];
+    size_t n = place_copies(v, replicas, hd, ids, PLACE_COPIES_MAX);
+    if (!place_contains(ids, n, id)) continue;
+    for (size_t i = 0; i < n; i++) is[ids[i]] = ids[i] != id;
+  }
+  size_t count = 0;
+  for (uint32_t i = 0; i < (1u << dim); i++) count += is[i];
+  return count;
+}
+
+/* How many serving members place_partners answers wrongly for. */
+static int partners_wrong(const view_t *v, uint32_t replicas) {
+  uint8_t is[256];
+  int wrong = 0;
+  for (size_t i = 0; i < v->n; i++) {
+    uint32_t id = v->members[i].id, out[256];
+    if (!view_serves(v->members[i].state)) continue;
+    size_t want = partners_by_hand(v, replicas, id, is);
+    size_t n = place_partners(v, replicas, id, out, 256);
+    bool bad = n != want;
+    for (size_t k = 0; k < n && k < 256; k++) bad |= !is[out[k]];
+    if (bad) printf("# partners of %u: %zu, by hand %zu\n", id, n, want);
+    wrong += bad;
+  }
+  return wrong;
+}
+
+CASE(partners_are_the_members_that_share_a_copy_set) {
+  view_t v;
+  full_view(&v, 32); /* a full cube: R = 3 shares with 3 others */
+  CHECK(0 == partners_wrong(&v, 3));
+  uint32_t out[32];
+  CHECK(place_partners(&v, 3, 0, out, 32) == 3);
+  CHECK(0 == partners_wrong(&v, HS_REPLICAS_NEIGHBOURS));
+  CHECK(0 == partners_wrong(&v, 1));
+  /* holes: members that left, died, or never were */
+  view_set_state(&v, 5, VIEW_DEAD);
+  view_set_state(&v, 9, VIEW_LEFT);
+  view_set_state(&v, 17, VIEW_SUSPECT);
+  CHECK(0 == partners_wrong(&v, 3));
+  CHECK(0 == partners_wrong(&v, 5));
+  view_free(&v);
+  full_view(&v, 3); /* sparse: ids 0, 1, 2 and one from far away */
+  view_upsert(&v, 200, "127.0.0.1:9", VIEW_ALIVE, 1);
+  CHECK(0 == partners_wrong(&v, 2));
+  CHECK(0 == partners_wrong(&v, 3));
+  view_free(&v);
+}
+
 CASE(contains) {
   uint32_t ids[3] = {4, 9, 1};
   CHECK(place_contains(ids, 3, 9));
@@ -114,6 +170,7 @@ int main(void) {
   RUN(no_serving_member_has_no_home);
   RUN(identities_hash_apart_from_topics_and_each_other);
   RUN(coordinator_is_the_lowest_serving_id);
+  RUN(partners_are_the_members_that_share_a_copy_set);
   RUN(contains);
   UNIT_EXIT();
 }

@@ -443,7 +443,7 @@ CASE(cursors) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     size_t n = strlen(cases[i].sid);
     CHECK(store_cursor(t, cases[i].sid, n) == NULL);
-    CHECK(store_subscribe(t, cases[i].sid, n, cases[i].want) == 0);
+    CHECK(store_subscribe(&s, t, cases[i].sid, n, cases[i].want) == 0);
     store_cursor_t *c = store_cursor(t, cases[i].sid, n);
     uint64_t expect = cases[i].got_rel == 0   ? t->first
                       : cases[i].got_rel == 1 ? cases[i].want
@@ -454,7 +454,7 @@ CASE(cursors) {
   /* Subscribing again keeps the cursor, and its position. */
   store_cursor_t *c = store_cursor(t, S("middle"));
   c->next = 180;
-  CHECK(store_subscribe(t, S("middle"), 0) == 0);
+  CHECK(store_subscribe(&s, t, S("middle"), 0) == 0);
   CHECK(store_cursor(t, S("middle")) == c && c->next == 180);
   CHECK(store_cursor(t, S("nobody")) == NULL);
   CHECK(t->cursors.count == 4);
@@ -478,7 +478,7 @@ CASE(accounting_across_topics) {
   sums(b, &bm, &bb);
   CHECK(a->bytes == ab && b->bytes == bb);
   CHECK(s.messages == am + bm && s.bytes == ab + bb);
-  CHECK(store_subscribe(a, S("s1"), 0) == 0);
+  CHECK(store_subscribe(&s, a, S("s1"), 0) == 0);
   store_topic_delete(&s, a);
   CHECK(s.messages == bm && s.bytes == bb);
   store_topic_delete(&s, b);
@@ -497,8 +497,8 @@ CASE(free_with_everything) {
     int n = snprintf(name, sizeof name, "topic-%d", i);
     CHECK(store_topic_create(&s, name, (size_t)n, S("owner"), &t) == 0);
     CHECK(append_n(&s, t, (uint64_t)i * 10, 1));
-    CHECK(store_subscribe(t, S("s1"), 0) == 0);
-    CHECK(store_subscribe(t, S("s2"), 5) == 0);
+    CHECK(store_subscribe(&s, t, S("s1"), 0) == 0);
+    CHECK(store_subscribe(&s, t, S("s2"), 5) == 0);
   }
   CHECK(store_publisher_create(&s, S("owner")) == 0);
   CHECK(store_subscriber_create(&s, S("s1")) == 0);
@@ -883,10 +883,10 @@ CASE(truncate_clamps_cursors) {
   store_topic_t *t;
   CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
   CHECK(append_n(&s, t, 40, 1));
-  CHECK(store_subscribe(t, S("a"), 5) == 0);
-  CHECK(store_subscribe(t, S("b"), 20) == 0);
-  CHECK(store_subscribe(t, S("c"), 40) == 0);
-  CHECK(store_subscribe(t, S("d"), 15) == 0);
+  CHECK(store_subscribe(&s, t, S("a"), 5) == 0);
+  CHECK(store_subscribe(&s, t, S("b"), 20) == 0);
+  CHECK(store_subscribe(&s, t, S("c"), 40) == 0);
+  CHECK(store_subscribe(&s, t, S("d"), 15) == 0);
   CHECK(store_truncate(&s, t, 15) == 0);
   CHECK(store_cursor(t, S("a"))->next == 5);
   CHECK(store_cursor(t, S("b"))->next == 15);
@@ -960,8 +960,8 @@ CASE(reset_to_zero) {
   CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
   for (uint64_t k = 1; k <= 50; k++)
     CHECK(append_ps(&s, t, k % 4 + 1, k));
-  CHECK(store_subscribe(t, S("a"), 10) == 0);
-  CHECK(store_subscribe(t, S("b"), 50) == 0);
+  CHECK(store_subscribe(&s, t, S("a"), 10) == 0);
+  CHECK(store_subscribe(&s, t, S("b"), 50) == 0);
   store_topic_reset(&s, t, 0);
   int ok = 1;
   check_log(&s, t, 0, 0, &ok);
@@ -986,7 +986,7 @@ CASE(reset_to_large_first) {
   CHECK(append_n(&s, t, 30, 1) && append_n(&s, u, 30, 1));
   for (uint64_t k = 1; k <= 5; k++)
     CHECK(append_ps(&s, t, 9, k));
-  CHECK(store_subscribe(t, S("a"), 3) == 0);
+  CHECK(store_subscribe(&s, t, S("a"), 3) == 0);
   store_topic_reset(&s, t, F);
   CHECK(s.messages == 30 && s.bytes == u->bytes);
   CHECK(t->first == F && t->next == F && t->head == NULL && t->bytes == 0);
@@ -1001,8 +1001,8 @@ CASE(reset_to_large_first) {
   CHECK(!store_iter_next(&it, &m));
   store_iter_init(&it, t, F);
   CHECK(!store_iter_next(&it, &m));
-  CHECK(store_subscribe(t, S("low"), 0) == 0);
-  CHECK(store_subscribe(t, S("high"), UINT64_MAX) == 0);
+  CHECK(store_subscribe(&s, t, S("low"), 0) == 0);
+  CHECK(store_subscribe(&s, t, S("high"), UINT64_MAX) == 0);
   CHECK(store_cursor(t, S("low"))->next == F);
   CHECK(store_cursor(t, S("high"))->next == F);
   CHECK(store_truncate(&s, t, F) == 0 && t->first == F && t->next == F);

@@ -337,11 +337,38 @@ CASE(set_state_bumps_version) {
   CHECK(view_set_state(&v, 5, VIEW_DEAD) == HS_EINVALID);
   CHECK(view_set_state(&v, 4, (view_state_t)0) == HS_EINVALID);
   CHECK(view_set_state(&v, 4, (view_state_t)5) == HS_EINVALID);
-  view_upsert(&v, 6, "10.0.0.9:6", VIEW_ALIVE, UINT64_MAX);
-  CHECK(view_set_state(&v, 6, VIEW_DEAD) == HS_EINVALID); /* would wrap */
+  CHECK(view_upsert(&v, 6, "10.0.0.9:6", VIEW_ALIVE, UINT64_MAX) == HS_EINVALID);
+  CHECK(view_find(&v, 6) == NULL);
   CHECK(view_find(&v, 4)->version == 11);
   /* the revived entry beats a peer's older "dead" report */
   CHECK(view_upsert(&v, 4, "10.0.0.9:4", VIEW_DEAD, 10) == 0);
+  CHECK(view_ok(&v));
+  view_free(&v);
+}
+
+/* Whoever is reported suspect, dead or left can refute it: no entry that
+ * is not alive reaches the cap, and a member one below it can still be
+ * revived. */
+CASE(refuting_is_possible_up_to_the_cap) {
+  view_t v;
+  view_init(&v);
+  const uint64_t max = VIEW_VERSION_MAX;
+  CHECK(view_upsert(&v, 1, "10.0.0.9:1", VIEW_DEAD, max) == HS_EINVALID);
+  CHECK(view_upsert(&v, 1, "10.0.0.9:1", VIEW_SUSPECT, max) == HS_EINVALID);
+  CHECK(view_upsert(&v, 1, "10.0.0.9:1", VIEW_LEFT, max) == HS_EINVALID);
+  CHECK(view_upsert(&v, 1, "10.0.0.9:1", VIEW_ALIVE, max + 1) == HS_EINVALID);
+  CHECK(view_upsert(&v, 1, "10.0.0.9:1", VIEW_DEAD, max - 1) == 1);
+  CHECK(view_set_state(&v, 1, VIEW_ALIVE) == 1); /* the refutation */
+  CHECK(view_find(&v, 1)->version == max && view_find(&v, 1)->state == VIEW_ALIVE);
+  /* Nothing beats it now, and nothing moves it past the cap. */
+  CHECK(view_upsert(&v, 1, "10.0.0.9:1", VIEW_DEAD, max) == HS_EINVALID);
+  CHECK(view_upsert(&v, 1, "10.0.0.9:1", VIEW_DEAD, max - 1) == 0);
+  CHECK(view_set_state(&v, 1, VIEW_ALIVE) == HS_EINVALID);
+  CHECK(view_set_state(&v, 1, VIEW_DEAD) == HS_EINVALID);
+  /* One below the cap, only a revival may take the last version. */
+  CHECK(view_upsert(&v, 2, "10.0.0.9:2", VIEW_ALIVE, max - 1) == 1);
+  CHECK(view_set_state(&v, 2, VIEW_SUSPECT) == HS_EINVALID);
+  CHECK(view_find(&v, 2)->state == VIEW_ALIVE);
   CHECK(view_ok(&v));
   view_free(&v);
 }
@@ -452,7 +479,7 @@ CASE(encode_decode_round_trip) {
       memcpy(addr, "10.0.0.1:", 9);
       addr[VIEW_ADDR_MAX - 1] = '1';
       addr[VIEW_ADDR_MAX] = '\0';
-      CHECK(view_upsert(&v, (1u << CUBE_MAX_DIM) - 1, addr, VIEW_LEFT,
+      CHECK(view_upsert(&v, (1u << CUBE_MAX_DIM) - 1, addr, VIEW_ALIVE,
                         VIEW_VERSION_MAX) == 1);
     }
     buf_t b = BUF_INIT;
@@ -544,6 +571,18 @@ CASE(decode_rejects_bad_fields) {
        "view.version"},
       {"version at the cap", UINT64_MAX, {{1, 1, VIEW_VERSION_MAX, "10.0.0.1:1"}},
        1, 0, NULL},
+      /* No one could refute these: the version above is the cap. */
+      {"suspect at the cap", UINT64_MAX,
+       {{1, VIEW_SUSPECT, VIEW_VERSION_MAX, "10.0.0.1:1"}}, 1, HS_EPROTOCOL,
+       "view.version"},
+      {"dead at the cap", UINT64_MAX,
+       {{1, VIEW_DEAD, VIEW_VERSION_MAX, "10.0.0.1:1"}}, 1, HS_EPROTOCOL,
+       "view.version"},
+      {"left at the cap", UINT64_MAX,
+       {{1, VIEW_LEFT, VIEW_VERSION_MAX, "10.0.0.1:1"}}, 1, HS_EPROTOCOL,
+       "view.version"},
+      {"dead below the cap", UINT64_MAX,
+       {{1, VIEW_DEAD, VIEW_VERSION_MAX - 1, "10.0.0.1:1"}}, 1, 0, NULL},
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
     uint64_t epoch = v[i].epoch;
@@ -592,6 +631,7 @@ int main(void) {
   RUN(merge_counts_changed_members);
   RUN(epoch_is_sum_of_versions_after_every_operation);
   RUN(set_state_bumps_version);
+  RUN(refuting_is_possible_up_to_the_cap);
   RUN(live_and_dim);
   RUN(is_alive_is_a_cube_alive_fn);
   RUN(prefs_equal_cube_prefs_over_live_ids);
