@@ -272,6 +272,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   }
 }
 
+int conn_feed(conn_t *c, const char *p, size_t n) {
+  if (c->closing || !c->reading) return HS_ECLOSED;
+  if (buf_append(&c->in, p, n)) return HS_ENOMEM;
+  c->bytes_in += n;
+  parse_input(c);
+  return 0;
+}
+
 /* ---- life cycle -------------------------------------------------------- */
 
 int conn_init(conn_t *c, uv_loop_t *loop, flusher_t *flusher,

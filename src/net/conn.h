@@ -80,6 +80,9 @@ void conn_shutdown(conn_t *c);
 /* Closes at once; pending output is dropped. Safe to call more than once
  * and from inside a hook. */
 void conn_close(conn_t *c, int reason);
+/* Takes n bytes as if read from the stream (the fuzzer drives the framing
+ * this way, without a socket's pace); 0, or HS_ECLOSED once reading stopped. */
+int conn_feed(conn_t *c, const char *p, size_t n);
 
 /* Output not yet handed to the kernel: what a slow reader makes us hold. */
 static inline size_t conn_buffered(const conn_t *c) {

@@ -16,6 +16,12 @@ void node_start_ticking(hs_node_t *node) {
 
 static void on_restart(uv_timer_t *t) {
   hs_node_t *node = t->data;
+  /* Stopped from outside the loop (hs_node_stop in a script), the timer
+   * can come before libuv has let go of the old listener: wait for it. */
+  if (node->unlistening) {
+    uv_timer_start(t, on_restart, 1, 0);
+    return;
+  }
   if (node_listen(node)) {
     LOG(&node->log, HS_LOG_ERROR, "node", "restart_failed",
         LF_INT("port", node->port));

@@ -117,6 +117,7 @@ struct hs_node {
 
   uv_tcp_t listener;
   bool listening;
+  bool unlistening; /* the listener's close is under way: not reusable yet */
   uv_timer_t restart_timer;
   uv_timer_t expire_timer; /* age retention */
   uv_timer_t tick_timer;   /* every heartbeat_ms: each part's tick */

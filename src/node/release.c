@@ -12,6 +12,9 @@ static void free_values(map_t *m) {
 
 void node_release(hs_node_t *node) {
   if (--node->open_handles > 0 || !node->freeing) return;
+  /* A leave still unanswered (freed, or stopped, while leaving): its
+   * connection is gone and nobody will answer it now. */
+  if (node->member.leave_req) req_give(&node->reqs, node->member.leave_req);
   repl_free_all(&node->repl);
   health_free(&node->health);
   store_free(&node->store);

@@ -248,7 +248,11 @@ static void on_connection(uv_stream_t *server, int status) {
   if (conn_start(&nc->conn)) conn_close(&nc->conn, HS_EIO);
 }
 
-static void listener_closed(uv_handle_t *h) { node_release(h->data); }
+static void listener_closed(uv_handle_t *h) {
+  hs_node_t *node = h->data;
+  node->unlistening = false;
+  node_release(node);
+}
 
 int node_listen(hs_node_t *node) {
   struct sockaddr_storage ss;
@@ -272,6 +276,7 @@ int node_listen(hs_node_t *node) {
     LOG(&node->log, HS_LOG_ERROR, "node", "listen_failed",
         LF_STR("addr", addr), LF_STR("error", uv_strerror(rc)));
     node->listening = false;
+    node->unlistening = true;
     uv_close((uv_handle_t *)&node->listener, listener_closed);
     return HS_EIO;
   }
@@ -289,6 +294,7 @@ int node_listen(hs_node_t *node) {
 static void close_all(hs_node_t *node, node_conn_t *keep, int reason) {
   if (node->listening) {
     node->listening = false;
+    node->unlistening = true;
     uv_close((uv_handle_t *)&node->listener, listener_closed);
   }
   for (node_conn_t *nc = node->conns, *next; nc; nc = next) {
