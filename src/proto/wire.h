@@ -142,9 +142,10 @@ typedef struct wire_reader {
   const char *bad; /* the field that did not fit, or NULL */
 } wire_reader_t;
 
+/* p may be NULL when n is 0 (a reply made locally has no body). */
 static inline void wire_reader_init(wire_reader_t *r, const char *p, size_t n) {
   r->p = p;
-  r->end = p + n;
+  r->end = n ? p + n : p; /* NULL + 0 is undefined */
   r->bad = NULL;
 }
 

@@ -515,6 +515,12 @@ CASE(reader_done) {
   wire_reader_init(&r, p, 0);
   CHECK(wire_reader_done(&r) && r.bad == NULL);
 
+  /* No body at all (a reply made locally): done, a field fails cleanly
+   * (under UBSan, NULL + 0 used to be the error). */
+  wire_reader_init(&r, NULL, 0);
+  CHECK(wire_reader_done(&r) && r.bad == NULL);
+  CHECK(!wire_get_u8(&r, "a", &v) && strcmp(r.bad, "a") == 0);
+
   /* Bytes left after the last field. */
   wire_reader_init(&r, p, 3);
   CHECK(wire_get_u8(&r, "a", &v) && v == 1);
