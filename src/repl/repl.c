@@ -442,12 +442,49 @@ void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w) {
   rt->tail = w;
 }
 
+/* A filling replica that holds what the others hold counts from now on. */
+static void caught_up(repl_t *r, repl_topic_t *rt, uint64_t low) {
+  for (size_t i = 0; i < rt->n; i++) {
+    replica_t *rep = &rt->r[i];
+    if (!rep->filling || rep->state != REPLICA_LIVE || rep->acked < low)
+      continue;
+    rep->filling = false;
+    LOG(r->log, HS_LOG_INFO, "repl", "replica_caught_up",
+        LF_STR("topic", rt->topic->name), LF_UINT("replica", rep->id),
+        LF_UINT("next", rep->acked));
+  }
+}
+
+/* The offset every counted copy holds: the home's once on disk, each
+ * caught-up replica's, and, while fewer than R-1 copies are caught up,
+ * the furthest filling ones' until R-1 count. */
+static uint64_t counted_low(const repl_topic_t *rt) {
+  uint64_t low = rt->topic->synced;
+  bool in[REPL_MAX] = {false};
+  size_t counted = 1;
+  for (size_t i = 0; i < rt->n; i++) {
+    if (rt->r[i].filling) continue;
+    in[i] = true;
+    counted++;
+    if (rt->r[i].acked < low) low = rt->r[i].acked;
+  }
+  while (counted < rt->n) {
+    size_t best = rt->n;
+    for (size_t i = 0; i < rt->n; i++)
+      if (!in[i] && (best == rt->n || rt->r[i].acked > rt->r[best].acked))
+        best = i;
+    in[best] = true;
+    counted++;
+    if (rt->r[best].acked < low) low = rt->r[best].acked;
+  }
+  return low;
+}
+
 void repl_advance(repl_t *r, repl_topic_t *rt) {
   store_topic_t *t = rt->topic;
   if (!rt->home) return;
-  uint64_t low = t->synced; /* the home's own copy counts once on disk */
-  for (size_t i = 0; i < rt->n; i++)
-    if (rt->r[i].acked < low) low = rt->r[i].acked;
+  uint64_t low = counted_low(rt);
+  caught_up(r, rt, low > rt->committed ? low : rt->committed);
   if (low <= rt->committed) return;
   rt->committed = low;
   rt->commit_due = true;

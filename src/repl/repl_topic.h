@@ -20,6 +20,11 @@ typedef struct replica {
   uint32_t id;
   replica_state_t state;
   bool fresh;     /* joined the copy set after the topic was made: a refill */
+  /* New to the copy set (or back without its log) and still behind: not
+   * counted toward "all" until it holds what the others hold (as long as
+   * R-1 copies count without it), so a refill of a long log does not hold
+   * publishes back. */
+  bool filling;
   uint64_t acked; /* its next offset, as it acknowledged */
   uint64_t sent;  /* records below this went to it */
 } replica_t;

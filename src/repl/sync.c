@@ -252,6 +252,7 @@ void repl_send_back(repl_t *r, store_topic_t *t, uint32_t asker,
     if (!rep || rep->state == REPLICA_SYNCING) return;
     rep->state = REPLICA_SYNCING;
     rep->fresh = true;
+    rep->filling = true;
     sync_send(r, t, asker);
   } else if (asker_is_home && !rt->handing_over) {
     sync_send(r, t, asker);

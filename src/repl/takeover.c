@@ -23,9 +23,11 @@ static void set_replicas(repl_t *r, repl_topic_t *rt, const uint32_t *ids,
       keep[k++] = *had;
       continue;
     }
+    bool fresh = !place_contains(old, n_old, ids[i]);
     keep[k++] = (replica_t){.id = ids[i],
                             .state = REPLICA_SYNCING,
-                            .fresh = !place_contains(old, n_old, ids[i])};
+                            .fresh = fresh,
+                            .filling = fresh};
   }
   memcpy(rt->r, keep, k * sizeof *keep);
   rt->n = k;
