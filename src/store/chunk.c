@@ -11,10 +11,22 @@
 store_chunk_t *chunk_new(const store_t *s, size_t need,
                                       uint64_t first) {
   size_t size = need > s->limits.chunk_size ? need : s->limits.chunk_size;
-  store_chunk_t *c = malloc(sizeof *c + size);
+  /* the most records that fit, each at least a header long */
+  size_t marks_cap = size / STORE_REC_HEAD / CHUNK_MARK_EVERY + 1;
+  size_t at = (size + 7) & ~(size_t)7; /* the marks, aligned */
+  store_chunk_t *c = malloc(sizeof *c + at + marks_cap * sizeof(size_t));
   if (c)
-    *c = (store_chunk_t){.first = first, .size = size};
+    *c = (store_chunk_t){.first = first,
+                         .size = size,
+                         .marks = (size_t *)(void *)(c->data + at),
+                         .marks_cap = marks_cap};
   return c;
+}
+
+void chunk_mark(store_chunk_t *c) {
+  if (c->count % CHUNK_MARK_EVERY) return;
+  size_t i = (size_t)(c->count / CHUNK_MARK_EVERY);
+  if (i < c->marks_cap) c->marks[i] = c->used;
 }
 
 
@@ -83,11 +95,19 @@ void store_iter_init(store_iter_t *it, const store_topic_t *t,
     from = t->first;
   if (from >= t->next)
     return; /* chunk NULL: an empty iteration */
-  const store_chunk_t *c = t->head;
-  while (from >= c->first + c->count)
-    c = c->next;
-  size_t pos = 0;
-  for (uint64_t o = c->first; o < from; o++)
+  /* Reads mostly start near the end: walk from whichever end is nearer. */
+  const store_chunk_t *c;
+  if (from - t->first < t->next - from) {
+    c = t->head;
+    while (from >= c->first + c->count) c = c->next;
+  } else {
+    c = t->tail;
+    while (from < c->first) c = c->prev;
+  }
+  uint64_t k = from - c->first, i = k / CHUNK_MARK_EVERY;
+  if (i >= c->marks_cap) i = c->marks_cap - 1;
+  size_t pos = c->marks[i];
+  for (uint64_t o = i * CHUNK_MARK_EVERY; o < k; o++)
     pos += chunk_read(c, pos, NULL);
   it->chunk = c;
   it->pos = pos;

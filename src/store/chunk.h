@@ -19,6 +19,9 @@
 
 #define STORE_CHUNK_DEFAULT ((size_t)1 << 20)
 #define STORE_REC_HEAD (8 + 8 + 8 + 4 + 1)
+/* Every this many records a chunk notes where the record begins, so a
+ * read starting at an offset steps over fewer than this many headers. */
+#define CHUNK_MARK_EVERY 32
 
 struct store_chunk {
   store_chunk_t *next, *prev;
@@ -28,12 +31,18 @@ struct store_chunk {
   uint64_t max_time; /* newest time_ms, for age retention */
   size_t size;       /* capacity of data */
   size_t used;       /* bytes of data written */
+  size_t *marks;     /* marks[i]: where record i * CHUNK_MARK_EVERY begins
+                        (in the same allocation, after data) */
+  size_t marks_cap;
   unsigned char data[];
 };
 
 /* A chunk with room for `need` bytes whose first record will be `first`;
  * not linked yet. NULL when out of memory. */
 store_chunk_t *chunk_new(const store_t *s, size_t need, uint64_t first);
+/* Notes where the record about to be appended begins, when it is one of
+ * every CHUNK_MARK_EVERY (call before count and used move past it). */
+void chunk_mark(store_chunk_t *c);
 /* Takes a chunk's records out of every count and frees it. */
 void chunk_free(store_t *s, store_topic_t *t, store_chunk_t *c);
 /* Unlinks and frees the head chunk; first moves past its records. */

@@ -65,6 +65,7 @@ int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
     memcpy(p + STORE_REC_HEAD, publisher, publisher_len);
   if (len)
     memcpy(p + STORE_REC_HEAD + publisher_len, data, len);
+  chunk_mark(c);
   c->used += need;
   c->count++;
   c->bytes += len;

@@ -4,7 +4,8 @@
  * A topic's log is a list of large chunks; records are appended into the
  * last chunk, so appending costs no malloc except when a chunk fills.
  * Reading is by offset range through an iterator that points into the
- * chunks (no copy). Retention drops whole chunks from the front. Offsets are
+ * chunks (no copy); it finds its chunk from the nearer end of the list and
+ * its record from a mark every CHUNK_MARK_EVERY records. Retention drops whole chunks from the front. Offsets are
  * never reused: after retention the first offset is > 0. The exceptions are
  * store_truncate and store_topic_reset, with which a replica realigns its
  * copy to the home's log.

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hypersub.h"
+#include "store/chunk.h"
 #include "store/store.h"
 #include "unit.h"
 
@@ -170,6 +171,39 @@ CASE(iterate_from) {
     CHECK(check_from(t, cases[i].from, 1, &start, &ok) == cases[i].n);
     CHECK(ok && start == cases[i].start);
   }
+  store_free(&s);
+}
+
+/* A read starts where its offset is, from either end of the chunk list
+ * and at any distance from a chunk's marks, also after a cut in the
+ * middle of a chunk and after retention took chunks from the front. */
+CASE(iterate_from_every_offset) {
+  store_limits_t l = {.chunk_size = 4096};
+  store_t s;
+  store_init(&s, &l);
+  store_topic_t *t;
+  CHECK(store_topic_create(&s, S("t"), S("p"), &t) == 0);
+  CHECK(append_n(&s, t, 3000, 1));
+  CHECK(t->head != t->tail && t->head->next != t->tail);
+  int ok = 1;
+  uint64_t start = 0;
+  for (uint64_t from = 0; from < 3000; from++) {
+    ok &= check_from(t, from, 1, &start, &ok) == 3000 - from && start == from;
+  }
+  CHECK(ok);
+  /* cut inside a chunk, between two marks, then appends past the cut */
+  CHECK(store_truncate(&s, t, 1500 + CHUNK_MARK_EVERY / 2) == 0);
+  CHECK(append_n(&s, t, 700, 1));
+  for (uint64_t from = 1400; from < t->next; from++) {
+    ok &= check_from(t, from, 1, &start, &ok) == t->next - from && start == from;
+  }
+  CHECK(ok);
+  /* the front chunks go */
+  while (t->head->next != t->tail) chunk_drop_head(&s, t);
+  for (uint64_t from = t->first; from < t->next; from++) {
+    ok &= check_from(t, from, 1, &start, &ok) == t->next - from && start == from;
+  }
+  CHECK(ok);
   store_free(&s);
 }
 
@@ -1040,6 +1074,7 @@ int main(void) {
   RUN(topic_create_find_delete);
   RUN(append_dense_offsets);
   RUN(iterate_from);
+  RUN(iterate_from_every_offset);
   RUN(empty_topic_iteration);
   RUN(iterator_sees_later_appends);
   RUN(record_larger_than_chunk);
