@@ -99,6 +99,18 @@ function M.runs(system, mode, opts, cpu, what)
   return out
 end
 
+--- The row of R.rows with this section, metric and unit, appended (with
+-- `better`, "lower" or "higher") when there is none yet: a workload run
+-- once per group of systems fills cells of the same rows.
+function M.row(R, section, metric, unit, better)
+  for _, row in ipairs(R.rows) do
+    if row.section == section and row.metric == metric and row.unit == unit then return row end
+  end
+  local row = { section = section, metric = metric, unit = unit, better = better, cells = {} }
+  R.rows[#R.rows + 1] = row
+  return row
+end
+
 ---- load generators -------------------------------------------------------
 
 --- Starts generator `name` (hs, nats, resp) with `args`; opts.barrier keeps

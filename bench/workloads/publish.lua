@@ -1,6 +1,8 @@
---- bench/workloads/publish.lua — workloads 2 and 3 on every system:
--- one publish outstanding (latency percentiles), 256 in flight (throughput,
--- 100-byte payloads), and 256 in flight over a sweep of payload sizes.
+--- bench/workloads/publish.lua — workloads 2 and 3 on the systems of
+-- ctx.systems (run once per group of systems, each group alone on the
+-- machine): one publish outstanding (latency percentiles), 256 in flight
+-- (throughput, 100-byte payloads), and 256 in flight over a sweep of
+-- payload sizes.
 local lib = require "lib"
 
 local M = {}
@@ -8,29 +10,28 @@ local M = {}
 function M.run(ctx)
   local cfg, R = ctx.cfg, ctx.results
   -- 2. sync publish
+  local sync = "2. sync publish, 100 B"
   local rows = {
-    p50 = { section = "2. sync publish, 100 B", metric = "p50 latency", unit = "µs", better = "lower", cells = {} },
-    p99 = { section = "2. sync publish, 100 B", metric = "p99 latency", unit = "µs", better = "lower", cells = {} },
-    p999 = { section = "2. sync publish, 100 B", metric = "p999 latency", unit = "µs", better = "lower", cells = {} },
-    rate = { section = "2. sync publish, 100 B", metric = "throughput", unit = "msgs/s", better = "higher", cells = {} },
+    p50 = lib.row(R, sync, "p50 latency", "µs", "lower"),
+    p99 = lib.row(R, sync, "p99 latency", "µs", "lower"),
+    p999 = lib.row(R, sync, "p999 latency", "µs", "lower"),
+    rate = lib.row(R, sync, "throughput", "msgs/s", "higher"),
   }
   for _, sys in ipairs(ctx.systems) do
     ctx.say("sync publish: " .. sys.label)
     local rs = lib.runs(sys, "sync", { n = cfg.sync_n, warmup = cfg.sync_n // 10 }, R.cpu, "sync publish")
     for k, row in pairs(rows) do row.cells[sys.key] = lib.stat(rs, k) end
   end
-  for _, k in ipairs { "p50", "p99", "p999", "rate" } do R.rows[#R.rows + 1] = rows[k] end
 
   -- 3. pipelined publish, 100 B
-  local rate = { section = "3. pipelined publish, 256 in flight, 100 B", metric = "throughput", unit = "msgs/s", better = "higher", cells = {} }
-  local mbps = { section = "3. pipelined publish, 256 in flight, 100 B", metric = "throughput", unit = "MB/s", better = "higher", cells = {} }
+  local pipe = "3. pipelined publish, 256 in flight, 100 B"
+  local rate = lib.row(R, pipe, "throughput", "msgs/s", "higher")
+  local mbps = lib.row(R, pipe, "throughput", "MB/s", "higher")
   for _, sys in ipairs(ctx.systems) do
     ctx.say("pipelined publish: " .. sys.label)
     local rs = lib.runs(sys, "pipe", { n = cfg.pipe_n, warmup = cfg.pipe_n // 10, inflight = 256 }, R.cpu, "pipelined publish")
     rate.cells[sys.key], mbps.cells[sys.key] = lib.stat(rs, "rate"), lib.stat(rs, "mbps")
   end
-  R.rows[#R.rows + 1] = rate
-  R.rows[#R.rows + 1] = mbps
 
   -- 3. payload sweep: the same number of bytes at each size (a quick run
   -- sweeps only the acknowledged publishes)

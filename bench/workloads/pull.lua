@@ -1,4 +1,5 @@
---- bench/workloads/pull.lua — workload 4 on every system: a topic filled
+--- bench/workloads/pull.lua — workload 4 on the systems of ctx.systems
+-- (run once per group of systems, each group alone): a topic filled
 -- beforehand and read in batches of 100 (msgs/s), and long-poll delivery
 -- latency: a poll armed, one publish, the time until it is pulled.
 -- Redis has one reader (XREAD), so only its plain entry is measured.
@@ -9,9 +10,9 @@ local M = {}
 function M.run(ctx)
   local cfg, R = ctx.cfg, ctx.results
   local sec = "4. pull"
-  local rate = { section = sec, metric = "batches of 100", unit = "msgs/s", better = "higher", cells = {} }
-  local p50 = { section = sec, metric = "long-poll delivery p50", unit = "µs", better = "lower", cells = {} }
-  local p99 = { section = sec, metric = "long-poll delivery p99", unit = "µs", better = "lower", cells = {} }
+  local rate = lib.row(R, sec, "batches of 100", "msgs/s", "higher")
+  local p50 = lib.row(R, sec, "long-poll delivery p50", "µs", "lower")
+  local p99 = lib.row(R, sec, "long-poll delivery p99", "µs", "lower")
   for _, sys in ipairs(ctx.systems) do
     if sys.key ~= "redis_wait" then
       ctx.say("pull: " .. sys.label)
@@ -22,9 +23,6 @@ function M.run(ctx)
       p50.cells[sys.key], p99.cells[sys.key] = lib.stat(rs, "p50"), lib.stat(rs, "p99")
     end
   end
-  R.rows[#R.rows + 1] = rate
-  R.rows[#R.rows + 1] = p50
-  R.rows[#R.rows + 1] = p99
 end
 
 return M
