@@ -258,7 +258,9 @@ function M.markdown(R, made)
   local o = {}
   local function add(s, ...) o[#o + 1] = select("#", ...) > 0 and s:format(...) or s end
   add("Made by `%s` on %s at commit %s. Machine: **%d cores** (%s), load average %.2f at the start; "
-    .. "nodes, peers and load generators all share it.", E.command, E.date, E.commit, E.cores, E.cpu, E.load)
+    .. "%s.", E.command, E.date, E.commit, E.cores, E.cpu, E.load, E.alone
+      and "each system alone on the machine while measured (its servers and the load generators share it)"
+      or "nodes, peers and load generators all share it")
   add("")
   add("Each figure is the median of %d runs, with min–max in brackets. Every run starts with a "
     .. "warm-up (a tenth of its operations, at least 200 for failover) that is not counted, on a "

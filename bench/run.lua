@@ -5,7 +5,8 @@
 --     [--only seed,publish,durable,restart,pull,concurrency,failover,join_leave,scale]
 --
 -- Starts what it needs (an 8-node hypersub cluster, three nats-server, a
--- Redis primary with two replicas), runs every workload, stops everything
+-- Redis primary with two replicas), each system alone on the machine while
+-- its workloads run and stopped before the next starts; stops everything
 -- it started (also on an error or Ctrl-C), writes bench/results/ and prints
 -- the table. The load generators are bench/loadgen/*.c (make bench-build).
 -- `publish` includes the durable publishes (`durable` alone runs only
@@ -79,30 +80,38 @@ for _, name in ipairs { "sigint", "sigterm" } do
   signals[#signals + 1] = s
 end
 
+-- Publish and pull on one group of systems (started alone on the machine).
+local function publish_pull(systems)
+  ctx.systems = systems
+  if wanted("publish") then require("workloads.publish").run(ctx) end
+  if wanted("pull") then require("workloads.pull").run(ctx) end
+end
+
+-- Each system alone on the machine while it is measured: hypersub, then
+-- JetStream, then Redis, each stopped before the next starts (their
+-- heartbeats and replication would otherwise disturb each other's figures).
 local function main()
   say(("%d cores; %s run"):format(#cpu, quick and "quick" or "full"))
+  R.env.alone = true
   if wanted("seed") or wanted("publish") or wanted("pull") or wanted("concurrency") then
     say("starting 8 hypersub nodes")
     ctx.ours = require("peers.hypersub").start { nodes = 8 }
-    ctx.systems = { ctx.ours }
-    local nats, redis
-    if peers and (wanted("publish") or wanted("pull")) then
-      say("starting 3 nats-server (JetStream cluster)")
-      nats = require("peers.nats").start()
-      say("starting redis-server with 2 replicas")
-      redis = require("peers.redis").start()
-      R.env.nats_version, R.env.redis_version = nats.version, redis.version
-      for _, s in ipairs { nats.js_mem, nats.js_file, redis.redis_wait, redis.redis } do
-        ctx.systems[#ctx.systems + 1] = s
-      end
-    end
     if wanted("seed") then require("workloads.seed_api").run(ctx) end
-    if wanted("publish") then require("workloads.publish").run(ctx) end
-    if wanted("pull") then require("workloads.pull").run(ctx) end
-    if nats then nats.stop() end
-    if redis then redis.stop() end
+    publish_pull { ctx.ours }
     if wanted("concurrency") then require("workloads.concurrency").run(ctx) end
     ctx.ours:stop()
+  end
+  if peers and (wanted("publish") or wanted("pull")) then
+    say("starting 3 nats-server (JetStream cluster)")
+    local nats = require("peers.nats").start()
+    R.env.nats_version = nats.version
+    publish_pull { nats.js_mem, nats.js_file }
+    nats.stop()
+    say("starting redis-server with 2 replicas")
+    local redis = require("peers.redis").start()
+    R.env.redis_version = redis.version
+    publish_pull { redis.redis_wait, redis.redis }
+    redis.stop()
   end
   if wanted("publish") or wanted("durable") then require("workloads.durable").run(ctx, peers) end
   if wanted("restart") then require("workloads.restart").run(ctx) end
