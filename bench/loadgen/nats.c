@@ -3,9 +3,12 @@
  * PING/PONG) over blocking sockets. One process = one run on a fresh
  * stream, created with --replicas copies and --storage memory|file through
  * the JetStream API; the run then talks to the stream's leader (JetStream's
- * best case), and the stream is deleted at the end.
+ * best case) or, with --via follower, to a server that is not (a client's
+ * usual case: it connects wherever it was sent), and the stream is deleted
+ * at the end.
  *
- *   nats-loadgen MODE --servers n1=HOST:PORT,n2=...,n3=... --stream S [flags]
+ *   nats-loadgen MODE --servers n1=HOST:PORT,n2=...,n3=... --stream S
+ *                [--via leader|follower] [flags]
  *
  * MODE ready     create and delete a probe stream, retrying until the
  *                cluster has a meta leader (bounded: --timeout ms)
@@ -195,6 +198,28 @@ static void consumer_create(sock_t *s, const char *stream, long timeout_ms) {
   die("consumer on %s not created in %ld ms", stream, timeout_ms);
 }
 
+/* Returns once a publish to `subj` through this connection reaches the
+ * stream and its answer comes back (bounded: `timeout_ms`). A server learns
+ * of a new stream's subjects, and the stream's leader of this connection's
+ * inbox, over the cluster's routes a moment later: until then a publish
+ * through a follower finds no responders. The probe expects a last sequence
+ * the stream cannot have, so the stream refuses it and stores nothing. */
+static void await_routes(sock_t *s, const char *subj, long timeout_ms) {
+  static const char hdr[] = "NATS/1.0\r\nNats-Expected-Last-Sequence: 999999999999\r\n\r\n";
+  double deadline = now_us() + (double)timeout_ms * 1e3;
+  while (now_us() < deadline) {
+    sock_printf(s, "HPUB %s %s.probe %zu %zu\r\n", subj, inbox, sizeof hdr - 1, sizeof hdr - 1);
+    sock_put(s, hdr, sizeof hdr - 1);
+    sock_put(s, "\r\n", 2);
+    msg_t m;
+    int got;
+    while ((got = next_msg_within(s, &m, 1000)) && !is_reply(&m, "probe")) continue;
+    if (got && !m.status) return; /* the stream's refusal: routes are in */
+    pause_ms(20);
+  }
+  die("publishes to %s find no stream after %ld ms", subj, timeout_ms);
+}
+
 /* Takes acks until `want` came; returns how many were errors. */
 static size_t take_acks(sock_t *s, size_t want) {
   size_t bad = 0;
@@ -206,6 +231,20 @@ static size_t take_acks(sock_t *s, size_t want) {
     if (m.status || memmem(m.data, m.len, "\"error\"", 7)) bad++;
   }
   return bad;
+}
+
+/* The address the measured phase talks to: the leader's, or with `via`
+ * "follower" the first one that is not the leader's. */
+static const char *measured_addr(char **names, char **addrs, size_t n, const char *leader,
+                                 const char *via) {
+  int follower = !strcmp(via, "follower");
+  if (!follower && strcmp(via, "leader")) die("--via takes leader or follower, not %s", via);
+  for (size_t i = 0; i < n; i++) {
+    int is_leader = !strcmp(names[i], leader);
+    if (is_leader != follower) return addrs[i];
+  }
+  if (follower) die("no server among --servers besides the leader %s", leader);
+  die("leader %s is not among --servers", leader);
 }
 
 int main(int argc, char **argv) {
@@ -223,6 +262,7 @@ int main(int argc, char **argv) {
   }
   const char *stream = flag_str(argc, argv, "--stream", "BENCH");
   const char *storage = flag_str(argc, argv, "--storage", "memory");
+  const char *via = flag_str(argc, argv, "--via", "leader");
   long replicas = flag_int(argc, argv, "--replicas", 3);
   long timeout = flag_int(argc, argv, "--timeout", 30000);
   size_t n = (size_t)flag_int(argc, argv, "--n", 10000);
@@ -233,7 +273,8 @@ int main(int argc, char **argv) {
   if (size < 8) size = 8;
   snprintf(inbox, sizeof inbox, "_INBOX.%d_%.0f", (int)getpid(), now_us());
 
-  /* Set up through the first server; then move to the stream's leader. */
+  /* Set up through the first server; then move to the stream's leader
+   * (or to a follower). */
   sock_t s, r;
   char leader[64];
   nats_connect(&s, addrs[0]);
@@ -245,15 +286,13 @@ int main(int argc, char **argv) {
   stream_create(&s, stream, storage, replicas, timeout, leader);
   int pulls = !strcmp(mode, "pull") || !strcmp(mode, "longpoll");
   if (pulls) consumer_create(&s, stream, timeout);
-  const char *leader_addr = NULL;
-  for (size_t i = 0; i < n_servers; i++)
-    if (!strcmp(names[i], leader)) leader_addr = addrs[i];
-  if (!leader_addr) die("leader %s is not among --servers", leader);
+  const char *addr = measured_addr(names, addrs, n_servers, leader, via);
   sock_close(&s);
-  nats_connect(&s, leader_addr);
+  nats_connect(&s, addr);
 
   char subj[160], next_subj[200];
   snprintf(subj, sizeof subj, "%s.x", stream);
+  await_routes(&s, subj, timeout);
   snprintf(next_subj, sizeof next_subj, "$JS.API.CONSUMER.MSG.NEXT.%s.c", stream);
   char *data = malloc(size);
   payload_fill(data, size, 0);
@@ -308,7 +347,8 @@ int main(int argc, char **argv) {
       got += (size_t)k;
     }
   } else if (!strcmp(mode, "longpoll")) {
-    nats_connect(&r, leader_addr);
+    nats_connect(&r, addr);
+    await_routes(&r, subj, timeout);
     const char *req = "{\"batch\":1,\"expires\":2000000000}";
     for (size_t i = 0; i < warm + n; i++) {
       if (i == warm) { t0 = now_us(); cpu0 = cpu_s(); }
