@@ -23,6 +23,7 @@ M.FULL = {
 M.QUICK = {
   sync_n = 1000, pipe_n = 30000, pull_n = 30000, poll_n = 300,
   sweep = { 16, 4096, 65536 }, sweep_bytes = 8 << 20,
+  -- the acknowledged publishes, JetStream through the leader only
   sweep_systems = { hypersub = true, js_mem = true, redis_wait = true },
   api_n = 1000, conc_n = 10000, failover_rounds = 3, failover_ms = 2500,
   scale = { 32, 64 }, scale_sim = { 64, 256, 1024 }, scale_requests = 200,

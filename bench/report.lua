@@ -8,8 +8,10 @@ local M = {}
 -- The columns of the comparison tables, in order.
 M.COLUMNS = {
   { key = "hypersub", head = "hypersub (8 nodes, R=3, ack=all)" },
-  { key = "js_mem", head = "JetStream R3 memory" },
-  { key = "js_file", head = "JetStream R3 file" },
+  { key = "js_mem", head = "JetStream R3 memory, via the leader" },
+  { key = "js_mem_follower", head = "JetStream R3 memory, via a follower" },
+  { key = "js_file", head = "JetStream R3 file, via the leader" },
+  { key = "js_file_follower", head = "JetStream R3 file, via a follower" },
   { key = "redis_wait", head = "Redis XADD + WAIT 2" },
   { key = "redis", head = "Redis XADD (no WAIT)" },
 }
@@ -304,7 +306,9 @@ function M.markdown(R, made)
       .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
       .. "durable pull consumer with `ack_policy: none` (its cheapest read) fetching batches of 100 "
       .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100`, "
-      .. "long-poll with `wait`.")
+      .. "long-poll with `wait`. JetStream via the leader: once it has made the stream, the generator "
+      .. "connects to the stream's leader (its best case); via a follower: to one of the two other "
+      .. "servers, which passes publishes and pulls on to the leader over the cluster's routes.")
     add("")
     if next(R.sweep) then
       add("#### 3. Payload sweep, 256 in flight: MB/s of payload")

@@ -105,7 +105,7 @@ local function main()
     say("starting 3 nats-server (JetStream cluster)")
     local nats = require("peers.nats").start()
     R.env.nats_version = nats.version
-    publish_pull { nats.js_mem, nats.js_file }
+    publish_pull { nats.js_mem, nats.js_mem_follower, nats.js_file, nats.js_file_follower }
     nats.stop()
     say("starting redis-server with 2 replicas")
     local redis = require("peers.redis").start()

@@ -1,8 +1,9 @@
 --- bench/peers/hypersub.lua — our side: an 8-node cluster of real
 -- `hypersub node` processes (3 copies per topic, default settings), and
 -- runs of bench/loadgen/hs.c against it. Each run gets a fresh topic and
--- talks to that topic's home (its best case, as JetStream's runs talk to
--- their stream's leader); the other nodes are listed for reconnects.
+-- talks to that topic's home (its best case, as JetStream's "via the
+-- leader" runs talk to their stream's leader); the other nodes are listed
+-- for reconnects.
 -- Started with {fsync = "always"}, every node keeps its topics on disk
 -- under a data directory of its own and syncs each record before it
 -- counts as stored, when the runtime has those flags (M.durable()).

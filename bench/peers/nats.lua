@@ -1,7 +1,9 @@
 --- bench/peers/nats.lua — NATS JetStream: three nats-server processes
 -- (Debian's) clustered on loopback, one stream per run with 3 replicas,
 -- in memory or in files under a temporary directory. The generator creates
--- the stream and then talks to its leader (JetStream's best case).
+-- the stream and then talks to its leader (JetStream's best case) or, for
+-- the *_follower systems, to one of the two other servers (as a client
+-- connected to any server of the cluster may be).
 -- Started with {sync = "always"}, the servers fsync every write to a file
 -- stream before acknowledging it (`sync_interval: always`) when this
 -- nats-server has that option (2.10 on); an older one syncs its files on
@@ -34,8 +36,9 @@ function M.has_sync_always()
 end
 
 --- M.start([{sync = "always"}]) -> {js_mem = system, js_file = system,
--- js_sync = system (with sync), stop = fn, sync = "always" | nil (what the
--- servers were given)}
+-- js_mem_follower = system, js_file_follower = system, js_sync = system
+-- (with sync), stop = fn, sync = "always" | nil (what the servers were
+-- given)}
 function M.start(opts)
   opts = opts or {}
   local sync = opts.sync == "always" and M.has_sync_always() and "always" or nil
@@ -59,18 +62,20 @@ function M.start(opts)
   -- Ready when a replicated stream can be made (retried inside, bounded).
   lib.gen_ready("nats", { "ready", "--servers", servers, "--stream", "PROBE", "--timeout", "30000" })
   local runs = 0
-  local function system(key, label, storage)
+  local function system(key, label, storage, via)
     return { key = key, label = label, gen = function(_, mode, o)
       runs = runs + 1
       local args = { mode, "--servers", servers, "--stream", "B" .. runs,
-        "--storage", storage, "--replicas", "3" }
+        "--storage", storage, "--replicas", "3", "--via", via or "leader" }
       for _, f in ipairs(lib.flags(o)) do args[#args + 1] = f end
       return lib.gen("nats", args)
     end }
   end
   return {
-    js_mem = system("js_mem", "JetStream R3, memory", "memory"),
-    js_file = system("js_file", "JetStream R3, file", "file"),
+    js_mem = system("js_mem", "JetStream R3, memory, via the leader", "memory"),
+    js_file = system("js_file", "JetStream R3, file, via the leader", "file"),
+    js_mem_follower = system("js_mem_follower", "JetStream R3, memory, via a follower", "memory", "follower"),
+    js_file_follower = system("js_file_follower", "JetStream R3, file, via a follower", "file", "follower"),
     -- the file streams of servers asked to sync every write
     js_sync = opts.sync and system("js_sync", sync and "JetStream R3 file, sync_interval always"
       or "JetStream R3 file, synced every 2 min (this nats-server has no sync_interval)", "file"),
