@@ -179,7 +179,10 @@ static bool handshake(run_t *r) {
   msg_hello_put(&w, &hello);
   if (wire_end(&w)) die("out of memory");
   feed(r, (const uint8_t *)b.data, b.len, 0, false);
-  if (!conn_open(r)) return false;
+  if (!conn_open(r)) {
+    buf_free(&b);
+    return false;
+  }
   auth_peer_t who = {HARNESS_CLUSTER, strlen(HARNESS_CLUSTER),
                      HARNESS_PEER_ID, 0, 1, hello.nonce, r->nc->nonce};
   uint8_t proof[AUTH_MAC];
