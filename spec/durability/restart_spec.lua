@@ -82,6 +82,35 @@ describe("restart from a data directory #durability", function()
     assert.equal(100, assert(c:publish("p", "t", "after")))
   end)
 
+  for _, mode in ipairs { "never", "interval" } do
+    it(("with --fsync %s, a SIGKILL at the last acknowledgement of 6000 pipelined 8 KiB publishes loses none"):format(mode), function()
+      -- interval: long enough that no sync runs in between; only the
+      -- write before the answer keeps the records
+      local node = start(data "n", { "--fsync", mode, "--fsync-interval-ms", "60000" })
+      local c = R.client(node)
+      assert(c:create_publisher "p")
+      assert(c:create_topic("p", "t"))
+      local N, acked, failed = 6000, 0, {} -- 48 MB: under the client's unsent cap
+      local payload = ("x"):rep(8192)
+      for i = 1, N do
+        assert(c:publish("p", "t", payload, { ack = "home" }, function(offset, msg)
+          if not offset then failed[#failed + 1] = msg return end
+          acked = acked + 1
+          if acked == N then node:kill("sigkill") end -- at once, in the callback
+        end))
+      end
+      assert(process.wait_until(function() return acked + #failed == N end, 30000, "the acks"))
+      assert.same({}, failed)
+      assert(node:wait(5000))
+      c:close()
+      node = start(data "n", { "--fsync", mode })
+      assert(said(node, ("loaded dir=.- topics=1 messages=%d"):format(N)))
+      c = R.client(node)
+      local mine = assert(c:local_topics()).topics[1]
+      assert.equal(N, mine.next)
+    end)
+  end
+
   it("a deleted topic stays deleted; retention removes whole files", function()
     local node = start(data "n", { "--retain-messages", "1" })
     local c = R.client(node)

@@ -1,18 +1,17 @@
 /* durable — answers held until what they report is kept. A handler
- * writes its answer as usual and then holds it: it leaves once the
- * changes it reports are on disk (with a data directory synced on every
- * write, fsync "always") and, for a pull, once every live copy of the
- * topic has the subscriber's new cursor (so a pull through any client
- * after a failover neither repeats nor skips). An answer whose change
- * could not be written turns into STORAGE. */
+ * writes its answer as usual and then holds it: with a data directory it
+ * leaves once the changes it reports are written to the node's files (so
+ * a crash of the process loses nothing acknowledged, in every fsync mode)
+ * and, with fsync "always", synced; for a pull, also once every live copy
+ * of the topic has the subscriber's new cursor (so a pull through any
+ * client after a failover neither repeats nor skips). An answer whose
+ * change could not be written turns into STORAGE. */
 #include <stddef.h>
 #include <string.h>
 
 #include "node/node.h"
 
-bool node_durable(const hs_node_t *node) {
-  return node->disk && disk_fsync_mode(node->disk) == DISK_FSYNC_ALWAYS;
-}
+bool node_durable(const hs_node_t *node) { return node->disk != NULL; }
 
 static void deliver(req_t *r) {
   hs_node_t *node = r->node;

@@ -210,11 +210,13 @@ void op_out_of_memory(op_ctx_t *ctx);
 
 /* ---- durable.c: answers that wait for the disk ----------------------------------- */
 
-/* The node keeps a data directory synced on every write. */
+/* The node keeps a data directory: answers wait for its writes (and, with
+ * fsync "always", for their fdatasync). */
 bool node_durable(const hs_node_t *node);
 /* The answer written to ctx's connection since `mark` waits until what the
- * node changed so far is on disk, and, with t, until t is synced up to
- * `need`; then it goes (or STORAGE does). Nothing without node_durable. */
+ * node changed so far is written to its files (synced with fsync
+ * "always"), and, with t, until t is kept up to `need`; then it goes (or
+ * STORAGE does). Nothing without node_durable. */
 void op_hold(op_ctx_t *ctx, size_t mark, const store_topic_t *t,
              uint64_t need);
 /* The same for an answer given outside its request (a long poll's). */
