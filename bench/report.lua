@@ -158,6 +158,28 @@ local function plots(R, dir)
   return made
 end
 
+--- Rows of figures, one column per system (columns[1] is ours), each other
+-- system's column followed by our ratio against it.
+local function ratio_table(add, columns, rows)
+  local head, rule = { "| workload | metric" }, { "| --- | ---" }
+  for i, c in ipairs(columns) do
+    head[#head + 1] = " | " .. c.head
+    rule[#rule + 1] = " | ---"
+    if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
+  end
+  add(table.concat(head) .. " |")
+  add(table.concat(rule) .. " |")
+  local ours = columns[1].key
+  for _, row in ipairs(rows) do
+    local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
+    for i, c in ipairs(columns) do
+      line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
+      if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells[ours], row.cells[c.key], row.better)) end
+    end
+    add(table.concat(line) .. " |")
+  end
+end
+
 local function ms(v) return v and num(v, "µs") or "—" end
 
 --- The durable publishes beside the peers' durable settings, and what one
@@ -167,23 +189,7 @@ function M.durable(R, add)
   if D then
     add("### 2d–3d. Durable publish: acknowledged once on disk")
     add("")
-    local head, rule = { "| workload | metric" }, { "| --- | ---" }
-    for i, c in ipairs(D.columns) do
-      head[#head + 1] = " | " .. c.head
-      rule[#rule + 1] = " | ---"
-      if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
-    end
-    add(table.concat(head) .. " |")
-    add(table.concat(rule) .. " |")
-    local ours = D.columns[1].key
-    for _, row in ipairs(D.rows) do
-      local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
-      for i, c in ipairs(D.columns) do
-        line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
-        if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells[ours], row.cells[c.key], row.better)) end
-      end
-      add(table.concat(line) .. " |")
-    end
+    ratio_table(add, D.columns, D.rows)
     add("")
     local notes = {}
     if D.not_built then
@@ -285,22 +291,7 @@ function M.markdown(R, made)
   if #R.rows > 0 or next(R.sweep) then
     add("### 2–4. Publish and pull beside NATS JetStream and Redis Streams")
     add("")
-    local head, rule = { "| workload | metric" }, { "| --- | ---" }
-    for i, c in ipairs(M.COLUMNS) do
-      head[#head + 1] = " | " .. c.head
-      rule[#rule + 1] = " | ---"
-      if i > 1 then head[#head + 1] = " | ×" rule[#rule + 1] = " | ---" end
-    end
-    add(table.concat(head) .. " |")
-    add(table.concat(rule) .. " |")
-    for _, row in ipairs(R.rows) do
-      local line = { ("| %s | %s, %s"):format(row.section, row.metric, row.unit) }
-      for i, c in ipairs(M.COLUMNS) do
-        line[#line + 1] = " | " .. cell(row.cells[c.key], row.unit)
-        if i > 1 then line[#line + 1] = " | " .. rx(ratio(row.cells.hypersub, row.cells[c.key], row.better)) end
-      end
-      add(table.concat(line) .. " |")
-    end
+    ratio_table(add, M.COLUMNS, R.rows)
     add("")
     add("Redis publishes: WAIT 2 after each XADD (sync), one WAIT 2 after each batch of 256 XADD "
       .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
