@@ -26,19 +26,6 @@ local function wall_ms()
   return s * 1000 + us // 1000
 end
 
--- Every running node's stats, by id.
-local function stats_of(cl)
-  local out = {}
-  for _, n in ipairs(cl:nodes()) do
-    if n.alive then
-      local c = assert(cl:client(n.id, { timeout = 10000 }))
-      out[n.id] = assert(c:stats())
-      c:close()
-    end
-  end
-  return out
-end
-
 -- A counter's growth over the nodes running before and after.
 local function grown(before, after, field)
   local sum = 0
@@ -73,7 +60,7 @@ local function await_idle(cl)
   while (max_id >> dim) ~= 0 do dim = dim + 1 end
   local deadline = uv.now() + 3 * IDLE_MS + 2000
   repeat
-    local l = links(stats_of(cl))
+    local l = links(cl:stats(10000))
     if l.max <= dim then return end
     hypersub.sleep(250)
     uv.update_time()
@@ -119,9 +106,9 @@ local function traffic(ctx, cl, n)
     assert(entry():create_topic("sp", "sc-" .. i))
     assert(entry():publish("sp", "sc-" .. i, "x"))
   end
-  local before = stats_of(cl)
+  local before = cl:stats(10000)
   for _ = 1, k do assert(entry():publish("sp", "sc-" .. math.random(k // 4), "x")) end
-  local after = stats_of(cl)
+  local after = cl:stats(10000)
   for _, c in ipairs(clients) do c:close() end
   local total, max = 0, 0
   for id, s in pairs(after) do
@@ -143,9 +130,9 @@ local function processes(ctx, n)
 
   local rates, bytes = {}, {}
   for w = 1, 3 do
-    local s0, t0 = stats_of(cl), lib.now_us()
+    local s0, t0 = cl:stats(10000), lib.now_us()
     hypersub.sleep(ctx.cfg.hb_window_ms)
-    local s1 = stats_of(cl)
+    local s1 = cl:stats(10000)
     local secs = (lib.now_us() - t0) / 1e6
     local m, b = 0, 0
     for id, s in pairs(s1) do
@@ -154,7 +141,7 @@ local function processes(ctx, n)
     rates[w], bytes[w] = m / secs / n, b / secs / n
   end
   out.idle_msgs, out.idle_bytes = lib.median(rates), lib.median(bytes)
-  local idle = stats_of(cl)
+  local idle = cl:stats(10000)
   out.links_idle = links(idle)
   local rss = 0
   for _, node in ipairs(cl:nodes()) do rss = rss + rss_kb(node.pid) end
@@ -163,24 +150,24 @@ local function processes(ctx, n)
   out.hops_mean, out.hops_max, out.links_busy = traffic(ctx, cl, n)
   await_idle(cl)
 
-  local before = stats_of(cl)
+  local before = cl:stats(10000)
   assert(cl:join())
   assert(cl:await_view(60000))
-  out.join = change(before, stats_of(cl))
+  out.join = change(before, cl:stats(10000))
   await_idle(cl)
 
-  before = stats_of(cl)
+  before = cl:stats(10000)
   local t0 = wall_ms()
   assert(cl:leave(n // 2 + 1))
   assert(cl:await_view(60000))
-  out.leave = change(before, stats_of(cl), t0)
+  out.leave = change(before, cl:stats(10000), t0)
   await_idle(cl)
 
-  before = stats_of(cl)
+  before = cl:stats(10000)
   t0 = wall_ms()
   cl:kill(n // 4 + 3)
   assert(cl:await_view(60000))
-  out.crash = change(before, stats_of(cl), t0)
+  out.crash = change(before, cl:stats(10000), t0)
   out.detect_ms = out.crash.first_ms
   cl:close()
   return out

@@ -340,6 +340,20 @@ function Cluster:holders(topic)
   return out
 end
 
+--- cl:stats([timeout_ms]) -> {[id] = c:stats()} of every running node
+-- (raises when one does not answer within timeout_ms, default 5000).
+function Cluster:stats(timeout_ms)
+  local out = {}
+  for _, id in ipairs(self.ids) do
+    if alive(self._proc[id]) then
+      local c = assert(self:client(id, { timeout = timeout_ms or 5000 }))
+      out[id] = assert(c:stats())
+      c:close()
+    end
+  end
+  return out
+end
+
 --- cl:await_copies(topic [, timeout_ms]) -> true | nil, message
 -- Waits until the topic is held by exactly the nodes cl:where names, with
 -- byte-identical logs (a failover's refill is over).

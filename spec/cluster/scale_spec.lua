@@ -7,19 +7,6 @@ local cluster = require "hypersub.cluster"
 local hypersub = require "hypersub"
 local uv = require "luv"
 
--- Every running node's stats, by id.
-local function stats_of(cl)
-  local out = {}
-  for _, n in ipairs(cl:nodes()) do
-    if n.alive then
-      local c = assert(cl:client(n.id, { timeout = 5000 }))
-      out[n.id] = assert(c:stats())
-      c:close()
-    end
-  end
-  return out
-end
-
 local function count(t)
   local n = 0
   for _ in pairs(t) do n = n + 1 end
@@ -35,7 +22,7 @@ local function await_idle_links(cl)
   local deadline, worst = uv.now() + 8000, nil
   repeat
     worst = nil
-    for id, s in pairs(stats_of(cl)) do
+    for id, s in pairs(cl:stats()) do
       if s.peer_links > bound and (not worst or s.peer_links > worst[2]) then
         worst = { id, s.peer_links }
       end
@@ -85,18 +72,18 @@ describe("a cluster of 32 #cluster", function()
     assert(cl:await_view(20000))
     await_idle_links(cl)
 
-    local before = stats_of(cl)
+    local before = cl:stats()
     assert.equal(33 - 1, assert(cl:join()))
     assert(cl:await_view(10000))
     await_idle_links(cl)
-    local after = stats_of(cl)
+    local after = cl:stats()
     local joined = { check_cost(before, after, 33, "join") }
 
     before = after
     assert(cl:leave(17))
     assert(cl:await_view(10000))
     await_idle_links(cl)
-    after = stats_of(cl)
+    after = cl:stats()
     -- the node that left sent the messages and took its counters along
     local left = { check_cost(before, after, 33, "leave") }
 
@@ -104,7 +91,7 @@ describe("a cluster of 32 #cluster", function()
     assert(cl:kill(9))
     assert(cl:await_view(10000))
     await_idle_links(cl)
-    after = stats_of(cl)
+    after = cl:stats()
     local killed = { check_cost(before, after, 32, "kill") }
     assert.equal(31, count(after))
     -- one of the dead node's watchers decided; nobody else did
