@@ -15,7 +15,9 @@
  *        --bucket-ms: "t_us acks errors gap_us gap_end_us" per bucket, gap =
  *        the longest time without an ack that ended in it),
  *        --errors FILE ("t_us CODE" per failed request),
- *        --barrier 1 (after the warm-up print READY, wait for a line on stdin).
+ *        --barrier 1 (after the warm-up print READY, wait for a line on stdin),
+ *        --drop 1 (delete the topic at the end, as the peers' generators
+ *        delete their stream or key: the next run reuses its memory).
  * SIGUSR1 ends a --duration-ms run early (the driver stops it when its
  * events are over). sync, pipe and longpoll print STARTED after the warm-up.
  * The first address is the one connected to; the rest are where the client
@@ -239,6 +241,7 @@ int main(int argc, char **argv) {
   double duration = (double)flag_int(argc, argv, "--duration-ms", 0) * 1e3;
   const char *series = flag_str(argc, argv, "--series", NULL);
   int use_barrier = (int)flag_int(argc, argv, "--barrier", 0);
+  int drop = (int)flag_int(argc, argv, "--drop", 0);
   long timeout = flag_int(argc, argv, "--timeout", 10000);
   double bucket_us = (double)flag_int(argc, argv, "--bucket-ms", 0) * 1e3;
   const char *errors_path = flag_str(argc, argv, "--errors", NULL);
@@ -362,6 +365,11 @@ int main(int argc, char **argv) {
   report(mode, ops, t0, t1, cpu, size, &lat);
   if (failed) fprintf(stderr, "hs-loadgen: %zu requests failed\n", failed);
   if (errors_f) fclose(errors_f);
+  if (drop) {
+    call_t k = {0};
+    hs_client_delete_topic(c, pub, topic, on_call, &k);
+    if (wait_call(&k)) fprintf(stderr, "hs-loadgen: delete %s: %s\n", topic, k.msg);
+  }
   if (!uv_is_closing((uv_handle_t *)&stop_sig)) uv_close((uv_handle_t *)&stop_sig, NULL);
   hs_client_free(c);
   uv_run(loop, UV_RUN_DEFAULT); /* let the client's handles close */

@@ -62,10 +62,12 @@ function M.start(opts)
     return t, cl:home(t)
   end
 
-  --- One run of hs-loadgen `mode` on a fresh topic; returns its RESULT.
+  --- One run of hs-loadgen `mode` on a fresh topic, deleted at its end
+  -- (as the peers' generators delete their stream or key); returns its
+  -- RESULT.
   function self:gen(mode, o)
     local topic, home = self:topic()
-    local args = { mode, "--addr", self:addrs(home), "--topic", topic }
+    local args = { mode, "--addr", self:addrs(home), "--topic", topic, "--drop", "1" }
     for _, f in ipairs(lib.flags(o)) do args[#args + 1] = f end
     return lib.gen("hs", args)
   end
