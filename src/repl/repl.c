@@ -136,6 +136,7 @@ void repl_readable_now(repl_t *r, store_topic_t *t) {
 /* ---- sending to replicas ----------------------------------------------------- */
 
 static void on_ack(link_t *link, const link_reply_t *reply, void *ud);
+static void on_stream_ack(link_t *link, const link_reply_t *reply, void *ud);
 
 /* Sends one small REPLICATE to one peer. */
 static void send_one(repl_t *r, uint32_t to, const msg_replicate_t *m) {
@@ -270,20 +271,35 @@ static uint64_t put_records(repl_t *r, wire_writer_t *w, store_topic_t *t,
   return reached;
 }
 
+/* Whether a replica's stream may have one more frame out now. */
+static bool window_open(const replica_t *rep) {
+  if (!rep || rep->out_n == 0) return true;
+  return rep->out_n < REPL_OUT_FRAMES && rep->out_bytes < REPL_WINDOW;
+}
+
+static void out_push(replica_t *rep, size_t size) {
+  rep->out_size[(rep->out_head + rep->out_n) % REPL_OUT_FRAMES] = (uint32_t)size;
+  rep->out_n++;
+  rep->out_bytes += size;
+}
+
 /* Sends records [from, end) of t to one peer, in as few frames as fit.
- * Bounded, it stops once the link holds REPL_HIGH_WATER bytes not yet
- * written. Returns the offset it reached. */
+ * Bounded (the replica's live stream), it stops once the replica's window
+ * is full or the link holds REPL_HIGH_WATER bytes not yet written; the
+ * rest goes as acknowledgements come back. Returns the offset it reached. */
 static uint64_t send_frames(repl_t *r, store_topic_t *t, uint32_t to,
                             uint64_t from, uint64_t end, bool bounded) {
   link_t *link = peers_link(r->peers, to);
+  replica_t *rep = bounded ? replica_find(repl_of(t), to) : NULL;
   store_iter_t it;
   store_msg_t m;
   store_iter_init(&it, t, from);
   bool more = store_iter_next(&it, &m) && m.offset < end;
   uint64_t reached = from;
   while (more) {
-    if (bounded && link && link_buffered(link) > REPL_HIGH_WATER)
-      return reached; /* the rest once acknowledgements come back */
+    if (bounded && ((link && link_buffered(link) > REPL_HIGH_WATER) ||
+                    !window_open(rep)))
+      return reached;
     wire_writer_t w;
     uint32_t id, count;
     if (!link || link_begin(link, WIRE_REPLICATE, 0, &w, &id)) {
@@ -292,8 +308,10 @@ static uint64_t send_frames(repl_t *r, store_topic_t *t, uint32_t to,
       return reached;
     }
     uint64_t next = put_records(r, &w, t, &it, &m, end, &more, &count);
-    if (link_end(link, &w, id, 0, on_ack, r))
+    size_t size = w.b->len - w.start;
+    if (link_end(link, &w, id, 0, rep ? on_stream_ack : on_ack, r))
       return from; /* the link failed: the replica is synced again */
+    if (rep) out_push(rep, size);
     reached = next;
     r->stats->replicated += count;
   }
@@ -515,9 +533,10 @@ static void replica_failed(repl_t *r, uint32_t from, const link_reply_t *reply) 
         LF_STRN("detail", reply->message, reply->message_len));
 }
 
-/* A peer answered a REPLICATE with its next offset of the topic. */
-static void on_ack(link_t *link, const link_reply_t *reply, void *ud) {
-  repl_t *r = ud;
+/* A peer answered a REPLICATE with its next offset of the topic; a frame
+ * of a live stream leaves its window (`stream`). */
+static void acked(repl_t *r, link_t *link, const link_reply_t *reply,
+                  bool stream) {
   uint32_t from;
   if (!peers_id(link, &from)) return; /* the node is closing */
   if (reply->status) return replica_failed(r, from, reply);
@@ -529,9 +548,22 @@ static void on_ack(link_t *link, const link_reply_t *reply, void *ud) {
   repl_topic_t *rt = t ? repl_of(t) : NULL;
   replica_t *rep = replica_find(rt, from);
   if (!rep || rep->state == REPLICA_SYNCING) return;
+  if (stream && rep->out_n) {
+    rep->out_bytes -= rep->out_size[rep->out_head];
+    rep->out_head = (uint8_t)((rep->out_head + 1) % REPL_OUT_FRAMES);
+    rep->out_n--;
+  }
   if (a.next > rep->acked) rep->acked = a.next;
   if (rep->sent < t->next) repl_mark_dirty(r, rt); /* it waited for room */
   repl_advance(r, rt);
+}
+
+static void on_ack(link_t *link, const link_reply_t *reply, void *ud) {
+  acked(ud, link, reply, false);
+}
+
+static void on_stream_ack(link_t *link, const link_reply_t *reply, void *ud) {
+  acked(ud, link, reply, true);
 }
 
 /* ---- reports ------------------------------------------------------------------- */

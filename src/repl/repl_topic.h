@@ -9,6 +9,13 @@
 /* Most replicas a topic can have besides its home. */
 #define REPL_MAX (PLACE_COPIES_MAX - 1)
 
+/* A replica's stream has at most this many frames, and past the first
+ * REPL_WINDOW bytes, unacknowledged: a long refill then goes out a window
+ * at a time, and whatever else shares the link (relayed requests, their
+ * answers, other topics) waits behind at most that much, not the log. */
+#define REPL_OUT_FRAMES 8
+#define REPL_WINDOW ((size_t)1 << 20)
+
 /* Where a replica's stream stands, as its home sees it. */
 typedef enum {
   REPLICA_SYNCING = 1, /* a SYNC is out: appends wait for its answer */
@@ -27,7 +34,18 @@ typedef struct replica {
   bool filling;
   uint64_t acked; /* its next offset, as it acknowledged */
   uint64_t sent;  /* records below this went to it */
+  /* The stream's frames not acknowledged yet, oldest first (acks come in
+   * order on the link): their sizes, how many, and their sum. */
+  uint32_t out_size[REPL_OUT_FRAMES];
+  uint8_t out_head, out_n;
+  size_t out_bytes;
 } replica_t;
+
+/* Forgets the frames in flight (the stream starts again after a SYNC). */
+static inline void replica_out_reset(replica_t *rep) {
+  rep->out_head = rep->out_n = 0;
+  rep->out_bytes = 0;
+}
 
 /* Every holder's state of a topic (t->repl). The home tracks its replicas
  * and the publishes waiting for "all"; a replica only knows what the home
