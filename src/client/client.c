@@ -21,9 +21,10 @@
 #include "net/link.h"
 #include "net/pending.h"
 
-/* Backoff before sending again after UNAVAILABLE: 20 ms doubling to 320. */
-#define RETRY_BASE_MS 20
-#define RETRY_DOUBLINGS 4
+/* Backoff before sending again after UNAVAILABLE: 5 ms doubling to 320 (a
+ * hand-over is over within milliseconds; a dead node takes longer). */
+#define RETRY_BASE_MS 5
+#define RETRY_DOUBLINGS 6
 /* A leave answers once the node's topics are handed over. */
 #define LEAVE_EXTRA_MS 30000
 
