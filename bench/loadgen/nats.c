@@ -350,6 +350,7 @@ int main(int argc, char **argv) {
     nats_connect(&r, addr);
     await_routes(&r, subj, timeout);
     const char *req = "{\"batch\":1,\"expires\":2000000000}";
+    size_t rearmed = 0;
     for (size_t i = 0; i < warm + n; i++) {
       if (i == warm) { t0 = now_us(); cpu0 = cpu_s(); }
       pub(&r, next_subj, "lp", req, strlen(req));
@@ -362,7 +363,16 @@ int main(int argc, char **argv) {
       while (!acked || !got) {
         struct pollfd fds[2] = {{.fd = r.fd, .events = got ? 0 : POLLIN},
                                 {.fd = s.fd, .events = acked ? 0 : POLLIN}};
-        if (poll(fds, 2, -1) < 0) die("poll failed");
+        int ready = poll(fds, 2, 3000);
+        if (ready < 0) die("poll failed");
+        if (ready == 0 && !got) {
+          /* Nothing for longer than the pull's expiry: the server dropped
+           * the request without a status (seen once in 2.9.10); ask again. */
+          pub(&r, next_subj, "lp", req, strlen(req));
+          sock_flush(&r);
+          rearmed++;
+          continue;
+        }
         msg_t m;
         if (fds[0].revents) {
           sock_fill_now(&r);
@@ -394,6 +404,7 @@ int main(int argc, char **argv) {
         }
       }
     }
+    if (rearmed) fprintf(stderr, "nats-loadgen: %zu pull requests asked again\n", rearmed);
     sock_close(&r);
   } else {
     die("unknown mode %s", mode);
