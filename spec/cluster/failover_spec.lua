@@ -261,6 +261,9 @@ describe("failover #cluster", function()
       for i, m in ipairs(got) do assert.equal(i - 1, m.offset) end
       local log = assert(io.open(cl:nodes()[home + 1].log)):read("a")
       assert.truthy(log:find("topic_handed_here", 1, true))
+      -- it synced its replicas once the handed records were in, not before
+      -- (a SYNC with a committed offset past its next is refused)
+      assert.falsy(log:find("sync_failed", 1, true))
     end)
 
     it("requests through a node whose neighbours died still reach every home", function()

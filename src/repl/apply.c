@@ -47,8 +47,10 @@ static int apply_append(repl_t *r, uint32_t from, msg_replicate_t *m,
   bool added;
   if (!rt || append_records(r, t, m, &added)) FAIL(HS_ENOMEM, "out of memory");
   if (added && from == rt->filling_from) rt->filling_heard = uv_now(r->loop);
-  if (rt->filling_to && t->next >= rt->filling_to) rt->filling_to = 0;
+  bool filled = rt->filling_to && t->next >= rt->filling_to;
+  if (filled) rt->filling_to = 0;
   if (rt->home) {
+    if (filled) sync_broken(r, rt); /* the replicas that waited for it */
     sync_settle(r, rt);
     /* Records handed back to the home: the other replicas get them too. */
     replica_t *back = replica_find(rt, from);

@@ -113,6 +113,9 @@ void sync_send(repl_t *r, store_topic_t *t, uint32_t to);
 /* Ends a promoted home's settling once every replica's stream is live and
  * the records they held past the home are in. */
 void sync_settle(repl_t *r, repl_topic_t *rt);
+/* Sends a SYNC to each replica whose stream is broken (or that waited for
+ * the home's own fill to end). */
+void sync_broken(repl_t *r, repl_topic_t *rt);
 /* Records up to `next` are on their way from `from`: requests wait for
  * them (UNAVAILABLE) before this home serves or writes, until `from` dies
  * or sends none for r->stall_ms (the tick then cuts the hand-over). */

@@ -244,6 +244,15 @@ void sync_settle(repl_t *r, repl_topic_t *rt) {
       LF_UINT("epoch", r->cluster->view.epoch));
 }
 
+void sync_broken(repl_t *r, repl_topic_t *rt) {
+  for (size_t i = 0; i < rt->n; i++) {
+    replica_t *rep = &rt->r[i];
+    if (rep->state != REPLICA_BROKEN) continue;
+    rep->state = REPLICA_SYNCING;
+    sync_send(r, rt->topic, rep->id);
+  }
+}
+
 void repl_send_back(repl_t *r, store_topic_t *t, uint32_t asker,
                     bool asker_is_home) {
   repl_topic_t *rt = repl_of(t);

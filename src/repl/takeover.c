@@ -31,9 +31,17 @@ static void set_replicas(repl_t *r, repl_topic_t *rt, const uint32_t *ids,
   }
   memcpy(rt->r, keep, k * sizeof *keep);
   rt->n = k;
-  for (size_t i = 0; i < k; i++)
-    if (rt->r[i].state == REPLICA_SYNCING)
+  /* A home whose former home's records are still on their way syncs its
+   * replicas once they are in (sync_broken): a SYNC now would carry a
+   * committed offset past its next, which a replica refuses. */
+  bool filling = rt->filling_to > rt->topic->next;
+  for (size_t i = 0; i < k; i++) {
+    if (rt->r[i].state != REPLICA_SYNCING) continue;
+    if (filling)
+      rt->r[i].state = REPLICA_BROKEN;
+    else
       sync_send(r, rt->topic, rt->r[i].id);
+  }
 }
 
 static void promote(repl_t *r, repl_topic_t *rt) {
@@ -154,10 +162,8 @@ static void tick_home(repl_t *r, repl_topic_t *rt) {
     /* A stream that waited for room on a link another topic filled. */
     if (rep->state == REPLICA_LIVE && rep->sent < t->next)
       repl_mark_dirty(r, rt);
-    if (rep->state != REPLICA_BROKEN) continue;
-    rep->state = REPLICA_SYNCING;
-    sync_send(r, t, rep->id);
   }
+  if (rt->filling_to <= t->next) sync_broken(r, rt);
   if (rt->commit_due) {
     rt->commit_due = false;
     repl_send_commit(r, rt);
