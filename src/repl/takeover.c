@@ -60,6 +60,13 @@ static void demote(repl_t *r, repl_topic_t *rt, uint32_t new_home) {
   char why[96];
   snprintf(why, sizeof why, "the topic moved to node %u", new_home);
   repl_fail_waiting(rt, HS_EUNAVAILABLE, why);
+  /* Long polls parked here own no cursor any more: answered now, they are
+   * asked again at the new home instead of waiting out their wait. */
+  if (r->hooks.dropped) {
+    char moved[64];
+    snprintf(moved, sizeof moved, "moved to node %u", new_home);
+    r->hooks.dropped(r->hooks.ud, rt->topic, HS_EUNAVAILABLE, moved);
+  }
   rt->home = false;
   rt->n = 0;
   rt->handing_over = true; /* the new home may lack what we hold */
