@@ -54,6 +54,8 @@ size_t chunk_read(const store_chunk_t *c, size_t pos, store_msg_t *m);
 
 /* dedup.c: the producer's entry, made when missing (NULL out of memory). */
 store_producer_t *dedup_entry(store_topic_t *t, uint64_t producer);
+/* Notes that the producer's `seq` was appended at `offset`. */
+void dedup_note(store_producer_t *e, uint64_t seq, uint64_t offset);
 void dedup_free(store_topic_t *t);
 /* After a truncation to `next`: entries past it take their producer's last
  * remaining record, or go. */

@@ -36,7 +36,8 @@ store_producer_t *dedup_entry(store_topic_t *t,
                                                 : malloc(sizeof *e);
   if (!e)
     return NULL;
-  *e = (store_producer_t){.seq = 0, .offset = UINT64_MAX, .tail = 0};
+  *e = (store_producer_t){.seq = 0, .offset = UINT64_MAX, .tail = 0,
+                          .known_from = UINT64_MAX};
   if (map_put(&t->producers, &producer, 8, e) != 0) {
     free(e);
     return NULL;
@@ -44,6 +45,47 @@ store_producer_t *dedup_entry(store_topic_t *t,
   return e;
 }
 
+
+/* The window moves up by d seqs: bit k becomes bit k + d. */
+static void recent_shift(store_producer_t *e, uint64_t d) {
+  enum { WORDS = STORE_RECENT_SEQS / 64 };
+  if (d >= STORE_RECENT_SEQS) {
+    memset(e->recent, 0, sizeof e->recent);
+    return;
+  }
+  size_t w = (size_t)(d / 64);
+  unsigned b = (unsigned)(d % 64);
+  for (size_t i = WORDS; i-- > 0;) {
+    uint64_t hi = i >= w ? e->recent[i - w] : 0;
+    uint64_t lo = i >= w + 1 ? e->recent[i - w - 1] : 0;
+    e->recent[i] = b ? hi << b | lo >> (64 - b) : hi;
+  }
+}
+
+void dedup_note(store_producer_t *e, uint64_t seq, uint64_t offset) {
+  bool fresh = e->offset == UINT64_MAX;
+  if (fresh || seq > e->seq) {
+    if (fresh || e->known_from == UINT64_MAX) {
+      memset(e->recent, 0, sizeof e->recent);
+      e->known_from = seq; /* from here on every append is noted */
+    } else {
+      recent_shift(e, seq - e->seq);
+    }
+    e->seq = seq;
+    e->offset = offset;
+  }
+  uint64_t k = e->seq - seq;
+  if (seq >= e->known_from && k < STORE_RECENT_SEQS)
+    e->recent[k / 64] |= (uint64_t)1 << (k % 64);
+  e->tail = offset;
+}
+
+/* Whether the window says for sure that seq was never appended. */
+static bool surely_new(const store_producer_t *e, uint64_t seq) {
+  uint64_t k = e->seq - seq;
+  return e->known_from != UINT64_MAX && seq >= e->known_from &&
+         k < STORE_RECENT_SEQS && !(e->recent[k / 64] >> (k % 64) & 1);
+}
 
 void dedup_free(store_topic_t *t) {
   void *v;
@@ -105,6 +147,7 @@ bool store_dedup(const store_topic_t *t, uint64_t producer, uint64_t seq,
   } else {
     /* Retries of several publishes may arrive out of order: an older seq
      * is a duplicate only if its record is found. */
+    if (surely_new(e, seq)) return false;
     at = dedup_find(t, producer, seq, e->tail > e->offset ? e->tail : e->offset);
     if (at == UINT64_MAX) return false;
   }
@@ -153,6 +196,7 @@ void dedup_cut(store_topic_t *t, uint64_t next) {
     if (e && (e->offset >= next || (m.offset > e->offset && m.seq > e->seq))) {
       e->seq = m.seq;
       e->offset = m.offset;
+      e->known_from = UINT64_MAX; /* its window no longer says what is kept */
     }
     if (e && m.offset < next) e->tail = m.offset;
   }

@@ -72,11 +72,7 @@ int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
   if (c->count == 1 || time_ms > c->max_time)
     c->max_time = time_ms;
 
-  if (e && (e->offset == UINT64_MAX || seq > e->seq)) {
-    e->seq = seq;
-    e->offset = t->next;
-  }
-  if (e) e->tail = t->next;
+  if (e) dedup_note(e, seq, t->next);
   if (offset)
     *offset = t->next;
   t->next++;

@@ -88,11 +88,21 @@ typedef struct store_msg {
  * past it evicts the producer whose last record is oldest. */
 #define STORE_PRODUCERS_MAX 4096
 
+/* How many seqs below its highest a producer's entry remembers one by one:
+ * a retry within them that was never stored is told apart without reading
+ * the log (retries after a failover come back out of order, and each would
+ * otherwise walk tens of thousands of records). */
+#define STORE_RECENT_SEQS 1024
+
 /* A producer's dedup entry: its highest seq in the topic and that record's
  * offset (which retention may since have dropped). */
 typedef struct store_producer {
   uint64_t seq, offset; /* its highest seq, and where that is */
   uint64_t tail;        /* its latest record (retries come out of order) */
+  /* Bit k: seq - k was appended. Exact for the seqs from known_from on
+   * (UINT64_MAX: for none, after a truncation rewrote the entry). */
+  uint64_t known_from;
+  uint64_t recent[STORE_RECENT_SEQS / 64];
 } store_producer_t;
 
 struct store_topic {
