@@ -71,7 +71,26 @@ function M.targets(R)
     add("pipelined ack=all ≥ 5× JetStream (memory)", ratio(pipe.cells.hypersub, pipe.cells.js_mem, "higher"), 5)
     add("pipelined ack=all ≥ 2× Redis XADD + WAIT per batch", ratio(pipe.cells.hypersub, pipe.cells.redis_wait, "higher"), 2)
   end
-  if pull then add("pull ≥ Redis XREAD", ratio(pull.cells.hypersub, pull.cells.redis, "higher"), 1) end
+  if pull then add("pull ≥ 1.5× Redis XREAD", ratio(pull.cells.hypersub, pull.cells.redis, "higher"), 1.5) end
+  local poll = find_row(R, "4.", "long-poll delivery p50", "µs")
+  if poll then
+    -- ours at most twice theirs: their latency over ours at least 0.5
+    add("long-poll delivery p50 ≤ 2× XREAD BLOCK's", ratio(poll.cells.hypersub, poll.cells.redis, "lower"), 0.5)
+  end
+  local function at_64k(key)
+    for _, sw in ipairs(R.sweep[key] or {}) do
+      if sw.size == 65536 then return { med = sw.med } end
+    end
+  end
+  if R.sweep.hypersub and R.sweep.js_mem then
+    add("64 KiB payloads, MB/s ≥ JetStream memory's", ratio(at_64k("hypersub"), at_64k("js_mem"), "higher"), 1)
+  end
+  for _, e in ipairs(R.join_leave and R.join_leave.events or {}) do
+    if e.name:find("leave of an original node", 1, true) then
+      out[#out + 1] = { what = "publish gap when a home leaves ≤ 50 ms",
+        figure = ("%.0f ms"):format(e.gap_ms.med), met = e.gap_ms.med <= 50 }
+    end
+  end
   for _, g in ipairs { "sync", "longpoll" } do
     local f = R.failover[g]
     if f then
