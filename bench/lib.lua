@@ -97,7 +97,16 @@ function M.now_us() return uv.hrtime() / 1e3 end
 function M.runs(system, mode, opts, cpu, what)
   local out = {}
   for i = 1, M.RUNS do
-    out[i] = system:gen(mode, opts)
+    -- A run that fails is made again once, on a fresh topic, stream or key
+    -- (a JetStream stream now and then is not found through a follower
+    -- for longer than the generator waits); a second failure ends the suite.
+    local ok, r = pcall(system.gen, system, mode, opts)
+    if not ok then
+      io.stderr:write(("bench: %s %s failed, run again once: %s\n"):format(
+        system.key or "?", mode, tostring(r):match("[^\n]*")))
+      r = system:gen(mode, opts)
+    end
+    out[i] = r
     if cpu then cpu[#cpu + 1] = { system = system.key, what = what or mode, share = out[i].cpu } end
   end
   return out
