@@ -46,45 +46,43 @@ store_producer_t *dedup_entry(store_topic_t *t,
 }
 
 
-/* The window moves up by d seqs: bit k becomes bit k + d. */
-static void recent_shift(store_producer_t *e, uint64_t d) {
-  enum { WORDS = STORE_RECENT_SEQS / 64 };
-  if (d >= STORE_RECENT_SEQS) {
-    memset(e->recent, 0, sizeof e->recent);
-    return;
-  }
-  size_t w = (size_t)(d / 64);
-  unsigned b = (unsigned)(d % 64);
-  for (size_t i = WORDS; i-- > 0;) {
-    uint64_t hi = i >= w ? e->recent[i - w] : 0;
-    uint64_t lo = i >= w + 1 ? e->recent[i - w - 1] : 0;
-    e->recent[i] = b ? hi << b | lo >> (64 - b) : hi;
-  }
+/* Seq s is bit s % STORE_RECENT_SEQS of the ring; the ring covers the
+ * seqs above e->seq - STORE_RECENT_SEQS (and from known_from on). */
+static void recent_set(store_producer_t *e, uint64_t s, bool on) {
+  uint64_t k = s % STORE_RECENT_SEQS, bit = (uint64_t)1 << (k % 64);
+  if (on)
+    e->recent[k / 64] |= bit;
+  else
+    e->recent[k / 64] &= ~bit;
 }
 
 void dedup_note(store_producer_t *e, uint64_t seq, uint64_t offset) {
   bool fresh = e->offset == UINT64_MAX;
   if (fresh || seq > e->seq) {
-    if (fresh || e->known_from == UINT64_MAX) {
+    if (fresh || e->known_from == UINT64_MAX ||
+        seq - e->seq >= STORE_RECENT_SEQS) {
       memset(e->recent, 0, sizeof e->recent);
-      e->known_from = seq; /* from here on every append is noted */
+      if (fresh || e->known_from == UINT64_MAX)
+        e->known_from = seq; /* from here on every append is noted */
     } else {
-      recent_shift(e, seq - e->seq);
+      /* The seqs coming into the window take the places of those leaving
+       * it: usually one. */
+      for (uint64_t s = e->seq + 1; s < seq; s++) recent_set(e, s, false);
     }
     e->seq = seq;
     e->offset = offset;
   }
-  uint64_t k = e->seq - seq;
-  if (seq >= e->known_from && k < STORE_RECENT_SEQS)
-    e->recent[k / 64] |= (uint64_t)1 << (k % 64);
+  if (seq >= e->known_from && e->seq - seq < STORE_RECENT_SEQS)
+    recent_set(e, seq, true);
   e->tail = offset;
 }
 
 /* Whether the window says for sure that seq was never appended. */
 static bool surely_new(const store_producer_t *e, uint64_t seq) {
-  uint64_t k = e->seq - seq;
+  uint64_t k = seq % STORE_RECENT_SEQS;
   return e->known_from != UINT64_MAX && seq >= e->known_from &&
-         k < STORE_RECENT_SEQS && !(e->recent[k / 64] >> (k % 64) & 1);
+         e->seq - seq < STORE_RECENT_SEQS &&
+         !(e->recent[k / 64] >> (k % 64) & 1);
 }
 
 void dedup_free(store_topic_t *t) {

@@ -99,7 +99,8 @@ typedef struct store_msg {
 typedef struct store_producer {
   uint64_t seq, offset; /* its highest seq, and where that is */
   uint64_t tail;        /* its latest record (retries come out of order) */
-  /* Bit k: seq - k was appended. Exact for the seqs from known_from on
+  /* A ring: bit s % STORE_RECENT_SEQS says whether seq s was appended,
+   * for the seqs above seq - STORE_RECENT_SEQS and from known_from on
    * (UINT64_MAX: for none, after a truncation rewrote the entry). */
   uint64_t known_from;
   uint64_t recent[STORE_RECENT_SEQS / 64];
