@@ -291,7 +291,7 @@ function M.markdown(R, made)
   add("")
   add("Each figure is the median of %d runs, with min–max in brackets. Every run starts with a "
     .. "warm-up (a tenth of its operations, at least 200 for failover) that is not counted, on a "
-    .. "fresh topic, stream or key, deleted at its end (the next run reuses its memory); reads only fetch what was written in that run. 100-byte payloads "
+    .. "fresh topic, stream or key (a publish or pull run's deleted at its end: the next run reuses its memory); reads only fetch what was written in that run. 100-byte payloads "
     .. "unless named. A ratio is hypersub's advantage: above 1 hypersub is better.", E.runs)
   add("")
   add("Peers: %s; %s.", E.nats_version or "NATS not run", E.redis_version or "Redis not run")
