@@ -16,6 +16,10 @@ Client.__index = Client
 
 local ACK = { none = 0, home = 1, all = 2 }
 
+-- A blocking call polls at most this long (µs) before it sleeps: past a
+-- few round trips, spinning only burns a core.
+local MAX_SPIN_US = 10000
+
 -- Requests answered with JSON text, handed on decoded.
 local JSON_REPLY = { stats = true, view = true, local_topics = true }
 
@@ -36,7 +40,8 @@ end
 local function call(self, cb, method, a, b, c, d)
   if not self._c then error("attempt to use a closed client", 3) end
   if not cb then
-    return loop.await(function(done) return call(self, done, method, a, b, c, d) end)
+    return loop.await(function(done) return call(self, done, method, a, b, c, d) end,
+      self.spin)
   end
   if JSON_REPLY[method] then
     return self._c[method](self._c, function(text, msg, code)
@@ -81,14 +86,20 @@ end
 -- (PEM files) speaks TLS, checking the node's certificate against ca (the
 -- system's CAs without one); opts.direct = true caches the
 -- cluster's view and sends each request straight to its key's home (one
--- hop) instead of through the node it connected to. With cb, returns the client
--- at once and calls cb(client) or cb(nil, message, code).
+-- hop) instead of through the node it connected to; opts.spin (µs, default
+-- 0) lets a blocking call poll without sleeping for that long before it
+-- sleeps. With cb, returns the client at once and calls cb(client) or
+-- cb(nil, message, code).
 function M.connect(addr, opts, cb)
   opts, cb = split_opts(opts, cb)
   local addrs = addr_list(addr)
   local timeout = opts and opts.timeout or 5000
   if math.type(timeout) ~= "integer" or timeout <= 0 then
     error("bad option 'timeout': expected a positive integer (ms)", 2)
+  end
+  local spin = opts and opts.spin or 0
+  if math.type(spin) ~= "integer" or spin < 0 or spin > MAX_SPIN_US then
+    error(("bad option 'spin': expected an integer from 0 to %d (µs)"):format(MAX_SPIN_US), 2)
   end
   local cluster = opts and opts.cluster or "hypersub"
   if type(cluster) ~= "string" then
@@ -120,7 +131,7 @@ function M.connect(addr, opts, cb)
     error("bad option 'tls': expected true or {ca =, cert =, key =}", 2)
   end
   local self = setmetatable({ addrs = addrs, timeout = timeout, cluster = cluster,
-    login = login }, Client)
+    login = login, spin = spin }, Client)
   local wants_direct = opts and opts.direct
   local function start(done)
     local raw, msg, code = core.client(addrs, timeout, function(node, m, c)

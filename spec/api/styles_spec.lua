@@ -169,6 +169,58 @@ describe("call styles", function()
       assert.equal(0, c:publish("p1", "news", "after"))
     end)
 
+    -- A spinning client polls for its answer for `spin` µs, then sleeps in
+    -- poll like any other: a long poll answered 300 ms later costs it the
+    -- spin (10 ms here), not 300 ms of CPU, nor nothing.
+    it("a spinning client gets its answers and sleeps once its spin is over", function()
+      local p = assert(process.start_node({ "--log-level", "error" }))
+      local ok, err = pcall(function()
+        local s = assert(hypersub.connect(p.addr, { spin = 10000 }))
+        assert.is_true(s:create_publisher("p1"))
+        assert.is_true(s:create_topic("p1", "t"))
+        assert.is_true(s:create_subscriber("s1"))
+        assert.is_true(s:subscribe("s1", "t"))
+        for i = 1, 20 do assert.equal(i - 1, s:publish("p1", "t", "m" .. i)) end
+        local got = assert(s:pull("s1", "t", { max = 100 }))
+        assert.equal(20, #got)
+        assert.equal("m20", got[20].data)
+        -- Another client publishes 300 ms into the long poll.
+        local other = assert(hypersub.connect(p.addr))
+        local timer = uv.new_timer()
+        local published
+        timer:start(300, 0, function()
+          other:publish("p1", "t", "late", function(o) published = o end)
+        end)
+        local function cpu_ms()
+          local u = uv.getrusage()
+          return (u.utime.sec + u.stime.sec) * 1e3 + (u.utime.usec + u.stime.usec) / 1e3
+        end
+        local c0, t0 = cpu_ms(), now_ms()
+        local late = assert(s:pull("s1", "t", { wait = 5000 }))
+        local cpu, waited = cpu_ms() - c0, now_ms() - t0
+        timer:close()
+        assert.equal("late", late[1].data)
+        assert.equal(20, published)
+        assert.is_true(waited >= 290, ("answered after %.0f ms"):format(waited))
+        assert.is_true(cpu >= 2, ("%.1f ms of CPU: the client did not spin"):format(cpu))
+        assert.is_true(cpu < waited / 2,
+          ("%.0f ms of CPU in a %.0f ms wait: the client spun past its spin"):format(cpu, waited))
+        other:close()
+        s:close()
+      end)
+      p:close()
+      uv.run("nowait")
+      assert(ok, err)
+    end)
+
+    it("refuses a spin that is not 0 to 10000 µs", function()
+      for _, bad in ipairs { -1, 1.5, 10001, "100" } do
+        local ok, err = pcall(hypersub.connect, "127.0.0.1:" .. node:port(), { spin = bad })
+        assert.is_false(ok)
+        assert.matches("bad option 'spin'", err)
+      end
+    end)
+
     -- The answer comes from a timer due at once, while a node listens: the
     -- blocking loop must not then sit in poll waiting for some other event.
     it("hypersub.sleep(0) returns at once while a node listens", function()
