@@ -152,7 +152,7 @@ install: runtime
 # load generators in C, the peers it compares against from Debian.
 BENCH_PKGS := nats-server redis-server redis-tools
 LOADGEN    := $(BUILD)/bench/hs-loadgen $(BUILD)/bench/nats-loadgen $(BUILD)/bench/resp-loadgen \
-              $(BUILD)/bench/fsync-probe \
+              $(BUILD)/bench/fsync-probe $(BUILD)/bench/rtt-probe \
               $(BUILD)/bench/hs-cubesim
 LOADGEN_COMMON := bench/loadgen/common.c bench/loadgen/common.h
 
@@ -181,6 +181,12 @@ $(BUILD)/bench/%-loadgen: bench/loadgen/%.c $(LOADGEN_COMMON) bench/loadgen/sock
 
 # What one fdatasync costs on this disk (the floor of a durable ack).
 $(BUILD)/bench/fsync-probe: bench/loadgen/fsync.c $(LOADGEN_COMMON)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(HS_CFLAGS) -o $@ $< bench/loadgen/common.c $(HS_LDFLAGS)
+
+# What one loopback round trip costs here (the floor of a sequential request).
+$(BUILD)/bench/rtt-probe: bench/loadgen/rtt.c $(LOADGEN_COMMON)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(HS_CFLAGS) -o $@ $< bench/loadgen/common.c $(HS_LDFLAGS)

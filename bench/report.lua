@@ -44,6 +44,8 @@ local function ratio(ours, theirs, better)
   return better == "higher" and ours.med / theirs.med or theirs.med / ours.med
 end
 
+local function span(s, unit) return ("%s–%s"):format(num(s.min, unit), num(s.max, unit)) end
+
 local function rx(r) return r and ("%.2f×"):format(r) or "—" end
 
 local function find_row(R, section, metric, unit)
@@ -99,8 +101,17 @@ function M.targets(R)
         figure = ("%.0f ms"):format(f.window_ms.med), met = f.window_ms.med <= 1000 }
     end
   end
+  local rtt = R.seed_rtt
   for _, s in ipairs(R.seed) do
-    if s.seed_rps then add(("seed API %s ≥ 50× the seed"):format(s.api), s.ratio, 50, "%.1f×") end
+    if s.seed_rps then
+      add(("seed API %s ≥ 50× the seed"):format(s.api), s.block.ratio, 50, "%.1f×")
+      if rtt then
+        -- within 1.5 round trips: the round trip over our latency at least 1/1.5
+        local rt = s.block.latency_us.med / rtt.block.med
+        out[#out + 1] = { what = ("seed API %s within 1.5× of one loopback round trip"):format(s.api),
+          figure = ("%.2f round trips"):format(rt), met = rt <= 1.5 }
+      end
+    end
   end
   return out
 end
@@ -297,15 +308,34 @@ function M.markdown(R, made)
   add("Peers: %s; %s.", E.nats_version or "NATS not run", E.redis_version or "Redis not run")
   add("")
   if #R.seed > 0 then
+    local rtt = R.seed_rtt
     add("### 1. The seed's API benchmark (%d sequential requests of each)", E.api_n)
     add("")
-    add("| API | seed's Python system | hypersub req/s | mean latency | × the seed |")
-    add("| --- | --- | --- | --- | --- |")
+    add("| API | seed's Python system | hypersub req/s | mean latency | × the seed | round trips "
+      .. "| spinning client req/s | mean latency | × the seed | round trips |")
+    add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for _, s in ipairs(R.seed) do
-      add("| `%s` | %s | %s | %s | %s |", s.api, s.seed_rps and ("%d/s"):format(s.seed_rps) or "—",
-        cell(s.rps, "req/s"), num(s.latency_us.med, "µs"), s.ratio and ("%.1f×"):format(s.ratio) or "—")
+      local cols = {}
+      for _, k in ipairs { "block", "spin" } do
+        local v = s[k]
+        cols[#cols + 1] = ("%s | %s | %s | %s"):format(cell(v.rps, "req/s"), num(v.latency_us.med, "µs"),
+          v.ratio and ("%.1f×"):format(v.ratio) or "—",
+          rtt and ("%.2f"):format(v.latency_us.med / rtt[k].med) or "—")
+      end
+      add("| `%s` | %s | %s | %s |", s.api, s.seed_rps and ("%d/s"):format(s.seed_rps) or "—",
+        cols[1], cols[2])
     end
     add("")
+    if rtt then
+      add("One loopback round trip in the same run (`rtt-probe`, bench/loadgen/rtt.c: 100 bytes to an "
+        .. "echo process and back, mean of %d, median of %d runs): %s (%s) for a program that sleeps "
+        .. "while it waits, as the default client does; %s (%s) for one that polls, as the spinning "
+        .. "client (`spin = %d`, µs) does while its spin lasts. \"Round trips\" is each client's "
+        .. "latency over the round trip of a program that waits the same way.",
+        E.api_n * 5, E.runs, num(rtt.block.med, "µs"), span(rtt.block, "µs"), num(rtt.spin.med, "µs"),
+        span(rtt.spin, "µs"), rtt.spin_us)
+      add("")
+    end
   end
   if #R.rows > 0 or next(R.sweep) then
     add("### 2–4. Publish and pull beside NATS JetStream and Redis Streams")

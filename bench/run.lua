@@ -31,7 +31,7 @@ while i <= #args do
 end
 local function wanted(w) return not only or only[w] end
 
-for _, g in ipairs { "hs-loadgen", "nats-loadgen", "resp-loadgen", "fsync-probe" } do
+for _, g in ipairs { "hs-loadgen", "nats-loadgen", "resp-loadgen", "fsync-probe", "rtt-probe" } do
   if not uv.fs_access(lib.bin .. "/" .. g, "X") then
     io.stderr:write("bench: " .. lib.bin .. "/" .. g .. " is missing: run `make bench-build`\n")
     os.exit(2)
