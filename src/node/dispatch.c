@@ -300,6 +300,7 @@ void node_run(node_conn_t *nc, const wire_frame_t *f, uint8_t hops,
     return node_send(nc);
   }
   if (!topic_permitted(&ctx, who)) return node_send(nc);
+  if (leave_refuses(&ctx)) return node_send(nc);
   uint32_t target = route_target(node, f->op, &ctx.m);
   uint32_t server = pull_server(&ctx, target);
   if (server != target && server != node_self(node)) {

@@ -4,7 +4,44 @@
  * drained (or it waited too long), it answers and the node stops. */
 #include "node/node.h"
 
+/* The pulls waiting here on other nodes (a claim for a pull this copy
+ * serves, a pull passed on towards its home) are answered UNAVAILABLE so
+ * their clients ask again elsewhere, and released at the home as those of
+ * a client that left are: a long poll would hold the leave for its wait. */
+static void release_pulls(hs_node_t *node) {
+  for (node_conn_t *nc = node->conns; nc; nc = nc->next) {
+    bool answered = false;
+    for (req_t *r = nc->reqs, *next; r; r = next) {
+      next = r->next;
+      if (r->op != WIRE_PULL) continue;
+      node_reply_error(nc, WIRE_PULL, r->id, HS_EUNAVAILABLE,
+                       "node %u is leaving: pull again at another node",
+                       node_self(node));
+      node->stats.frames_out++;
+      answered = true;
+      req_detach(r);
+      if (r->orphaned) r->orphaned(r);
+    }
+    if (answered) node_send(nc);
+  }
+}
+
+bool leave_refuses(op_ctx_t *ctx) {
+  hs_node_t *node = ctx->nc->node;
+  if (!node->cluster.leaving) return false;
+  uint8_t op = ctx->f->op;
+  uint32_t wait = op == WIRE_PULL   ? ctx->m.pull.wait_ms
+                  : op == WIRE_READ ? ctx->m.read.pull.wait_ms
+                  : op == WIRE_CLAIM ? ctx->m.claim.wait_ms
+                                     : 0;
+  if (!wait) return false;
+  op_error(ctx, HS_EUNAVAILABLE, "node %u is leaving: pull again at another node",
+           node_self(node));
+  return true;
+}
+
 void leave_start(hs_node_t *node, req_t *r, const char *by) {
+  release_pulls(node);
   node->member.leave_req = r;
   node->member.leave_started_ms = uv_now(node->loop);
   LOG(&node->log, HS_LOG_WARN, "cluster", "leaving", LF_STR("by", by),

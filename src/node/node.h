@@ -290,6 +290,9 @@ void route_rewind(hs_node_t *node, const req_key_t *key, uint64_t from,
 /* The same for the messages of a PULL answer. */
 void route_rewind_pull(hs_node_t *node, const req_key_t *key,
                        const char *body, size_t len);
+/* Asks the topic's home to answer, empty, the long polls parked there for
+ * key's subscriber by peers (UNPARK): their client left. */
+void route_unpark(hs_node_t *node, const req_key_t *key);
 
 /* ---- messages.c: writing PULL answers ------------------------------------------- */
 
@@ -402,6 +405,9 @@ void join_stop(hs_node_t *node);
 /* Marks this node LEFT and starts handing its topics over; r (or NULL)
  * is the LEAVE to answer once done, by says who asked. */
 void leave_start(hs_node_t *node, req_t *r, const char *by);
+/* While leaving, a long poll (a PULL, READ or CLAIM with a wait) is
+ * answered UNAVAILABLE here: true when ctx was. */
+bool leave_refuses(op_ctx_t *ctx);
 /* A tick: true when a leave is done (or waited too long). */
 bool leave_tick(hs_node_t *node);
 /* Answers the LEAVE; returns the connection that carries the answer. */

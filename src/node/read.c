@@ -191,6 +191,11 @@ static void claimed(req_t *r, const link_reply_t *reply) {
   req_give(&node->reqs, r);
 }
 
+/* The pull's client left (or this node is leaving): the claim parked at
+ * the home is answered now, not at the end of its wait; a range it grants
+ * meanwhile is given back (serve_range). */
+static void claim_orphaned(req_t *r) { route_unpark(r->node, &r->u.claim.key); }
+
 void read_from_copy(op_ctx_t *ctx, store_topic_t *t, const msg_pull_t *pull,
                     uint32_t max) {
   hs_node_t *node = ctx->nc->node;
@@ -204,6 +209,7 @@ void read_from_copy(op_ctx_t *ctx, store_topic_t *t, const msg_pull_t *pull,
   r->id = ctx->f->id;
   r->op = WIRE_PULL;
   r->done = claimed;
+  r->orphaned = claim_orphaned;
   r->u.claim.max = max;
   req_key_set(&r->u.claim.key, pull->subscriber.s, pull->subscriber.n, t->name,
               t->name_len);

@@ -109,8 +109,7 @@ static void relayed(req_t *r, const link_reply_t *reply) {
 
 /* A forwarded pull's client left: release what the home parked for it. */
 static void pull_orphaned(req_t *r) {
-  if (r->u.pull.len && !r->node->freeing)
-    send_to_topic_home(r->node, WIRE_UNPARK, &r->u.pull, 0, 0);
+  if (r->u.pull.len) route_unpark(r->node, &r->u.pull);
 }
 
 static void on_answer(link_t *link, const link_reply_t *reply, void *ud) {
@@ -274,6 +273,10 @@ void route_rewind(hs_node_t *node, const req_key_t *key, uint64_t from,
   send_to_topic_home(node, WIRE_REWIND, key, from, expect);
   LOG(&node->log, HS_LOG_INFO, "route", "pull_undelivered",
       LF_UINT("from", from), LF_UINT("to", expect - 1));
+}
+
+void route_unpark(hs_node_t *node, const req_key_t *key) {
+  if (!node->freeing) send_to_topic_home(node, WIRE_UNPARK, key, 0, 0);
 }
 
 void route_rewind_pull(hs_node_t *node, const req_key_t *key,
