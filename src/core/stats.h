@@ -52,6 +52,7 @@ uint64_t stats_hist_below(const stats_hist_t *h, uint64_t us);
   X(messages_published, "messages stored by publishes homed here")          \
   X(messages_pulled, "messages handed to pulls")                            \
   X(pull_waits, "pulls parked for a long poll")                             \
+  X(pulls_ahead, "long polls whose cursor went to the copies with their records") \
   X(pull_wait_timeouts, "long polls whose wait ran out")                    \
   X(forwards, "requests sent on to another node")                           \
   X(no_route, "requests no live way led on from here")                      \

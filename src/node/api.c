@@ -345,7 +345,8 @@ static void wire_parts(hs_node_t *node) {
   repl_init(&node->repl, node->loop, &node->store, &node->peers, c,
             node->max_frame, node->cfg.peer_timeout_ms, &node->log,
             &node->stats);
-  node->repl.hooks = (repl_hooks_t){waiters_wake, waiters_drop, node};
+  node->repl.hooks =
+      (repl_hooks_t){waiters_wake, waiters_drop, ahead_streamed, node};
   c->hooks = (cluster_hooks_t){fenced, rejoined, node};
   /* A view change, in this order: */
   cluster_listen(c, drop_dead_links, node);

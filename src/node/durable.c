@@ -104,6 +104,44 @@ void node_hold(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
   release(r, 0);
 }
 
+req_t *node_hold_ahead(hs_node_t *node, store_topic_t *t, const char *sid,
+                       size_t sn, uint64_t next, uint64_t prev, size_t *asked) {
+  *asked = 0;
+  req_t *r = req_take(&node->reqs, node);
+  if (!r) return NULL;
+  r->u.held.frame = (buf_t)BUF_INIT;
+  r->u.held.need = 0;
+  r->u.held.name_len = 0;
+  r->u.held.wait.done = synced;
+  r->u.held.copies.done = copies_answered;
+  r->u.held.pending = 1; /* held until an answer is adopted or dropped */
+  r->u.held.status = 0;
+  if ((*asked = repl_cursor(&node->repl, t, sid, sn, next, prev,
+                            &r->u.held.copies)))
+    r->u.held.pending++;
+  return r;
+}
+
+void node_hold_adopt(node_conn_t *nc, req_t *r, uint8_t op, uint32_t id,
+                     size_t mark) {
+  hs_node_t *node = nc->node;
+  r->id = id;
+  r->op = op;
+  if (nc->conn.out.len > mark &&
+      !buf_append(&r->u.held.frame, nc->conn.out.data + mark,
+                  nc->conn.out.len - mark)) {
+    nc->conn.out.len = mark;
+    req_attach(r, nc, &nc->reqs);
+  } /* else (nothing written, or no memory) it stays in the output */
+  if (node_durable(node)) { /* the cursor's move, on this node's disk too */
+    r->u.held.pending++;
+    disk_wait(node->disk, &r->u.held.wait);
+  }
+  release(r, 0);
+}
+
+void node_hold_drop(req_t *r) { release(r, 0); }
+
 void node_hold_cursor(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
                       store_topic_t *t, const char *sid, size_t sn) {
   hs_node_t *node = nc->node;

@@ -226,6 +226,18 @@ void node_hold(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
  * live copy of t has the cursor (and, durable, the journal has it). */
 void node_hold_cursor(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
                       store_topic_t *t, const char *sid, size_t sn);
+/* A pull's answer held before it is written: the subscriber's cursor
+ * (next, prev) goes to t's live copies now (*asked of them), and the
+ * answer adopted later leaves once they all have it (ahead.c). NULL when
+ * out of memory. */
+req_t *node_hold_ahead(hs_node_t *node, store_topic_t *t, const char *sid,
+                       size_t sn, uint64_t next, uint64_t prev, size_t *asked);
+/* Takes the answer written on nc since mark into r, as node_hold_cursor
+ * would, the cursor already on its way. */
+void node_hold_adopt(node_conn_t *nc, req_t *r, uint8_t op, uint32_t id,
+                     size_t mark);
+/* r will have no answer: freed once its copies have answered. */
+void node_hold_drop(req_t *r);
 
 /* ---- server.c: the listener and connections ----------------------------------------- */
 
@@ -331,6 +343,13 @@ struct pull_waiter {
   /* A CLAIM: the copy that will serve, and what it held when it asked. */
   uint32_t server;
   uint64_t server_first, server_next;
+  /* A PULL whose cursor went ahead of its answer (ahead.c): the copies
+   * were told it moves from ahead_from to ahead_to; `ahead` holds the
+   * answer until they all acknowledged. */
+  req_t *ahead;
+  uint64_t ahead_from, ahead_to;
+  uint8_t ahead_n;
+  uint32_t ahead_ids[PLACE_COPIES_MAX];
 };
 
 pull_waiter_t *waiters_park(op_ctx_t *ctx, store_topic_t *t, msg_str_t sid,
@@ -342,6 +361,19 @@ void waiters_drop(void *node, store_topic_t *t, int code, const char *why);
 void waiters_free(pull_waiter_t *w);
 /* Answers the parked pulls of a subscriber whose client left (UNPARK). */
 void waiters_unpark(hs_node_t *node, store_topic_t *t, msg_str_t sid);
+
+/* ---- ahead.c: a long poll's cursor sent with its records ---------------------------- */
+
+/* repl's hook: t's new records are on the live replicas' links. */
+void ahead_streamed(void *node, store_topic_t *t);
+/* Whether w, whose cursor is cur, waits for its records to commit. */
+bool ahead_ready(const pull_waiter_t *w, const store_cursor_t *cur);
+/* Answers w with the records its cursor went ahead over, held until the
+ * copies acknowledged it; false (nothing written) when the cursor or the
+ * copies moved since: then it is answered as any pull. */
+bool ahead_answer(pull_waiter_t *w, store_cursor_t *cur);
+/* w goes without that answer: the copies are told its cursor again. */
+void ahead_cancel(pull_waiter_t *w);
 
 /* ---- op_pull.c / claim.c ---------------------------------------------------------- */
 

@@ -82,11 +82,8 @@ static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
   node_hold_cursor(nc, WIRE_PULL, id, mark, t, sid.s, sid.n);
 }
 
-static bool pull_ready(const pull_waiter_t *w, const store_cursor_t *cur) {
-  return cur->next < repl_readable(w->topic);
-}
-
 static void pull_answer(pull_waiter_t *w, store_cursor_t *cur) {
+  if (ahead_answer(w, cur)) return;
   reply_messages(w->nc, w->req_id, w->topic, msg_str(w->sid, w->sid_len), cur,
                  w->max);
 }
@@ -124,7 +121,7 @@ void op_pull(op_ctx_t *ctx) {
     return reply_messages(ctx->nc, ctx->f->id, t, m->subscriber, cur, max);
   pull_waiter_t *w = waiters_park(ctx, t, m->subscriber, max, m->wait_ms);
   if (!w) return;
-  w->ready = pull_ready;
+  w->ready = ahead_ready;
   w->answer = pull_answer;
 }
 

@@ -11,6 +11,7 @@ static void waiter_closed(uv_handle_t *h) { free(h->data); }
 
 void waiters_free(pull_waiter_t *w) {
   hs_node_t *node = w->node;
+  ahead_cancel(w); /* a cursor that went ahead of an answer it never got */
   store_topic_t *t = w->topic;
   node_conn_t *nc = w->nc;
   if (w->topic_prev)

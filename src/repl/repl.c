@@ -335,6 +335,7 @@ static void flush(uv_check_t *check) {
       uint64_t from = rep->sent < t->first ? t->first : rep->sent;
       rep->sent = send_frames(r, t, rep->id, from, t->next, true);
     }
+    if (r->hooks.streamed) r->hooks.streamed(r->hooks.ud, t);
   }
   uv_check_stop(check);
 }
@@ -437,6 +438,20 @@ bool repl_append(repl_t *r, store_topic_t *t) {
 bool repl_replicated(const store_topic_t *t) {
   const repl_topic_t *rt = repl_of(t);
   return rt && rt->n;
+}
+
+size_t repl_live(const store_topic_t *t, uint32_t *ids, size_t cap,
+                 uint64_t *sent) {
+  const repl_topic_t *rt = repl_of(t);
+  if (!rt || !rt->home || !rt->n || rt->n > cap) return 0;
+  uint64_t low = t->next;
+  for (size_t i = 0; i < rt->n; i++) {
+    if (rt->r[i].state != REPLICA_LIVE) return 0;
+    ids[i] = rt->r[i].id;
+    if (rt->r[i].sent < low) low = rt->r[i].sent;
+  }
+  *sent = low;
+  return rt->n;
 }
 
 void repl_synced(repl_t *r, store_topic_t *t) {

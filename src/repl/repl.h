@@ -36,6 +36,9 @@ typedef struct repl_hooks {
   /* t's pulls must be answered now: code NO_TOPIC (deleted) or
    * UNAVAILABLE (moved, or records lost), with why (after "topic X "). */
   void (*dropped)(void *ud, store_topic_t *t, int code, const char *why);
+  /* New records of t went on the live replicas' links (a cursor sent now
+   * reaches each of them behind those records). NULL: nobody asks. */
+  void (*streamed)(void *ud, store_topic_t *t);
   void *ud;
 } repl_hooks_t;
 
@@ -82,6 +85,11 @@ void repl_topic_deleted(repl_t *r, store_topic_t *t);
 bool repl_append(repl_t *r, store_topic_t *t);
 /* The home streams t to replicas (else only its own copy counts). */
 bool repl_replicated(const store_topic_t *t);
+/* A home's replicas when every one of them is live (none syncing): their
+ * ids (at most cap) and, in *sent, the offset below which records went to
+ * all of them. 0 when t is not replicated from here or one is not live. */
+size_t repl_live(const store_topic_t *t, uint32_t *ids, size_t cap,
+                 uint64_t *sent);
 /* Parks w until every replica holds w->offset. */
 void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w);
 /* t->synced moved up (the disk wrote its records): what waited on the
