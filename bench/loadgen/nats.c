@@ -163,8 +163,11 @@ static void stream_create(sock_t *s, const char *name, const char *storage,
       free(r);
       return;
     }
+    /* 503: no meta leader yet; 10005 "no suitable peers for placement":
+     * the servers have not all caught up with each other yet (a cluster
+     * just started). Both pass. */
     if (r && strstr(r, "\"error\"") && !strstr(r, "\"code\":503") &&
-        !strstr(r, "already in use"))
+        !strstr(r, "\"err_code\":10005") && !strstr(r, "already in use"))
       die("stream create: %s", r);
     if (r && strstr(r, "already in use")) /* created by an earlier try */
       snprintf(subj, sizeof subj, "$JS.API.STREAM.INFO.%s", name), json[0] = 0;
