@@ -31,7 +31,8 @@
 typedef struct repl_topic repl_topic_t;
 
 typedef struct repl_hooks {
-  /* Records of t became readable (appended, committed, rewound). */
+  /* Records of t became readable (appended, committed, rewound), or a
+   * replica acknowledged more of them (what it may serve grew). */
   void (*readable)(void *ud, store_topic_t *t);
   /* t's pulls must be answered now: code NO_TOPIC (deleted) or
    * UNAVAILABLE (moved, or records lost), with why (after "topic X "). */

@@ -147,6 +147,7 @@ static void replica_synced(repl_t *r, repl_topic_t *rt, replica_t *rep,
   if (missing) repl_mark_dirty(r, rt); /* its records go out with the stream */
   /* Cursors moved since the SYNC went out follow its answer. */
   repl_send_cursors(r, t, rep->id);
+  repl_readable_now(r, t); /* a claim it serves may have grown */
   if (missing || rep->fresh) {
     r->stats->refills++;
     r->stats->refilled_messages += missing;
