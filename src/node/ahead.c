@@ -10,7 +10,8 @@
  *
  * The copies then know a cursor the home has not moved yet. Wherever the
  * poll does not get exactly those records — its wait ends first, its
- * client leaves, another pull moved the cursor, the copy set changed —
+ * client leaves, another pull moved the cursor, the copy set changed (a
+ * copy synced again since counts: a SYNC carries the home's cursor) —
  * the copies are told the home's cursor again (or the answer is held on a
  * new cursor, as any pull's is). A copy applies cursors in the order they
  * come, so the last one it heard is the home's. Should the home die in
@@ -34,9 +35,9 @@ static void cancel(pull_waiter_t *w, req_t *held) {
 void ahead_streamed(void *ud, store_topic_t *t) {
   hs_node_t *node = ud;
   if (!t->waiters) return;
-  uint32_t ids[PLACE_COPIES_MAX];
+  uint64_t stamps[PLACE_COPIES_MAX];
   uint64_t sent;
-  size_t n = repl_live(t, ids, PLACE_COPIES_MAX, &sent);
+  size_t n = repl_live(t, stamps, PLACE_COPIES_MAX, &sent);
   if (!n) return;
   uint64_t readable = repl_readable(t);
   for (pull_waiter_t *w = t->waiters; w; w = w->topic_next) {
@@ -54,7 +55,7 @@ void ahead_streamed(void *ud, store_topic_t *t) {
     w->ahead_from = cur->next;
     w->ahead_to = to;
     w->ahead_n = (uint8_t)n;
-    memcpy(w->ahead_ids, ids, n * sizeof *ids);
+    memcpy(w->ahead_stamps, stamps, n * sizeof *stamps);
     node->stats.pulls_ahead++;
   }
 }
@@ -65,15 +66,16 @@ bool ahead_ready(const pull_waiter_t *w, const store_cursor_t *cur) {
   return cur->next < readable;
 }
 
-/* Every live copy now was told the cursor ahead. */
+/* Every live copy now was told the cursor ahead, and has not been synced
+ * since (a SYNC carries the home's cursor, not the one sent ahead). */
 static bool copies_told(const pull_waiter_t *w) {
-  uint32_t ids[PLACE_COPIES_MAX];
+  uint64_t stamps[PLACE_COPIES_MAX];
   uint64_t sent;
-  size_t n = repl_live(w->topic, ids, PLACE_COPIES_MAX, &sent);
+  size_t n = repl_live(w->topic, stamps, PLACE_COPIES_MAX, &sent);
   if (!n) return false;
   for (size_t i = 0; i < n; i++) {
     size_t k = 0;
-    while (k < w->ahead_n && w->ahead_ids[k] != ids[i]) k++;
+    while (k < w->ahead_n && w->ahead_stamps[k] != stamps[i]) k++;
     if (k == w->ahead_n) return false;
   }
   return true;

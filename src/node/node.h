@@ -349,7 +349,7 @@ struct pull_waiter {
   req_t *ahead;
   uint64_t ahead_from, ahead_to;
   uint8_t ahead_n;
-  uint32_t ahead_ids[PLACE_COPIES_MAX];
+  uint64_t ahead_stamps[PLACE_COPIES_MAX]; /* the copies told (repl_live) */
 };
 
 pull_waiter_t *waiters_park(op_ctx_t *ctx, store_topic_t *t, msg_str_t sid,

@@ -440,14 +440,14 @@ bool repl_replicated(const store_topic_t *t) {
   return rt && rt->n;
 }
 
-size_t repl_live(const store_topic_t *t, uint32_t *ids, size_t cap,
+size_t repl_live(const store_topic_t *t, uint64_t *stamps, size_t cap,
                  uint64_t *sent) {
   const repl_topic_t *rt = repl_of(t);
   if (!rt || !rt->home || !rt->n || rt->n > cap) return 0;
   uint64_t low = t->next;
   for (size_t i = 0; i < rt->n; i++) {
     if (rt->r[i].state != REPLICA_LIVE) return 0;
-    ids[i] = rt->r[i].id;
+    stamps[i] = (uint64_t)rt->r[i].id << 32 | rt->r[i].lives;
     if (rt->r[i].sent < low) low = rt->r[i].sent;
   }
   *sent = low;

@@ -86,10 +86,12 @@ void repl_topic_deleted(repl_t *r, store_topic_t *t);
 bool repl_append(repl_t *r, store_topic_t *t);
 /* The home streams t to replicas (else only its own copy counts). */
 bool repl_replicated(const store_topic_t *t);
-/* A home's replicas when every one of them is live (none syncing): their
- * ids (at most cap) and, in *sent, the offset below which records went to
- * all of them. 0 when t is not replicated from here or one is not live. */
-size_t repl_live(const store_topic_t *t, uint32_t *ids, size_t cap,
+/* A home's replicas when every one of them is live (none syncing): a
+ * stamp of each (at most cap), which changes when it is replaced or synced
+ * again (a SYNC carries the home's cursors), and, in *sent, the offset
+ * below which records went to all of them. 0 when t is not replicated from
+ * here or one is not live. */
+size_t repl_live(const store_topic_t *t, uint64_t *stamps, size_t cap,
                  uint64_t *sent);
 /* Parks w until every replica holds w->offset. */
 void repl_wait(repl_t *r, store_topic_t *t, repl_waiter_t *w);

@@ -34,6 +34,7 @@ typedef struct replica {
   bool filling;
   uint64_t acked; /* its next offset, as it acknowledged */
   uint64_t sent;  /* records below this went to it */
+  uint32_t lives; /* times it went live (each after a SYNC: repl_live) */
   /* The stream's frames not acknowledged yet, oldest first (acks come in
    * order on the link): their sizes, how many, and their sum. */
   uint32_t out_size[REPL_OUT_FRAMES];

@@ -141,6 +141,7 @@ static void replica_synced(repl_t *r, repl_topic_t *rt, replica_t *rep,
                            uint64_t next, uint64_t missing) {
   store_topic_t *t = rt->topic;
   rep->state = REPLICA_LIVE;
+  rep->lives++;
   replica_out_reset(rep); /* acks of frames before the SYNC came before it */
   rep->acked = next;
   rep->sent = next < t->first ? t->first : next;
