@@ -34,6 +34,16 @@ end
 
 describe("a long poll's cursor sent with its records #cluster", function()
   local cl
+
+  -- A 4-node cluster and a topic of node 0's: the topic, the client at its
+  -- home that made it, and where its copies are.
+  local function start()
+    cl = assert(cluster.start { nodes = 4, replicas = 3 })
+    assert(cl:await_view())
+    local topic, c = topic_at(cl, 0)
+    return topic, c, cl:where(topic)
+  end
+
   after_each(function()
     if cl then
       cl:close()
@@ -43,10 +53,7 @@ describe("a long poll's cursor sent with its records #cluster", function()
   end)
 
   it("the answer leaves at the commit, and a failover after it repeats nothing", function()
-    cl = assert(cluster.start { nodes = 4, replicas = 3 })
-    assert(cl:await_view())
-    local topic, c = topic_at(cl, 0)
-    local w = cl:where(topic)
+    local topic, c, w = start()
     local poller = assert(cl:client(other_than(cl, { w.home }), { timeout = 20000 }))
     for round = 1, 3 do
       local got, err
@@ -70,10 +77,7 @@ describe("a long poll's cursor sent with its records #cluster", function()
   end)
 
   it("a poll whose wait ends before the commit gives the copies its cursor back", function()
-    cl = assert(cluster.start { nodes = 4, replicas = 3 })
-    assert(cl:await_view())
-    local topic, c = topic_at(cl, 0)
-    local w = cl:where(topic)
+    local topic, c, w = start()
     -- The replica that stops is the second: the first, which takes over
     -- once the home dies, hears the cursor sent ahead at once.
     local stalled = w.replicas[2]

@@ -49,8 +49,11 @@ void ahead_streamed(void *ud, store_topic_t *t) {
     size_t asked;
     req_t *held =
         node_hold_ahead(node, t, w->sid, w->sid_len, to, cur->next, &asked);
-    if (held && asked < n) cancel(w, held); /* a link refused it */
-    if (!held || asked < n) continue;
+    if (!held) continue;
+    if (asked < n) { /* a link refused it */
+      cancel(w, held);
+      continue;
+    }
     w->ahead = held;
     w->ahead_from = cur->next;
     w->ahead_to = to;
@@ -102,6 +105,7 @@ bool ahead_answer(pull_waiter_t *w, store_cursor_t *cur) {
   node_reply_end(nc, &wr);
   if (next != w->ahead_to) { /* not all in one frame: as any pull */
     nc->conn.out.len = mark;
+    node->stats.messages_pulled -= n; /* taken back: counted by the pull */
     cancel(w, held);
     return false;
   }

@@ -60,17 +60,31 @@ static void copies_answered(repl_cursor_wait_t *w) {
   release((req_t *)((char *)w - offsetof(req_t, u.held.copies)), 0);
 }
 
+/* A held request with no answer, no topic and no wait yet: pending 1
+ * while its waits are set up. */
+static req_t *held_new(hs_node_t *node) {
+  req_t *r = req_take(&node->reqs, node);
+  if (!r) return NULL;
+  r->u.held.frame = (buf_t)BUF_INIT;
+  r->u.held.need = 0;
+  r->u.held.name_len = 0;
+  r->u.held.wait.done = synced;
+  r->u.held.copies.done = copies_answered;
+  r->u.held.pending = 1;
+  r->u.held.status = 0;
+  return r;
+}
+
 /* The answer written since mark, taken out of the connection's output
  * into a held request (NULL: it stays where it is, answered at once). */
 static req_t *take_answer(node_conn_t *nc, uint8_t op, uint32_t id,
                           size_t mark, const store_topic_t *t, uint64_t need) {
   hs_node_t *node = nc->node;
   if (nc->conn.out.len <= mark) return NULL;
-  req_t *r = req_take(&node->reqs, node);
+  req_t *r = held_new(node);
   if (!r) return NULL;
   r->id = id;
   r->op = op;
-  r->u.held.frame = (buf_t)BUF_INIT;
   if (buf_append(&r->u.held.frame, nc->conn.out.data + mark,
                  nc->conn.out.len - mark)) {
     req_give(&node->reqs, r);
@@ -80,10 +94,6 @@ static req_t *take_answer(node_conn_t *nc, uint8_t op, uint32_t id,
   r->u.held.need = need;
   r->u.held.name_len = t ? (uint8_t)t->name_len : 0;
   if (t) memcpy(r->u.held.name, t->name, t->name_len);
-  r->u.held.wait.done = synced;
-  r->u.held.copies.done = copies_answered;
-  r->u.held.pending = 1; /* held while the waits are set up */
-  r->u.held.status = 0;
   req_attach(r, nc, &nc->reqs);
   return r;
 }
@@ -107,15 +117,8 @@ void node_hold(node_conn_t *nc, uint8_t op, uint32_t id, size_t mark,
 req_t *node_hold_ahead(hs_node_t *node, store_topic_t *t, const char *sid,
                        size_t sn, uint64_t next, uint64_t prev, size_t *asked) {
   *asked = 0;
-  req_t *r = req_take(&node->reqs, node);
+  req_t *r = held_new(node); /* pending 1 until adopted or dropped */
   if (!r) return NULL;
-  r->u.held.frame = (buf_t)BUF_INIT;
-  r->u.held.need = 0;
-  r->u.held.name_len = 0;
-  r->u.held.wait.done = synced;
-  r->u.held.copies.done = copies_answered;
-  r->u.held.pending = 1; /* held until an answer is adopted or dropped */
-  r->u.held.status = 0;
   if ((*asked = repl_cursor(&node->repl, t, sid, sn, next, prev,
                             &r->u.held.copies)))
     r->u.held.pending++;

@@ -28,13 +28,8 @@ static void release_pulls(hs_node_t *node) {
 
 bool leave_refuses(op_ctx_t *ctx) {
   hs_node_t *node = ctx->nc->node;
-  if (!node->cluster.leaving) return false;
-  uint8_t op = ctx->f->op;
-  uint32_t wait = op == WIRE_PULL   ? ctx->m.pull.wait_ms
-                  : op == WIRE_READ ? ctx->m.read.pull.wait_ms
-                  : op == WIRE_CLAIM ? ctx->m.claim.wait_ms
-                                     : 0;
-  if (!wait) return false;
+  if (!node->cluster.leaving || !msg_request_wait_ms(ctx->f->op, &ctx->m))
+    return false;
   op_error(ctx, HS_EUNAVAILABLE, "node %u is leaving: pull again at another node",
            node_self(node));
   return true;

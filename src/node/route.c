@@ -133,9 +133,7 @@ static uint32_t extra_wait(const wire_frame_t *f) {
   wire_reader_t rd;
   wire_reader_init(&rd, f->body, f->body_len);
   if (!msg_request_get(f->op, &rd, &m)) return 0;
-  return f->op == WIRE_PULL   ? m.pull.wait_ms
-         : f->op == WIRE_READ ? m.read.pull.wait_ms
-                              : m.claim.wait_ms;
+  return msg_request_wait_ms(f->op, &m);
 }
 
 /* The next node toward target, or an error with a message. */

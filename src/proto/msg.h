@@ -515,5 +515,8 @@ bool msg_request_get(uint8_t op, wire_reader_t *r, msg_t *m);
 /* The subscriber and topic a request keys on (PULL, READ, CLAIM, REWIND,
  * UNPARK, SUBSCRIBE), for relays that must remember them. */
 bool msg_request_key(uint8_t op, const msg_t *m, msg_key_t *key);
+/* How long a decoded PULL, READ or CLAIM may wait for news (ms); 0 for
+ * any other op. */
+uint32_t msg_request_wait_ms(uint8_t op, const msg_t *m);
 
 #endif

@@ -57,3 +57,12 @@ bool msg_request_key(uint8_t op, const msg_t *m, msg_key_t *key) {
   }
   return false;
 }
+
+uint32_t msg_request_wait_ms(uint8_t op, const msg_t *m) {
+  switch (op) {
+    case WIRE_PULL: return m->pull.wait_ms;
+    case WIRE_READ: return m->read.pull.wait_ms;
+    case WIRE_CLAIM: return m->claim.wait_ms;
+  }
+  return 0;
+}

@@ -568,14 +568,15 @@ static void acked(repl_t *r, link_t *link, const link_reply_t *reply,
     rep->out_head = (uint8_t)((rep->out_head + 1) % REPL_OUT_FRAMES);
     rep->out_n--;
   }
-  bool grew = a.next > rep->acked;
-  if (grew) rep->acked = a.next;
+  /* What a copy may hand out grows with its acknowledgements (a claim it
+   * serves: claim.c). A counted copy's never pass the commit, which wakes
+   * the claims; a filling copy's do not move it, so they wake them here. */
+  bool wake = rep->filling && a.next > rep->acked;
+  if (a.next > rep->acked) rep->acked = a.next;
   if (rep->sent < t->next) repl_mark_dirty(r, rt); /* it waited for room */
   uint64_t committed = rt->committed;
   repl_advance(r, rt);
-  /* What a copy may hand out grows with its acknowledgements (a claim it
-   * serves: claim.c), also while a filling copy's do not move the commit. */
-  if (grew && rt->committed == committed) repl_readable_now(r, t);
+  if (wake && rt->committed == committed) repl_readable_now(r, t);
 }
 
 static void on_ack(link_t *link, const link_reply_t *reply, void *ud) {
