@@ -23,6 +23,30 @@ store_chunk_t *chunk_new(const store_t *s, size_t need,
   return c;
 }
 
+bool chunk_index_reserve(store_topic_t *t) {
+  if (t->index_n < t->index_cap) return true;
+  size_t cap = t->index_cap ? 2 * t->index_cap : 8;
+  store_chunk_t **ring = malloc(cap * sizeof *ring);
+  if (!ring) return false;
+  for (size_t i = 0; i < t->index_n; i++)
+    ring[i] = t->index[(t->index_at + i) % t->index_cap];
+  free(t->index);
+  t->index = ring;
+  t->index_cap = cap;
+  t->index_at = 0;
+  return true;
+}
+
+void chunk_link(store_topic_t *t, store_chunk_t *c) {
+  c->prev = t->tail;
+  if (t->tail)
+    t->tail->next = c;
+  else
+    t->head = c;
+  t->tail = c;
+  t->index[(t->index_at + t->index_n++) % t->index_cap] = c;
+}
+
 void chunk_mark(store_chunk_t *c) {
   if (c->count % CHUNK_MARK_EVERY) return;
   size_t i = (size_t)(c->count / CHUNK_MARK_EVERY);
@@ -46,6 +70,8 @@ void chunk_drop_head(store_t *s, store_topic_t *t) {
     t->head->prev = NULL;
   else
     t->tail = NULL;
+  t->index_at = (t->index_at + 1) % t->index_cap;
+  t->index_n--;
   t->first += c->count;
   uint64_t first = c->first;
   chunk_free(s, t, c);
@@ -60,6 +86,7 @@ void chunk_drop_tail(store_t *s, store_topic_t *t) {
     t->tail->next = NULL;
   else
     t->head = NULL;
+  t->index_n--;
   uint64_t first = c->first;
   chunk_free(s, t, c);
   if (s->hooks.chunk_dropped) s->hooks.chunk_dropped(s->hooks.ud, t, first);
@@ -95,14 +122,19 @@ void store_iter_init(store_iter_t *it, const store_topic_t *t,
     from = t->first;
   if (from >= t->next)
     return; /* chunk NULL: an empty iteration */
-  /* Reads mostly start near the end: walk from whichever end is nearer. */
-  const store_chunk_t *c;
-  if (from - t->first < t->next - from) {
-    c = t->head;
-    while (from >= c->first + c->count) c = c->next;
-  } else {
-    c = t->tail;
-    while (from < c->first) c = c->prev;
+  /* The last chunk whose first is at most `from`: most reads start in
+   * the tail chunk, so it is tried first. */
+  const store_chunk_t *c = t->tail;
+  if (from < c->first) {
+    size_t lo = 0, hi = t->index_n - 1; /* c is in [lo, hi) */
+    while (hi - lo > 1) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (t->index[(t->index_at + mid) % t->index_cap]->first <= from)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    c = t->index[(t->index_at + lo) % t->index_cap];
   }
   uint64_t k = from - c->first, i = k / CHUNK_MARK_EVERY;
   if (i >= c->marks_cap) i = c->marks_cap - 1;

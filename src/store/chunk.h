@@ -40,6 +40,11 @@ struct store_chunk {
 /* A chunk with room for `need` bytes whose first record will be `first`;
  * not linked yet. NULL when out of memory. */
 store_chunk_t *chunk_new(const store_t *s, size_t need, uint64_t first);
+/* Room in the topic's index for one more chunk; false when out of memory
+ * (nothing changed). */
+bool chunk_index_reserve(store_topic_t *t);
+/* Links c after the tail, and indexes it (room reserved). */
+void chunk_link(store_topic_t *t, store_chunk_t *c);
 /* Notes where the record about to be appended begins, when it is one of
  * every CHUNK_MARK_EVERY (call before count and used move past it). */
 void chunk_mark(store_chunk_t *c);

@@ -33,8 +33,7 @@ int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
    * linked only once the dedup entry exists, so no chunk is left empty. */
   store_chunk_t *fresh = NULL;
   if (!t->tail || t->tail->size - t->tail->used < need) {
-    fresh = chunk_new(s, need, t->next);
-    if (!fresh)
+    if (!chunk_index_reserve(t) || !(fresh = chunk_new(s, need, t->next)))
       return HS_ENOMEM;
   }
   store_producer_t *e = NULL;
@@ -42,14 +41,7 @@ int store_append_seq(store_t *s, store_topic_t *t, uint64_t time_ms,
     free(fresh);
     return HS_ENOMEM;
   }
-  if (fresh) {
-    fresh->prev = t->tail;
-    if (t->tail)
-      t->tail->next = fresh;
-    else
-      t->head = fresh;
-    t->tail = fresh;
-  }
+  if (fresh) chunk_link(t, fresh);
 
   store_chunk_t *c = t->tail;
   unsigned char *p = c->data + c->used;

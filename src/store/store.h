@@ -4,8 +4,8 @@
  * A topic's log is a list of large chunks; records are appended into the
  * last chunk, so appending costs no malloc except when a chunk fills.
  * Reading is by offset range through an iterator that points into the
- * chunks (no copy); it finds its chunk from the nearer end of the list and
- * its record from a mark every CHUNK_MARK_EVERY records. Retention drops whole chunks from the front. Offsets are
+ * chunks (no copy); it finds its chunk by binary search over an index of
+ * the chunks and its record from a mark every CHUNK_MARK_EVERY records. Retention drops whole chunks from the front. Offsets are
  * never reused: after retention the first offset is > 0. The exceptions are
  * store_truncate and store_topic_reset, with which a replica realigns its
  * copy to the home's log.
@@ -115,6 +115,10 @@ struct store_topic {
   uint64_t next;  /* offset the next append gets */
   uint64_t bytes; /* retained payload bytes */
   store_chunk_t *head, *tail;
+  /* The same chunks, oldest first, as a ring of `index_cap` slots from
+   * `index_at`: a read finds its chunk by binary search. */
+  store_chunk_t **index;
+  size_t index_cap, index_at, index_n;
   map_t cursors;  /* subscriber id -> store_cursor_t* */
   map_t producers; /* producer (8 bytes, host order) -> store_producer_t* */
   void *waiters;  /* the node's long-poll waiters; the store never reads it */

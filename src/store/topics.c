@@ -85,6 +85,7 @@ store_topic_t *store_topic_find(const store_t *s, const char *name,
 static void store_topic_destroy(store_t *s, store_topic_t *t) {
   while (t->head)
     chunk_drop_head(s, t);
+  free(t->index);
   void *cur;
   for (size_t i = 0; map_next(&t->cursors, &i, NULL, NULL, &cur);)
     free(cur);

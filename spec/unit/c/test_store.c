@@ -204,6 +204,15 @@ CASE(iterate_from_every_offset) {
     ok &= check_from(t, from, 1, &start, &ok) == t->next - from && start == from;
   }
   CHECK(ok);
+  /* appends once the front went: the chunk index wraps round its ring and
+   * grows from the middle of it */
+  CHECK(t->index_at > 0);
+  CHECK(append_n(&s, t, 6000, 1));
+  CHECK(t->index_n > 8);
+  for (uint64_t from = t->first; from < t->next; from++) {
+    ok &= check_from(t, from, 1, &start, &ok) == t->next - from && start == from;
+  }
+  CHECK(ok);
   store_free(&s);
 }
 
