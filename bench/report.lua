@@ -74,6 +74,10 @@ function M.targets(R)
     add("pipelined ack=all ≥ 2× Redis XADD + WAIT per batch", ratio(pipe.cells.hypersub, pipe.cells.redis_wait, "higher"), 2)
   end
   if pull then add("pull ≥ 1.5× Redis XREAD", ratio(pull.cells.hypersub, pull.cells.redis, "higher"), 1.5) end
+  local fetch = find_row(R, "4.", "batches of 100, by offset", "msgs/s")
+  if fetch then
+    add("read by offset (FETCH) ≥ 1.5× Redis XREAD", ratio(fetch.cells.hypersub, fetch.cells.redis, "higher"), 1.5)
+  end
   local poll = find_row(R, "4.", "long-poll delivery p50", "µs")
   if poll then
     -- ours at most twice theirs: their latency over ours at least 0.5

@@ -374,8 +374,9 @@ typedef struct hs_reply {
   int status; /* 0 or HS_E* */
   const char *message; /* status != 0: what was wrong, e.g. topic "x" ... */
   size_t message_len;
-  uint64_t offset;                /* publish: the message's offset */
-  const hs_message_t *messages;   /* pull */
+  uint64_t offset;                /* publish: the message's offset; pull,
+                                     fetch: the offset after the messages */
+  const hs_message_t *messages;   /* pull, fetch */
   size_t n_messages;
   const char *text;               /* stats: a JSON object */
   size_t text_len;
@@ -415,6 +416,13 @@ int hs_client_subscribe(hs_client_t *c, const char *sid, const char *topic,
 /* max 0 means the node's default; wait_ms 0 answers at once. */
 int hs_client_pull(hs_client_t *c, const char *sid, const char *topic,
                    uint32_t max, uint32_t wait_ms, hs_reply_cb cb, void *ud);
+/* The topic's committed messages from `offset` on, with no subscriber and
+ * no cursor: reply.messages, and reply.offset where to read on. Served by
+ * the node it enters when that node holds a copy, else by the home. An
+ * offset below the first retained one reads from that one. max 0 means
+ * the node's default; wait_ms 0 answers at once. */
+int hs_client_fetch(hs_client_t *c, const char *topic, uint64_t offset,
+                    uint32_t max, uint32_t wait_ms, hs_reply_cb cb, void *ud);
 int hs_client_stop_node(hs_client_t *c, uint32_t node_id,
                         uint32_t restart_after_ms, hs_reply_cb cb, void *ud);
 /* The node hands its topics to the others and stops; answered once done. */

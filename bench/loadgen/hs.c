@@ -7,6 +7,7 @@
  * MODE sync      one publish outstanding; latency of each
  *      pipe      --inflight publishes outstanding (default 256)
  *      pull      fill the topic, then pull it in batches of --batch (100)
+ *      fetch     the same, read by offset (FETCH: no subscriber, no cursor)
  *      longpoll  a long-polled pull armed, one publish, until it arrives;
  *                latency publish -> pulled (two connections)
  * flags: --n ops measured, --warmup ops first (not counted), --size bytes,
@@ -184,6 +185,7 @@ static void buckets_write(const char *path, const pipe_t *p) {
 typedef struct {
   int done, status;
   size_t got;
+  uint64_t next; /* the offset after the messages */
   double at;
   samples_t *lat, *times; /* NULL during the warm-up */
 } poll_t;
@@ -195,6 +197,7 @@ static void on_polled(hs_client_t *c, const hs_reply_t *r, void *ud) {
   q->status = r->status;
   q->at = now_us();
   q->got = r->n_messages;
+  q->next = r->offset;
   for (size_t i = 0; i < r->n_messages && q->lat; i++) {
     samples_push(q->lat, q->at - payload_stamp(r->messages[i].data, r->messages[i].len));
     samples_push(q->times, q->at);
@@ -221,7 +224,7 @@ static int measured_enough(double t0, double duration, size_t ops, size_t n) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) die("usage: hs-loadgen sync|pipe|pull|longpoll --addr A --topic T ...");
+  if (argc < 2) die("usage: hs-loadgen sync|pipe|pull|fetch|longpoll --addr A --topic T ...");
   const char *mode = argv[1];
   char *addr_list = strdup(flag_str(argc, argv, "--addr", "127.0.0.1:7000"));
   char *addrs[128];
@@ -300,25 +303,31 @@ int main(int argc, char **argv) {
     if (series && p.buckets) buckets_write(series, &p);
     series = NULL; /* written, or not kept in this mode */
     free(p.buckets);
-  } else if (!strcmp(mode, "pull")) {
-    setup(c, 1);
+  } else if (!strcmp(mode, "pull") || !strcmp(mode, "fetch")) {
+    int by_offset = !strcmp(mode, "fetch");
+    setup(c, !by_offset);
     call_t k = {0};
-    hs_client_subscribe(c, sub, topic, HS_FROM_EARLIEST, 0, on_call, &k);
-    if (wait_call(&k)) die("subscribe: %s", k.msg);
+    if (!by_offset) {
+      hs_client_subscribe(c, sub, topic, HS_FROM_EARLIEST, 0, on_call, &k);
+      if (wait_call(&k)) die("subscribe: %s", k.msg);
+    }
     pipe_t p = {.c = c, .data = data, .size = size, .inflight = 256};
     pipe_run(&p, warm + n);
     if (p.failed) die("fill: %zu publishes failed", p.failed);
     size_t got = 0;
+    uint64_t next = 0;
     while (got < warm + n) {
       if (got >= warm && t0 == 0) measure_start(use_barrier, 0, &t0, &cpu0);
       poll_t q = {0};
       double t = now_us();
-      if (hs_client_pull(c, sub, topic, (uint32_t)batch, 0, on_polled, &q))
-        die("pull could not be sent");
+      if (by_offset ? hs_client_fetch(c, topic, next, (uint32_t)batch, 0, on_polled, &q)
+                    : hs_client_pull(c, sub, topic, (uint32_t)batch, 0, on_polled, &q))
+        die("%s could not be sent", mode);
       while (!q.done) uv_run(loop, UV_RUN_ONCE);
-      if (q.status || q.got == 0) die("pull: status %d, %zu messages", q.status, q.got);
+      if (q.status || q.got == 0) die("%s: status %d, %zu messages", mode, q.status, q.got);
       if (t0 > 0) samples_push(&lat, q.at - t);
       got += q.got;
+      next = q.next;
       if (t0 > 0) ops += q.got;
     }
     t1 = now_us();

@@ -2,7 +2,10 @@
 -- (run once per group of systems, each group alone): a topic filled
 -- beforehand and read in batches of 100 (msgs/s), and long-poll delivery
 -- latency: a poll armed, one publish, the time until it is pulled.
--- Redis has one reader (XREAD), so only its plain entry is measured.
+-- Ours is read twice: by PULL (a subscriber's cursor, kept by the cluster)
+-- and by FETCH (an offset the reader keeps). Redis has one reader, XREAD,
+-- which reads by an id the reader keeps: its runs fill both rows, and only
+-- its plain entry is measured.
 local lib = require "lib"
 
 local M = {}
@@ -11,6 +14,7 @@ function M.run(ctx)
   local cfg, R = ctx.cfg, ctx.results
   local sec = "4. pull"
   local rate = lib.row(R, sec, "batches of 100", "msgs/s", "higher")
+  local by_offset = lib.row(R, sec, "batches of 100, by offset", "msgs/s", "higher")
   local p50 = lib.row(R, sec, "long-poll delivery p50", "µs", "lower")
   local p99 = lib.row(R, sec, "long-poll delivery p99", "µs", "lower")
   for _, sys in ipairs(ctx.systems) do
@@ -18,6 +22,13 @@ function M.run(ctx)
       ctx.say("pull: " .. sys.label)
       local rs = lib.runs(sys, "pull", { n = cfg.pull_n, warmup = cfg.pull_n // 10, batch = 100 }, R.cpu, "pull")
       rate.cells[sys.key] = lib.stat(rs, "rate")
+      if sys.key == "redis" then
+        by_offset.cells[sys.key] = rate.cells[sys.key]
+      elseif sys.key == "hypersub" then
+        ctx.say("fetch: " .. sys.label)
+        rs = lib.runs(sys, "fetch", { n = cfg.pull_n, warmup = cfg.pull_n // 10, batch = 100 }, R.cpu, "fetch")
+        by_offset.cells[sys.key] = lib.stat(rs, "rate")
+      end
       ctx.say("long-poll: " .. sys.label)
       rs = lib.runs(sys, "longpoll", { n = cfg.poll_n, warmup = cfg.poll_n // 10 }, R.cpu, "long-poll")
       p50.cells[sys.key], p99.cells[sys.key] = lib.stat(rs, "p50"), lib.stat(rs, "p99")

@@ -14,6 +14,8 @@ usage: hypersub VERB [ARGS] [FLAGS]     (hypersub VERB --help for each)
 Data:
   pub TOPIC [MSG | -]       publish MSG, or each line of stdin
   sub TOPIC                 print the topic's messages (--follow: as they come)
+  read TOPIC                print the topic's messages by offset, with no
+                            subscriber (--from OFFSET, --follow)
   topics [PREFIX]           list the cluster's topics
   topic info|create|delete TOPIC
   where TOPIC               the topic's home and replicas
@@ -166,7 +168,8 @@ end
 -- The verbs of the command line: their module (which has specs[verb]
 -- and the function of that name).
 local VERBS = {
-  pub = "hypersub.cli.data", sub = "hypersub.cli.data", topics = "hypersub.cli.data",
+  pub = "hypersub.cli.data", sub = "hypersub.cli.data", read = "hypersub.cli.data",
+  topics = "hypersub.cli.data",
   topic = "hypersub.cli.data", where = "hypersub.cli.data",
   stats = "hypersub.cli.admin", status = "hypersub.cli.admin",
   leave = "hypersub.cli.admin", version = "hypersub.cli.admin",

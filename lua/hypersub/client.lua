@@ -230,6 +230,26 @@ function Client:pull(sid, topic, opts, cb)
   return call(self, cb, "pull", sid, topic, max, wait)
 end
 
+--- c:fetch(topic, offset [, {max = N, wait = ms}] [, cb])
+-- -> { {offset=, data=, publisher=, time=}, ... }, the offset to read on at
+-- A read of the committed messages from `offset` on, with no subscriber
+-- and no cursor: the reader keeps its own position.
+function Client:fetch(topic, offset, opts, cb)
+  opts, cb = split_opts(opts, cb)
+  if math.type(offset) ~= "integer" or offset < 0 then
+    error("bad argument #2 to 'fetch' (expected a non-negative integer offset)", 2)
+  end
+  local max = opts and opts.max or 0
+  local wait = opts and opts.wait or 0
+  if math.type(max) ~= "integer" or max < 0 then
+    error("bad option 'max': expected a non-negative integer", 2)
+  end
+  if math.type(wait) ~= "integer" or wait < 0 then
+    error("bad option 'wait': expected a non-negative integer (ms)", 2)
+  end
+  return call(self, cb, "fetch", topic, offset, max, wait)
+end
+
 --- c:stop_node(id [, {restart_after = ms}] [, cb])
 function Client:stop_node(id, opts, cb)
   opts, cb = split_opts(opts, cb)

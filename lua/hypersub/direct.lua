@@ -11,12 +11,13 @@ local uv = require "luv"
 
 local M = {}
 
--- Requests placed by a key, and which argument holds it.
+-- Requests placed by a key: its kind, and which argument holds it.
 local KEYED = {
-  create_topic = "topic", delete_topic = "topic", publish = "topic",
-  subscribe = "topic", pull = "topic",
-  create_publisher = "p:", create_subscriber = "s:", stop_node = "node",
-  leave = "node",
+  create_topic = { "topic", 2 }, delete_topic = { "topic", 2 },
+  publish = { "topic", 2 }, subscribe = { "topic", 2 }, pull = { "topic", 2 },
+  fetch = { "topic", 1 },
+  create_publisher = { "p:", 1 }, create_subscriber = { "s:", 1 },
+  stop_node = { "node", 1 }, leave = { "node", 1 },
 }
 
 -- How often a direct client reads the cluster's view again while in use.
@@ -62,10 +63,10 @@ end
 -- The node that owns a request's key, from the cached view (a direct
 -- client only); nil when the request is not keyed.
 local function home_of(d, method, a, b)
-  local kind = KEYED[method]
-  if not (d and kind) then return nil end
-  if kind == "node" then return d.addrs[a] and a or nil end
-  local key = kind == "topic" and b or a
+  local keyed = KEYED[method]
+  if not (d and keyed) then return nil end
+  local kind, key = keyed[1], keyed[2] == 2 and b or a
+  if kind == "node" then return d.addrs[key] and key or nil end
   if type(key) ~= "string" then return nil end -- the C side raises
   if kind ~= "topic" then key = kind .. key end
   local home = d.homes[key]

@@ -5,7 +5,7 @@ local cluster = require "hypersub.cluster"
 local process = require "hypersub.process"
 local cjson = require "cjson"
 
-local VERBS = { "pub", "sub", "topics", "topic", "where", "stats", "status", "leave",
+local VERBS = { "pub", "sub", "read", "topics", "topic", "where", "stats", "status", "leave",
   "bench", "version", "node" }
 
 -- Runs `hypersub ARGS...` (stdin: text to feed it; env: extra "K=V");
@@ -111,6 +111,31 @@ describe("the command line #cluster", function()
     assert.equal(0, code)
     assert.equal(3, json_lines(out)[1].offset)
     code, _, err = hs(with_server("sub", "cli-nothing"))
+    assert.equal(1, code)
+    assert.truthy(err:find("NO_TOPIC", 1, true), err)
+  end)
+
+  it("read prints the messages from an offset, with no subscriber", function()
+    local code, _, err = hs(with_server("pub", "cli-read", "--create", "-"), "r0\nr1\nr2\nr3\n")
+    assert.equal(0, code, err)
+    local function subscribers()
+      local n = 0
+      for _, node in ipairs(cl:nodes()) do n = n + assert(cl:client(node.id):stats()).subscribers end
+      return n
+    end
+    local before = subscribers()
+    local out
+    code, out = hs(with_server("read", "cli-read"))
+    assert.equal(0, code)
+    assert.equal("r0\nr1\nr2\nr3\n", out)
+    code, out = hs(with_server("read", "cli-read", "--json", "--from", "1", "--count", "2"))
+    assert.equal(0, code)
+    local rows = json_lines(out)
+    assert.equal(2, #rows)
+    assert.equal(1, rows[1].offset)
+    assert.equal("r2", rows[2].data)
+    assert.equal(before, subscribers(), "no subscriber made")
+    code, _, err = hs(with_server("read", "cli-nothing"))
     assert.equal(1, code)
     assert.truthy(err:find("NO_TOPIC", 1, true), err)
   end)

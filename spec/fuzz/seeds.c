@@ -155,6 +155,20 @@ static void put_pull_remote(uint16_t f) {
   end();
 }
 
+/* From an offset: what is committed; past the end, parked for a wait; a
+ * remote topic's, passed on to its home. */
+static void put_fetch(uint16_t f) {
+  msg_fetch_t m = {S(topic), 0, 10, 0};
+  msg_fetch_put(begin(WIRE_FETCH, f), &m);
+  end();
+  m = (msg_fetch_t){S(topic), 1000, 10, 20};
+  msg_fetch_put(begin(WIRE_FETCH, f), &m);
+  end();
+  m = (msg_fetch_t){S(remote), 0, 10, 0};
+  msg_fetch_put(begin(WIRE_FETCH, f), &m);
+  end();
+}
+
 static void put_stop_node(uint16_t f) {
   msg_stop_t m = {0, 0};
   msg_stop_put(begin(WIRE_STOP_NODE, f), &m);
@@ -357,6 +371,7 @@ static const struct {
     {"pull", put_pull},
     {"pull_wait", put_pull_wait},
     {"pull_remote", put_pull_remote},
+    {"fetch", put_fetch},
     {"stop_node", put_stop_node},
     {"stop_restart", put_stop_restart},
     {"stats", put_stats},

@@ -220,6 +220,12 @@ describe("trust #security", function()
       assert.equal("DENIED", code)
       assert.truthy(msg:find('user "bob"', 1, true) and msg:find("audit.log", 1, true)
         and msg:find("subscribe", 1, true), msg)
+      -- A read by offset needs the subscribe right too.
+      assert.equal(1, #assert(bob:fetch("orders.eu", 0)))
+      ok, msg, code = bob:fetch("audit.log", 0)
+      assert.is_nil(ok)
+      assert.equal("DENIED", code)
+      assert.truthy(msg:find("audit.log", 1, true) and msg:find("(fetch)", 1, true), msg)
     end)
 
     it("only an admin may stop the node", function()

@@ -370,6 +370,15 @@ HS_API int hs_client_pull(hs_client_t *c, const char *sid, const char *topic,
   SEND(c, WIRE_PULL, wait_ms, seen, cb, ud, msg_pull_put(&w_, &m));
 }
 
+HS_API int hs_client_fetch(hs_client_t *c, const char *topic, uint64_t offset,
+                           uint32_t max, uint32_t wait_ms, hs_reply_cb cb,
+                           void *ud) {
+  int rc = check_name(topic);
+  if (rc) return rc;
+  msg_fetch_t m = {str_of(topic), offset, max, wait_ms};
+  SEND(c, WIRE_FETCH, wait_ms, NULL, cb, ud, msg_fetch_put(&w_, &m));
+}
+
 HS_API int hs_client_stop_node(hs_client_t *c, uint32_t node_id,
                                uint32_t restart_after_ms, hs_reply_cb cb,
                                void *ud) {

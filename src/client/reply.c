@@ -47,6 +47,7 @@ int reply_decode(reply_buf_t *rb, uint8_t op, const wire_frame_t *f,
       out->offset = off.offset;
       return 0;
     case WIRE_PULL:
+    case WIRE_FETCH:
       return decode_messages(rb, &r, out);
     case WIRE_STATS:
     case WIRE_VIEW:

@@ -36,6 +36,7 @@ typedef enum {
   REPLY_CONNECTED, /* the id of the node that answered the handshake */
   REPLY_OFFSET,    /* a publish's offset */
   REPLY_MESSAGES,  /* a pull's messages */
+  REPLY_FETCHED,   /* a fetch's messages, then the offset to read on at */
   REPLY_TEXT,      /* JSON text: stats, view, local topics */
   REPLY_NAMES,     /* one name per line, as a list */
   REPLY_PLACEMENT  /* {home =, replicas =, epoch =} */
@@ -88,6 +89,10 @@ static int push_result(lua_State *L, reply_shape_t shape, const hs_reply_t *r) {
     case REPLY_MESSAGES:
       push_messages(L, r);
       break;
+    case REPLY_FETCHED:
+      push_messages(L, r);
+      lua_pushinteger(L, (lua_Integer)r->offset);
+      return 2;
     case REPLY_TEXT:
       lua_pushlstring(L, r->text, r->text_len);
       break;
@@ -344,6 +349,25 @@ static int l_pull(lua_State *L) {
               ref, "pull");
 }
 
+/* client:fetch(topic, offset, max, wait_ms, cb) */
+static int l_fetch(lua_State *L) {
+  l_client_t *lc = check_client(L);
+  lua_Integer offset = luaL_checkinteger(L, 3);
+  lua_Integer max = luaL_checkinteger(L, 4);
+  lua_Integer wait = luaL_checkinteger(L, 5);
+  luaL_argcheck(L, offset >= 0, 3, "negative offset");
+  luaL_argcheck(L, max >= 0 && max <= UINT32_MAX, 4, "out of range");
+  luaL_argcheck(L, wait >= 0 && wait <= UINT32_MAX, 5, "out of range");
+  luaL_checktype(L, 6, LUA_TFUNCTION);
+  NAME_OR_RETURN(topic, 2, "topic name");
+  int ref = take_cb(L, 6);
+  return sent(L, lc,
+              hs_client_fetch(lc->c, topic, (uint64_t)offset, (uint32_t)max,
+                              (uint32_t)wait, on_reply,
+                              pack(ref, REPLY_FETCHED)),
+              ref, "fetch");
+}
+
 /* client:stop_node(id, restart_after_ms, cb) */
 static int l_stop_node(lua_State *L) {
   l_client_t *lc = check_client(L);
@@ -486,6 +510,7 @@ static const luaL_Reg client_methods[] = {
     {"publish", l_publish},
     {"subscribe", l_subscribe},
     {"pull", l_pull},
+    {"fetch", l_fetch},
     {"stop_node", l_stop_node},
     {"leave", l_leave},
     {"stats", l_stats},

@@ -50,6 +50,7 @@ static const struct {
     [WIRE_HOLDING] = {op_holding, PEERS},
     [WIRE_SPREAD] = {op_spread, PEERS},
     [WIRE_PROBE] = {op_probe, PEERS},
+    [WIRE_FETCH] = {op_fetch, SUBSCRIBES},
 };
 
 /* Answers a frame that breaks the protocol, and hangs up when asked. */
@@ -110,9 +111,13 @@ static void bad_request(op_ctx_t *ctx, const wire_reader_t *r) {
   if (ctx->f->op == WIRE_HELLO) conn_shutdown(&ctx->nc->conn);
 }
 
-/* A pull entering the cluster here may be served by any live copy. */
+/* A pull entering the cluster here may be served by any live copy; a
+ * fetch by the copy it enters at or its home (op_fetch.c). */
 static uint32_t pull_server(op_ctx_t *ctx, uint32_t target) {
   hs_node_t *node = ctx->nc->node;
+  if (ctx->f->op == WIRE_FETCH)
+    return fetch_served_here(node, &ctx->m.fetch, ctx->hops) ? node_self(node)
+                                                             : target;
   if (ctx->f->op != WIRE_PULL || ctx->hops != 0 || target == node_self(node))
     return target;
   uint32_t server = read_choose(node, &ctx->m.pull);
@@ -240,6 +245,7 @@ static msg_str_t topic_of(uint8_t op, const msg_t *m) {
     case WIRE_PUBLISH: return m->publish.topic;
     case WIRE_SUBSCRIBE: return m->subscribe.topic;
     case WIRE_PULL: return m->pull.topic;
+    case WIRE_FETCH: return m->fetch.topic;
   }
   return msg_str("", 0);
 }

@@ -5,7 +5,7 @@
 #include "node/node.h"
 
 /* The pulls waiting here on other nodes (a claim for a pull this copy
- * serves, a pull passed on towards its home) are answered UNAVAILABLE so
+ * serves, a pull or fetch passed on towards its home) are answered UNAVAILABLE so
  * their clients ask again elsewhere, and released at the home as those of
  * a client that left are: a long poll would hold the leave for its wait. */
 static void release_pulls(hs_node_t *node) {
@@ -13,8 +13,8 @@ static void release_pulls(hs_node_t *node) {
     bool answered = false;
     for (req_t *r = nc->reqs, *next; r; r = next) {
       next = r->next;
-      if (r->op != WIRE_PULL) continue;
-      node_reply_error(nc, WIRE_PULL, r->id, HS_EUNAVAILABLE,
+      if (r->op != WIRE_PULL && r->op != WIRE_FETCH) continue;
+      node_reply_error(nc, r->op, r->id, HS_EUNAVAILABLE,
                        "node %u is leaving: pull again at another node",
                        node_self(node));
       node->stats.frames_out++;

@@ -338,8 +338,12 @@ struct pull_waiter {
   uint32_t max;
   uint8_t sid_len;
   char sid[HS_NAME_MAX + 1];
+  /* cur is the subscriber's cursor; NULL for a FETCH, which has none. */
   bool (*ready)(const pull_waiter_t *w, const store_cursor_t *cur);
   void (*answer)(pull_waiter_t *w, store_cursor_t *cur);
+  /* A FETCH: no subscriber (sid is empty); it reads from `from`. */
+  bool fetch;
+  uint64_t from;
   /* A CLAIM: the copy that will serve, and what it held when it asked. */
   uint32_t server;
   uint64_t server_first, server_next;
@@ -418,6 +422,10 @@ void op_read(op_ctx_t *ctx);
 void op_rewind(op_ctx_t *ctx);
 void op_unpark(op_ctx_t *ctx);
 void op_claim(op_ctx_t *ctx);           /* claim.c */
+void op_fetch(op_ctx_t *ctx);           /* op_fetch.c */
+/* Whether this node's copy of the topic serves a FETCH (`hops`: nodes that
+ * passed it on so far). */
+bool fetch_served_here(hs_node_t *node, const msg_fetch_t *m, uint8_t hops);
 void op_stop_node(op_ctx_t *ctx);       /* op_control.c */
 void op_stats(op_ctx_t *ctx);
 void op_local(op_ctx_t *ctx);

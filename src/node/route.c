@@ -48,6 +48,7 @@ uint32_t route_target(const hs_node_t *node, uint8_t op, const msg_t *m) {
     case WIRE_PUBLISH: return topic_home(node, m->publish.topic);
     case WIRE_SUBSCRIBE: return topic_home(node, m->subscribe.topic);
     case WIRE_PULL: return topic_home(node, m->pull.topic);
+    case WIRE_FETCH: return topic_home(node, m->fetch.topic);
     case WIRE_REWIND: return topic_home(node, m->rewind.topic);
     case WIRE_UNPARK: return topic_home(node, m->key.topic);
     case WIRE_CLAIM: return topic_home(node, m->claim.topic);
@@ -125,9 +126,10 @@ static void on_answer(link_t *link, const link_reply_t *reply, void *ud) {
 /* ---- sending on ------------------------------------------------------------ */
 
 /* How much longer than the peer timeout a request may take: a pull's wait
- * (only pulls, reads and claims are decoded for it). */
+ * (only pulls, reads, claims and fetches are decoded for it). */
 static uint32_t extra_wait(const wire_frame_t *f) {
-  if (f->op != WIRE_PULL && f->op != WIRE_READ && f->op != WIRE_CLAIM)
+  if (f->op != WIRE_PULL && f->op != WIRE_READ && f->op != WIRE_CLAIM &&
+      f->op != WIRE_FETCH)
     return 0;
   msg_t m;
   wire_reader_t rd;

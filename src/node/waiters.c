@@ -1,4 +1,4 @@
-/* waiters — long polls: a PULL (or CLAIM) with a wait and nothing to take
+/* waiters — long polls: a PULL (CLAIM, FETCH) with a wait and nothing to take
  * is parked on its topic and on its connection until records become
  * readable (repl's hook), its wait runs out, the topic goes or the
  * connection closes. */
@@ -35,7 +35,7 @@ void waiters_free(pull_waiter_t *w) {
 static bool answer(pull_waiter_t *w, store_cursor_t *cur) {
   node_conn_t *nc = w->nc;
   hs_node_t *node = w->node;
-  if (cur)
+  if (cur || w->fetch)
     w->answer(w, cur);
   else
     node_reply_error(nc, w->op, w->req_id, HS_ENOT_SUBSCRIBED,
@@ -46,10 +46,15 @@ static bool answer(pull_waiter_t *w, store_cursor_t *cur) {
   return conn_dirty(&nc->conn) == 0;
 }
 
+/* The subscriber's cursor; NULL for a FETCH or a cursor gone. */
+static store_cursor_t *cursor_of(const pull_waiter_t *w) {
+  return w->fetch ? NULL : store_cursor(w->topic, w->sid, w->sid_len);
+}
+
 static void on_wait_timeout(uv_timer_t *timer) {
   pull_waiter_t *w = timer->data;
   w->node->stats.pull_wait_timeouts++;
-  answer(w, store_cursor(w->topic, w->sid, w->sid_len));
+  answer(w, cursor_of(w));
 }
 
 /* Whether one more long poll may park here; answers LIMIT when not. */
@@ -112,9 +117,9 @@ void waiters_wake(void *ud, store_topic_t *t) {
 again:
   for (pull_waiter_t *w = t->waiters, *next; w; w = next) {
     next = w->topic_next;
-    store_cursor_t *cur = store_cursor(t, w->sid, w->sid_len);
+    store_cursor_t *cur = cursor_of(w);
     /* Another pull of the same subscriber may have taken the news. */
-    if (!cur || !w->ready(w, cur)) continue;
+    if ((!cur && !w->fetch) || !w->ready(w, cur)) continue;
     if (!answer(w, cur)) goto again; /* `next` may have gone too */
   }
 }
@@ -137,10 +142,10 @@ void waiters_unpark(hs_node_t *node, store_topic_t *t, msg_str_t sid) {
 again:
   for (pull_waiter_t *w = t->waiters, *next; w; w = next) {
     next = w->topic_next;
-    if (w->nc->role != WIRE_ROLE_PEER || w->sid_len != sid.n ||
+    if (w->fetch || w->nc->role != WIRE_ROLE_PEER || w->sid_len != sid.n ||
         memcmp(w->sid, sid.s, sid.n))
       continue;
     w->max = 0; /* answered empty: nobody waits for what it would take */
-    if (!answer(w, store_cursor(t, w->sid, w->sid_len))) goto again;
+    if (!answer(w, cursor_of(w))) goto again;
   }
 }

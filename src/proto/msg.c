@@ -145,6 +145,20 @@ void msg_pull_put(wire_writer_t *w, const msg_pull_t *m) {
   wire_put_u32(w, m->wait_ms);
 }
 
+bool msg_fetch_get(wire_reader_t *r, msg_fetch_t *m) {
+  return msg_get_str8(r, "topic", &m->topic) &&
+         wire_get_u64(r, "offset", &m->offset) &&
+         wire_get_u32(r, "max", &m->max) &&
+         wire_get_u32(r, "wait_ms", &m->wait_ms) && wire_reader_done(r);
+}
+
+void msg_fetch_put(wire_writer_t *w, const msg_fetch_t *m) {
+  wire_put_str8(w, m->topic.s, m->topic.n);
+  wire_put_u64(w, m->offset);
+  wire_put_u32(w, m->max);
+  wire_put_u32(w, m->wait_ms);
+}
+
 bool msg_read_get(wire_reader_t *r, msg_read_t *m) {
   return wire_get_u32(r, "server", &m->server) && pull_fields(r, &m->pull) &&
          wire_reader_done(r);

@@ -144,6 +144,18 @@ typedef struct msg_pull {
 bool msg_pull_get(wire_reader_t *r, msg_pull_t *m);
 void msg_pull_put(wire_writer_t *w, const msg_pull_t *m);
 
+/* FETCH: a topic's committed records from `offset` on, for a reader that
+ * keeps its own position (no subscriber, no cursor); answered as PULL is,
+ * its `next` being where to read on. */
+typedef struct msg_fetch {
+  msg_str_t topic;
+  uint64_t offset;
+  uint32_t max;
+  uint32_t wait_ms;
+} msg_fetch_t;
+bool msg_fetch_get(wire_reader_t *r, msg_fetch_t *m);
+void msg_fetch_put(wire_writer_t *w, const msg_fetch_t *m);
+
 /* The reply of PULL: the cursor after it, then the messages. */
 typedef struct msg_message {
   uint64_t offset, time_ms;
@@ -489,6 +501,7 @@ typedef union msg {
   msg_publish_t publish;
   msg_subscribe_t subscribe;
   msg_pull_t pull;
+  msg_fetch_t fetch;
   msg_stop_t stop;
   msg_where_t where;
   msg_lookup_t lookup;
@@ -515,7 +528,7 @@ bool msg_request_get(uint8_t op, wire_reader_t *r, msg_t *m);
 /* The subscriber and topic a request keys on (PULL, READ, CLAIM, REWIND,
  * UNPARK, SUBSCRIBE), for relays that must remember them. */
 bool msg_request_key(uint8_t op, const msg_t *m, msg_key_t *key);
-/* How long a decoded PULL, READ or CLAIM may wait for news (ms); 0 for
+/* How long a decoded PULL, READ, CLAIM or FETCH may wait for news (ms); 0 for
  * any other op. */
 uint32_t msg_request_wait_ms(uint8_t op, const msg_t *m);
 

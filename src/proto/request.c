@@ -13,6 +13,7 @@ bool msg_request_get(uint8_t op, wire_reader_t *r, msg_t *m) {
     case WIRE_PUBLISH: return msg_publish_get(r, &m->publish);
     case WIRE_SUBSCRIBE: return msg_subscribe_get(r, &m->subscribe);
     case WIRE_PULL: return msg_pull_get(r, &m->pull);
+    case WIRE_FETCH: return msg_fetch_get(r, &m->fetch);
     case WIRE_STOP_NODE: return msg_stop_get(r, &m->stop);
     case WIRE_STATS:
     case WIRE_VIEW:
@@ -63,6 +64,7 @@ uint32_t msg_request_wait_ms(uint8_t op, const msg_t *m) {
     case WIRE_PULL: return m->pull.wait_ms;
     case WIRE_READ: return m->read.pull.wait_ms;
     case WIRE_CLAIM: return m->claim.wait_ms;
+    case WIRE_FETCH: return m->fetch.wait_ms;
   }
   return 0;
 }

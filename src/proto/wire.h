@@ -60,7 +60,8 @@
   X(HOLDING, 26, "holding")        \
   X(AUTH, 27, "auth")              \
   X(SPREAD, 28, "spread")          \
-  X(PROBE, 29, "probe")
+  X(PROBE, 29, "probe")            \
+  X(FETCH, 30, "fetch")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,

@@ -1,4 +1,4 @@
---- The command line's data verbs: pub, sub, topics, topic, where.
+--- The command line's data verbs: pub, sub, read, topics, topic, where.
 local args = require "hypersub.cli.args"
 
 local M = {}
@@ -28,6 +28,17 @@ M.specs = {
         help = "a named subscriber resumes its cursor (default: a new one each run)" },
       { flag = "from", arg = "earliest|latest|OFFSET", kind = "string",
         help = "where a new cursor starts (default earliest)" },
+      { flag = "follow", kind = "switch", help = "keep waiting for new messages" },
+      { flag = "count", arg = "N", kind = "integer", min = 1, help = "stop after N messages" },
+    },
+  },
+  read = {
+    synopsis = "read TOPIC [FLAGS]",
+    about = "Prints the topic's messages (their data, one a line) from an offset, with\n" ..
+      "no subscriber and no cursor (c:fetch); with --follow, waits for new ones.",
+    flags = {
+      { flag = "from", arg = "OFFSET", kind = "integer", min = 0,
+        help = "the first offset (default 0: the earliest retained)" },
       { flag = "follow", kind = "switch", help = "keep waiting for new messages" },
       { flag = "count", arg = "N", kind = "integer", min = 1, help = "stop after N messages" },
     },
@@ -99,6 +110,15 @@ function M.pub(verb, flags, pos)
   return status
 end
 
+local function print_message(flags, topic, msg)
+  if flags.json then
+    args.print_json { topic = topic, offset = msg.offset, publisher = msg.publisher,
+      time = msg.time, data = msg.data }
+  else
+    io.stdout:write(msg.data, "\n")
+  end
+end
+
 function M.sub(verb, flags, pos)
   local topic = pos[1]
   if not topic or #pos > 1 then return args.fail(verb, args.USAGE, "usage: hypersub %s", M.specs.sub.synopsis) end
@@ -128,14 +148,31 @@ function M.sub(verb, flags, pos)
       status = args.request_failed(verb, m, code)
       break
     end
-    for _, msg in ipairs(batch) do
-      if flags.json then
-        args.print_json { topic = topic, offset = msg.offset, publisher = msg.publisher,
-          time = msg.time, data = msg.data }
-      else
-        io.stdout:write(msg.data, "\n")
-      end
+    for _, msg in ipairs(batch) do print_message(flags, topic, msg) end
+    io.stdout:flush()
+    if left then left = left - #batch end
+    if #batch == 0 and not flags.follow then break end
+  end
+  c:close()
+  return status
+end
+
+function M.read(verb, flags, pos)
+  local topic = pos[1]
+  if not topic or #pos > 1 then return args.fail(verb, args.USAGE, "usage: hypersub %s", M.specs.read.synopsis) end
+  local c, exit = args.connect(verb, flags)
+  if not c then return exit end
+  local left, at = flags.count, flags.from or 0
+  local status = args.OK
+  while not left or left > 0 do
+    local batch, m, code = c:fetch(topic, at, { max = math.min(left or 1000, 1000),
+      wait = flags.follow and 1000 or 0 })
+    if not batch then
+      status = args.request_failed(verb, m, code)
+      break
     end
+    at = m
+    for _, msg in ipairs(batch) do print_message(flags, topic, msg) end
     io.stdout:flush()
     if left then left = left - #batch end
     if #batch == 0 and not flags.follow then break end
