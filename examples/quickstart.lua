@@ -137,6 +137,8 @@ local t0 = uv.hrtime()
 step('c:pull("s2", "news", {wait = 5000})', "a long poll: the node held it until the timer's message arrived",
   c:pull("s2", "news", { wait = 5000 }))
 print(("    answered after %d ms, not 5000"):format((uv.hrtime() - t0) // 1000000))
+step('c:fetch("news", 1, {max = 2})', "a read by offset (not in the seed): no subscriber, no cursor; then where to read on",
+  c:fetch("news", 1, { max = 2 }))
 
 title("7. delete_topic, and two errors")
 fails("NOT_OWNER", 'c:delete_topic("bob", "drafts")', "only the publisher that created a topic may delete it",
