@@ -349,8 +349,10 @@ function M.markdown(R, made)
     add("Redis publishes: WAIT 2 after each XADD (sync), one WAIT 2 after each batch of 256 XADD "
       .. "(pipelined); its pull and long-poll are XREAD (COUNT 100, BLOCK). JetStream's pull is a "
       .. "durable pull consumer with `ack_policy: none` (its cheapest read) fetching batches of 100 "
-      .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100`, "
-      .. "long-poll with `wait`. JetStream via the leader: once it has made the stream, the generator "
+      .. "(`no_wait`); its long-poll is a pull of batch 1 with `expires`. Ours: PULL with `max = 100` "
+      .. "(a subscriber's cursor, which every copy holds before the answer leaves), FETCH with "
+      .. "`max = 100` (by offset, no cursor: \"by offset\"; XREAD also reads by an id the reader "
+      .. "keeps, so Redis's figure is the same runs on both rows), long-poll with `wait`. JetStream via the leader: once it has made the stream, the generator "
       .. "connects to the stream's leader (its best case); via a follower: to one of the two other "
       .. "servers, which passes publishes and pulls on to the leader over the cluster's routes.")
     add("")
