@@ -4,7 +4,8 @@
 -- over on the same directories; a node restarted from its directory
 -- fetches only what it missed; a home cut off from its replicas, whose
 -- uncommitted records a later home wrote over, never serves them after it
--- comes back.
+-- comes back; a replica restored from its directory hands out by offset
+-- only what its home said is committed.
 local cluster = require "hypersub.cluster"
 local history = require "hypersub.history"
 local hypersub = require "hypersub"
@@ -176,7 +177,16 @@ describe("durable clusters #durability #cluster", function()
     assert.equal(11, assert(other:publish("p", TOPIC, "new-2", { ack = "all" })))
     -- The old home comes back from its directory, home again by
     -- placement: a replica's log is newer from 10 on, so it cuts its own.
+    -- Until it has heard from them it hands out nothing, by offset either
+    -- (the replicas are stopped for a moment to hold it there).
+    for _, id in ipairs(reps) do cl:pause(id) end
     assert(cl:restart(home))
+    local early = assert(cl:client(home, { timeout = 500 }))
+    local msgs, _, code = early:fetch(TOPIC, 10)
+    assert.is_nil(msgs, "a fetch at a home still receiving its topics")
+    assert.truthy(code == "UNAVAILABLE" or code == "TIMEOUT", code)
+    early:close()
+    for _, id in ipairs(reps) do cl:resume(id) end
     assert(cl:await_view(10000))
     assert(cl:await_copies(TOPIC, 10000))
     local log = assert(io.open(cl:nodes()[home + 1].log)):read("a")
@@ -187,6 +197,39 @@ describe("durable clusters #durability #cluster", function()
       assert.equal(12, #got)
       assert.equal("new-1", got[11].data)
       assert.equal("new-2", got[12].data)
+      local by_offset = assert(cl:client(id):fetch(TOPIC, 10))
+      assert.same({ "new-1", "new-2" }, { by_offset[1].data, by_offset[2].data })
     end
+  end)
+
+  it("a replica restored from its directory hands out by offset only what its home said is committed", function()
+    -- Slow failure detection: a stopped replica stays in the copy set.
+    cl = assert(cluster.start { nodes = 3, replicas = 3, data = true,
+      flags = { "--heartbeat-ms", "200", "--suspect-ms", "15000", "--dead-ms", "20000" } })
+    assert(cl:await_view(10000))
+    local home = cl:home(TOPIC)
+    local c = assert(cl:client(home, { timeout = 10000 }))
+    assert(c:create_publisher "p")
+    assert(c:create_topic("p", TOPIC))
+    for i = 0, 4 do assert(c:publish("p", TOPIC, "c" .. i, { ack = "all" })) end
+    local a, b = table.unpack(cl:where(TOPIC).replicas)
+    -- b stopped: "u5" reaches the home and a, but is not committed.
+    cl:pause(b)
+    assert.equal(5, assert(c:publish("p", TOPIC, "u5", { ack = "home" })))
+    local msgs, next = c:fetch(TOPIC, 5)
+    assert.same({}, msgs)
+    assert.equal(5, next)
+    -- a restarts from its directory, which holds u5.
+    cl:kill(a)
+    assert(cl:restart(a))
+    local ca = assert(cl:client(a, { timeout = 10000 }))
+    assert.equal(5, #assert(ca:fetch(TOPIC, 0, { max = 100 })))
+    msgs, next = ca:fetch(TOPIC, 5)
+    assert.same({}, msgs, "u5 is not committed")
+    assert.equal(5, next)
+    -- b back: u5 commits, and a fetch waiting for it gets it.
+    cl:resume(b)
+    msgs = assert(ca:fetch(TOPIC, 5, { wait = 10000 }))
+    assert.equal("u5", msgs[1].data)
   end)
 end)

@@ -53,11 +53,16 @@ void op_fetch(op_ctx_t *ctx) {
   if (!op_name_ok(ctx, "topic name", m->topic)) return;
   uint32_t max = m->max == 0 || m->max > node->cfg.max_pull ? node->cfg.max_pull
                                                             : m->max;
-  store_topic_t *t =
-      fetch_served_here(node, m, ctx->hops)
-          ? store_topic_find(&node->store, m->topic.s, m->topic.n)
-          : op_find_topic(ctx, m->topic);
-  if (!t) return;
+  /* Either way the node must be fit to serve: not cut off from the
+   * majority, not still receiving its topics after a restart, not a new
+   * home still settling or filling (op_may_serve; op_find_topic asks it). */
+  store_topic_t *t;
+  if (fetch_served_here(node, m, ctx->hops)) {
+    t = store_topic_find(&node->store, m->topic.s, m->topic.n);
+    if (!op_may_serve(ctx, t)) return;
+  } else if (!(t = op_find_topic(ctx, m->topic))) {
+    return;
+  }
   uint64_t from = m->offset < t->first ? t->first : m->offset;
   if (from < repl_readable(t) || m->wait_ms == 0)
     return reply_records(ctx->nc, ctx->f->id, t, from, max);

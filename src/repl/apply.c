@@ -57,8 +57,8 @@ static int apply_append(repl_t *r, uint32_t from, msg_replicate_t *m,
     if (back && back->acked < t->next) back->acked = t->next;
     if (added) repl_append(r, t);
     repl_advance(r, rt);
-  } else if (m->committed > rt->committed) {
-    rt->committed = m->committed;
+  } else {
+    repl_heard_commit(rt, m->committed);
   }
   if (added || !rt->home) repl_readable_now(r, t);
   *next = t->next;
@@ -96,10 +96,7 @@ static uint64_t apply_commit(repl_t *r, uint32_t from,
   if (!rt || rt->home || !repl_home_is(r, t->name, t->name_len, from))
     return t ? t->next : 0;
   uint64_t committed = m->committed < t->next ? m->committed : t->next;
-  if (committed > rt->committed) {
-    rt->committed = committed;
-    repl_readable_now(r, t);
-  }
+  if (repl_heard_commit(rt, committed)) repl_readable_now(r, t);
   return t->next;
 }
 
@@ -271,7 +268,7 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, repl_answer_t *ans,
         LF_STR("detail", "records a fenced home wrote, never committed"));
     store_truncate(r->store, t, part);
   }
-  if (!rt->home && m->committed > rt->committed) rt->committed = m->committed;
+  if (!rt->home) repl_heard_commit(rt, m->committed);
   /* Handed over: the sender's records follow (never from ourselves). */
   if (to_home && from != repl_self(r)) sync_await(r, rt, m->next, from);
   take_cursors(r, t, rt, to_home, m);

@@ -82,7 +82,15 @@ size_t repl_copies(const repl_t *r, const store_topic_t *t, uint32_t *out) {
 uint64_t repl_readable(const store_topic_t *t) {
   const repl_topic_t *rt = repl_of(t);
   if (!rt || (rt->home && rt->n == 0)) return t->synced;
-  return rt->committed < t->synced ? rt->committed : t->synced;
+  uint64_t c = rt->home ? rt->committed : rt->heard;
+  return c < t->synced ? c : t->synced;
+}
+
+bool repl_heard_commit(repl_topic_t *rt, uint64_t committed) {
+  if (committed > rt->committed) rt->committed = committed;
+  if (committed <= rt->heard) return false;
+  rt->heard = committed;
+  return true;
 }
 
 uint64_t repl_acked(const store_topic_t *t, uint32_t server) {

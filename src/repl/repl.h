@@ -117,7 +117,8 @@ struct repl_cursor_wait {
 size_t repl_cursor(repl_t *r, store_topic_t *t, const char *sid, size_t sn,
                    uint64_t next, uint64_t prev, repl_cursor_wait_t *w);
 /* Offsets below this may be served to pullers: on the home, what every
- * replica holds; on a replica, what the home said was committed. */
+ * replica holds; on a replica, what a home told it was committed since
+ * this process made the copy (not what it restored from disk). */
 uint64_t repl_readable(const store_topic_t *t);
 /* What the copy `server` has acknowledged of t (0 when unknown). */
 uint64_t repl_acked(const store_topic_t *t, uint32_t server);

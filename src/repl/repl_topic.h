@@ -57,6 +57,11 @@ struct repl_topic {
   bool handing_over;    /* it lost the topic: its records go to the new home */
   bool handover_failed; /* that SYNC failed: the next tick sends it again */
   uint64_t committed;   /* every copy holds the offsets below this */
+  /* On a replica: the highest committed offset a home has told this copy
+   * since this process made it. A copy restored from disk starts with its
+   * whole log as `committed`; what it may hand out (repl_readable) is only
+   * what a home said. */
+  uint64_t heard;
   repl_topic_t *dirty_prev, *dirty_next; /* repl->dirty */
   bool dirty;           /* records or a commit to send this turn */
   bool commit_due;      /* replicas have not heard the latest committed */
@@ -106,6 +111,9 @@ void repl_advance(repl_t *r, repl_topic_t *rt);
 /* Answers every publish waiting on rt with an error. */
 void repl_fail_waiting(repl_topic_t *rt, int code, const char *why);
 void repl_readable_now(repl_t *r, store_topic_t *t);
+/* A replica heard from its home that offsets below `committed` are
+ * committed: `committed` and `heard` only grow. True when `heard` grew. */
+bool repl_heard_commit(repl_topic_t *rt, uint64_t committed);
 
 /* sync.c */
 /* Sends SYNC for t to `to`: it answers with its next offset, and each side
