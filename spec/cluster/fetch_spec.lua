@@ -149,6 +149,39 @@ describe("fetch: reads by offset #cluster", function()
     assert_run(got, 0, 40)
   end)
 
+  it("a long poll passed on is released at the home when its client or the node it entered leaves", function()
+    cl = assert(cluster.start { nodes = 4, replicas = 2 })
+    assert(cl:await_view())
+    local topic, home = topic_at(cl, 0, 1)
+    local w = cl:where(topic)
+    local entry = not_a_copy(cl, w)
+    local function parked() return assert(home:stats()).pull_waiting end
+    local function await_parked(n)
+      local deadline = uv.now() + 5000
+      while parked() ~= n do
+        assert(uv.now() < deadline, ("%d long polls parked at the home, not %d"):format(parked(), n))
+        hypersub.sleep(10)
+      end
+    end
+    -- The client goes: the home answers the poll now, not in 15 s.
+    local r = assert(cl:client(entry, { timeout = 20000 }))
+    assert(r:fetch(topic, 1, { wait = 15000 }, function() end))
+    await_parked(1)
+    r:close()
+    await_parked(0)
+    -- The node it entered leaves: its leave does not wait for the poll.
+    r = assert(cl:client(entry, { timeout = 20000 }))
+    assert(r:fetch(topic, 1, { wait = 15000 }, function() end))
+    await_parked(1)
+    local t0 = uv.hrtime()
+    assert(cl:leave(entry))
+    local took_ms = (uv.hrtime() - t0) / 1e6
+    await_parked(0)
+    -- Not a speed: the poll's wait is 15 s, the leave's patience 10 s.
+    assert.is_true(took_ms < 9000, ("the leave took %.0f ms"):format(took_ms))
+    r:close()
+  end)
+
   it("refuses what it cannot read", function()
     cl = assert(cluster.start { nodes = 2, replicas = 2 })
     local c = assert(cl:client(0))

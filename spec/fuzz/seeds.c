@@ -169,6 +169,16 @@ static void put_fetch(uint16_t f) {
   end();
 }
 
+/* A long-poll fetch parked for the peer, then released by its id. */
+static void put_release(uint16_t f) {
+  msg_fetch_t m = {S(topic), 1000, 10, 20};
+  msg_release_t r = {next_id};
+  msg_fetch_put(begin(WIRE_FETCH, f), &m);
+  end();
+  msg_release_put(begin(WIRE_RELEASE, f), &r);
+  end();
+}
+
 static void put_stop_node(uint16_t f) {
   msg_stop_t m = {0, 0};
   msg_stop_put(begin(WIRE_STOP_NODE, f), &m);
@@ -372,6 +382,7 @@ static const struct {
     {"pull_wait", put_pull_wait},
     {"pull_remote", put_pull_remote},
     {"fetch", put_fetch},
+    {"release", put_release},
     {"stop_node", put_stop_node},
     {"stop_restart", put_stop_restart},
     {"stats", put_stats},

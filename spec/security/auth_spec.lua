@@ -251,7 +251,7 @@ describe("trust #security", function()
     r:hello()
     for _, op in ipairs { "LOOKUP", "REPLICATE", "HOMED", "REWIND", "UNPARK", "READ",
                           "CLAIM", "JOIN", "PING", "GOSSIP", "HOLDING", "SPREAD",
-                          "PROBE" } do
+                          "PROBE", "RELEASE" } do
       local f = r:request(OP[op], string.rep("\0", 40))
       local code, msg = error_of(f)
       assert.equal(E.DENIED, code, op)

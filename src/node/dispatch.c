@@ -51,6 +51,7 @@ static const struct {
     [WIRE_SPREAD] = {op_spread, PEERS},
     [WIRE_PROBE] = {op_probe, PEERS},
     [WIRE_FETCH] = {op_fetch, SUBSCRIBES},
+    [WIRE_RELEASE] = {op_release, PEERS},
 };
 
 /* Answers a frame that breaks the protocol, and hangs up when asked. */

@@ -305,6 +305,9 @@ void route_rewind_pull(hs_node_t *node, const req_key_t *key,
 /* Asks the topic's home to answer, empty, the long polls parked there for
  * key's subscriber by peers (UNPARK): their client left. */
 void route_unpark(hs_node_t *node, const req_key_t *key);
+/* Asks the next node to answer r, a long-poll FETCH passed on to it, now
+ * (RELEASE with r's id on that link): its client left. */
+void route_release(req_t *r);
 
 /* ---- messages.c: writing PULL answers ------------------------------------------- */
 
@@ -365,6 +368,9 @@ void waiters_drop(void *node, store_topic_t *t, int code, const char *why);
 void waiters_free(pull_waiter_t *w);
 /* Answers the parked pulls of a subscriber whose client left (UNPARK). */
 void waiters_unpark(hs_node_t *node, store_topic_t *t, msg_str_t sid);
+/* Answers w now, empty, and frees it; false when sending closed its
+ * connection (other waiters may have gone with it). */
+bool waiters_release(pull_waiter_t *w);
 
 /* ---- ahead.c: a long poll's cursor sent with its records ---------------------------- */
 
@@ -423,6 +429,7 @@ void op_rewind(op_ctx_t *ctx);
 void op_unpark(op_ctx_t *ctx);
 void op_claim(op_ctx_t *ctx);           /* claim.c */
 void op_fetch(op_ctx_t *ctx);           /* op_fetch.c */
+void op_release(op_ctx_t *ctx);
 /* Whether this node's copy of the topic serves a FETCH (`hops`: nodes that
  * passed it on so far). */
 bool fetch_served_here(hs_node_t *node, const msg_fetch_t *m, uint8_t hops);

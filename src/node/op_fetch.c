@@ -73,3 +73,23 @@ void op_fetch(op_ctx_t *ctx) {
   w->ready = fetch_ready;
   w->answer = fetch_answer;
 }
+
+/* RELEASE: the peer that passed a long-poll fetch on to this node under
+ * `id` lost its client. A fetch parked here is answered now, empty; one
+ * this node passed on further is released at the next node the same way.
+ * Only the connection's own requests are looked at. */
+void op_release(op_ctx_t *ctx) {
+  node_conn_t *nc = ctx->nc;
+  uint32_t id = ctx->m.release.id;
+  op_ok(ctx);
+  for (pull_waiter_t *w = nc->waiters; w; w = w->conn_next)
+    if (w->fetch && w->req_id == id) {
+      waiters_release(w);
+      return;
+    }
+  for (req_t *r = nc->reqs; r; r = r->next)
+    if (r->op == WIRE_FETCH && r->id == id && r->orphaned == route_release) {
+      route_release(r);
+      return;
+    }
+}

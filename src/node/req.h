@@ -38,6 +38,7 @@ struct req {
   uint8_t op;           /* the op its answer is given as */
   uint8_t hops;
   uint32_t next_hop;    /* where it went */
+  uint32_t sent_id;     /* its request id on the link to next_hop */
   /* The next node's answer, or the link's failure (reply->frame NULL). */
   void (*done)(req_t *r, const link_reply_t *reply);
   /* Its connection closed (NULL: nothing to do but wait for done). */

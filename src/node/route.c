@@ -178,8 +178,14 @@ static int send_on(hs_node_t *node, req_t *r, const wire_frame_t *f,
   r->next_hop = next;
   uint8_t h = (uint8_t)(hops + 1);
   uint16_t flags = WIRE_F_ROUTED | (f->flags & WIRE_F_RETRY);
-  rc = link_send(link, f->op, flags, (const char *)&h, 1, f->body, f->body_len,
-                 wait ? link_timeout(link) + wait : 0, on_answer, r);
+  wire_writer_t w;
+  rc = link_begin(link, f->op, flags, &w, &r->sent_id);
+  if (!rc) {
+    wire_put(&w, (const char *)&h, 1);
+    wire_put(&w, f->body, f->body_len);
+    rc = link_end(link, &w, r->sent_id, wait ? link_timeout(link) + wait : 0,
+                  on_answer, r);
+  }
   if (rc) {
     snprintf(msg, msg_len, "cannot send to node %u: %s", next,
              hs_err_message(rc));
@@ -201,13 +207,14 @@ void route_forward(op_ctx_t *ctx, uint32_t target) {
   r->op = f->op == WIRE_READ ? WIRE_PULL : f->op; /* answered as a PULL */
   r->done = relayed;
   msg_key_t key;
+  r->u.pull.len = 0;
   if (r->op == WIRE_PULL && msg_request_key(f->op, &ctx->m, &key)) {
     /* Who pulls what, to give back or release if the client leaves. */
     req_key_set(&r->u.pull, key.subscriber.s, key.subscriber.n, key.topic.s,
                 key.topic.n);
     r->orphaned = pull_orphaned;
-  } else {
-    r->u.pull.len = 0;
+  } else if (r->op == WIRE_FETCH && msg_request_wait_ms(f->op, &ctx->m)) {
+    r->orphaned = route_release; /* a long poll the next node may park */
   }
   char msg[160];
   uint32_t came_from =
@@ -236,6 +243,22 @@ int route_send(hs_node_t *node, req_t *r, uint8_t op, uint16_t flags,
 static void ignore_answer(req_t *r, const link_reply_t *reply) {
   (void)reply;
   req_give(&r->node->reqs, r);
+}
+
+void route_release(req_t *r) {
+  hs_node_t *node = r->node;
+  link_t *link = peers_link(&node->peers, r->next_hop);
+  req_t *q = link ? req_take(&node->reqs, node) : NULL;
+  if (!q) return; /* its wait runs out there */
+  buf_t body = BUF_INIT;
+  wire_writer_t w = {.b = &body};
+  msg_release_put(&w, &(msg_release_t){r->sent_id});
+  q->op = WIRE_RELEASE;
+  q->done = ignore_answer;
+  if (w.err || link_send(link, WIRE_RELEASE, 0, NULL, 0, body.data, body.len,
+                         0, on_answer, q))
+    req_give(&node->reqs, q);
+  buf_free(&body);
 }
 
 /* Sends REWIND (from, expect) or UNPARK about key to the topic's home; the

@@ -137,6 +137,11 @@ void waiters_drop(void *ud, store_topic_t *t, int code, const char *why) {
   }
 }
 
+bool waiters_release(pull_waiter_t *w) {
+  w->max = 0; /* answered empty: nobody waits for what it would take */
+  return answer(w, cursor_of(w));
+}
+
 void waiters_unpark(hs_node_t *node, store_topic_t *t, msg_str_t sid) {
   (void)node;
 again:
@@ -145,7 +150,6 @@ again:
     if (w->fetch || w->nc->role != WIRE_ROLE_PEER || w->sid_len != sid.n ||
         memcmp(w->sid, sid.s, sid.n))
       continue;
-    w->max = 0; /* answered empty: nobody waits for what it would take */
-    if (!answer(w, cursor_of(w))) goto again;
+    if (!waiters_release(w)) goto again;
   }
 }

@@ -344,6 +344,14 @@ typedef struct msg_rewind {
 bool msg_rewind_get(wire_reader_t *r, msg_rewind_t *m);
 void msg_rewind_put(wire_writer_t *w, const msg_rewind_t *m);
 
+/* RELEASE: the long-poll FETCH this peer passed on over this connection
+ * as request `id` lost its client: answer it now. */
+typedef struct msg_release {
+  uint32_t id;
+} msg_release_t;
+bool msg_release_get(wire_reader_t *r, msg_release_t *m);
+void msg_release_put(wire_writer_t *w, const msg_release_t *m);
+
 /* UNPARK: answer the parked pulls of a subscriber (their client left). */
 typedef struct msg_key {
   msg_str_t subscriber, topic;
@@ -502,6 +510,7 @@ typedef union msg {
   msg_subscribe_t subscribe;
   msg_pull_t pull;
   msg_fetch_t fetch;
+  msg_release_t release;
   msg_stop_t stop;
   msg_where_t where;
   msg_lookup_t lookup;

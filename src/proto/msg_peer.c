@@ -212,6 +212,14 @@ void msg_rewind_put(wire_writer_t *w, const msg_rewind_t *m) {
   wire_put_u64(w, m->expect);
 }
 
+bool msg_release_get(wire_reader_t *r, msg_release_t *m) {
+  return wire_get_u32(r, "id", &m->id) && wire_reader_done(r);
+}
+
+void msg_release_put(wire_writer_t *w, const msg_release_t *m) {
+  wire_put_u32(w, m->id);
+}
+
 bool msg_key_get(wire_reader_t *r, msg_key_t *m) {
   return msg_get_name(r, "subscriber", &m->subscriber) &&
          msg_get_name(r, "topic", &m->topic) && wire_reader_done(r);

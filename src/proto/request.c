@@ -14,6 +14,7 @@ bool msg_request_get(uint8_t op, wire_reader_t *r, msg_t *m) {
     case WIRE_SUBSCRIBE: return msg_subscribe_get(r, &m->subscribe);
     case WIRE_PULL: return msg_pull_get(r, &m->pull);
     case WIRE_FETCH: return msg_fetch_get(r, &m->fetch);
+    case WIRE_RELEASE: return msg_release_get(r, &m->release);
     case WIRE_STOP_NODE: return msg_stop_get(r, &m->stop);
     case WIRE_STATS:
     case WIRE_VIEW:

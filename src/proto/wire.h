@@ -61,7 +61,8 @@
   X(AUTH, 27, "auth")              \
   X(SPREAD, 28, "spread")          \
   X(PROBE, 29, "probe")            \
-  X(FETCH, 30, "fetch")
+  X(FETCH, 30, "fetch")            \
+  X(RELEASE, 31, "release")
 
 enum {
 #define WIRE_OP_ENUM(name, num, str) WIRE_##name = num,
