@@ -247,6 +247,7 @@ static void ignore_answer(req_t *r, const link_reply_t *reply) {
 
 void route_release(req_t *r) {
   hs_node_t *node = r->node;
+  if (node->freeing) return; /* its links are going too */
   link_t *link = peers_link(&node->peers, r->next_hop);
   req_t *q = link ? req_take(&node->reqs, node) : NULL;
   if (!q) return; /* its wait runs out there */
