@@ -1,6 +1,6 @@
 --- What clients did to topics, and whether it holds together: a history
 -- of publishes (sent, acknowledged with an offset, failed or of unknown
--- outcome), pulls and final reads, checked for lost, duplicated,
+-- outcome), pulls, fetches and final reads, checked for lost, duplicated,
 -- misplaced and reordered messages and for each subscriber's repeats,
 -- gaps and skips.
 --
@@ -9,6 +9,7 @@
 --   h:publish_sent("t", "m1")
 --   h:publish_acked("t", "m1", 0)          -- or h:publish_failed("t", "m1", msg)
 --   h:pulled("t", "s1", msgs, "client b")  -- a pull's answer, {offset =, data =} each
+--   h:fetched("t", msgs, "client c")       -- a fetch's answer (a read by offset)
 --   h:read_all("t", everything)            -- a final read of the whole log
 --   h:note "node 2 killed"                 -- shown in reports among the events
 --   assert(h:check { complete = true })    -- or nil, report, violation
@@ -86,6 +87,7 @@ local function topic_of(self, name)
       start = {},    -- subscriber -> the offset its cursor starts at
       start_ev = {}, -- subscriber -> the event that said so
       reads = {},    -- read_all events, in order
+      fetches = {},  -- fetched events (reads by offset), in order
     }
     self.topics[name] = t
     self.order[#self.order + 1] = name
@@ -204,6 +206,20 @@ function History:pulled(topic, subscriber, msgs, client)
   ev.nth = #list
 end
 
+--- h:fetched(topic, msgs [, client]): one fetch's answer (a read by
+-- offset, c:fetch), as the client returned it. No cursor is kept, so it
+-- has no order to check; its messages are held to every other read: one
+-- payload per offset, at its acknowledged offset, published by someone.
+function History:fetched(topic, msgs, client)
+  check_self(self, "fetched")
+  check_topic(topic, "fetched")
+  local t = topic_of(self, topic)
+  local ev = record(self, { kind = "fetched", topic = topic,
+    client = client ~= nil and tostring(client) or nil, msgs = take(self, msgs, "fetched") })
+  t.fetches[#t.fetches + 1] = ev
+  ev.nth = #t.fetches
+end
+
 --- h:read_all(topic, msgs [, first]): a final read of the topic's whole log
 -- (a fresh subscriber from the earliest offset, pulled until empty). Its
 -- offsets must run densely from `first` (default 0); every acknowledged
@@ -260,8 +276,9 @@ end
 
 -- Who pulled: "pull #3 of s1 (client b)".
 local function who(ev)
-  return ("pull #%d of %s%s"):format(ev.nth, tostring(ev.sub),
-    ev.client and (" (" .. ev.client .. ")") or "")
+  local by = ev.client and (" (" .. ev.client .. ")") or ""
+  if ev.kind == "fetched" then return ("fetch #%d%s"):format(ev.nth, by) end
+  return ("pull #%d of %s%s"):format(ev.nth, tostring(ev.sub), by)
 end
 
 --- One event as a line of a report.
@@ -288,6 +305,9 @@ function M.format_event(ev)
   if ev.kind == "pulled" then
     return ("%s %s%s, #%d: %s"):format(head, tostring(ev.sub),
       ev.client and (" (" .. ev.client .. ")") or "", ev.nth, body)
+  elseif ev.kind == "fetched" then
+    return ("%s #%d%s: %s"):format(head, ev.nth,
+      ev.client and (" (" .. ev.client .. ")") or "", body)
   end
   return ("%s %s"):format(head, body)
 end
@@ -313,11 +333,13 @@ local function observe(t)
     if not at_offset[m.offset] then at_offset[m.offset] = { id = m.id, ev = ev } end
     list[#list + 1] = { m = m, ev = ev }
   end
-  -- Events in history order: pulls of every subscriber and the reads.
+  -- Events in history order: pulls of every subscriber, the fetches and
+  -- the reads.
   local evs = {}
   for _, s in ipairs(t.subs) do
     for _, ev in ipairs(t.pulls[s]) do evs[#evs + 1] = ev end
   end
+  for _, ev in ipairs(t.fetches) do evs[#evs + 1] = ev end
   for _, ev in ipairs(t.reads) do evs[#evs + 1] = ev end
   table.sort(evs, function(a, b) return a.n < b.n end)
   for _, ev in ipairs(evs) do
