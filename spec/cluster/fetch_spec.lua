@@ -182,6 +182,23 @@ describe("fetch: reads by offset #cluster", function()
     r:close()
   end)
 
+  it("reads from the first retained message when the offset asked for is gone", function()
+    cl = assert(cluster.start { nodes = 2, replicas = 2, flags = { "--retain-messages", "10" } })
+    local c = assert(cl:client(0))
+    assert(c:create_publisher "p")
+    assert(c:create_topic("p", "kept"))
+    local big = ("x"):rep(64 * 1024) -- whole 1 MiB chunks go: these fill several
+    for i = 0, 39 do assert(c:publish("p", "kept", i .. big, { ack = "all" })) end
+    local msgs, next = assert(c:fetch("kept", 0, { max = 3 }))
+    local first = msgs[1].offset
+    assert.is_true(first > 0, "retention dropped the oldest")
+    for i, m in ipairs(msgs) do
+      assert.equal(first + i - 1, m.offset)
+      assert.equal(m.offset .. big, m.data)
+    end
+    assert.equal(first + 3, next)
+  end)
+
   it("refuses what it cannot read", function()
     cl = assert(cluster.start { nodes = 2, replicas = 2 })
     local c = assert(cl:client(0))
