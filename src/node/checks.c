@@ -32,6 +32,12 @@ static bool still_arriving(const hs_node_t *node, const store_topic_t *t) {
           catchup_expected(node, t->name, t->name_len) > t->next);
 }
 
+bool node_serves_now(const hs_node_t *node, const store_topic_t *t) {
+  uint32_t from;
+  return !node->cluster.quorum_lost && !still_arriving(node, t) &&
+         (!t || repl_serving(t, &from) == REPL_SERVE_OK);
+}
+
 bool op_may_serve(op_ctx_t *ctx, const store_topic_t *t) {
   hs_node_t *node = ctx->nc->node;
   uint32_t from = 0;

@@ -275,6 +275,8 @@ bool op_under_limit(op_ctx_t *ctx, uint64_t have, uint64_t limit,
 /* Whether this node may serve the topic it homes now; false when it has
  * answered UNAVAILABLE (t may be NULL: a topic it lacks). */
 bool op_may_serve(op_ctx_t *ctx, const store_topic_t *t);
+/* The same question, without answering: whether op_may_serve would pass. */
+bool node_serves_now(const hs_node_t *node, const store_topic_t *t);
 /* The topic, or NULL when it has answered (UNAVAILABLE or NO_TOPIC). */
 store_topic_t *op_find_topic(op_ctx_t *ctx, msg_str_t name);
 /* Whether a publisher or subscriber exists. False: answered, or (it is

@@ -13,15 +13,18 @@
 
 /* Whether this node's copy of the topic serves a fetch: the home's, which
  * knows the latest commit; a replica's only where the client entered
- * (hops 0) and only when it holds committed records from the offset on.
- * Else the fetch goes on to the home: a replica hears of a commit with
- * the home's next frame, so a read at the head, or a long poll, is
- * fresher there, and a replica that trimmed more lacks older offsets. */
+ * (hops 0), only when it holds committed records from the offset on, and
+ * only while it may serve (not still receiving its topics after a
+ * restart). Else the fetch goes on to the home: a replica hears of a
+ * commit with the home's next frame, so a read at the head, or a long
+ * poll, is fresher there, and a replica that trimmed more lacks older
+ * offsets. */
 bool fetch_served_here(hs_node_t *node, const msg_fetch_t *m, uint8_t hops) {
   store_topic_t *t = store_topic_find(&node->store, m->topic.s, m->topic.n);
   if (!t || !repl_is_copy(t)) return false;
   if (repl_is_home(t)) return true;
-  return hops == 0 && m->offset >= t->first && m->offset < repl_readable(t);
+  return hops == 0 && m->offset >= t->first && m->offset < repl_readable(t) &&
+         node_serves_now(node, t);
 }
 
 /* Writes a FETCH answer: the committed records from `from` on, as many as
