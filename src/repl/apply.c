@@ -267,6 +267,9 @@ int apply_sync(repl_t *r, uint32_t from, msg_replicate_t *m, repl_answer_t *ans,
         LF_UINT("from", part), LF_UINT("next", t->next), LF_UINT("home", from),
         LF_STR("detail", "records a fenced home wrote, never committed"));
     store_truncate(r->store, t, part);
+    /* What was heard of the cut records (another run of the topic, one
+     * this copy missed the delete of) says nothing of the new ones. */
+    if (rt->heard > part) rt->heard = part;
   }
   if (!rt->home) repl_heard_commit(rt, m->committed);
   /* Handed over: the sender's records follow (never from ourselves). */

@@ -87,7 +87,9 @@ uint64_t repl_readable(const store_topic_t *t) {
 }
 
 bool repl_heard_commit(repl_topic_t *rt, uint64_t committed) {
-  if (committed > rt->committed) rt->committed = committed;
+  uint64_t held = rt->topic->next; /* never committed past what it holds */
+  uint64_t own = committed < held ? committed : held;
+  if (own > rt->committed) rt->committed = own;
   if (committed <= rt->heard) return false;
   rt->heard = committed;
   return true;

@@ -112,7 +112,8 @@ void repl_advance(repl_t *r, repl_topic_t *rt);
 void repl_fail_waiting(repl_topic_t *rt, int code, const char *why);
 void repl_readable_now(repl_t *r, store_topic_t *t);
 /* A replica heard from its home that offsets below `committed` are
- * committed: `committed` and `heard` only grow. True when `heard` grew. */
+ * committed: `committed` (never past what the copy holds) and `heard`
+ * only grow. True when `heard` grew. */
 bool repl_heard_commit(repl_topic_t *rt, uint64_t committed);
 
 /* sync.c */
