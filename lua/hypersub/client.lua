@@ -215,18 +215,24 @@ function Client:subscribe(sid, topic, opts, cb)
   return call(self, cb, "subscribe", sid, topic, from, offset)
 end
 
+-- A read's `max` and `wait` (0 and 0 when absent); raises on bad ones.
+local function read_opts(opts)
+  local max = opts and opts.max or 0
+  local wait = opts and opts.wait or 0
+  if math.type(max) ~= "integer" or max < 0 then
+    error("bad option 'max': expected a non-negative integer", 3)
+  end
+  if math.type(wait) ~= "integer" or wait < 0 then
+    error("bad option 'wait': expected a non-negative integer (ms)", 3)
+  end
+  return max, wait
+end
+
 --- c:pull(sid, topic [, {max = N, wait = ms}] [, cb])
 -- -> { {offset=, data=, publisher=, time=}, ... }
 function Client:pull(sid, topic, opts, cb)
   opts, cb = split_opts(opts, cb)
-  local max = opts and opts.max or 0
-  local wait = opts and opts.wait or 0
-  if math.type(max) ~= "integer" or max < 0 then
-    error("bad option 'max': expected a non-negative integer", 2)
-  end
-  if math.type(wait) ~= "integer" or wait < 0 then
-    error("bad option 'wait': expected a non-negative integer (ms)", 2)
-  end
+  local max, wait = read_opts(opts)
   return call(self, cb, "pull", sid, topic, max, wait)
 end
 
@@ -239,14 +245,7 @@ function Client:fetch(topic, offset, opts, cb)
   if math.type(offset) ~= "integer" or offset < 0 then
     error("bad argument #2 to 'fetch' (expected a non-negative integer offset)", 2)
   end
-  local max = opts and opts.max or 0
-  local wait = opts and opts.wait or 0
-  if math.type(max) ~= "integer" or max < 0 then
-    error("bad option 'max': expected a non-negative integer", 2)
-  end
-  if math.type(wait) ~= "integer" or wait < 0 then
-    error("bad option 'wait': expected a non-negative integer (ms)", 2)
-  end
+  local max, wait = read_opts(opts)
   return call(self, cb, "fetch", topic, offset, max, wait)
 end
 

@@ -396,6 +396,16 @@ function Cluster:topic_away(prefix, id)
   error(("no topic %s<n> avoids node %s"):format(prefix, tostring(id)), 2)
 end
 
+--- cl:topic_at(prefix, id) -> prefix .. n, the first such name that node
+-- `id` is the home of in the current view.
+function Cluster:topic_at(prefix, id)
+  for n = 1, 100000 do
+    local topic = prefix .. n
+    if self:where(topic).home == id then return topic end
+  end
+  error(("no topic %s<n> is homed at node %s"):format(prefix, tostring(id)), 2)
+end
+
 --- cl:home(topic) -> the id of the topic's home.
 function Cluster:home(topic)
   return self:where(topic).home

@@ -9,12 +9,7 @@ local hypersub = require "hypersub"
 
 -- A topic of node `home`'s, with the client that made it and a subscriber.
 local function topic_at(cl, home)
-  local topic
-  for i = 1, 10000 do
-    local t = "ahead-" .. i
-    if cl:where(t).home == home then topic = t break end
-  end
-  assert(topic, "no topic homed at node " .. home)
+  local topic = cl:topic_at("ahead-", home)
   local c = assert(cl:client(home, { timeout = 20000 }))
   assert(c:create_publisher "p")
   assert(c:create_subscriber "s")

@@ -9,12 +9,7 @@ local uv = require "luv"
 -- A topic homed at `home`, made through a client there, with n messages
 -- acknowledged by every copy.
 local function topic_at(cl, home, n)
-  local topic
-  for i = 1, 10000 do
-    local t = "fetch-" .. i
-    if cl:where(t).home == home then topic = t break end
-  end
-  assert(topic, "no topic homed at node " .. home)
+  local topic = cl:topic_at("fetch-", home)
   local c = assert(cl:client(home, { timeout = 20000 }))
   assert(c:create_publisher "p")
   assert(c:create_topic("p", topic))
@@ -39,6 +34,16 @@ local function assert_run(msgs, first, count)
 end
 
 local function fetches(c) return assert(c:stats()).requests.fetch or 0 end
+
+-- Asks again (a node's state, no event to wait on) until cond() holds;
+-- fails after 10 s with why().
+local function poll_until(cond, why)
+  local deadline = uv.now() + 10000
+  while not cond() do
+    assert(uv.now() < deadline, why())
+    hypersub.sleep(5)
+  end
+end
 
 describe("fetch: reads by offset #cluster", function()
   local cl
@@ -89,14 +94,10 @@ describe("fetch: reads by offset #cluster", function()
       -- A replica hears of the last commit with the home's next frame or
       -- tick; until then it serves what it knows is committed, or passes
       -- the fetch on to the home. Asked until it served all 30 itself.
-      local deadline = uv.now() + 10000
-      while true do
+      poll_until(function()
         local ran = fetches(c)
-        local n = #assert(c:fetch(topic, 0, { max = 100 }))
-        if n == 30 and fetches(c) > ran then break end
-        assert(uv.now() < deadline, "replica " .. id .. " never heard of the commit")
-        hypersub.sleep(5)
-      end
+        return #assert(c:fetch(topic, 0, { max = 100 })) == 30 and fetches(c) > ran
+      end, function() return "replica " .. id .. " never heard of the commit" end)
       local before, at_home = fetches(c), fetches(home)
       local pulled = assert(c:stats()).messages_pulled
       local msgs = assert(c:fetch(topic, 0, { max = 100 }))
@@ -161,11 +162,9 @@ describe("fetch: reads by offset #cluster", function()
     local entry = not_a_copy(cl, w)
     local function parked() return assert(home:stats()).pull_waiting end
     local function await_parked(n)
-      local deadline = uv.now() + 5000
-      while parked() ~= n do
-        assert(uv.now() < deadline, ("%d long polls parked at the home, not %d"):format(parked(), n))
-        hypersub.sleep(10)
-      end
+      poll_until(function() return parked() == n end, function()
+        return ("%d long polls parked at the home, not %d"):format(parked(), n)
+      end)
     end
     -- The client goes: the home answers the poll now, not in 15 s.
     local r = assert(cl:client(entry, { timeout = 20000 }))

@@ -499,14 +499,16 @@ int link_end(link_t *l, wire_writer_t *w, uint32_t id, uint32_t timeout_ms,
 
 int link_send(link_t *l, uint8_t op, uint16_t flags, const char *head,
               size_t head_len, const char *body, size_t body_len,
-              uint32_t timeout_ms, link_reply_cb cb, void *ud) {
+              uint32_t timeout_ms, link_reply_cb cb, void *ud, uint32_t *id) {
   wire_writer_t w;
-  uint32_t id;
-  int rc = link_begin(l, op, flags, &w, &id);
+  uint32_t rid;
+  int rc = link_begin(l, op, flags, &w, &rid);
   if (rc) return rc;
   wire_put(&w, head, head_len);
   wire_put(&w, body, body_len);
-  return link_end(l, &w, id, timeout_ms, cb, ud);
+  rc = link_end(l, &w, rid, timeout_ms, cb, ud);
+  if (!rc && id) *id = rid;
+  return rc;
 }
 
 /* ---- the rest of the API ---------------------------------------------------- */

@@ -74,10 +74,11 @@ int link_begin(link_t *l, uint8_t op, uint16_t flags, wire_writer_t *w,
 int link_end(link_t *l, wire_writer_t *w, uint32_t id, uint32_t timeout_ms,
              link_reply_cb cb, void *ud);
 /* A request whose body is already encoded (a relayed request): the body
- * is `head` then `body`. */
+ * is `head` then `body`. *id (when id is not NULL) gets its request id on
+ * the link. */
 int link_send(link_t *l, uint8_t op, uint16_t flags, const char *head,
               size_t head_len, const char *body, size_t body_len,
-              uint32_t timeout_ms, link_reply_cb cb, void *ud);
+              uint32_t timeout_ms, link_reply_cb cb, void *ud, uint32_t *id);
 
 uint32_t link_timeout(const link_t *l);
 /* Requests sent and not answered yet. */

@@ -96,13 +96,11 @@ bool ahead_answer(pull_waiter_t *w, store_cursor_t *cur) {
   }
   node_conn_t *nc = w->nc;
   hs_node_t *node = nc->node;
-  wire_writer_t wr;
   size_t mark = nc->conn.out.len;
-  wire_begin(&wr, &nc->conn.out, WIRE_PULL, WIRE_F_REPLY, w->req_id);
   uint64_t next;
-  uint32_t n = messages_put(node, &wr, t, cur->next, w->ahead_to,
-                            (uint32_t)(w->ahead_to - cur->next), &next);
-  node_reply_end(nc, &wr);
+  uint32_t n = messages_reply(nc, WIRE_PULL, w->req_id, t, cur->next,
+                              w->ahead_to, (uint32_t)(w->ahead_to - cur->next),
+                              &next);
   if (next != w->ahead_to) { /* not all in one frame: as any pull */
     nc->conn.out.len = mark;
     node->stats.messages_pulled -= n; /* taken back: counted by the pull */

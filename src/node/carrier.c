@@ -36,7 +36,8 @@ static int carrier_send(void *ud, uint32_t to, uint8_t op, const char *body,
   sent_t *s = malloc(sizeof *s);
   if (!s) return HS_ENOMEM;
   *s = (sent_t){cb, cb_ud, tag};
-  int rc = link_send(link, op, 0, "", 0, body, len, timeout_ms, on_reply, s);
+  int rc = link_send(link, op, 0, "", 0, body, len, timeout_ms, on_reply, s,
+                     NULL);
   if (rc) free(s);
   return rc;
 }

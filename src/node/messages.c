@@ -1,5 +1,5 @@
-/* messages — the messages of a PULL answer, read from the log straight
- * into the frame, as many as fit. */
+/* messages — the messages of a PULL (or FETCH) answer, read from the log
+ * straight into the frame, as many as fit. */
 #include "node/node.h"
 
 /* Walks the messages a PULL answer may carry; writes them when w is set. */
@@ -41,5 +41,15 @@ uint32_t messages_put(hs_node_t *node, wire_writer_t *w, store_topic_t *t,
   uint32_t n = span(node, w, &c, t, from, end, max, next);
   msg_messages_end(w, &c, *next);
   node->stats.messages_pulled += n;
+  return n;
+}
+
+uint32_t messages_reply(node_conn_t *nc, uint8_t op, uint32_t id,
+                        store_topic_t *t, uint64_t from, uint64_t end,
+                        uint32_t max, uint64_t *next) {
+  wire_writer_t w;
+  wire_begin(&w, &nc->conn.out, op, WIRE_F_REPLY, id);
+  uint32_t n = messages_put(nc->node, &w, t, from, end, max, next);
+  node_reply_end(nc, &w);
   return n;
 }

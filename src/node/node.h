@@ -324,6 +324,11 @@ uint32_t messages_span(hs_node_t *node, store_topic_t *t, uint64_t from,
 uint32_t messages_put(hs_node_t *node, wire_writer_t *w, store_topic_t *t,
                       uint64_t from, uint64_t end, uint32_t max,
                       uint64_t *next);
+/* The whole answer frame (op `op`, request id) with those messages, into
+ * nc's output; returns how many. */
+uint32_t messages_reply(node_conn_t *nc, uint8_t op, uint32_t id,
+                        store_topic_t *t, uint64_t from, uint64_t end,
+                        uint32_t max, uint64_t *next);
 
 /* ---- waiters.c: long polls ------------------------------------------------------- */
 
@@ -432,9 +437,10 @@ void op_unpark(op_ctx_t *ctx);
 void op_claim(op_ctx_t *ctx);           /* claim.c */
 void op_fetch(op_ctx_t *ctx);           /* op_fetch.c */
 void op_release(op_ctx_t *ctx);
-/* Whether this node's copy of the topic serves a FETCH (`hops`: nodes that
- * passed it on so far). */
-bool fetch_served_here(hs_node_t *node, const msg_fetch_t *m, uint8_t hops);
+/* This node's copy of the topic when it serves a FETCH (`hops`: nodes that
+ * passed it on so far), else NULL. */
+store_topic_t *fetch_served_here(hs_node_t *node, const msg_fetch_t *m,
+                                 uint8_t hops);
 void op_stop_node(op_ctx_t *ctx);       /* op_control.c */
 void op_stats(op_ctx_t *ctx);
 void op_local(op_ctx_t *ctx);

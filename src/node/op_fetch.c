@@ -11,20 +11,22 @@
  * poll. */
 #include "node/node.h"
 
-/* Whether this node's copy of the topic serves a fetch: the home's, which
+/* This node's copy of the topic when it serves a fetch: the home's, which
  * knows the latest commit; a replica's only where the client entered
  * (hops 0), only when it holds committed records from the offset on, and
  * only while it may serve (not still receiving its topics after a
- * restart). Else the fetch goes on to the home: a replica hears of a
+ * restart). Else NULL, and the fetch goes on to the home: a replica hears of a
  * commit with the home's next frame, so a read at the head, or a long
  * poll, is fresher there, and a replica that trimmed more lacks older
  * offsets. */
-bool fetch_served_here(hs_node_t *node, const msg_fetch_t *m, uint8_t hops) {
+store_topic_t *fetch_served_here(hs_node_t *node, const msg_fetch_t *m,
+                                 uint8_t hops) {
   store_topic_t *t = store_topic_find(&node->store, m->topic.s, m->topic.n);
-  if (!t || !repl_is_copy(t)) return false;
-  if (repl_is_home(t)) return true;
-  return hops == 0 && m->offset >= t->first && m->offset < repl_readable(t) &&
-         node_serves_now(node, t);
+  if (!t || !repl_is_copy(t)) return NULL;
+  if (repl_is_home(t)) return t;
+  bool mine = hops == 0 && m->offset >= t->first &&
+              m->offset < repl_readable(t) && node_serves_now(node, t);
+  return mine ? t : NULL;
 }
 
 /* Writes a FETCH answer: the committed records from `from` on, as many as
@@ -33,11 +35,8 @@ bool fetch_served_here(hs_node_t *node, const msg_fetch_t *m, uint8_t hops) {
 static void reply_records(node_conn_t *nc, uint32_t id, store_topic_t *t,
                           uint64_t from, uint32_t max) {
   if (from < t->first) from = t->first;
-  wire_writer_t w;
-  wire_begin(&w, &nc->conn.out, WIRE_FETCH, WIRE_F_REPLY, id);
   uint64_t next;
-  messages_put(nc->node, &w, t, from, repl_readable(t), max, &next);
-  node_reply_end(nc, &w);
+  messages_reply(nc, WIRE_FETCH, id, t, from, repl_readable(t), max, &next);
 }
 
 static bool fetch_ready(const pull_waiter_t *w, const store_cursor_t *cur) {
@@ -59,13 +58,8 @@ void op_fetch(op_ctx_t *ctx) {
   /* Either way the node must be fit to serve: not cut off from the
    * majority, not still receiving its topics after a restart, not a new
    * home still settling or filling (op_may_serve; op_find_topic asks it). */
-  store_topic_t *t;
-  if (fetch_served_here(node, m, ctx->hops)) {
-    t = store_topic_find(&node->store, m->topic.s, m->topic.n);
-    if (!op_may_serve(ctx, t)) return;
-  } else if (!(t = op_find_topic(ctx, m->topic))) {
-    return;
-  }
+  store_topic_t *t = fetch_served_here(node, m, ctx->hops);
+  if (t ? !op_may_serve(ctx, t) : !(t = op_find_topic(ctx, m->topic))) return;
   uint64_t from = m->offset < t->first ? t->first : m->offset;
   if (from < repl_readable(t) || m->wait_ms == 0)
     return reply_records(ctx->nc, ctx->f->id, t, from, max);

@@ -67,13 +67,10 @@ void pull_align(hs_node_t *node, store_topic_t *t, msg_str_t sid,
 static void reply_messages(node_conn_t *nc, uint32_t id, store_topic_t *t,
                            msg_str_t sid, store_cursor_t *cur, uint32_t max) {
   hs_node_t *node = nc->node;
-  wire_writer_t w;
   size_t mark = nc->conn.out.len;
-  wire_begin(&w, &nc->conn.out, WIRE_PULL, WIRE_F_REPLY, id);
   uint64_t next;
-  uint32_t n = messages_put(node, &w, t, cur->next, repl_readable(t), max,
-                            &next);
-  node_reply_end(nc, &w);
+  uint32_t n = messages_reply(nc, WIRE_PULL, id, t, cur->next,
+                              repl_readable(t), max, &next);
   if (!n) return;
   LOG(&node->log, HS_LOG_DEBUG, "store", "pulled",
       LF_STRN("subscriber", sid.s, sid.n), LF_STR("topic", t->name),

@@ -114,11 +114,9 @@ void read_forward(op_ctx_t *ctx, const msg_pull_t *pull, uint32_t server) {
 static bool serve(hs_node_t *node, node_conn_t *nc, req_t *r,
                   store_topic_t *t, uint64_t from, uint32_t count) {
   if (!t || t->first > from || t->next < from + count) return false;
-  wire_writer_t w;
-  wire_begin(&w, &nc->conn.out, WIRE_PULL, WIRE_F_REPLY, r->id);
   uint64_t next;
-  uint32_t n = messages_put(node, &w, t, from, from + count, count, &next);
-  node_reply_end(nc, &w);
+  uint32_t n = messages_reply(nc, WIRE_PULL, r->id, t, from, from + count,
+                              count, &next);
   /* The home sized the range to fit a frame with the same records, so
    * n == count; if not, what did not fit goes back. */
   if (n < count) route_rewind(node, &r->u.claim.key, next, from + count);

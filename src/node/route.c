@@ -178,14 +178,8 @@ static int send_on(hs_node_t *node, req_t *r, const wire_frame_t *f,
   r->next_hop = next;
   uint8_t h = (uint8_t)(hops + 1);
   uint16_t flags = WIRE_F_ROUTED | (f->flags & WIRE_F_RETRY);
-  wire_writer_t w;
-  rc = link_begin(link, f->op, flags, &w, &r->sent_id);
-  if (!rc) {
-    wire_put(&w, (const char *)&h, 1);
-    wire_put(&w, f->body, f->body_len);
-    rc = link_end(link, &w, r->sent_id, wait ? link_timeout(link) + wait : 0,
-                  on_answer, r);
-  }
+  rc = link_send(link, f->op, flags, (const char *)&h, 1, f->body, f->body_len,
+                 wait ? link_timeout(link) + wait : 0, on_answer, r, &r->sent_id);
   if (rc) {
     snprintf(msg, msg_len, "cannot send to node %u: %s", next,
              hs_err_message(rc));
@@ -257,7 +251,7 @@ void route_release(req_t *r) {
   q->op = WIRE_RELEASE;
   q->done = ignore_answer;
   if (w.err || link_send(link, WIRE_RELEASE, 0, NULL, 0, body.data, body.len,
-                         0, on_answer, q))
+                         0, on_answer, q, NULL))
     req_give(&node->reqs, q);
   buf_free(&body);
 }

@@ -119,6 +119,27 @@ local function print_message(flags, topic, msg)
   end
 end
 
+-- Prints the batches take(opts) gives (nil, msg, code on a failure) until
+-- --count messages came, or one came empty without --follow; closes c.
+local function print_batches(verb, flags, topic, c, take)
+  local left = flags.count
+  local status = args.OK
+  while not left or left > 0 do
+    local batch, m, code = take { max = math.min(left or 1000, 1000),
+      wait = flags.follow and 1000 or 0 }
+    if not batch then
+      status = args.request_failed(verb, m, code)
+      break
+    end
+    for _, msg in ipairs(batch) do print_message(flags, topic, msg) end
+    io.stdout:flush()
+    if left then left = left - #batch end
+    if #batch == 0 and not flags.follow then break end
+  end
+  c:close()
+  return status
+end
+
 function M.sub(verb, flags, pos)
   local topic = pos[1]
   if not topic or #pos > 1 then return args.fail(verb, args.USAGE, "usage: hypersub %s", M.specs.sub.synopsis) end
@@ -138,23 +159,7 @@ function M.sub(verb, flags, pos)
     c:close()
     return args.request_failed(verb, m, code)
   end
-  local left = flags.count
-  local status = args.OK
-  while not left or left > 0 do
-    local batch
-    batch, m, code = c:pull(sid, topic, { max = math.min(left or 1000, 1000),
-      wait = flags.follow and 1000 or 0 })
-    if not batch then
-      status = args.request_failed(verb, m, code)
-      break
-    end
-    for _, msg in ipairs(batch) do print_message(flags, topic, msg) end
-    io.stdout:flush()
-    if left then left = left - #batch end
-    if #batch == 0 and not flags.follow then break end
-  end
-  c:close()
-  return status
+  return print_batches(verb, flags, topic, c, function(opts) return c:pull(sid, topic, opts) end)
 end
 
 function M.read(verb, flags, pos)
@@ -162,23 +167,12 @@ function M.read(verb, flags, pos)
   if not topic or #pos > 1 then return args.fail(verb, args.USAGE, "usage: hypersub %s", M.specs.read.synopsis) end
   local c, exit = args.connect(verb, flags)
   if not c then return exit end
-  local left, at = flags.count, flags.from or 0
-  local status = args.OK
-  while not left or left > 0 do
-    local batch, m, code = c:fetch(topic, at, { max = math.min(left or 1000, 1000),
-      wait = flags.follow and 1000 or 0 })
-    if not batch then
-      status = args.request_failed(verb, m, code)
-      break
-    end
-    at = m
-    for _, msg in ipairs(batch) do print_message(flags, topic, msg) end
-    io.stdout:flush()
-    if left then left = left - #batch end
-    if #batch == 0 and not flags.follow then break end
-  end
-  c:close()
-  return status
+  local at = flags.from or 0
+  return print_batches(verb, flags, topic, c, function(opts)
+    local batch, next, code = c:fetch(topic, at, opts) -- next: the message on a failure
+    if batch then at = next end
+    return batch, next, code
+  end)
 end
 
 function M.topics(verb, flags, pos)
